@@ -1,0 +1,84 @@
+"""Areion: an asynchronous web framework with its own HTTP/1.1 server and a plugin system."""
+
+from .app import App
+from .builder import AreionServerBuilder
+from .config import AreionConfig
+from .exceptions import (
+    BadRequestError,
+    ConfigError,
+    ForbiddenError,
+    HttpError,
+    InternalServerError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PluginError,
+    RouteError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+)
+from .headers import Headers, MutableHeaders
+from .hookspecs import hookimpl, hookspec
+from .log import DefaultLogger
+from .request import HttpRequest
+from .response import (
+    FileResponse,
+    HttpResponse,
+    StreamingResponse,
+    create_empty_response,
+    create_error_response,
+    create_file_response,
+    create_html_response,
+    create_json_response,
+    create_redirect_response,
+    create_text_response,
+)
+from .routing import DefaultRouter, Route, Router, route_options, set_route_option
+from .server import ServerLimits
+from .serving import AreionServer
+from ._optional import DefaultEngine, DefaultOrchestrator
+
+__version__ = "2.0.0"
+
+__all__ = [
+    "App",
+    "AreionConfig",
+    "AreionServer",
+    "AreionServerBuilder",
+    "BadRequestError",
+    "ConfigError",
+    "DefaultEngine",
+    "DefaultLogger",
+    "DefaultOrchestrator",
+    "DefaultRouter",
+    "FileResponse",
+    "ForbiddenError",
+    "Headers",
+    "HttpError",
+    "HttpRequest",
+    "HttpResponse",
+    "InternalServerError",
+    "MethodNotAllowedError",
+    "MutableHeaders",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PluginError",
+    "Route",
+    "RouteError",
+    "Router",
+    "ServerLimits",
+    "ServiceUnavailableError",
+    "StreamingResponse",
+    "UnauthorizedError",
+    "create_empty_response",
+    "create_error_response",
+    "create_file_response",
+    "create_html_response",
+    "create_json_response",
+    "create_redirect_response",
+    "create_text_response",
+    "hookimpl",
+    "hookspec",
+    "route_options",
+    "set_route_option",
+]

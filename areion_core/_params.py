@@ -1,0 +1,185 @@
+"""Handler parameters: path parameters and query parameters, converted by annotation.
+
+Worked out once per route at startup. A path value that does not convert is a 404 (the URL
+names no resource); a query value that does not convert, or a required one that is missing,
+is a 400.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import types
+import typing
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .exceptions import BadRequestError, NotFoundError, RouteError
+from .routing import Route
+
+Converter = Callable[[str], Any]
+_NO_DEFAULT = inspect.Parameter.empty
+
+
+def _convert_bool(value: str) -> bool:
+    low = value.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def converter_for(tp: Any) -> Converter | None:
+    """A str → value converter for an annotation, or None to pass the string through."""
+    if tp is inspect.Parameter.empty or tp is str or tp is Any:
+        return None
+    tp, _ = _unwrap_optional(tp)
+    if tp is str:
+        return None
+    if tp is bool:
+        return _convert_bool
+    if tp is int:
+        return int
+    if tp is float:
+        return float
+    if tp is uuid.UUID:
+        return uuid.UUID
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return lambda v: tp(v)  # type: ignore[no-any-return]
+    if typing.get_origin(tp) is typing.Literal:
+        allowed = {str(a): a for a in typing.get_args(tp)}
+
+        def literal(v: str) -> Any:
+            if v not in allowed:
+                raise ValueError(f"not one of {sorted(allowed)}")
+            return allowed[v]
+
+        return literal
+    return None
+
+
+def _is_list(tp: Any) -> tuple[bool, Any]:
+    tp, _ = _unwrap_optional(tp)
+    if typing.get_origin(tp) in (list, tuple, set, frozenset) or tp in (list,):
+        args = typing.get_args(tp)
+        return True, (args[0] if args else str)
+    return False, None
+
+
+class QueryParam:
+    """One handler parameter read from the query string."""
+
+    __slots__ = ("name", "annotation", "default", "convert", "many", "required")
+
+    def __init__(self, name: str, annotation: Any, default: Any) -> None:
+        self.name = name
+        self.annotation = annotation
+        self.default = default
+        many, item = _is_list(annotation)
+        self.many = many
+        self.convert = converter_for(item if many else annotation)
+        self.required = default is _NO_DEFAULT
+
+    def read(self, request: Any) -> Any:
+        params = request.query_params
+        if self.many:
+            raw_list = params.get_all(self.name)
+            if not raw_list:
+                if self.required:
+                    raise BadRequestError(f"missing query parameter {self.name!r}")
+                return self.default
+            return [self._conv(v) for v in raw_list]
+        raw = params.get(self.name)
+        if raw is None:
+            if self.required:
+                raise BadRequestError(f"missing query parameter {self.name!r}")
+            return self.default
+        return self._conv(raw)
+
+    def _conv(self, raw: str) -> Any:
+        if self.convert is None:
+            return raw
+        try:
+            return self.convert(raw)
+        except (ValueError, TypeError):
+            raise BadRequestError(
+                f"query parameter {self.name!r} must be {_type_name(self.annotation)}, got {raw!r}"
+            ) from None
+
+
+def _type_name(tp: Any) -> str:
+    tp, _ = _unwrap_optional(tp)
+    return getattr(tp, "__name__", str(tp))
+
+
+Binder = Callable[[Any, list[str]], dict[str, Any]]
+
+
+def build_binder(route: Route) -> Binder | None:
+    """The function that turns raw path values and the query into handler keyword arguments.
+
+    Returns None when the handler takes nothing but the request (the common fast path).
+    """
+    handler = inspect.unwrap(route.handler)
+    try:
+        sig = inspect.signature(handler)
+    except (TypeError, ValueError):
+        sig = None
+    try:
+        hints = typing.get_type_hints(handler) if sig is not None else {}
+    except Exception:
+        hints = {}
+    params = list(sig.parameters.values()) if sig is not None else []
+    accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    named = {p.name: p for p in params[1:] if p.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+
+    path_convs: list[tuple[str, Converter | None]] = []
+    for name in route.param_names:
+        if name not in named and not accepts_kwargs and sig is not None:
+            raise RouteError(
+                f"handler {route.name} for {route.path} does not accept path parameter {name!r}"
+            )
+        ann = hints.get(name, inspect.Parameter.empty)
+        if ann is not inspect.Parameter.empty:
+            route.param_types[name] = ann
+        path_convs.append((name, converter_for(ann)))
+
+    query: list[QueryParam] = []
+    for name, p in named.items():
+        if name in route.param_names:
+            continue
+        query.append(QueryParam(name, hints.get(name, p.annotation), p.default))
+    route.query_params = tuple(query)
+
+    if not path_convs and not query:
+        return None
+    path_tuple = tuple(path_convs)
+    query_tuple = tuple(query)
+
+    def bind(request: Any, raw_values: list[str]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        for (name, conv), raw in zip(path_tuple, raw_values):
+            value: Any = raw
+            if conv is not None:
+                try:
+                    value = conv(value)
+                except (ValueError, TypeError):
+                    raise NotFoundError(f"no resource at {request.path}") from None
+            kwargs[name] = value
+        for qp in query_tuple:
+            kwargs[qp.name] = qp.read(request)
+        return kwargs
+
+    return bind

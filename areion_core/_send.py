@@ -1,0 +1,233 @@
+"""Putting a response on the wire: conditional requests, HEAD, ranges, streaming, files."""
+
+from __future__ import annotations
+
+import logging
+import os
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from ._wire import NO_BODY_STATUSES, encode_head
+from .response import FileResponse, HttpResponse, StreamingResponse
+
+if TYPE_CHECKING:
+    from .request import HttpRequest
+
+logger = logging.getLogger("areion.server")
+_SMALL_FILE = 256 * 1024
+
+# Headers a 304 drops: it describes the stored representation, it does not carry one
+# (RFC 9110 §15.4.5).
+_NOT_IN_304 = ("content-length", "content-type", "content-range", "transfer-encoding")
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """Weak comparison of If-None-Match against an ETag (RFC 9110 §13.1.2)."""
+    if header.strip() == "*":
+        return True
+    tag = etag[2:] if etag.startswith("W/") else etag
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == tag:
+            return True
+    return False
+
+
+def not_modified(request: HttpRequest, response: HttpResponse) -> bool:
+    """True when the client's cached copy is current (If-None-Match, else If-Modified-Since)."""
+    headers = request.headers
+    inm = headers.get("if-none-match")
+    etag = response.headers.get("etag")
+    if inm is not None:
+        return etag is not None and _etag_matches(inm, etag)
+    ims = headers.get("if-modified-since")
+    last = response.headers.get("last-modified")
+    if ims is None or last is None:
+        return False
+    try:
+        return parsedate_to_datetime(last) <= parsedate_to_datetime(ims)
+    except (TypeError, ValueError, IndexError):
+        return False  # an unparsable date is ignored, as RFC 9110 §13.1.3 says
+
+
+def as_304(response: HttpResponse) -> HttpResponse:
+    reply = HttpResponse(None, 304)
+    d = reply.headers._d
+    for name, value in response.headers.items_lower():
+        if name not in _NOT_IN_304:
+            d[name] = value
+    reply.cookies = response.cookies
+    reply.extensions = response.extensions
+    return reply
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """(start, end) inclusive for a single satisfiable range; None to ignore; False if unsatisfiable."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None  # other units and multiple ranges: send the whole representation
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            if not last.isdigit():
+                return None
+            length = int(last)
+            if length == 0:
+                return False
+            return max(0, size - length), size - 1
+        if not first.isdigit() or (last and not last.isdigit()):
+            return None
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start > end:
+        return None
+    if start >= size:
+        return False
+    return start, min(end, size - 1)
+
+
+async def send(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Write ``response`` for ``request``; returns what was actually sent (a 304, a 206, ...)."""
+    conn = request.conn
+    method = request.method
+    status = response.status_code
+    if status == 200 and method in ("GET", "HEAD"):
+        h = response.headers._d
+        if ("etag" in h or "last-modified" in h) and not_modified(request, response):
+            response = as_304(response)
+            status = 304
+    cls = response.__class__
+    if cls is HttpResponse or status in NO_BODY_STATUSES:
+        body = response.body
+        if status in NO_BODY_STATUSES:
+            conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=None))
+        elif method == "HEAD":
+            conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
+        elif len(body) < 65536:
+            conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)) + body)
+        else:
+            conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
+            conn.write(body)
+        return response
+    if isinstance(response, FileResponse):
+        return await _send_file(request, response)
+    if isinstance(response, StreamingResponse):
+        await _send_stream(request, response)
+        return response
+    # A subclass of HttpResponse with a plain body.
+    body = response.body
+    conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
+    if method != "HEAD" and body:
+        conn.write(body)
+    return response
+
+
+async def _send_file(request: HttpRequest, response: FileResponse) -> HttpResponse:
+    conn = request.conn
+    size = response.stat.st_size
+    start, end = 0, size - 1
+    status = response.status_code
+    range_header = request.headers.get("range") if status == 200 else None
+    if range_header is not None and request.method == "GET":
+        if_range = request.headers.get("if-range")
+        if if_range is None or if_range.strip() in (response.headers.get("etag"), response.headers.get("last-modified")):
+            parsed = _parse_range(range_header, size)
+            if parsed is False:
+                reply = HttpResponse(None, 416, headers={"content-range": f"bytes */{size}"})
+                conn.write(encode_head(reply, conn.head_prefix, keep_alive=conn.keep_alive, content_length=0))
+                return reply
+            if isinstance(parsed, tuple):
+                start, end = parsed
+                response.status_code = status = 206
+                response.headers["content-range"] = f"bytes {start}-{end}/{size}"
+                response.range = parsed
+    length = max(0, end - start + 1)
+    head = encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=length)
+    if request.method == "HEAD" or length == 0:
+        conn.write(head)
+        return response
+    try:
+        with open(response.path, "rb") as fh:
+            if length <= _SMALL_FILE:
+                # One read from the page cache and one write beat a sendfile round for small files.
+                data = os.pread(fh.fileno(), length, start)
+                if len(data) != length:
+                    raise OSError(f"{response.path} changed size while being sent")
+                conn.write(head + data)
+            else:
+                conn.write(head)
+                await conn.sendfile(fh, start, length)
+    except OSError:
+        logger.exception("could not send %s", response.path)
+        conn.keep_alive = False  # the framing promised bytes we cannot deliver
+    return response
+
+
+async def _send_stream(request: HttpRequest, response: StreamingResponse) -> None:
+    conn = request.conn
+    declared = response.headers.get("content-length")
+    head_only = request.method == "HEAD"
+    framing = getattr(conn, "raw_framing", True)
+    chunked = declared is None and request.http_version == "1.1" and framing
+    if declared is None and not chunked and framing:
+        conn.keep_alive = False  # HTTP/1.0: the body ends when the connection does
+    conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive,
+                           content_length=int(declared) if declared is not None else None,
+                           chunked=chunked and not head_only))
+    iterator: Any = response.body_iterator
+    if head_only:
+        await _close_iterator(iterator)
+        return
+    try:
+        if hasattr(iterator, "__aiter__"):
+            async for chunk in iterator:
+                if not _write_chunk(conn, chunk, chunked):
+                    break
+                await conn.drain()
+        else:
+            for chunk in iterator:
+                if not _write_chunk(conn, chunk, chunked):
+                    break
+                await conn.drain()
+    except Exception:
+        # Headers are out; the only honest signal left is an unterminated body.
+        logger.exception("streaming response for %s %s failed", request.method, request.path)
+        conn.keep_alive = False
+        await _close_iterator(iterator)
+        return
+    await _close_iterator(iterator)
+    if chunked and not conn.closed:
+        conn.write(b"0\r\n\r\n")
+
+
+def _write_chunk(conn: Any, chunk: bytes | str, chunked: bool) -> bool:
+    if conn.closed:
+        return False
+    if isinstance(chunk, str):
+        chunk = chunk.encode()
+    if not chunk:
+        return True
+    if chunked:
+        conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+    else:
+        conn.write(chunk)
+    return True
+
+
+async def _close_iterator(iterator: Any) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            logger.exception("error closing a streaming body")
+        return
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()

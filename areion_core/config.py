@@ -1,0 +1,344 @@
+"""Configuration: areion.toml or ``[tool.areion]``, then ``AREION_*`` variables, then builder
+arguments, in rising precedence. Every key is validated at startup; a bad one stops startup
+with the key, the value and what was expected.
+
+Plugin selection is ``plugins = [...]`` at the top level, or ``enabled = [...]`` inside the
+``[plugins]`` table when the file also has ``[plugins.<name>]`` sections (TOML cannot hold
+both under one key). ``${VAR}`` (or ``${VAR:-default}``) in any string reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ConfigError
+from .server.limits import ServerLimits
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_WORDS = ("password", "secret", "token", "key", "credential", "url", "dsn")
+_SECRET_URL = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
+
+_TOP_KEYS = {
+    "app", "host", "port", "workers", "development", "plugins", "disabled", "server_header",
+    "global_headers", "access_log", "log_level", "log_file", "sync_handlers", "thread_pool_size",
+    "static_dir", "static_prefix", "root_path", "limits", "tls", "reload",
+}
+
+
+def interpolate(value: Any, key: str = "") -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in strings, recursively; a missing VAR is an error."""
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            got = os.environ.get(name)
+            if got is None:
+                if default is None:
+                    raise ConfigError(key or name, value, f"environment variable {name} to be set")
+                return default
+            return got
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = dict(v) if isinstance(v, Mapping) else v
+    return out
+
+
+def _as_plugin_table(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """Write a top-level ``plugins = [...]`` list as ``plugins.enabled`` so layers merge by key."""
+    out = dict(layer)
+    if isinstance(out.get("plugins"), list):
+        out["plugins"] = {"enabled": out["plugins"]}
+    return out
+
+
+def _split_plugins(raw: dict[str, Any]) -> dict[str, Any]:
+    """Normalise ``plugins`` into ``enabled`` (list or None), ``disabled`` and ``sections``."""
+    out = dict(raw)
+    plugins = out.pop("plugins", None)
+    sections: dict[str, Any] = {}
+    enabled: list[str] | None = None
+    disabled = list(out.pop("disabled", []) or [])
+    if isinstance(plugins, list):
+        enabled = plugins
+    elif isinstance(plugins, Mapping):
+        for k, v in plugins.items():
+            if k == "enabled":
+                enabled = v
+            elif k == "disabled":
+                disabled += list(v)
+            elif isinstance(v, Mapping):
+                sections[k] = dict(v)
+            else:
+                raise ConfigError(f"plugins.{k}", v, "a table [plugins.<name>] or the lists enabled/disabled")
+    elif plugins is not None:
+        raise ConfigError("plugins", plugins, "a list of plugin names or a table")
+    if enabled is not None and (not isinstance(enabled, list) or not all(isinstance(n, str) for n in enabled)):
+        raise ConfigError("plugins", enabled, "a list of plugin names")
+    if not all(isinstance(n, str) for n in disabled):
+        raise ConfigError("disabled", disabled, "a list of plugin names")
+    out["_enabled"] = enabled
+    out["_disabled"] = disabled
+    out["_sections"] = sections
+    return out
+
+
+def find_config_file(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """areion.toml, else pyproject.toml with [tool.areion], in ``start`` (default: the cwd)."""
+    base = start or Path.cwd()
+    toml = base / "areion.toml"
+    if toml.is_file():
+        return toml, _load_toml(toml)
+    pyproject = base / "pyproject.toml"
+    if pyproject.is_file():
+        data = _load_toml(pyproject)
+        section = data.get("tool", {}).get("areion")
+        if isinstance(section, dict):
+            return pyproject, section
+    return None
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(file)", f"valid TOML ({exc})") from None
+
+
+def _env_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    simple = {
+        "AREION_APP": "app", "AREION_HOST": "host", "AREION_PORT": "port",
+        "AREION_WORKERS": "workers", "AREION_DEVELOPMENT": "development",
+        "AREION_LOG_LEVEL": "log_level", "AREION_LOG_FILE": "log_file",
+        "AREION_ACCESS_LOG": "access_log", "AREION_STATIC_DIR": "static_dir",
+        "AREION_SERVER_HEADER": "server_header", "AREION_ROOT_PATH": "root_path",
+        "AREION_SYNC_HANDLERS": "sync_handlers",
+    }
+    for var, key in simple.items():
+        if var in environ:
+            out[key] = environ[var]
+    if "AREION_PLUGINS" in environ:
+        out["plugins"] = [p.strip() for p in environ["AREION_PLUGINS"].split(",") if p.strip()]
+    if "AREION_DISABLE_PLUGINS" in environ:
+        out["disabled"] = [p.strip() for p in environ["AREION_DISABLE_PLUGINS"].split(",") if p.strip()]
+    limits = {}
+    for var, value in environ.items():
+        if var.startswith("AREION_LIMITS_"):
+            limits[var[len("AREION_LIMITS_"):].lower()] = _number(value, var)
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def _number(text: str, key: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(key, text, "a number") from None
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(key, value, "true or false")
+
+
+def _as_int(key: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise ConfigError(key, value, "a whole number") from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(key, value, "a whole number")
+    if value < minimum or (maximum is not None and value > maximum):
+        rng = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(key, value, f"a whole number {rng}")
+    return value
+
+
+@dataclass
+class AreionConfig:
+    """The merged, validated configuration of one app."""
+
+    app: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    development: bool = False
+    enabled_plugins: list[str] | None = None
+    disabled_plugins: list[str] = field(default_factory=list)
+    server_header: str | None = "areion"
+    global_headers: dict[str, str] = field(default_factory=dict)
+    access_log: bool = True
+    log_level: str = "INFO"
+    log_file: str | None = None
+    sync_handlers: str = "thread"
+    thread_pool_size: int | None = None
+    static_dir: str | None = None
+    static_prefix: str = "/static"
+    root_path: str = ""
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    tls: dict[str, str] | None = None
+    reload: bool = False
+    source: str | None = None
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The ``[plugins.<name>]`` table with ``${VAR}`` interpolated ({} when absent)."""
+        return interpolate(self.sections.get(name, {}), f"plugins.{name}")  # type: ignore[no-any-return]
+
+    def masked(self) -> dict[str, Any]:
+        """The merged configuration with secrets masked, for ``areion config``."""
+        return _mask(self.raw)
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        search: bool = True,
+    ) -> AreionConfig:
+        """Merge file, environment and ``overrides`` and validate the result."""
+        merged: dict[str, Any] = {}
+        source = None
+        if file is not None:
+            path = Path(file)
+            data = _load_toml(path)
+            if path.name == "pyproject.toml":
+                data = data.get("tool", {}).get("areion", {})
+            merged = _merge(merged, data)
+            source = str(path)
+        elif search:
+            found = find_config_file()
+            if found is not None:
+                merged = _merge(merged, found[1])
+                source = str(found[0])
+        env = _env_config(os.environ if environ is None else environ)
+        for layer in (env, dict(overrides or {})):
+            merged = _merge(_as_plugin_table(merged), _as_plugin_table(layer))
+        return cls.from_mapping(merged, source=source)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str | None = None) -> AreionConfig:
+        unknown = set(data) - _TOP_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ConfigError(key, data[key], f"a known key ({', '.join(sorted(_TOP_KEYS))})")
+        raw = dict(data)
+        d = _split_plugins(interpolate({k: v for k, v in raw.items() if k != "plugins"}) | {"plugins": raw.get("plugins")})
+        cfg = cls(source=source, raw=raw)
+        if d.get("app") is not None:
+            cfg.app = str(d["app"])
+        if "host" in d:
+            if not isinstance(d["host"], str) or not d["host"]:
+                raise ConfigError("host", d["host"], "a host name or address")
+            cfg.host = d["host"]
+        if "port" in d:
+            cfg.port = _as_int("port", d["port"], 0, 65535)
+        if "workers" in d:
+            cfg.workers = _as_int("workers", d["workers"], 1, 512)
+        if "development" in d:
+            cfg.development = _as_bool("development", d["development"])
+        cfg.enabled_plugins = d["_enabled"]
+        cfg.disabled_plugins = d["_disabled"]
+        cfg.sections = d["_sections"]
+        if "server_header" in d:
+            sh = d["server_header"]
+            if isinstance(sh, str) and sh.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+                cfg.server_header = sh
+            else:
+                cfg.server_header = "areion" if _as_bool("server_header", sh) else None
+        if "global_headers" in d:
+            gh = d["global_headers"]
+            if not isinstance(gh, Mapping):
+                raise ConfigError("global_headers", gh, "a table of header names to values")
+            from .headers import check_header
+
+            for k, v in gh.items():
+                try:
+                    check_header(str(k), str(v))
+                except ValueError as exc:
+                    raise ConfigError(f"global_headers.{k}", v, f"a valid header ({exc})") from None
+            cfg.global_headers = {str(k): str(v) for k, v in gh.items()}
+        if "access_log" in d:
+            cfg.access_log = _as_bool("access_log", d["access_log"])
+        if "log_level" in d:
+            lvl = str(d["log_level"]).upper()
+            if lvl not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+                raise ConfigError("log_level", d["log_level"], "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+            cfg.log_level = lvl
+        if d.get("log_file") is not None:
+            cfg.log_file = str(d["log_file"])
+        if "sync_handlers" in d:
+            if d["sync_handlers"] not in ("thread", "inline"):
+                raise ConfigError("sync_handlers", d["sync_handlers"], "'thread' or 'inline'")
+            cfg.sync_handlers = d["sync_handlers"]
+        if d.get("thread_pool_size") is not None:
+            cfg.thread_pool_size = _as_int("thread_pool_size", d["thread_pool_size"], 1, 1024)
+        if d.get("static_dir") is not None:
+            cfg.static_dir = str(d["static_dir"])
+        if "static_prefix" in d:
+            sp = str(d["static_prefix"])
+            if not sp.startswith("/") or sp == "/":
+                raise ConfigError("static_prefix", sp, "a path such as '/static'")
+            cfg.static_prefix = sp.rstrip("/")
+        if "root_path" in d:
+            rp = str(d["root_path"])
+            if rp and not rp.startswith("/"):
+                raise ConfigError("root_path", rp, "'' or a path starting with '/'")
+            cfg.root_path = rp.rstrip("/")
+        if "limits" in d:
+            if not isinstance(d["limits"], Mapping):
+                raise ConfigError("limits", d["limits"], "a table of limits")
+            cfg.limits = ServerLimits.from_mapping(dict(d["limits"]))
+        if d.get("tls") is not None:
+            tls = d["tls"]
+            if not isinstance(tls, Mapping) or "certfile" not in tls:
+                raise ConfigError("tls", tls, "a table with certfile (and keyfile)")
+            cfg.tls = {str(k): str(v) for k, v in tls.items()}
+        if "reload" in d:
+            cfg.reload = _as_bool("reload", d["reload"])
+        return cfg
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, Mapping):
+        return {k: _mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    if isinstance(value, str):
+        if "${" in value:
+            return value  # a reference to the environment is not itself a secret
+        if any(w in key.lower() for w in _SECRET_WORDS):
+            masked = _SECRET_URL.sub(r"\1***\3", value)
+            return masked if masked != value or "url" in key.lower() else "***"
+    return value

@@ -1,0 +1,100 @@
+"""HTTP errors a handler can raise, and the errors Areion raises for misuse and bad config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+
+class HttpError(Exception):
+    """An exception that becomes an HTTP error response.
+
+    Subclass it and set ``status_code`` to make your own; raise it anywhere in a handler or
+    middleware and the client gets ``{"error": message}`` with that status.
+    """
+
+    status_code: int = 500
+
+    def __init__(
+        self,
+        message: str | None = None,
+        status_code: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if status_code is not None:
+            self.status_code = status_code
+        if message is None:
+            try:
+                message = HTTPStatus(self.status_code).phrase
+            except ValueError:
+                message = "Error"
+        self.message = message
+        self.headers = dict(headers) if headers else {}
+        super().__init__(message)
+
+
+class BadRequestError(HttpError):
+    """400 Bad Request."""
+
+    status_code = 400
+
+
+class UnauthorizedError(HttpError):
+    """401 Unauthorized."""
+
+    status_code = 401
+
+
+class ForbiddenError(HttpError):
+    """403 Forbidden."""
+
+    status_code = 403
+
+
+class NotFoundError(HttpError):
+    """404 Not Found."""
+
+    status_code = 404
+
+
+class MethodNotAllowedError(HttpError):
+    """405 Method Not Allowed."""
+
+    status_code = 405
+
+
+class PayloadTooLargeError(HttpError):
+    """413 Content Too Large."""
+
+    status_code = 413
+
+
+class InternalServerError(HttpError):
+    """500 Internal Server Error."""
+
+    status_code = 500
+
+
+class ServiceUnavailableError(HttpError):
+    """503 Service Unavailable."""
+
+    status_code = 503
+
+
+class ConfigError(Exception):
+    """Bad configuration: names the key, the value given and what was expected."""
+
+    def __init__(self, key: str, value: Any, expected: str) -> None:
+        self.key = key
+        self.value = value
+        self.expected = expected
+        super().__init__(f"config key {key!r}: got {value!r}, expected {expected}")
+
+
+class PluginError(Exception):
+    """A plugin failed at startup, or plugin selection named something not installed."""
+
+
+class RouteError(Exception):
+    """A route was declared wrongly (duplicate, bad path, bad handler signature)."""

@@ -1,0 +1,119 @@
+"""Every hook an Areion plugin can implement.
+
+Cold hooks are called through pluggy at startup (or rarely). Hot hooks are declared here
+too, but the core never calls them through pluggy per request: at startup it compiles the
+implementations into plain tuples per route (see ``pipeline.py``), so a hook nobody
+implements costs one ``is None`` test. Any implementation may be ``async def``; the core
+awaits it. Hook names are the contract; ``docs/plugins.md`` documents each one and a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .app import App
+    from .config import AreionConfig
+    from .request import HttpRequest
+    from .response import HttpResponse
+    from .routing import Route, Router
+
+PROJECT_NAME = "areion"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: The hooks compiled into per-route call chains instead of being called through pluggy.
+HOT_HOOKS = ("request_received", "response_ready", "exception", "response_sent")
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+# --- cold hooks: startup, configuration, routes -------------------------------------------
+
+
+@hookspec
+def configure(app: App, config: AreionConfig) -> None:
+    """Read and validate this plugin's ``[plugins.<name>]`` section; raise ``ConfigError`` to stop startup."""
+
+
+@hookspec
+def register_routes(app: App, router: Router) -> None:
+    """Add the plugin's own routes (``/docs``, ``/static/...``) to the app's router."""
+
+
+@hookspec
+def route_added(app: App, route: Route) -> None:
+    """See each route once, after routes are final and before the pipeline is compiled."""
+
+
+@hookspec
+def hot_hooks_for_route(app: App, route: Route) -> Collection[str] | None:
+    """Name the hot hooks this plugin wants on ``route``; ``None`` means all it implements."""
+
+
+@hookspec
+def wrap_handler(app: App, route: Route, handler: Handler) -> Handler | None:
+    """Return a replacement for ``route``'s async handler (called once per route at startup)."""
+
+
+@hookspec
+def vary_normalizers(app: App) -> Mapping[str, Callable[[HttpRequest], str]] | None:
+    """Map a request header name to a function that reduces its value to what changes the response."""
+
+
+@hookspec(firstresult=True)
+def template_engine(app: App) -> Any | None:
+    """Provide the template engine used by ``request.render_template`` (first answer wins)."""
+
+
+@hookspec(firstresult=True)
+def orchestrator(app: App) -> Any | None:
+    """Provide the orchestrator used by ``request.submit_task`` (first answer wins)."""
+
+
+@hookspec
+def cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add subcommands to the ``areion`` CLI; set ``func=callable(args) -> int`` on each parser."""
+
+
+@hookspec
+def startup(app: App) -> None | Awaitable[None]:
+    """Run once per worker process after the event loop starts and before the first request."""
+
+
+@hookspec
+def shutdown(app: App) -> None | Awaitable[None]:
+    """Run once per worker process after the last request, in the reverse of startup order."""
+
+
+# --- hot hooks: compiled into call chains -----------------------------------------------
+
+
+@hookspec
+def request_received(request: HttpRequest) -> HttpResponse | None | Awaitable[HttpResponse | None]:
+    """Answer a request before its handler runs (a cache hit); the first non-None answer wins."""
+
+
+@hookspec
+def response_ready(
+    request: HttpRequest, response: HttpResponse
+) -> HttpResponse | None | Awaitable[HttpResponse | None]:
+    """Inspect or replace the response before it is sent; each plugin sees the previous one's result."""
+
+
+@hookspec
+def exception(
+    request: HttpRequest, exc: BaseException
+) -> HttpResponse | None | Awaitable[HttpResponse | None]:
+    """Turn an exception raised while handling into a response; the first non-None answer wins."""
+
+
+@hookspec
+def response_sent(request: HttpRequest, response: HttpResponse) -> None | Awaitable[None]:
+    """Observe a response after its last byte was handed to the transport (metrics, logs)."""

@@ -1,0 +1,308 @@
+"""The request object handed to every handler, middleware and hot hook."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+
+from ._forms import parse_multipart, parse_urlencoded
+from .exceptions import BadRequestError
+from .headers import Headers
+
+if TYPE_CHECKING:
+    from .app import App
+    from .response import HttpResponse
+    from .routing import Route
+
+
+class Body(bytes):
+    """The request body: plain ``bytes`` that can also be awaited as ``await request.body()``."""
+
+    __slots__ = ()
+
+    def __call__(self) -> _Ready:
+        return _Ready(self)
+
+
+class _Ready:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Body) -> None:
+        self.value = value
+
+    def __await__(self) -> Iterator[Any]:
+        return self.value
+        yield  # pragma: no cover - makes this a generator
+
+
+EMPTY_BODY = Body()
+
+
+class QueryParams(Mapping[str, str]):
+    """Query parameters: ``params["k"]`` is the first value, ``get_all("k")`` every value."""
+
+    __slots__ = ("_pairs", "_first")
+
+    def __init__(self, query_string: str | list[tuple[str, str]] = "") -> None:
+        if isinstance(query_string, str):
+            try:
+                pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise BadRequestError(f"malformed query string: {exc}") from None
+        else:
+            pairs = query_string
+        self._pairs: list[tuple[str, str]] = pairs
+        first: dict[str, str] = {}
+        for k, v in pairs:
+            first.setdefault(k, v)
+        self._first = first
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of ``key`` in the order given (``?tag=a&tag=b`` → ``["a", "b"]``)."""
+        return [v for k, v in self._pairs if k == key]
+
+    getlist = get_all
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+    def __repr__(self) -> str:
+        return f"QueryParams({self._pairs!r})"
+
+
+class HttpRequest:
+    """An HTTP request as handlers see it.
+
+    Attributes: ``method``, ``path`` (percent-decoded), ``raw_path``, ``query_string``,
+    ``headers`` (case-insensitive, multi-valued), ``query_params``, ``body`` (bytes; also
+    ``await request.body()``), ``metadata``, ``cookies``, ``client`` and ``route``.
+    """
+
+    __slots__ = (
+        "method", "raw_path", "query_string", "_raw_headers", "_headers", "_query", "body",
+        "_metadata", "_cookies", "conn", "app", "route", "path_params", "http_version",
+        "_parsed_body", "_path", "state",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        raw_path: str,
+        query_string: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes = b"",
+        conn: Any = None,
+        app: App | None = None,
+        http_version: str = "1.1",
+    ) -> None:
+        self.method = method
+        self.raw_path = raw_path
+        self.query_string = query_string
+        self._raw_headers = headers
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self.body: Body = Body(body) if body else EMPTY_BODY
+        self._metadata: dict[str, Any] | None = None
+        self._cookies: dict[str, str] | None = None
+        self.conn = conn
+        self.app = app
+        self.route: Route | None = None
+        self.path_params: dict[str, Any] = {}
+        self.http_version = http_version
+        self._parsed_body: Any = _UNSET
+        self._path: str | None = None
+        #: Per-request scratch space for plugins and middleware.
+        self.state: dict[str, Any] | None = None
+
+    # --- lazily parsed views ---------------------------------------------------------
+    @property
+    def path(self) -> str:
+        path = self._path
+        if path is None:
+            raw = self.raw_path
+            path = unquote(raw, errors="strict") if "%" in raw else raw
+            self._path = path
+        return path
+
+    @property
+    def headers(self) -> Headers:
+        h = self._headers
+        if h is None:
+            h = self._headers = Headers(self._raw_headers)
+        return h
+
+    @property
+    def query_params(self) -> QueryParams:
+        q = self._query
+        if q is None:
+            q = self._query = QueryParams(self.query_string)
+        return q
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies from every ``Cookie`` header (``name=value`` pairs; the first of a name wins)."""
+        if self._cookies is None:
+            jar: dict[str, str] = {}
+            for line in self.headers.get_all("cookie"):
+                for part in line.split(";"):
+                    name, sep, value = part.strip().partition("=")
+                    if sep and name and name not in jar:
+                        value = value.strip()
+                        if len(value) >= 2 and value[0] == value[-1] == '"':
+                            value = value[1:-1]
+                        jar[name] = value
+            self._cookies = jar
+        return self._cookies
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The peer's (host, port), or None when not on a socket."""
+        conn = self.conn
+        return conn.client if conn is not None else None
+
+    @property
+    def url(self) -> str:
+        host = self.headers.get("host", "")
+        scheme = "https" if self.conn is not None and getattr(self.conn, "tls", False) else "http"
+        qs = f"?{self.query_string}" if self.query_string else ""
+        return f"{scheme}://{host}{self.raw_path}{qs}"
+
+    # --- seed API ---------------------------------------------------------------------
+    def get_header(self, key: str, default: str | None = None) -> str | None:
+        return self.headers.get(key, default)
+
+    def get_raw_body(self) -> bytes:
+        return bytes(self.body)
+
+    def get_parsed_body(self) -> Any:
+        """The body parsed by its Content-Type: JSON, urlencoded or multipart form.
+
+        An empty body gives ``{}``; a body that does not parse is a 400.
+        """
+        if self._parsed_body is not _UNSET:
+            return self._parsed_body
+        body = self.body
+        ctype = (self.headers.get("content-type") or "").lower()
+        if not body:
+            result: Any = {}
+        elif ctype.startswith("application/x-www-form-urlencoded"):
+            result = parse_urlencoded(bytes(body))
+        elif ctype.startswith("multipart/form-data"):
+            result = parse_multipart(bytes(body), self.headers.get("content-type") or "")
+        elif ctype.startswith("text/") and "json" not in ctype:
+            try:
+                result = body.decode()
+            except UnicodeDecodeError:
+                raise BadRequestError("request body is not valid UTF-8") from None
+        else:
+            try:
+                result = orjson.loads(memoryview(body))
+            except orjson.JSONDecodeError as exc:
+                raise BadRequestError(f"request body is not valid JSON: {exc}") from None
+        self._parsed_body = result
+        return result
+
+    async def json(self) -> Any:
+        try:
+            return orjson.loads(memoryview(self.body)) if self.body else None
+        except orjson.JSONDecodeError as exc:
+            raise BadRequestError(f"request body is not valid JSON: {exc}") from None
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body as an async iterator of chunks."""
+        if self.body:
+            yield bytes(self.body)
+
+    def get_query_param(self, key: str, default: str | None = None) -> str | None:
+        return self.query_params.get(key, default)
+
+    def get_query_params(self, key: str) -> list[str]:
+        """Every value of a repeated query key."""
+        return self.query_params.get_all(key)
+
+    def get_raw_query_params(self) -> str:
+        return self.query_string
+
+    def get_parsed_query_params(self) -> dict[str, str | list[str]]:
+        """``{key: value}``, or ``{key: [values]}`` for keys given more than once."""
+        out: dict[str, str | list[str]] = {}
+        for k, v in self.query_params.multi_items():
+            if k in out:
+                prev = out[k]
+                if isinstance(prev, list):
+                    prev.append(v)
+                else:
+                    out[k] = [prev, v]
+            else:
+                out[k] = v
+        return out
+
+    def add_metadata(self, key: str, value: Any) -> None:
+        self.metadata[key] = value
+
+    def get_metadata(self, key: str, default: Any = None) -> Any:
+        return self.metadata.get(key, default)
+
+    def render_template(self, template_name: str, context: Mapping[str, Any] | None = None) -> HttpResponse:
+        """Render a template with the app's template engine (needs ``areion-templates``)."""
+        engine = self.app.template_engine if self.app is not None else None
+        if engine is None:
+            raise RuntimeError(
+                "render_template needs a template engine: pip install areion-templates "
+                "(or areion-core[templates]) and enable the 'templates' plugin"
+            )
+        return engine.render(template_name, dict(context or {}), request=self)
+
+    def submit_task(self, task: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run ``task`` in the background with the app's orchestrator (needs ``areion-scheduling``)."""
+        orch = self.app.orchestrator if self.app is not None else None
+        if orch is None:
+            raise RuntimeError(
+                "submit_task needs an orchestrator: pip install areion-scheduling "
+                "(or areion-core[scheduling]) and enable the 'scheduling' plugin"
+            )
+        return orch.submit_task(task, *args, **kwargs)
+
+    def log(self, message: str, level: str | int = "info") -> None:
+        logger = self.app.logger if self.app is not None else logging.getLogger("areion")
+        lvl = level if isinstance(level, int) else logging.getLevelName(level.upper())
+        logger.log(lvl if isinstance(lvl, int) else logging.INFO, message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "headers": dict(self.headers),
+            "query_params": self.get_parsed_query_params(),
+            "body": self.body.decode("utf-8", "replace"),
+            "metadata": dict(self.metadata),
+        }
+
+    def __repr__(self) -> str:
+        return f"<HttpRequest {self.method} {self.raw_path}>"
+
+
+class _Unset:
+    __slots__ = ()
+
+
+_UNSET: Any = _Unset()

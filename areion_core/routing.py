@@ -1,0 +1,398 @@
+"""Routes, routers, groups and the segment tree that matches paths.
+
+Paths are written ``/users/:id`` or ``/users/{id}``. Matching walks one tree node per path
+segment, so its cost grows with the path's length, not with the number of routes. Static
+segments win over parameters, and a failed static branch falls back to the parameter branch
+(``/users/me/settings`` and ``/users/:id`` are both reachable). Each route keeps its own
+parameter names, so ``/a/:id`` and ``/a/:slug/edit`` can share a tree position.
+
+Trailing slashes: a route is registered without one (except ``/``). A request whose path
+differs from a route only by a trailing slash is redirected with 308 to the route's path,
+keeping the query string; any other path is matched exactly.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from .exceptions import RouteError
+
+Middleware = Callable[[Callable[..., Any]], Callable[..., Any]]
+_OPTIONS_ATTR = "__areion_route_options__"
+DEFAULT_METHODS = ("GET",)
+
+
+def set_route_option(func: Callable[..., Any], key: str, value: Any) -> Callable[..., Any]:
+    """Attach a per-route option to a handler (for plugin decorators); returns ``func``.
+
+    Works whether the decorator sits above or below ``@router.route``: options are read
+    when the app is built.
+    """
+    target = inspect.unwrap(func) if hasattr(func, "__wrapped__") else func
+    options = target.__dict__.get(_OPTIONS_ATTR)
+    if options is None:
+        options = {}
+        setattr(target, _OPTIONS_ATTR, options)
+    options[key] = value
+    return func
+
+
+def route_options(func: Callable[..., Any]) -> dict[str, Any]:
+    """The options plugin decorators attached to ``func`` (empty if none)."""
+    target = inspect.unwrap(func) if hasattr(func, "__wrapped__") else func
+    return dict(getattr(target, _OPTIONS_ATTR, {}) or {})
+
+
+def _split(path: str) -> list[str]:
+    if not path.startswith("/"):
+        raise RouteError(f"route path must start with '/': {path!r}")
+    return [s for s in path.split("/") if s != ""]
+
+
+def _is_rest(segment: str) -> bool:
+    """``*path`` or ``{path:path}``: the rest of the URL, slashes included (last segment only)."""
+    return segment.startswith("*") or (segment.startswith("{") and segment.endswith(":path}"))
+
+
+def _segment_param(segment: str) -> str | None:
+    if segment.startswith(":") or segment.startswith("*"):
+        name = segment[1:]
+    elif segment.startswith("{") and segment.endswith("}"):
+        name = segment[1:-1]
+        if name.endswith(":path"):
+            name = name[:-5]
+    else:
+        return None
+    if not name.isidentifier():
+        raise RouteError(f"invalid parameter name {name!r} in route segment {segment!r}")
+    return name
+
+
+def normalise_path(path: str) -> str:
+    """``/users/:id/`` → ``/users/{id}`` (the form routes are listed and documented in)."""
+    parts = []
+    for seg in _split(path):
+        name = _segment_param(seg)
+        parts.append("{" + name + "}" if name else seg)
+    return "/" + "/".join(parts)
+
+
+@dataclass
+class RouteSpec:
+    """A route as declared on a router, before the app compiles it."""
+
+    path: str
+    handler: Callable[..., Any]
+    methods: tuple[str, ...]
+    middlewares: tuple[Middleware, ...] = ()
+    name: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+class Route:
+    """A compiled route: what plugins see in ``route_added`` and on ``request.route``."""
+
+    __slots__ = (
+        "path", "methods", "handler", "name", "options", "param_names", "param_types", "tags",
+        "include_in_schema", "middlewares", "endpoint", "request_chain", "response_chain",
+        "exception_chain", "sent_chain", "wrapped_by", "query_params", "inline",
+    )
+
+    def __init__(self, spec: RouteSpec) -> None:
+        self.path = normalise_path(spec.path)
+        self.methods = frozenset(spec.methods)
+        self.handler = spec.handler
+        self.name = spec.name or getattr(spec.handler, "__name__", "route")
+        opts = route_options(spec.handler)
+        opts.update(spec.options)
+        self.options: dict[str, Any] = opts
+        self.param_names = tuple(n for s in _split(spec.path) if (n := _segment_param(s)))
+        self.param_types: dict[str, Any] = {}
+        self.tags = spec.tags
+        self.include_in_schema = bool(opts.get("include_in_schema", True))
+        self.middlewares = spec.middlewares
+        self.inline = bool(opts.get("inline", False))
+        # Filled in by the app when it compiles the pipeline.
+        self.endpoint: Callable[[Any], Any] | None = None
+        self.request_chain: Any = None
+        self.response_chain: Any = None
+        self.exception_chain: Any = None
+        self.sent_chain: Any = None
+        self.wrapped_by: list[str] = []
+        self.query_params: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Route {'|'.join(sorted(self.methods))} {self.path} -> {self.name}>"
+
+
+class _Node:
+    __slots__ = ("static", "param", "leaf", "wildcard")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        # method -> route; each route keeps its own parameter names.
+        self.leaf: dict[str, Route] | None = None
+        self.wildcard: dict[str, Route] | None = None
+
+
+class RouteTree:
+    """The compiled matcher: exact paths in a dict, the rest in a segment tree."""
+
+    def __init__(self) -> None:
+        self.static: dict[str, dict[str, Route]] = {}
+        self.root = _Node()
+
+    def add(self, route: Route) -> None:
+        for method in sorted(route.methods):
+            self._add(route, method)
+
+    def _add(self, route: Route, method: str) -> None:
+        segments = _split(route.path)
+        if not any(_segment_param(s) for s in segments):
+            methods = self.static.setdefault(route.path, {})
+            if method in methods:
+                raise RouteError(f"duplicate route {method} {route.path}: "
+                                 f"{methods[method].name} and {route.name}")
+            methods[method] = route
+            return
+        node = self.root
+        if _is_rest(segments[-1]):
+            for seg in segments[:-1]:
+                node = _child(node, seg)
+            if node.wildcard is None:
+                node.wildcard = {}
+            if method in node.wildcard:
+                raise RouteError(f"duplicate route {method} {route.path}: "
+                                 f"{node.wildcard[method].name} and {route.name}")
+            node.wildcard[method] = route
+            return
+        for seg in segments:
+            if _segment_param(seg):
+                if node.param is None:
+                    node.param = _Node()
+                node = node.param
+            else:
+                node = node.static.setdefault(seg, _Node())
+        if node.leaf is None:
+            node.leaf = {}
+        if method in node.leaf:
+            raise RouteError(f"duplicate route {method} {route.path}: "
+                             f"{node.leaf[method].name} and {route.name}")
+        node.leaf[method] = route
+
+    def match(self, path: str) -> tuple[dict[str, Route], list[str]] | None:
+        """Methods → route for a path without percent-escapes, and its parameter values."""
+        found = self.static.get(path)
+        if found is not None:
+            return found, []
+        return self.match_segments(path.split("/"))
+
+    def match_segments(self, segments: list[str]) -> tuple[dict[str, Route], list[str]] | None:
+        """Match already-decoded segments (``"/a/b"`` → ``["", "a", "b"]``).
+
+        A trailing slash or ``//`` gives empty segments, which never match.
+        """
+        values: list[str] = []
+        result = _walk(self.root, segments, 1, values)
+        if result is None:
+            return None
+        return result, values
+
+    def all_methods(self, path: str) -> dict[str, Route] | None:
+        hit = self.match(path)
+        return hit[0] if hit else None
+
+
+def _child(node: _Node, seg: str) -> _Node:
+    if _segment_param(seg):
+        if node.param is None:
+            node.param = _Node()
+        return node.param
+    return node.static.setdefault(seg, _Node())
+
+
+def _walk(node: _Node, segments: list[str], i: int, values: list[str]) -> dict[str, Route] | None:
+    if i == len(segments):
+        return node.leaf
+    seg = segments[i]
+    if seg == "":
+        return None
+    child = node.static.get(seg)
+    if child is not None:
+        found = _walk(child, segments, i + 1, values)
+        if found is not None:
+            return found
+    if node.param is not None:
+        values.append(seg)
+        found = _walk(node.param, segments, i + 1, values)
+        if found is not None:
+            return found
+        values.pop()
+    if node.wildcard is not None:
+        values.append("/".join(segments[i:]))
+        return node.wildcard
+    return None
+
+
+def decode_segments(raw_path: str) -> list[str]:
+    """Split a raw path on ``/`` and percent-decode each segment (``%2F`` stays inside its segment).
+
+    Malformed escapes or bytes that are not UTF-8 raise ``ValueError``.
+    """
+    segments = raw_path.split("/")
+    for i, seg in enumerate(segments):
+        if "%" in seg:
+            for j in range(len(seg)):
+                if seg[j] == "%" and not _is_hex2(seg[j + 1:j + 3]):
+                    raise ValueError(f"malformed percent-escape in path segment {seg!r}")
+            segments[i] = unquote(seg, errors="strict")
+    return segments
+
+
+def _is_hex2(text: str) -> bool:
+    return len(text) == 2 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+class Router:
+    """Collects routes. ``Router(prefix="/api")``; ``group()`` and ``include_router()`` nest them."""
+
+    def __init__(self, prefix: str = "", middlewares: Sequence[Middleware] = (), tags: Sequence[str] = ()) -> None:
+        if prefix and (not prefix.startswith("/") or prefix == "/"):
+            if prefix == "/":
+                prefix = ""
+            else:
+                raise RouteError(f"router prefix must start with '/': {prefix!r}")
+        self.prefix = prefix.rstrip("/")
+        self.middlewares: list[Middleware] = list(middlewares)
+        self.global_middlewares: list[Middleware] = []
+        self.tags = tuple(tags)
+        self._routes: list[RouteSpec] = []
+        self._children: list[Router] = []
+
+    # --- declaring routes ----------------------------------------------------------------
+    def add_route(
+        self,
+        path: str,
+        handler: Callable[..., Any],
+        methods: Iterable[str] | None = None,
+        middlewares: Sequence[Middleware] | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> None:
+        """Register ``handler`` for ``path`` (seed API; ``methods`` defaults to GET)."""
+        if not callable(handler):
+            raise RouteError(f"handler for {path!r} is not callable: {handler!r}")
+        if isinstance(methods, str):
+            methods = [methods]
+        meths = tuple(m.upper() for m in (methods or DEFAULT_METHODS))
+        for m in meths:
+            if not m.isalpha():
+                raise RouteError(f"invalid HTTP method {m!r} for {path!r}")
+        segments = _split(path)  # validates the leading slash
+        for i, seg in enumerate(segments):
+            _segment_param(seg)
+            if _is_rest(seg) and i != len(segments) - 1:
+                raise RouteError(f"a catch-all segment must be the last one: {path!r}")
+        self._routes.append(RouteSpec(path, handler, meths, tuple(middlewares or ()), name, dict(options)))
+
+    def route(
+        self,
+        path: str,
+        methods: Iterable[str] | None = None,
+        middlewares: Sequence[Middleware] | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of ``add_route``."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_route(path, func, methods, middlewares, name, **options)
+            return func
+
+        return decorator
+
+    def get(self, path: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, ["GET"], **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, ["POST"], **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, ["PUT"], **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, ["PATCH"], **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, ["DELETE"], **kw)
+
+    def group(self, base_path: str, middlewares: Sequence[Middleware] | None = None, tags: Sequence[str] | None = None) -> Router:
+        """A sub-router under ``base_path`` whose middlewares apply to every route in it."""
+        tag = base_path.strip("/").split("/")[-1] if base_path.strip("/") else ""
+        child = Router(base_path, middlewares or (), tags if tags is not None else ((tag,) if tag else ()))
+        self._children.append(child)
+        return child
+
+    def include_router(self, router: Router, prefix: str = "") -> None:
+        """Mount another router's routes (with its prefix, middlewares and groups) in this one."""
+        if router is self:
+            raise RouteError("a router cannot include itself")
+        if prefix:
+            wrapper = Router(prefix)
+            wrapper._children.append(router)
+            router = wrapper
+        self._children.append(router)
+
+    def add_global_middleware(self, middleware: Middleware) -> None:
+        """A middleware applied to every route of the app (outermost)."""
+        self.global_middlewares.append(middleware)
+
+    # --- flattening ----------------------------------------------------------------------
+    def collect(self) -> tuple[list[RouteSpec], list[Middleware]]:
+        """Every route with its full path and middlewares (outer groups first), and global middlewares."""
+        specs: list[RouteSpec] = []
+        global_mws: list[Middleware] = []
+        self._collect("", (), (), specs, global_mws)
+        return specs, global_mws
+
+    def _collect(
+        self, base: str, mws: tuple[Middleware, ...], tags: tuple[str, ...],
+        out: list[RouteSpec], global_mws: list[Middleware],
+    ) -> None:
+        base = base + self.prefix
+        mws = mws + tuple(self.middlewares)
+        tags = tags + tuple(t for t in self.tags if t not in tags)
+        global_mws.extend(self.global_middlewares)
+        for spec in self._routes:
+            full = base + ("" if spec.path == "/" and base else spec.path)
+            out.append(RouteSpec(full or "/", spec.handler, spec.methods, mws + spec.middlewares,
+                                 spec.name, spec.options, tags))
+        for child in self._children:
+            child._collect(base, mws, tags, out, global_mws)
+
+    # --- seed introspection ----------------------------------------------------------------
+    def _tree(self) -> RouteTree:
+        tree = RouteTree()
+        for spec in self.collect()[0]:
+            tree.add(Route(spec))
+        return tree
+
+    def get_handler(self, method: str, path: str) -> Callable[..., Any] | None:
+        hit = self._tree().match(path if path == "/" else path.rstrip("/"))
+        if hit is None:
+            return None
+        route = hit[0].get(method.upper())
+        return route.handler if route else None
+
+    def get_allowed_methods(self, path: str) -> list[str]:
+        hit = self._tree().match(path if path == "/" else path.rstrip("/"))
+        return sorted(hit[0]) if hit else []
+
+
+DefaultRouter = Router

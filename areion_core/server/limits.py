@@ -1,0 +1,48 @@
+"""Server limits and timeouts, with the defaults a production deployment starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Every bound the server enforces, and the status it answers with when one is passed.
+
+    Timeouts are checked by a once-a-second tick, so they fire up to a second late.
+    """
+
+    max_url_bytes: int = 8 * 1024  # 414 URI Too Long
+    max_header_bytes: int = 16 * 1024  # 431, all header lines together
+    max_headers: int = 100  # 431
+    max_body_bytes: int = 10 * 1024 * 1024  # 413, from Content-Length or while reading chunks
+    header_timeout: float = 10.0  # 408 then close: first byte of a request to end of its headers
+    body_timeout: float = 60.0  # 408 then close: no body byte for this long
+    keepalive_timeout: float = 5.0  # idle keep-alive connections are closed after this
+    max_connections: int = 10_000  # past this, new connections get 503 + Retry-After
+    max_pipelined: int = 16  # reading pauses while this many requests wait on one connection
+    write_buffer_high: int = 256 * 1024  # transport pauses the writer (and we pause reading) above this
+    shutdown_grace: float = 30.0  # SIGTERM: how long in-flight requests may take before being cut
+    retry_after: int = 1  # seconds, in 503 answers when over max_connections
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> ServerLimits:
+        """Build limits from a config mapping; an unknown key or a bad value raises ``ConfigError``."""
+        from ..exceptions import ConfigError
+
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"limits.{key}", value, f"one of {', '.join(sorted(known))}")
+            default = known[key].default
+            kind = type(default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"limits.{key}", value, f"a positive {kind.__name__}")
+            if value <= 0:
+                raise ConfigError(f"limits.{key}", value, "a value greater than 0")
+            if kind is int and not float(value).is_integer():
+                raise ConfigError(f"limits.{key}", value, "a whole number")
+            values[key] = kind(value)
+        return cls(**values)

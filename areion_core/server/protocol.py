@@ -1,0 +1,464 @@
+"""One HTTP/1.1 connection: parsing with httptools, pipelining, limits and flow control.
+
+The protocol knows nothing about routes or responses. For every complete request it calls
+``state.request_factory`` and then ``state.handler(request)``, a coroutine that writes the
+response through this connection's ``write``/``drain``/``sendfile`` and returns when done.
+Requests on one connection are handled one at a time, in order, so pipelined responses
+leave in request order. A handler that finishes without suspending is run to completion
+inside ``data_received`` (no task is created): most requests never touch the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import httptools
+
+if TYPE_CHECKING:
+    from .server import ServerState
+
+logger = logging.getLogger("areion.server")
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_ERROR_BODIES = {
+    400: b"Bad Request", 408: b"Request Timeout", 413: b"Content Too Large",
+    414: b"URI Too Long", 431: b"Request Header Fields Too Large", 501: b"Not Implemented",
+    503: b"Service Unavailable", 505: b"HTTP Version Not Supported", 500: b"Internal Server Error",
+}
+_REASONS = {
+    400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
+    503: "Service Unavailable", 505: "HTTP Version Not Supported",
+}
+
+# Connection phases, checked by the once-a-second timeout sweep.
+IDLE, HEADERS, BODY, BUSY = 0, 1, 2, 3
+
+
+class _Reject(Exception):
+    """Raised inside a parser callback to stop parsing and answer with ``status``."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class HttpConnection(asyncio.Protocol):
+    """The state of one client connection."""
+
+    raw_framing = True  # this connection frames bodies itself (Content-Length or chunked)
+
+    __slots__ = (
+        "state", "loop", "transport", "parser", "client", "tls", "phase", "since",
+        "_url", "_url_len", "_headers", "_header_bytes", "_host_count", "_te", "_expect",
+        "_body", "_body_len", "_pending", "_busy", "_closed", "_write_paused", "_read_paused",
+        "_drain_waiter", "_error", "_task", "keep_alive", "_req_keep_alive", "_content_length",
+    )
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.loop = state.loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.client: tuple[str, int] | None = None
+        self.tls = state.tls
+        self.phase = IDLE
+        self.since = 0.0
+        self._url: bytes = b""
+        self._url_len = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._host_count = 0
+        self._te: bytes | None = None
+        self._expect = False
+        self._content_length = -1
+        self._body: list[bytes] = []
+        self._body_len = 0
+        self._pending: deque[tuple[Any, bool]] = deque()
+        self._busy = False
+        self._closed = False
+        self._write_paused = False
+        self._read_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._error: tuple[int, str] | None = None
+        self._task: asyncio.Task[None] | None = None
+        #: Whether the connection stays open after the response being written now.
+        self.keep_alive = True
+        self._req_keep_alive = True
+
+    # --- asyncio.Protocol -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        state = self.state
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.client = (peer[0], peer[1])
+        self.since = state.now
+        if len(state.connections) >= state.limits.max_connections or state.draining:
+            # Shed load at the door: answer before reading anything, then close.
+            self._closed = True
+            retry = state.limits.retry_after
+            transport.write(
+                b"HTTP/1.1 503 Service Unavailable\r\n" + state.head_prefix
+                + b"Retry-After: %d\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: 19\r\nConnection: close\r\n\r\nService Unavailable" % retry
+            )
+            transport.close()
+            state.shed += 1
+            return
+        state.connections.add(self)
+        transport.set_write_buffer_limits(high=state.limits.write_buffer_high)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self.state.connections.discard(self)
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self._pending.clear()
+
+    def data_received(self, data: bytes) -> None:
+        if self._error is not None or self._closed:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # We do not speak any upgraded protocol: answer what was parsed, then close.
+            self._req_keep_alive = False
+            if self._pending:
+                last, _ = self._pending.pop()
+                self._pending.append((last, False))
+            self._error = (0, "")
+            self._pause_reading()
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Reject):
+                self._fail(cause.status, cause.detail)
+            else:
+                logger.exception("error while parsing a request", exc_info=cause)
+                self._fail(500, "internal error")
+        except httptools.HttpParserInvalidMethodError:
+            self._fail(400, "invalid method")
+        except httptools.HttpParserInvalidURLError:
+            self._fail(400, "invalid request target")
+        except httptools.HttpParserError as exc:
+            text = str(exc)
+            status = 505 if "HTTP version" in text else 400
+            self._fail(status, text)
+        if not self._busy and self._pending:
+            self._run_pending()
+
+    def eof_received(self) -> bool | None:
+        # Half-close from the client: finish what is in flight, then close our side.
+        if not self._busy and not self._pending:
+            return None
+        self._req_keep_alive = False
+        return True
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if len(self._pending) < self.state.limits.max_pipelined:
+            self._resume_reading()
+
+    # --- httptools callbacks ----------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._url_len = 0
+        self._headers = []
+        self._header_bytes = 0
+        self._host_count = 0
+        self._te = None
+        self._expect = False
+        self._content_length = -1
+        self._body = []
+        self._body_len = 0
+        self.phase = HEADERS
+        self.since = self.state.now
+
+    def on_url(self, url: bytes) -> None:
+        self._url_len += len(url)
+        if self._url_len > self.state.limits.max_url_bytes:
+            raise _Reject(414, "request target too long")
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self._headers
+        headers.append((name, value))
+        self._header_bytes += len(name) + len(value) + 4
+        limits = self.state.limits
+        if len(headers) > limits.max_headers or self._header_bytes > limits.max_header_bytes:
+            raise _Reject(431, "request header fields too large")
+        if len(name) in (4, 6, 14, 17):
+            lower = name.lower()
+            if lower == b"host":
+                self._host_count += 1
+            elif lower == b"transfer-encoding":
+                self._te = value.lower()
+            elif lower == b"expect":
+                self._expect = value.lower() == b"100-continue"
+            elif lower == b"content-length":
+                try:
+                    self._content_length = int(value)  # llhttp has validated the digits
+                except ValueError:
+                    raise _Reject(400, "invalid Content-Length") from None
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            raise _Reject(505, f"HTTP/{version} is not supported")
+        if self._host_count != 1 and (version == "1.1" or self._host_count > 1):
+            # RFC 9112 §3.2: exactly one Host in HTTP/1.1.
+            raise _Reject(400, "missing Host header" if self._host_count == 0 else "more than one Host header")
+        if self._te is not None and self._te != b"chunked":
+            raise _Reject(501, "only the chunked transfer coding is supported")
+        limits = self.state.limits
+        if self._content_length > limits.max_body_bytes:
+            raise _Reject(413, "request body too large")
+        self.phase = BODY
+        self.since = self.state.now
+        if self._expect and self._content_length != 0:
+            if version == "1.1" and not self._busy and not self._pending and self.transport is not None:
+                self.transport.write(_CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_len += len(body)
+        if self._body_len > self.state.limits.max_body_bytes:
+            raise _Reject(413, "request body too large")
+        self._body.append(body)
+        self.since = self.state.now
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        url = self._url
+        body = self._body
+        data = body[0] if len(body) == 1 else b"".join(body)
+        try:
+            request = self.state.request_factory(
+                parser.get_method().decode("ascii"), url, self._headers, data, self,
+                parser.get_http_version(),
+            )
+        except _Reject:
+            raise
+        except Exception as exc:  # a request the app's factory cannot represent
+            raise _Reject(400, str(exc) or "bad request") from None
+        self._pending.append((request, parser.should_keep_alive()))
+        self.phase = BUSY if self._busy else IDLE
+        if len(self._pending) >= self.state.limits.max_pipelined:
+            self._pause_reading()
+
+    # --- running requests -------------------------------------------------------------
+    def _run_pending(self) -> None:
+        pending = self._pending
+        while pending and not self._busy and not self._closed:
+            request, keep_alive = pending.popleft()
+            state = self.state
+            self._busy = True
+            self.phase = BUSY
+            self.keep_alive = keep_alive and self._req_keep_alive and not state.draining
+            coro = state.handler(request)
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                self._finish()
+                continue
+            except BaseException as exc:  # the app's handler must never raise; be safe anyway
+                self._crash(exc)
+                return
+            self._task = self.loop.create_task(self._drive(coro, yielded))
+            return
+        if not pending:
+            self._after_pending()
+
+    async def _drive(self, coro: Any, yielded: Any) -> None:
+        """Continue a handler coroutine that suspended during its eager first step."""
+        try:
+            while True:
+                try:
+                    if yielded is None:
+                        await asyncio.sleep(0)
+                    else:
+                        # Do what Task.__step does with a yielded future: clear the
+                        # "blocking" mark, then wait for it on the inner coroutine's behalf.
+                        yielded._asyncio_future_blocking = False
+                        await yielded
+                except asyncio.CancelledError as exc:
+                    if yielded is None or not yielded.cancelled():
+                        yielded = coro.throw(exc)
+                        continue
+                except BaseException:
+                    pass  # the future's outcome reaches the coroutine through result()
+                yielded = coro.send(None)
+        except StopIteration:
+            self._task = None
+            self._finish()
+            if not self._busy and self._pending:
+                self._run_pending()
+        except asyncio.CancelledError:
+            self._task = None
+            self._abort()
+        except BaseException as exc:
+            self._task = None
+            self._crash(exc)
+
+    def _finish(self) -> None:
+        self._busy = False
+        if not self.keep_alive:
+            self._close()
+            return
+        self.since = self.state.now
+        self.phase = IDLE if not self._pending else BUSY
+
+    def _after_pending(self) -> None:
+        if self._closed:
+            return
+        if self._error is not None:
+            status, detail = self._error
+            if status:
+                self._write_error(status, detail)
+            self._close()
+            return
+        if self.state.draining:
+            self._close()
+            return
+        if self._read_paused and not self._write_paused:
+            self._resume_reading()
+
+    def _crash(self, exc: BaseException) -> None:
+        logger.error("request handler crashed", exc_info=exc)
+        self._busy = False
+        self._write_error(500, "internal error")
+        self._close()
+
+    # --- errors, closing, flow control -----------------------------------------------
+    def _fail(self, status: int, detail: str) -> None:
+        """Stop parsing; answer ``status`` after the requests already queued, then close."""
+        self._error = (status, detail)
+        self._pause_reading()
+        self.state.rejected += 1
+        if not self._busy and not self._pending:
+            self._after_pending()
+
+    def _write_error(self, status: int, detail: str) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        body = _ERROR_BODIES.get(status, b"Error")
+        if detail and status != 500:
+            body = body + b": " + detail.encode("latin-1", "replace")
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, "Error").encode())
+            + self.state.head_prefix
+            + b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n" % len(body) + body
+        )
+
+    def _close(self) -> None:
+        self._closed = True
+        self.state.connections.discard(self)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _abort(self) -> None:
+        self._closed = True
+        self.state.connections.discard(self)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self.transport is not None and not self.transport.is_closing():
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and self.transport is not None and not self.transport.is_closing():
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    # --- the narrow interface the app writes through ------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True once the client has gone away or the connection was closed."""
+        return self._closed
+
+    @property
+    def head_prefix(self) -> bytes:
+        """The pre-encoded ``Date``/``Server``/global header lines, refreshed each second."""
+        return self.state.head_prefix
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not self._closed:
+            transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its high-water mark."""
+        if self._write_paused and not self._closed:
+            waiter = self._drain_waiter
+            if waiter is None or waiter.done():
+                waiter = self._drain_waiter = self.loop.create_future()
+            await waiter
+
+    async def sendfile(self, file: Any, offset: int, count: int) -> None:
+        """Send part of an open file: ``sendfile(2)`` where the loop and transport support it
+        (asyncio's own loop without TLS), else read and write in 256 KiB pieces."""
+        transport = self.transport
+        if transport is None or self._closed:
+            return
+        await self.drain()
+        if self.state.sendfile_ok and not self.tls:
+            try:
+                await self.loop.sendfile(transport, file, offset, count, fallback=False)  # type: ignore[arg-type]
+                return
+            except (NotImplementedError, asyncio.SendfileNotAvailableError):
+                self.state.sendfile_ok = False  # this loop cannot; stop trying
+            except (ConnectionError, OSError):
+                self._closed = True
+                return
+        file.seek(offset)
+        remaining = count
+        while remaining > 0 and not self._closed:
+            chunk = file.read(min(262144, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            self.write(chunk)
+            await self.drain()
+
+    def sweep(self, now: float) -> None:
+        """Apply the header, body and keep-alive timeouts (called once a second)."""
+        if self._closed:
+            return
+        limits = self.state.limits
+        phase = self.phase
+        if phase == HEADERS and now - self.since > limits.header_timeout:
+            self._timeout()
+        elif phase == BODY and now - self.since > limits.body_timeout:
+            self._timeout()
+        elif phase == IDLE and not self._busy and not self._pending and now - self.since > limits.keepalive_timeout:
+            self._close()
+
+    def _timeout(self) -> None:
+        if self._busy or self._pending:
+            self._fail(408, "timed out reading the request")
+            return
+        self._write_error(408, "timed out reading the request")
+        self._close()
+
+    def close_if_idle(self) -> bool:
+        """Close now when nothing is in flight (used when draining); True if closed."""
+        if not self._busy and not self._pending and self.phase != BODY and self.phase != HEADERS:
+            self._close()
+            return True
+        self._req_keep_alive = False
+        return False

@@ -1,0 +1,41 @@
+"""Shared fixtures: a private Redis server and free ports."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _redis import RedisServer, external_url, free_port  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free port, private to this test session (stop/start for fault tests)."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """URL of a clean Redis database (flushed before each test); AREION_TEST_REDIS_URL overrides."""
+    url = external_url() or redis_server.url
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    yield url
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
