@@ -13,6 +13,7 @@ import functools
 import inspect
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,6 +41,7 @@ from .response import HttpResponse, create_error_response, to_response
 from .routing import Middleware, Route, Router, RouteTree, decode_segments
 
 access_log = logging.getLogger("areion.access")
+trace_log = logging.getLogger("areion.plugins")
 _AMBIGUOUS: Any = object()
 
 
@@ -80,6 +82,7 @@ class App:
         self._access = config.access_log
         self._built = False
         self._started = False
+        self._trace = False
 
     # --- building --------------------------------------------------------------------------
     def build(self) -> App:
@@ -88,7 +91,7 @@ class App:
             return self
         cfg = self.config
         pm = self.pm
-        trace = os.environ.get("AREION_TRACE_PLUGINS", "") not in ("", "0")
+        trace = self._trace = os.environ.get("AREION_TRACE_PLUGINS", "") not in ("", "0")
         if trace:
             enable_tracing(pm, logging.getLogger("areion.plugins"))
         self._register(ErrorPages(cfg.development), "built in", "always on")
@@ -153,6 +156,7 @@ class App:
         """Call a cold hook impl by impl, so a failure names the plugin that raised."""
         results = []
         for impl in impls_in_call_order(self.pm, hook):
+            t0 = time.perf_counter()
             try:
                 result = impl.function(*[kwargs[n] for n in impl.argnames])
             except ConfigError as exc:
@@ -162,6 +166,8 @@ class App:
                 raise
             except Exception as exc:
                 raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook}: {exc!r}") from exc
+            if self._trace:
+                trace_log.info("hook %s [%s] took %.1f µs", hook, impl.plugin_name, (time.perf_counter() - t0) * 1e6)
             results.append((impl.plugin_name, result))
         return results
 

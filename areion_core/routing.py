@@ -100,7 +100,7 @@ class Route:
     __slots__ = (
         "path", "methods", "handler", "name", "options", "param_names", "param_types", "tags",
         "include_in_schema", "middlewares", "endpoint", "request_chain", "response_chain",
-        "exception_chain", "sent_chain", "wrapped_by", "query_params", "inline",
+        "exception_chain", "sent_chain", "wrapped_by", "query_params", "inline", "catch_all",
     )
 
     def __init__(self, spec: RouteSpec) -> None:
@@ -111,7 +111,10 @@ class Route:
         opts = route_options(spec.handler)
         opts.update(spec.options)
         self.options: dict[str, Any] = opts
-        self.param_names = tuple(n for s in _split(spec.path) if (n := _segment_param(s)))
+        segments = _split(spec.path)
+        self.param_names = tuple(n for s in segments if (n := _segment_param(s)))
+        #: The last parameter takes the rest of the path, slashes included.
+        self.catch_all = bool(segments) and _is_rest(segments[-1])
         self.param_types: dict[str, Any] = {}
         self.tags = spec.tags
         self.include_in_schema = bool(opts.get("include_in_schema", True))
@@ -162,7 +165,7 @@ class RouteTree:
             methods[method] = route
             return
         node = self.root
-        if _is_rest(segments[-1]):
+        if route.catch_all:
             for seg in segments[:-1]:
                 node = _child(node, seg)
             if node.wildcard is None:

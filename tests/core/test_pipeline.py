@@ -1,0 +1,274 @@
+"""The hook pipeline: compiled chains, per-route interest, ordering, isolation of plugin failures."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from areion_core import AreionServerBuilder, ConfigError, HttpResponse, PluginError, Router, hookimpl
+from areion_core.testing import AsyncTestClient, TestClient
+
+
+def _router() -> Router:
+    r = Router()
+
+    @r.get("/a")
+    async def a(request):
+        return "a"
+
+    @r.get("/b")
+    async def b(request):
+        return "b"
+
+    return r
+
+
+def build(*plugins, router=None, **config):
+    config.setdefault("plugins", [])
+    return (AreionServerBuilder().with_router(router or _router()).without_config_file()
+            .with_config(**config).with_access_log(False).with_plugins(*plugins).build())
+
+
+def test_unimplemented_hot_hooks_compile_to_none():
+    server = build()
+    app = server.app
+    route = app.routes[0]
+    assert route.request_chain is None
+    assert route.response_chain is None
+    assert route.sent_chain is None
+    # The built-in error pages are the only exception handler.
+    assert [name for name, _, _ in route.exception_chain] == ["areion.errors"]
+
+
+class Tagger:
+    name = "tagger"
+
+    @hookimpl
+    def response_ready(self, request, response):
+        response.set_header("X-Tag", "tagger")
+
+
+class AsyncReplacer:
+    name = "replacer"
+
+    @hookimpl(tryfirst=True)
+    async def response_ready(self, request, response):
+        return HttpResponse(response.body + b"!", headers={"X-Replaced": "yes"})
+
+
+def test_response_ready_chain_replaces_in_order():
+    with TestClient(build(Tagger(), AsyncReplacer())) as c:
+        got = c.get("/a")
+    # tryfirst replacer ran first; the tagger then saw (and tagged) the replacement.
+    assert got.text == "a!"
+    assert got.headers["x-replaced"] == "yes" and got.headers["x-tag"] == "tagger"
+
+
+class ShortCircuit:
+    name = "short"
+    calls = 0
+
+    @hookimpl
+    async def request_received(self, request):
+        if request.path == "/a":
+            return HttpResponse("from plugin", 203)
+        return None
+
+
+def test_request_received_short_circuits_the_handler():
+    handled = []
+    r = Router()
+
+    @r.get("/a")
+    async def a(request):
+        handled.append("a")
+        return "handler"
+
+    with TestClient(build(ShortCircuit(), Tagger(), router=r)) as c:
+        got = c.get("/a")
+    assert (got.status_code, got.text) == (203, "from plugin")
+    assert got.headers["x-tag"] == "tagger"  # short-circuited answers still pass response_ready
+    assert handled == []
+
+
+class OnlyOnB:
+    name = "only_b"
+
+    @hookimpl
+    def hot_hooks_for_route(self, app, route):
+        return ("response_ready",) if route.path == "/b" else ()
+
+    @hookimpl
+    def response_ready(self, request, response):
+        response.set_header("X-Only-B", "1")
+
+
+def test_per_route_interest_keeps_chains_empty_elsewhere():
+    server = build(OnlyOnB())
+    by_path = {r.path: r for r in server.app.routes}
+    assert by_path["/a"].response_chain is None
+    assert [n for n, _, _ in by_path["/b"].response_chain] == ["only_b"]
+    with TestClient(server) as c:
+        assert "x-only-b" not in c.get("/a").headers
+        assert c.get("/b").headers["x-only-b"] == "1"
+
+
+class Exploding:
+    name = "exploding"
+
+    @hookimpl
+    def response_ready(self, request, response):
+        if request.path == "/a":
+            raise RuntimeError("plugin bug")
+
+
+def test_plugin_exception_is_a_500_for_that_request_only(caplog):
+    with caplog.at_level(logging.ERROR), TestClient(build(Exploding())) as c:
+        bad = c.get("/a")
+        good = c.get("/b")
+    assert bad.status_code == 500 and "plugin bug" not in bad.text
+    assert good.status_code == 200 and good.text == "b"
+    assert "exploding" in caplog.text and "plugin bug" in caplog.text
+
+
+class FirstAnswer:
+    name = "first"
+
+    @hookimpl
+    def exception(self, request, exc):
+        if isinstance(exc, KeyError):
+            return HttpResponse({"missing": str(exc)}, 422)
+        return None
+
+
+def test_exception_hook_first_answer_wins():
+    r = Router()
+
+    @r.get("/k")
+    async def k(request):
+        raise KeyError("id")
+
+    @r.get("/v")
+    async def v(request):
+        raise ValueError("x")
+
+    with TestClient(build(FirstAnswer(), router=r)) as c:
+        assert c.get("/k").status_code == 422
+        assert c.get("/v").status_code == 500
+
+
+class Wrapper:
+    name = "wrapper"
+
+    @hookimpl
+    def wrap_handler(self, app, route, handler):
+        if route.path != "/a":
+            return None
+
+        async def wrapped(request):
+            response = await handler(request)
+            response.set_header("X-Wrapped", route.name)
+            return response
+
+        return wrapped
+
+
+def test_wrap_handler_is_per_route_at_startup():
+    server = build(Wrapper())
+    by_path = {r.path: r for r in server.app.routes}
+    assert by_path["/a"].wrapped_by == ["wrapper"]
+    assert by_path["/b"].wrapped_by == []
+    with TestClient(server) as c:
+        assert c.get("/a").headers["x-wrapped"] == "a"
+        assert "x-wrapped" not in c.get("/b").headers
+
+
+class Observer:
+    name = "observer"
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    async def response_sent(self, request, response):
+        self.seen.append((request.path, response.status_code))
+
+
+async def test_response_sent_observes_every_response_including_404():
+    obs = Observer()
+    async with AsyncTestClient(build(obs)) as c:
+        await c.get("/a")
+        await c.get("/missing")
+    assert obs.seen == [("/a", 200), ("/missing", 404)]
+
+
+class Lifecycle:
+    name = "lifecycle"
+
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def configure(self, app, config):
+        section = config.section("lifecycle")
+        if section.get("mode", "ok") not in ("ok", "fine"):
+            raise ConfigError("mode", section["mode"], "'ok' or 'fine'")
+        self.events.append(("configure", section.get("mode")))
+
+    @hookimpl
+    def register_routes(self, app, router):
+        router.add_route("/plugin-route", lambda request: "from plugin", inline=True)
+
+    @hookimpl
+    def route_added(self, app, route):
+        self.events.append(("route", route.path))
+
+    @hookimpl
+    async def startup(self, app):
+        self.events.append(("startup",))
+
+    @hookimpl
+    async def shutdown(self, app):
+        self.events.append(("shutdown",))
+
+
+def test_cold_hooks_fire_in_order_and_plugin_routes_are_served(monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_MODE", "fine")
+    plugin = Lifecycle()
+    server = build(plugin, plugins={"enabled": [], "lifecycle": {"mode": "${LIFECYCLE_MODE}"}})
+    with TestClient(server) as c:
+        assert c.get("/plugin-route").text == "from plugin"
+    assert plugin.events[0] == ("configure", "fine")
+    assert ("route", "/plugin-route") in plugin.events
+    assert plugin.events[-2:] == [("startup",), ("shutdown",)]
+
+
+def test_plugin_config_error_names_key_value_and_expectation():
+    with pytest.raises(ConfigError) as info:
+        build(Lifecycle(), plugins={"enabled": [], "lifecycle": {"mode": "loud"}})
+    message = str(info.value)
+    assert "plugins.lifecycle.mode" in message and "'loud'" in message and "'ok' or 'fine'" in message
+
+
+class BrokenStartup:
+    name = "broken"
+
+    @hookimpl
+    def startup(self, app):
+        raise OSError("cannot reach the thing")
+
+
+def test_plugin_failing_at_startup_stops_startup_with_its_name():
+    with pytest.raises(PluginError, match="'broken' failed at startup"):
+        with TestClient(build(BrokenStartup())):
+            pass
+
+
+def test_trace_plugins_logs_hot_hook_calls(monkeypatch, caplog):
+    monkeypatch.setenv("AREION_TRACE_PLUGINS", "1")
+    with caplog.at_level(logging.INFO, logger="areion.plugins"), \
+            TestClient(build(Tagger(), Lifecycle())) as c:
+        c.get("/a")
+    assert any("hook response_ready [tagger] took" in m for m in caplog.messages)
+    assert any("hook configure [lifecycle] took" in m for m in caplog.messages)

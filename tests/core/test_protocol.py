@@ -1,0 +1,326 @@
+"""The HTTP/1.1 server over real sockets: framing, keep-alive, pipelining, limits, hostile input."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import httpx
+import pytest
+
+from areion_core import HttpResponse, Router, StreamingResponse
+from conftest import exchange, read_all, status_of
+
+
+def _router() -> Router:
+    r = Router()
+
+    @r.get("/json")
+    async def json_(request):
+        return {"message": "Hello, World!"}
+
+    @r.get("/n/:i")
+    async def numbered(request, i: int):
+        return f"response {i}"
+
+    @r.post("/echo")
+    async def echo(request):
+        return HttpResponse(bytes(request.body), content_type="application/octet-stream",
+                            headers={"x-length": str(len(request.body))})
+
+    @r.get("/slow")
+    async def slow(request):
+        await asyncio.sleep(0.3)
+        return "slow done"
+
+    @r.get("/inject")
+    async def inject(request):
+        return HttpResponse("x", headers={"X-Bad": "a\r\nSet-Cookie: evil=1"})
+
+    @r.get("/stream")
+    async def stream(request):
+        async def gen():
+            for i in range(3):
+                yield f"part{i};"
+        return StreamingResponse(gen(), content_type="text/plain")
+
+    return r
+
+
+@pytest.fixture
+def server(live):
+    return live(_router())
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(server):
+    with httpx.Client(base_url=server.url) as client:
+        ports = set()
+        for _ in range(20):
+            r = client.get("/json")
+            assert r.status_code == 200
+            assert r.json() == {"message": "Hello, World!"}
+            ports.add(r.extensions["network_stream"].get_extra_info("client_addr")[1])
+        assert len(ports) == 1  # every request reused the same TCP connection
+
+
+def test_ten_pipelined_requests_in_one_write_are_answered_in_order(server):
+    data = b"".join(b"GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(10))
+    out = exchange(server.port, data + b"GET /n/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    bodies = [int(part.split(b"response ")[1].split(b"HTTP")[0]) for part in out.split(b"\r\n\r\n")[1:]
+              if part.startswith(b"response ")]
+    assert bodies == list(range(11))
+    assert out.count(b"HTTP/1.1 200 OK") == 11
+
+
+def test_pipelined_slow_request_keeps_order(server):
+    data = (b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /n/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    out = exchange(server.port, data)
+    assert out.index(b"slow done") < out.index(b"response 1")
+
+
+def test_chunked_request_body_is_reassembled(server):
+    body = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    out = exchange(server.port, b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                   b"Connection: close\r\n\r\n" + body)
+    assert status_of(out) == 200
+    assert out.endswith(b"hello world")
+    assert b"X-Length: 11" in out
+
+
+def test_expect_100_continue_gets_interim_response_before_body(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=3) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = read_all(sock, until_close=False, expect=b"\r\n\r\n", timeout=2)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"hello")
+        final = read_all(sock, until_close=False, expect=b"hello", timeout=2)
+    assert status_of(final) == 200 and final.endswith(b"hello")
+
+
+def test_expect_100_continue_with_oversized_body_is_413_without_continue(live):
+    srv = live(_router(), limits={"max_body_bytes": 10})
+    out = exchange(srv.port, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+    assert status_of(out) == 413
+    assert b"100 Continue" not in out
+
+
+def test_streamed_response_uses_chunked_encoding(server):
+    out = exchange(server.port, b"GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in out
+    assert out.endswith(b"6\r\npart0;\r\n6\r\npart1;\r\n6\r\npart2;\r\n0\r\n\r\n")
+
+
+def test_http10_stream_is_close_delimited(server):
+    out = exchange(server.port, b"GET /stream HTTP/1.0\r\n\r\n")
+    assert b"Transfer-Encoding" not in out
+    assert out.endswith(b"part0;part1;part2;")
+
+
+def test_head_has_headers_but_no_body(server):
+    out = exchange(server.port, b"HEAD /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert status_of(out) == 200
+    assert b"Content-Length: 27" in head
+    assert body == b""
+
+
+def test_options_and_405_carry_allow(server):
+    out = exchange(server.port, b"OPTIONS /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(out) == 204 and b"Allow: GET, HEAD, OPTIONS" in out
+    out = exchange(server.port, b"DELETE /json HTTP/1.1\r\nHost: x\r\n\r\nGET /json HTTP/1.1\r\nHost: x\r\n"
+                   b"Connection: close\r\n\r\n")
+    assert status_of(out) == 405 and b"Allow: GET, HEAD, OPTIONS" in out
+    assert out.count(b"HTTP/1.1 ") == 2  # 405 does not close the connection
+
+
+def test_date_and_server_headers(server):
+    r = httpx.get(server.url + "/json")
+    assert r.headers["server"] == "areion"
+    from email.utils import parsedate_to_datetime
+
+    assert abs(parsedate_to_datetime(r.headers["date"]).timestamp() - time.time()) < 3
+
+
+def test_response_header_injection_is_refused(server):
+    r = httpx.get(server.url + "/inject")
+    assert r.status_code == 500
+    assert "set-cookie" not in r.headers
+    assert "evil" not in r.text
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def test_url_too_long_is_414(live):
+    srv = live(_router(), limits={"max_url_bytes": 100})
+    out = exchange(srv.port, b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(out) == 414
+
+
+def test_header_block_too_large_is_431(live):
+    srv = live(_router(), limits={"max_header_bytes": 1024})
+    out = exchange(srv.port, b"GET /json HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2000 + b"\r\n\r\n")
+    assert status_of(out) == 431
+
+
+def test_too_many_headers_is_431(live):
+    srv = live(_router(), limits={"max_headers": 10})
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(20))
+    out = exchange(srv.port, b"GET /json HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    assert status_of(out) == 431
+
+
+def test_body_over_limit_from_content_length_is_413_before_reading(live):
+    srv = live(_router(), limits={"max_body_bytes": 1000})
+    out = exchange(srv.port, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+    assert status_of(out) == 413
+
+
+def test_chunked_body_over_limit_is_413_while_reading(live):
+    srv = live(_router(), limits={"max_body_bytes": 1000})
+    chunk = b"400\r\n" + b"a" * 1024 + b"\r\n"
+    out = exchange(srv.port, b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 3)
+    assert status_of(out) == 413
+
+
+def test_header_read_timeout_is_408_then_close(live):
+    srv = live(_router(), limits={"header_timeout": 1})
+    t0 = time.monotonic()
+    out = exchange(srv.port, b"GET /json HTTP/1.1\r\nHost: x\r\n", timeout=5)
+    assert status_of(out) == 408
+    assert time.monotonic() - t0 < 4.5  # closed by the server, not by our timeout
+
+
+def test_idle_keep_alive_connection_is_closed(live):
+    srv = live(_router(), limits={"keepalive_timeout": 1})
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n")
+        t0 = time.monotonic()
+        out = read_all(sock, timeout=5)
+        assert status_of(out) == 200
+        assert time.monotonic() - t0 < 4.5  # the server closed the idle connection
+
+
+def test_connections_over_the_maximum_get_503_with_retry_after(live):
+    srv = live(_router(), limits={"max_connections": 2})
+    held = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+    try:
+        time.sleep(0.2)
+        out = exchange(srv.port, b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(out) == 503
+        assert b"Retry-After: 1" in out
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.2)
+    assert httpx.get(srv.url + "/json").status_code == 200
+
+
+def test_large_response_with_slow_reader_is_delivered_whole(live):
+    router = Router()
+    payload = bytes(range(256)) * (64 * 1024)  # 16 MiB: more than the socket buffers hold
+
+    @router.get("/big")
+    async def big(request):
+        async def gen():
+            for i in range(0, len(payload), 65536):
+                yield payload[i:i + 65536]
+        return StreamingResponse(gen())
+
+    srv = live(router)
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        time.sleep(0.5)  # not reading: the server must pause, not buffer 16 MiB or drop any
+        out = read_all(sock, timeout=20)
+    body = out.partition(b"\r\n\r\n")[2]
+    decoded = b""
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        decoded += rest[:size]
+        body = rest[size + 2:]
+    assert decoded == payload
+
+
+# --- malformed and hostile input ---------------------------------------------------------------
+
+MALFORMED = [
+    ("garbage request line", b"HELLO\r\n\r\n", 400),
+    ("invalid method", b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("unsupported version", b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505),
+    ("http/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
+    ("missing host", b"GET /json HTTP/1.1\r\n\r\n", 400),
+    ("two hosts", b"GET /json HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("negative content-length", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+    ("non-numeric content-length", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+    ("two different content-lengths",
+     b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+    ("content-length with transfer-encoding",
+     b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("unknown transfer coding", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+    ("bad chunk size", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", 400),
+    ("obs-fold", b"GET /json HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400),
+    ("NUL in header value", b"GET /json HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400),
+    ("CR in header value", b"GET /json HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),
+    ("LF-only line endings", b"GET /json HTTP/1.1\nHost: x\n\n", 400),
+    ("space before colon", b"GET /json HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+    ("control char in target", b"GET /js\x01on HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("bad percent-encoding", b"GET /n/%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("percent-encoded invalid utf-8", b"GET /n/%ff%fe HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("relative target", b"GET json HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+]
+
+
+@pytest.mark.parametrize("name,data,status", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_requests_get_4xx_and_never_crash(server, name, data, status):
+    out = exchange(server.port, data)
+    assert status_of(out) == status, out
+    assert b"500" not in out.split(b"\r\n", 1)[0]
+    # The server is still healthy afterwards.
+    assert httpx.get(server.url + "/json").status_code == 200
+
+
+def test_no_desync_after_bad_request_in_pipeline(server):
+    """The bytes after an unparsable request are never taken as a new request."""
+    smuggled = b"GET /n/666 HTTP/1.1\r\nHost: x\r\n\r\n"
+    data = (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + smuggled)
+    out = exchange(server.port, data)
+    assert status_of(out) == 400
+    assert b"response 666" not in out
+    assert b"Connection: close" in out
+
+
+def test_requests_before_a_bad_one_are_still_answered(server):
+    data = b"GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\nBROKEN\r\n\r\n"
+    out = exchange(server.port, data)
+    assert out.startswith(b"HTTP/1.1 200 OK")
+    assert b"response 1" in out
+    assert b"HTTP/1.1 400 Bad Request" in out
+
+
+def test_lowercase_content_length_body_is_not_parsed_as_next_request(server):
+    """The seed's bug: a lower-case header name was ignored and the body became a request."""
+    data = b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 30\r\nconnection: close\r\n\r\nGET /n/7 HTTP/1.1\r\nHost: x\r\n\r\n"
+    out = exchange(server.port, data)
+    assert out.count(b"HTTP/1.1 ") == 1
+    assert b"response 7" not in out
+
+
+def test_absolute_form_target_is_accepted(server):
+    out = exchange(server.port, b"GET http://x/n/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(out) == 200 and b"response 3" in out
+
+
+def test_client_disconnect_mid_request_does_not_break_server(server):
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.5)
+    assert httpx.get(server.url + "/json").status_code == 200

@@ -1,0 +1,307 @@
+"""Requests and responses as handlers see them: headers, query, bodies, cookies, conversions, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import httpx
+import pytest
+
+from areion_core import (
+    BadRequestError, ForbiddenError, HttpError, HttpResponse, InternalServerError, MethodNotAllowedError,
+    NotFoundError, Router, StreamingResponse, UnauthorizedError, create_empty_response, create_error_response,
+    create_html_response, create_json_response, create_redirect_response, create_text_response,
+)
+from areion_core.headers import MutableHeaders
+from areion_core.testing import TestClient
+from conftest import exchange, make_server
+
+
+def client_for(router: Router, **config) -> TestClient:
+    return TestClient(make_server(router, **config))
+
+
+def test_headers_are_case_insensitive_and_multi_valued(live):
+    r = Router()
+
+    @r.get("/h")
+    async def h(request):
+        return {
+            "accept": request.headers["ACCEPT"],
+            "get_header": request.get_header("x-multi"),
+            "all": request.headers.get_all("X-Multi"),
+            "missing": request.get_header("x-none"),
+        }
+
+    srv = live(r)
+    out = exchange(srv.port, b"GET /h HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\nX-Multi: 1\r\n"
+                   b"x-multi: 2\r\nConnection: close\r\n\r\n")
+    import json
+
+    assert json.loads(out.partition(b"\r\n\r\n")[2]) == {
+        "accept": "text/plain", "get_header": "1", "all": ["1", "2"], "missing": None}
+
+
+def test_repeated_query_keys_are_kept():
+    r = Router()
+
+    @r.get("/q")
+    async def q(request):
+        return {
+            "first": request.get_query_param("tag"),
+            "all": request.get_query_params("tag"),
+            "parsed": request.get_parsed_query_params(),
+            "raw": request.get_raw_query_params(),
+        }
+
+    with client_for(r) as c:
+        assert c.get("/q?tag=a&tag=b&x=%20y").json() == {
+            "first": "a", "all": ["a", "b"], "parsed": {"tag": ["a", "b"], "x": " y"}, "raw": "tag=a&tag=b&x=%20y"}
+
+
+def test_json_urlencoded_and_multipart_bodies():
+    r = Router()
+
+    @r.post("/parse")
+    async def parse(request):
+        body = request.get_parsed_body()
+        if "file" in body:
+            f = body["file"]
+            return {"name": body["name"], "filename": f.filename, "type": f.content_type, "data": f.data.decode()}
+        return body
+
+    with client_for(r) as c:
+        assert c.post("/parse", json={"a": [1, 2]}).json() == {"a": [1, 2]}
+        assert c.post("/parse", data={"a": "1", "b": ["2", "3"]}).json() == {"a": "1", "b": ["2", "3"]}
+        boundary = "XyZ"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nAda\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+                f"Content-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n")
+        got = c.post("/parse", content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert got.json() == {"name": "Ada", "filename": "a.txt", "type": "text/plain", "data": "hello"}
+        bad = c.post("/parse", content="{not json", headers={"Content-Type": "application/json"})
+        assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
+        bad_mp = c.post("/parse", content="garbage", headers={"Content-Type": "multipart/form-data; boundary=q"})
+        assert bad_mp.status_code == 400
+
+
+def test_await_request_body_and_stream():
+    r = Router()
+
+    @r.post("/b")
+    async def b(request):
+        data = await request.body()
+        chunks = [c async for c in request.stream()]
+        return {"body": data.decode(), "same": data == request.body, "chunks": len(chunks)}
+
+    with client_for(r) as c:
+        assert c.post("/b", content="abc").json() == {"body": "abc", "same": True, "chunks": 1}
+
+
+def test_cookies_in_and_out(live):
+    r = Router()
+
+    @r.get("/c")
+    async def c(request):
+        resp = HttpResponse({"seen": request.cookies})
+        resp.set_cookie("session", "abc123", max_age=3600, path="/", domain="example.com", secure=True,
+                        httponly=True, samesite="strict")
+        resp.set_cookie("theme", "dark", expires=60)
+        resp.delete_cookie("old")
+        return resp
+
+    srv = live(r)
+    response = httpx.get(srv.url + "/c", headers={"Cookie": "a=1; b=\"two\"; a=3"})
+    assert response.json() == {"seen": {"a": "1", "b": "two"}}
+    lines = response.headers.get_list("set-cookie")
+    assert lines[0] == "session=abc123; Max-Age=3600; Path=/; Domain=example.com; Secure; HttpOnly; SameSite=Strict"
+    assert lines[1].startswith("theme=dark; Expires=") and lines[1].endswith("GMT; Path=/; SameSite=Lax")
+    assert lines[2].startswith("old=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+
+
+def test_cookie_values_that_need_encoding_are_refused():
+    with pytest.raises(ValueError, match="invalid cookie value"):
+        HttpResponse("x").set_cookie("a", "b;c")
+    with pytest.raises(ValueError, match="requires secure"):
+        HttpResponse("x").set_cookie("a", "b", samesite="none")
+
+
+@dataclasses.dataclass
+class Item:
+    id: int
+    name: str
+
+
+@pytest.mark.parametrize("value,status,ctype,body", [
+    ("text", 200, "text/plain; charset=utf-8", b"text"),
+    ({"a": 1}, 200, "application/json", b'{"a":1}'),
+    ([1, 2], 200, "application/json", b"[1,2]"),
+    (Item(1, "x"), 200, "application/json", b'{"id":1,"name":"x"}'),
+    (b"\x00\x01", 200, "application/octet-stream", b"\x00\x01"),
+    (None, 204, None, b""),
+])
+def test_return_values_are_converted(value, status, ctype, body):
+    r = Router()
+    r.add_route("/v", lambda request: value, inline=True)
+    with client_for(r) as c:
+        got = c.get("/v")
+    assert got.status_code == status
+    assert got.headers.get("content-type") == ctype
+    assert got.content == body
+    if status == 204:
+        assert "content-length" not in got.headers
+
+
+def test_async_iterator_return_is_streamed():
+    r = Router()
+
+    @r.get("/s")
+    async def s(request):
+        async def gen():
+            yield "a"
+            yield b"b"
+        return gen()
+
+    with client_for(r) as c:
+        got = c.get("/s")
+    assert got.headers["transfer-encoding"] == "chunked"
+    assert got.chunks == [b"a", b"b"]
+
+
+def test_response_helpers():
+    assert create_json_response({"a": 1}).body == b'{"a":1}'
+    assert create_text_response("hi", 201).status_code == 201
+    assert create_html_response("<b>").headers["content-type"] == "text/html; charset=utf-8"
+    redirect = create_redirect_response("/there")
+    assert redirect.status_code == 302 and redirect.headers["Location"] == "/there"
+    with pytest.raises(ValueError):
+        create_redirect_response("/x", 200)
+    assert create_error_response(418, "teapot").body == b'{"error":"teapot"}'
+    empty = create_empty_response(headers={"X-A": "1"})
+    assert empty.status_code == 204 and empty.body == b""
+
+
+def test_response_headers_reject_crlf_and_nul():
+    response = HttpResponse("x")
+    for bad in ("a\r\nb", "a\nb", "a\rb", "a\x00b"):
+        with pytest.raises(ValueError):
+            response.set_header("X-Test", bad)
+    with pytest.raises(ValueError):
+        response.set_header("Bad Name", "v")
+    with pytest.raises(ValueError):
+        HttpResponse("x", headers={"X-A": "1\r\nX-B: 2"})
+    headers = MutableHeaders({"Vary": "Cookie"})
+    headers.add_vary("Accept-Encoding", "cookie")
+    assert headers["vary"] == "Cookie, Accept-Encoding"
+
+
+@pytest.mark.parametrize("exc,status", [
+    (BadRequestError, 400), (UnauthorizedError, 401), (ForbiddenError, 403), (NotFoundError, 404),
+    (MethodNotAllowedError, 405), (InternalServerError, 500),
+])
+def test_http_errors_become_their_status(exc, status):
+    r = Router()
+
+    @r.get("/e")
+    async def e(request):
+        raise exc("custom message")
+
+    with client_for(r) as c:
+        got = c.get("/e")
+    assert got.status_code == status
+    assert got.json() == {"error": "custom message"}
+
+
+def test_custom_http_error_subclass():
+    class TeapotError(HttpError):
+        status_code = 418
+
+    r = Router()
+
+    @r.get("/t")
+    async def t(request):
+        raise TeapotError(headers={"X-Tea": "earl grey"})
+
+    with client_for(r) as c:
+        got = c.get("/t")
+    assert got.status_code == 418
+    assert got.headers["x-tea"] == "earl grey"
+    assert got.json() == {"error": "I'm a Teapot"}
+
+
+def test_unhandled_exception_is_500_that_leaks_nothing(caplog):
+    r = Router()
+
+    @r.get("/boom")
+    async def boom(request):
+        raise RuntimeError("database password is hunter2")
+
+    with caplog.at_level(logging.ERROR, logger="areion"), client_for(r) as c:
+        got = c.get("/boom")
+    assert got.status_code == 500
+    assert got.json() == {"error": "Internal Server Error"}
+    assert "hunter2" not in got.text
+    assert "hunter2" in caplog.text and "Traceback" in caplog.text
+
+
+def test_development_mode_shows_a_traceback_page():
+    r = Router()
+
+    @r.get("/boom")
+    async def boom(request):
+        raise RuntimeError("<script>x</script>")
+
+    with client_for(r, development=True) as c:
+        got = c.get("/boom")
+    assert got.status_code == 500
+    assert got.headers["content-type"].startswith("text/html")
+    assert "RuntimeError" in got.text and "Traceback" in got.text
+    assert "<script>x</script>" not in got.text  # escaped
+
+
+def test_sync_handlers_run_in_the_thread_pool_unless_inline():
+    import threading
+
+    r = Router()
+
+    @r.get("/pooled")
+    def pooled(request):
+        return threading.current_thread().name
+
+    @r.get("/inline", inline=True)
+    def inline(request):
+        return threading.current_thread().name
+
+    with client_for(r) as c:
+        assert c.get("/pooled").text.startswith("areion-sync")
+        assert not c.get("/inline").text.startswith("areion-sync")
+
+
+def test_streaming_response_from_sync_iterator():
+    r = Router()
+
+    @r.get("/s")
+    async def s(request):
+        return StreamingResponse(iter([b"x", "y"]), content_type="text/plain")
+
+    with client_for(r) as c:
+        assert c.get("/s").content == b"xy"
+
+
+def test_as_dict_and_metadata():
+    r = Router()
+
+    def add_meta(handler):
+        async def wrapper(request, *a, **kw):
+            request.add_metadata("user", "ada")
+            return await handler(request, *a, **kw)
+        return wrapper
+
+    @r.get("/d", middlewares=[add_meta])
+    async def d(request):
+        data = request.as_dict()
+        return {"user": request.get_metadata("user"), "method": data["method"], "query": data["query_params"]}
+
+    with client_for(r) as c:
+        assert c.get("/d?a=1").json() == {"user": "ada", "method": "GET", "query": {"a": "1"}}
