@@ -121,8 +121,11 @@ class App:
         routes = [Route(spec) for spec in specs] + [Route(spec) for spec in plugin_specs]
         for route in routes:
             self._tree.add(route)
-            self._names[route.name] = _AMBIGUOUS if route.name in self._names and \
-                self._names[route.name].path != route.path else self._names.get(route.name, route)
+            existing = self._names.get(route.name)
+            if existing is None:
+                self._names[route.name] = route
+            elif existing is not _AMBIGUOUS and existing.path != route.path:
+                self._names[route.name] = _AMBIGUOUS  # url_for() will ask for an explicit name
         self.routes = routes
 
         if self.template_engine is None:
