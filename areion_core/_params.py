@@ -7,6 +7,7 @@ is a 400.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import inspect
 import types
@@ -123,6 +124,86 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def body_model_kind(tp: Any) -> str | None:
+    """Whether an annotation names a JSON request body: a dataclass, TypedDict, Pydantic model or msgspec Struct."""
+    tp, _ = _unwrap_optional(tp)
+    if not isinstance(tp, type):
+        return None
+    if dataclasses.is_dataclass(tp):
+        return "dataclass"
+    if typing.is_typeddict(tp):
+        return "typeddict"
+    if callable(getattr(tp, "model_validate", None)):
+        return "pydantic"
+    if any(base.__module__.startswith("msgspec") and base.__name__ == "Struct" for base in tp.__mro__):
+        return "msgspec"
+    return None
+
+
+def _build_dataclass(tp: Any, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise BadRequestError(f"{where} must be a JSON object")
+    hints = typing.get_type_hints(tp)
+    kwargs = {}
+    names = {f.name for f in dataclasses.fields(tp) if f.init}
+    unknown = set(data) - names
+    if unknown:
+        raise BadRequestError(f"{where} has unknown field(s): {', '.join(sorted(unknown))}")
+    for name in names:
+        if name not in data:
+            continue
+        value = data[name]
+        ftype, _ = _unwrap_optional(hints.get(name, Any))
+        if dataclasses.is_dataclass(ftype) and isinstance(ftype, type) and value is not None:
+            value = _build_dataclass(ftype, value, f"{where}.{name}")
+        elif typing.get_origin(ftype) is list and value is not None:
+            (item,) = typing.get_args(ftype) or (Any,)
+            if dataclasses.is_dataclass(item) and isinstance(item, type):
+                if not isinstance(value, list):
+                    raise BadRequestError(f"{where}.{name} must be a list")
+                value = [_build_dataclass(item, v, f"{where}.{name}[{i}]") for i, v in enumerate(value)]
+        kwargs[name] = value
+    try:
+        return tp(**kwargs)
+    except TypeError as exc:
+        raise BadRequestError(f"{where}: {exc}") from None
+
+
+def body_reader(name: str, annotation: Any) -> Callable[[Any], Any]:
+    """A function that reads a handler's body parameter from the request's JSON (400 on failure)."""
+    kind = body_model_kind(annotation)
+    tp, optional = _unwrap_optional(annotation)
+
+    def read(request: Any) -> Any:
+        if not request.body:
+            if optional:
+                return None
+            raise BadRequestError(f"a JSON request body is required ({_type_name(tp)})")
+        data = request.get_parsed_body()
+        if kind == "dataclass":
+            return _build_dataclass(tp, data, "request body")
+        if kind == "typeddict":
+            if not isinstance(data, dict):
+                raise BadRequestError("request body must be a JSON object")
+            missing = [k for k in getattr(tp, "__required_keys__", ()) if k not in data]
+            if missing:
+                raise BadRequestError(f"request body is missing: {', '.join(sorted(missing))}")
+            return data
+        if kind == "pydantic":
+            try:
+                return tp.model_validate(data)
+            except ValueError as exc:  # pydantic.ValidationError is a ValueError
+                raise BadRequestError(f"request body is invalid: {exc}") from None
+        import msgspec
+
+        try:
+            return msgspec.convert(data, tp)
+        except msgspec.ValidationError as exc:
+            raise BadRequestError(f"request body is invalid: {exc}") from None
+
+    return read
+
+
 Binder = Callable[[Any, list[str]], dict[str, Any]]
 
 
@@ -157,13 +238,22 @@ def build_binder(route: Route) -> Binder | None:
         path_convs.append((name, converter_for(ann)))
 
     query: list[QueryParam] = []
+    body: tuple[str, Callable[[Any], Any]] | None = None
     for name, p in named.items():
         if name in route.param_names:
             continue
-        query.append(QueryParam(name, hints.get(name, p.annotation), p.default))
+        annotation = hints.get(name, p.annotation)
+        if body_model_kind(annotation) is not None:
+            if body is not None:
+                raise RouteError(f"handler {route.name} for {route.path} has two request-body parameters: "
+                                 f"{body[0]!r} and {name!r}")
+            body = (name, body_reader(name, annotation))
+            route.options.setdefault("body_param", (name, annotation))
+            continue
+        query.append(QueryParam(name, annotation, p.default))
     route.query_params = tuple(query)
 
-    if not path_convs and not query:
+    if not path_convs and not query and body is None:
         return None
     path_tuple = tuple(path_convs)
     query_tuple = tuple(query)
@@ -180,6 +270,8 @@ def build_binder(route: Route) -> Binder | None:
             kwargs[name] = value
         for qp in query_tuple:
             kwargs[qp.name] = qp.read(request)
+        if body is not None:
+            kwargs[body[0]] = body[1](request)
         return kwargs
 
     return bind

@@ -92,8 +92,8 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
     return start, min(end, size - 1)
 
 
-async def send(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    """Write ``response`` for ``request``; returns what was actually sent (a 304, a 206, ...)."""
+def send_buffered(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Write a plain ``HttpResponse`` (body in memory) without suspending."""
     conn = request.conn
     method = request.method
     status = response.status_code
@@ -102,30 +102,35 @@ async def send(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if ("etag" in h or "last-modified" in h) and not_modified(request, response):
             response = as_304(response)
             status = 304
-    cls = response.__class__
-    if cls is HttpResponse or status in NO_BODY_STATUSES:
-        body = response.body
-        if status in NO_BODY_STATUSES:
-            conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=None))
-        elif method == "HEAD":
-            conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
-        elif len(body) < 65536:
-            conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)) + body)
-        else:
-            conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
-            conn.write(body)
+    if status in NO_BODY_STATUSES:
+        conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=None))
         return response
+    body = response.body
+    head = encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body))
+    if method == "HEAD":
+        conn.write(head)
+    elif len(body) < 65536:
+        conn.write(head + body)  # one write, one syscall
+    else:
+        conn.write(head)
+        conn.write(body)
+    return response
+
+
+async def send(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Write ``response`` for ``request``; returns what was actually sent (a 304, a 206, ...)."""
+    if response.__class__ is HttpResponse or response.status_code in NO_BODY_STATUSES:
+        return send_buffered(request, response)
+    if request.method in ("GET", "HEAD") and response.status_code == 200:
+        h = response.headers._d
+        if ("etag" in h or "last-modified" in h) and not_modified(request, response):
+            return send_buffered(request, as_304(response))
     if isinstance(response, FileResponse):
         return await _send_file(request, response)
     if isinstance(response, StreamingResponse):
         await _send_stream(request, response)
         return response
-    # A subclass of HttpResponse with a plain body.
-    body = response.body
-    conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
-    if method != "HEAD" and body:
-        conn.write(body)
-    return response
+    return send_buffered(request, response)  # a subclass with an in-memory body
 
 
 async def _send_file(request: HttpRequest, response: FileResponse) -> HttpResponse:

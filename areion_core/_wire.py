@@ -27,6 +27,10 @@ _SPECIAL_CASE = {
     "x-xss-protection": "X-XSS-Protection", "te": "TE", "dnt": "DNT", "x-request-id": "X-Request-ID",
 }
 _CANONICAL: dict[str, bytes] = {}
+# Encoded header lines for (name, value) pairs seen before: most responses repeat a few.
+_LINES: dict[tuple[str, str], bytes] = {}
+# Framing headers are the server's to write, never taken from the response object.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 def canonical_name(lower: str) -> bytes:
@@ -62,12 +66,19 @@ def encode_head(
     ``constant_headers`` is the pre-encoded ``Date``/``Server``/global-header block.
     ``content_length`` None with ``chunked`` False means the body is close-delimited.
     """
-    parts = [status_line(response.status_code), constant_headers]
+    parts = [STATUS_LINES.get(response.status_code) or status_line(response.status_code), constant_headers]
     append = parts.append
-    for name, value in response.headers.items_lower():
-        if name == "content-length" or name == "transfer-encoding" or name == "connection":
-            continue
-        append(canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n")
+    lines = _LINES
+    for item in response.headers._d.items():
+        line = lines.get(item)
+        if line is None:
+            name, value = item
+            if name in _FRAMING:
+                continue
+            line = canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
+            if len(value) < 128 and len(lines) < 4096:
+                lines[item] = line
+        append(line)
     if response.cookies:
         for cookie in response.cookies:
             append(b"Set-Cookie: " + cookie.encode("latin-1") + b"\r\n")

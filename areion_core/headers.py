@@ -106,7 +106,7 @@ class MutableHeaders(Mapping[str, str]):
 
     def __init__(self, items: Mapping[str, object] | Iterable[tuple[str, object]] | None = None) -> None:
         self._d: dict[str, str] = {}
-        if items:
+        if items is not None:
             pairs = items.items() if isinstance(items, Mapping) else items
             for k, v in pairs:
                 self[k] = v  # type: ignore[assignment]

@@ -74,9 +74,12 @@ class HttpResponse:
         data, ctype = encode_body(body, content_type)
         self.body: bytes = data
         self.status_code = status_code
-        self.headers = MutableHeaders(headers)
-        if "content-type" not in self.headers and (data or content_type):
-            self.headers["content-type"] = ctype
+        self.headers = hdrs = MutableHeaders(headers)
+        if "content-type" not in hdrs._d and (data or content_type):
+            if content_type is None:
+                hdrs._d["content-type"] = ctype  # one of our own constants: nothing to check
+            else:
+                hdrs["content-type"] = ctype
         self.cookies: list[str] | None = None
         #: Free-form per-response state for plugins (namespaced keys, e.g. "caching.hit").
         self.extensions: dict[str, Any] | None = None
@@ -246,12 +249,34 @@ def guess_type(path: str) -> str:
     return ctype
 
 
+def prebuilt(body: bytes, content_type: str, status_code: int = 200) -> HttpResponse:
+    """A response from already-encoded parts, skipping validation (``content_type`` is trusted)."""
+    response = _new_response(HttpResponse)
+    response.body = body
+    response.status_code = status_code
+    headers = _new_headers(MutableHeaders)
+    headers._d = {"content-type": content_type}
+    response.headers = headers
+    response.cookies = None
+    response.extensions = None
+    return response
+
+
+_new_response = object.__new__
+_new_headers = object.__new__
+
+
 def to_response(value: Any) -> HttpResponse:
     """Turn a handler's return value into a response.
 
     ``HttpResponse`` as is; ``str`` → text/plain; ``dict``/``list``/dataclass → JSON;
     ``bytes`` → application/octet-stream; ``None`` → 204; an async iterator → streamed.
     """
+    cls = value.__class__
+    if cls is dict or cls is list:
+        return prebuilt(dumps_json(value), JSON)
+    if cls is str:
+        return prebuilt(value.encode(), TEXT)
     if isinstance(value, HttpResponse):
         return value
     if value is None:
@@ -261,7 +286,7 @@ def to_response(value: Any) -> HttpResponse:
     if hasattr(value, "__aiter__"):
         return StreamingResponse(value)
     if dataclasses.is_dataclass(value) or hasattr(value, "model_dump"):
-        return HttpResponse(value)
+        return prebuilt(dumps_json(value), JSON)
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
         body = to_response(value[0])
         body.status_code = value[1]

@@ -107,7 +107,7 @@ class Route:
         self.path = normalise_path(spec.path)
         self.methods = frozenset(spec.methods)
         self.handler = spec.handler
-        self.name = spec.name or getattr(spec.handler, "__name__", "route")
+        self.name: str = spec.name or str(getattr(spec.handler, "__name__", "route"))
         opts = route_options(spec.handler)
         opts.update(spec.options)
         self.options: dict[str, Any] = opts
@@ -201,7 +201,33 @@ class RouteTree:
 
         A trailing slash or ``//`` gives empty segments, which never match.
         """
+        # Follow the one possible branch while there is only one; fall back to the
+        # backtracking walk at the first node where a static child and a parameter compete.
+        node = self.root
         values: list[str] = []
+        for i in range(1, len(segments)):
+            seg = segments[i]
+            if not seg:
+                return None
+            child = node.static.get(seg)
+            if child is not None:
+                if node.param is None and node.wildcard is None:
+                    node = child
+                    continue
+                break
+            if node.param is not None:
+                if node.wildcard is not None:
+                    break
+                values.append(seg)
+                node = node.param
+                continue
+            if node.wildcard is not None:
+                values.append("/".join(segments[i:]))
+                return node.wildcard, values
+            return None
+        else:
+            return (node.leaf, values) if node.leaf is not None else None
+        values = []
         result = _walk(self.root, segments, 1, values)
         if result is None:
             return None

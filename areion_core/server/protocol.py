@@ -34,6 +34,10 @@ _REASONS = {
     503: "Service Unavailable", 505: "HTTP Version Not Supported",
 }
 
+# Lengths of the header names the protocol itself must see: Host, Expect,
+# Content-Length, Transfer-Encoding (a cheap filter before lower-casing).
+_WATCHED_LENGTHS = frozenset({4, 6, 14, 17})
+
 # Connection phases, checked by the once-a-second timeout sweep.
 IDLE, HEADERS, BODY, BUSY = 0, 1, 2, 3
 
@@ -57,6 +61,7 @@ class HttpConnection(asyncio.Protocol):
         "_url", "_url_len", "_headers", "_header_bytes", "_host_count", "_te", "_expect",
         "_body", "_body_len", "_pending", "_busy", "_closed", "_write_paused", "_read_paused",
         "_drain_waiter", "_error", "_task", "keep_alive", "_req_keep_alive", "_content_length",
+        "_max_header_bytes", "_max_headers",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -89,6 +94,8 @@ class HttpConnection(asyncio.Protocol):
         #: Whether the connection stays open after the response being written now.
         self.keep_alive = True
         self._req_keep_alive = True
+        self._max_header_bytes = state.limits.max_header_bytes
+        self._max_headers = state.limits.max_headers
 
     # --- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -195,11 +202,10 @@ class HttpConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         headers = self._headers
         headers.append((name, value))
-        self._header_bytes += len(name) + len(value) + 4
-        limits = self.state.limits
-        if len(headers) > limits.max_headers or self._header_bytes > limits.max_header_bytes:
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > self._max_header_bytes or len(headers) > self._max_headers:
             raise _Reject(431, "request header fields too large")
-        if len(name) in (4, 6, 14, 17):
+        if len(name) in _WATCHED_LENGTHS:
             lower = name.lower()
             if lower == b"host":
                 self._host_count += 1

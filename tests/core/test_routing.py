@@ -295,3 +295,71 @@ def test_url_for_builds_paths_from_route_names():
     assert server.app.url_for("post", id=3, post=4, page=2) == "/users/3/posts/4?page=2"
     with pytest.raises(KeyError):
         server.app.url_for("post", id=3)
+
+
+def test_typed_body_parameters_are_read_from_json():
+    import dataclasses as dc
+    from typing import TypedDict
+
+    @dc.dataclass
+    class Address:
+        city: str
+
+    @dc.dataclass
+    class NewUser:
+        name: str
+        age: int = 0
+        address: Address | None = None
+
+    class Note(TypedDict):
+        text: str
+
+    r = Router()
+
+    @r.post("/users")
+    async def create(request, user: NewUser, notify: bool = False):
+        return {"name": user.name, "age": user.age, "city": user.address.city if user.address else None,
+                "notify": notify}
+
+    @r.post("/notes")
+    async def note(request, note: Note):
+        return note
+
+    with client_for(r) as c:
+        ok = c.post("/users?notify=1", json={"name": "Ada", "age": 36, "address": {"city": "London"}})
+        assert ok.json() == {"name": "Ada", "age": 36, "city": "London", "notify": True}
+        assert c.post("/users", json={"age": 3}).status_code == 400
+        assert c.post("/users", json={"name": "x", "bogus": 1}).status_code == 400
+        assert c.post("/users", json=[1, 2]).status_code == 400
+        assert c.post("/users").status_code == 400
+        assert c.post("/notes", json={"text": "hi"}).json() == {"text": "hi"}
+        assert c.post("/notes", json={}).status_code == 400
+
+
+def test_pydantic_and_msgspec_bodies():
+    pydantic = pytest.importorskip("pydantic")
+    msgspec = pytest.importorskip("msgspec")
+
+    class Item(pydantic.BaseModel):
+        name: str
+        price: float
+
+    class Point(msgspec.Struct):
+        x: int
+        y: int
+
+    r = Router()
+
+    @r.post("/items")
+    async def item(request, item: Item):
+        return {"name": item.name, "price": item.price}
+
+    @r.post("/points")
+    async def point(request, p: Point):
+        return {"sum": p.x + p.y}
+
+    with client_for(r) as c:
+        assert c.post("/items", json={"name": "a", "price": "1.5"}).json() == {"name": "a", "price": 1.5}
+        assert c.post("/items", json={"name": "a", "price": "x"}).status_code == 400
+        assert c.post("/points", json={"x": 1, "y": 2}).json() == {"sum": 3}
+        assert c.post("/points", json={"x": "a", "y": 2}).status_code == 400
