@@ -36,9 +36,21 @@ from .response import (
 from .routing import DefaultRouter, Route, Router, route_options, set_route_option
 from .server import ServerLimits
 from .serving import AreionServer
-from ._optional import DefaultEngine, DefaultOrchestrator
 
 __version__ = "2.0.0"
+
+
+def __getattr__(name: str) -> object:
+    # DefaultEngine / DefaultOrchestrator live in their plugins; resolve them on first use so
+    # that importing a plugin before areion_core cannot freeze the "not installed" stand-in.
+    if name in ("DefaultEngine", "DefaultOrchestrator"):
+        from . import _optional
+
+        value = _optional.resolve(name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'areion_core' has no attribute {name!r}")
+
 
 __all__ = [
     "App",

@@ -73,7 +73,11 @@ class StaticFilesPlugin:
         files = self.files
 
         async def static_file(request: Any, path: str) -> HttpResponse:
-            return files.response(path)
+            response = files.response(path)
+            if request.query_string.startswith("v="):
+                # A content-versioned URL (static_url() adds ?v=<hash>) never changes meaning.
+                response.headers.setdefault("cache-control", "public, max-age=31536000, immutable")
+            return response
 
         router.add_route(self.prefix + "/{path:path}", static_file, ["GET"], name="static",
                          include_in_schema=False)

@@ -20,14 +20,17 @@ def _missing(name: str, package: str, extra: str) -> type:
     return Missing
 
 
-try:
-    from areion_templates import DefaultEngine
-except ImportError:
-    DefaultEngine = _missing("DefaultEngine", "areion-templates", "templates")
+_HOMES = {
+    "DefaultEngine": ("areion_templates", "areion-templates", "templates"),
+    "DefaultOrchestrator": ("areion_scheduling", "areion-scheduling", "scheduling"),
+}
 
-try:
-    from areion_scheduling import DefaultOrchestrator
-except ImportError:
-    DefaultOrchestrator = _missing("DefaultOrchestrator", "areion-scheduling", "scheduling")
 
-__all__ = ["DefaultEngine", "DefaultOrchestrator"]
+def resolve(name: str) -> type:
+    """The class from its plugin when installed, else a stand-in that explains what to install."""
+    module_name, package, extra = _HOMES[name]
+    try:
+        module = __import__(module_name)
+        return getattr(module, name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        return _missing(name, package, extra)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import sys
 import types
 import typing
 import uuid
@@ -140,10 +141,38 @@ def body_model_kind(tp: Any) -> str | None:
     return None
 
 
+_FIELD_HINTS: dict[Any, dict[str, Any]] = {}
+
+
+def _dataclass_hints(tp: Any, localns: dict[str, Any] | None) -> dict[str, Any]:
+    """Field types of a dataclass, nested dataclasses included, resolved once at startup."""
+    hints = _FIELD_HINTS.get(tp)
+    if hints is None:
+        hints = _FIELD_HINTS[tp] = {}
+        module = sys.modules.get(tp.__module__)
+        ns = dict(vars(module)) if module is not None else {}
+        if localns:
+            ns.update(localns)
+        for f in dataclasses.fields(tp):
+            ann = f.type
+            if isinstance(ann, str):
+                try:
+                    ann = eval(ann, ns)  # noqa: S307 - the dataclass's own annotation
+                except Exception:
+                    ann = Any
+            hints[f.name] = ann
+            inner, _ = _unwrap_optional(ann)
+            if typing.get_origin(inner) is list:
+                inner = (typing.get_args(inner) or (Any,))[0]
+            if dataclasses.is_dataclass(inner) and isinstance(inner, type):
+                _dataclass_hints(inner, localns)
+    return hints
+
+
 def _build_dataclass(tp: Any, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise BadRequestError(f"{where} must be a JSON object")
-    hints = typing.get_type_hints(tp)
+    hints = _FIELD_HINTS.get(tp) or _dataclass_hints(tp, None)
     kwargs = {}
     names = {f.name for f in dataclasses.fields(tp) if f.init}
     unknown = set(data) - names
@@ -169,10 +198,12 @@ def _build_dataclass(tp: Any, data: Any, where: str) -> Any:
         raise BadRequestError(f"{where}: {exc}") from None
 
 
-def body_reader(name: str, annotation: Any) -> Callable[[Any], Any]:
+def body_reader(name: str, annotation: Any, localns: dict[str, Any] | None = None) -> Callable[[Any], Any]:
     """A function that reads a handler's body parameter from the request's JSON (400 on failure)."""
     kind = body_model_kind(annotation)
     tp, optional = _unwrap_optional(annotation)
+    if kind == "dataclass":
+        _dataclass_hints(tp, localns)
 
     def read(request: Any) -> Any:
         if not request.body:
@@ -207,6 +238,26 @@ def body_reader(name: str, annotation: Any) -> Callable[[Any], Any]:
 Binder = Callable[[Any, list[str]], dict[str, Any]]
 
 
+def resolve_hints(func: Callable[..., Any], localns: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Type hints of ``func``, resolving string annotations one by one where ``get_type_hints`` fails."""
+    try:
+        return typing.get_type_hints(func, localns=localns)
+    except Exception:
+        pass
+    hints: dict[str, Any] = {}
+    namespace = dict(getattr(func, "__globals__", {}))
+    if localns:
+        namespace.update(localns)
+    for name, annotation in getattr(func, "__annotations__", {}).items():
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)  # noqa: S307 - the handler's own annotation
+            except Exception:
+                continue
+        hints[name] = annotation
+    return hints
+
+
 def build_binder(route: Route) -> Binder | None:
     """The function that turns raw path values and the query into handler keyword arguments.
 
@@ -217,10 +268,7 @@ def build_binder(route: Route) -> Binder | None:
         sig = inspect.signature(handler)
     except (TypeError, ValueError):
         sig = None
-    try:
-        hints = typing.get_type_hints(handler) if sig is not None else {}
-    except Exception:
-        hints = {}
+    hints = resolve_hints(handler, route.localns) if sig is not None else {}
     params = list(sig.parameters.values()) if sig is not None else []
     accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
     named = {p.name: p for p in params[1:] if p.kind in (
@@ -247,7 +295,7 @@ def build_binder(route: Route) -> Binder | None:
             if body is not None:
                 raise RouteError(f"handler {route.name} for {route.path} has two request-body parameters: "
                                  f"{body[0]!r} and {name!r}")
-            body = (name, body_reader(name, annotation))
+            body = (name, body_reader(name, annotation, route.localns))
             route.options.setdefault("body_param", (name, annotation))
             continue
         query.append(QueryParam(name, annotation, p.default))

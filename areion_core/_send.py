@@ -18,7 +18,7 @@ _SMALL_FILE = 256 * 1024
 
 # Headers a 304 drops: it describes the stored representation, it does not carry one
 # (RFC 9110 §15.4.5).
-_NOT_IN_304 = ("content-length", "content-type", "content-range", "transfer-encoding")
+_NOT_IN_304 = ("content-length", "content-type", "content-range", "transfer-encoding", "content-encoding")
 
 
 def _etag_matches(header: str, etag: str) -> bool:

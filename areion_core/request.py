@@ -264,13 +264,33 @@ class HttpRequest:
 
     def render_template(self, template_name: str, context: Mapping[str, Any] | None = None) -> HttpResponse:
         """Render a template with the app's template engine (needs ``areion-templates``)."""
+        engine = self._engine()
+        return engine.render(template_name, dict(context or {}), request=self)
+
+    async def render_template_async(self, template_name: str, context: Mapping[str, Any] | None = None) -> HttpResponse:
+        """Render with the engine's async path, so templates may await (needs ``areion-templates``)."""
+        engine = self._engine()
+        render_async = getattr(engine, "render_async", None)
+        if render_async is None:
+            return engine.render(template_name, dict(context or {}), request=self)  # type: ignore[no-any-return]
+        return await render_async(template_name, dict(context or {}), request=self)  # type: ignore[no-any-return]
+
+    def stream_template(self, template_name: str, context: Mapping[str, Any] | None = None) -> HttpResponse:
+        """A streamed response rendered piece by piece (needs ``areion-templates``)."""
+        engine = self._engine()
+        stream = getattr(engine, "stream", None)
+        if stream is None:
+            return engine.render(template_name, dict(context or {}), request=self)  # type: ignore[no-any-return]
+        return stream(template_name, dict(context or {}), request=self)  # type: ignore[no-any-return]
+
+    def _engine(self) -> Any:
         engine = self.app.template_engine if self.app is not None else None
         if engine is None:
             raise RuntimeError(
                 "render_template needs a template engine: pip install areion-templates "
                 "(or areion-core[templates]) and enable the 'templates' plugin"
             )
-        return engine.render(template_name, dict(context or {}), request=self)
+        return engine
 
     def submit_task(self, task: Any, *args: Any, **kwargs: Any) -> Any:
         """Run ``task`` in the background with the app's orchestrator (needs ``areion-scheduling``)."""

@@ -14,6 +14,7 @@ keeping the query string; any other path is matched exactly.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,24 @@ def route_options(func: Callable[..., Any]) -> dict[str, Any]:
     """The options plugin decorators attached to ``func`` (empty if none)."""
     target = inspect.unwrap(func) if hasattr(func, "__wrapped__") else func
     return dict(getattr(target, _OPTIONS_ATTR, {}) or {})
+
+
+def _declaring_locals(handler: Callable[..., Any]) -> dict[str, Any] | None:
+    """The locals of the code that declared a route, when the handler has string annotations.
+
+    ``from __future__ import annotations`` turns ``user: NewUser`` into the string
+    ``"NewUser"``; when ``NewUser`` is a class local to a function, only that function's
+    frame can resolve it, so take a snapshot while we are inside it.
+    """
+    annotations = getattr(handler, "__annotations__", None)
+    if not annotations or not any(isinstance(a, str) for a in annotations.values()):
+        return None
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None or frame.f_code.co_name == "<module>":
+        return None  # module-level names are in the handler's globals already
+    return dict(frame.f_locals)
 
 
 def _split(path: str) -> list[str]:
@@ -92,6 +111,8 @@ class RouteSpec:
     name: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    #: Locals where the route was declared, to resolve string annotations of local classes.
+    localns: dict[str, Any] | None = None
 
 
 class Route:
@@ -100,7 +121,7 @@ class Route:
     __slots__ = (
         "path", "methods", "handler", "name", "options", "param_names", "param_types", "tags",
         "include_in_schema", "middlewares", "endpoint", "request_chain", "response_chain",
-        "exception_chain", "sent_chain", "wrapped_by", "query_params", "inline", "catch_all",
+        "exception_chain", "sent_chain", "wrapped_by", "query_params", "inline", "catch_all", "localns",
     )
 
     def __init__(self, spec: RouteSpec) -> None:
@@ -119,6 +140,7 @@ class Route:
         self.tags = spec.tags
         self.include_in_schema = bool(opts.get("include_in_schema", True))
         self.middlewares = spec.middlewares
+        self.localns = spec.localns
         self.inline = bool(opts.get("inline", False))
         # Filled in by the app when it compiles the pipeline.
         self.endpoint: Callable[[Any], Any] | None = None
@@ -328,7 +350,8 @@ class Router:
             _segment_param(seg)
             if _is_rest(seg) and i != len(segments) - 1:
                 raise RouteError(f"a catch-all segment must be the last one: {path!r}")
-        self._routes.append(RouteSpec(path, handler, meths, tuple(middlewares or ()), name, dict(options)))
+        self._routes.append(RouteSpec(path, handler, meths, tuple(middlewares or ()), name, dict(options),
+                                      localns=_declaring_locals(handler)))
 
     def route(
         self,
@@ -401,7 +424,7 @@ class Router:
         for spec in self._routes:
             full = base + ("" if spec.path == "/" and base else spec.path)
             out.append(RouteSpec(full or "/", spec.handler, spec.methods, mws + spec.middlewares,
-                                 spec.name, spec.options, tags))
+                                 spec.name, spec.options, tags, spec.localns))
         for child in self._children:
             child._collect(base, mws, tags, out, global_mws)
 

@@ -1,0 +1,54 @@
+"""The plugin's hook implementations: wiring only, the logic lives in ``compressor``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING
+
+from areion_core import hookimpl
+
+from .compressor import ResponseCompressor, route_opted_out
+from .settings import CompressionSettings
+
+if TYPE_CHECKING:
+    from areion_core.app import App
+    from areion_core.config import AreionConfig
+    from areion_core.request import HttpRequest
+    from areion_core.response import HttpResponse
+    from areion_core.routing import Route
+
+
+class CompressionPlugin:
+    """gzip, brotli and zstd for responses, negotiated per request (``[plugins.compression]``)."""
+
+    name = "compression"
+
+    def __init__(self) -> None:
+        self.compressor: ResponseCompressor | None = None
+
+    @hookimpl
+    def configure(self, app: App, config: AreionConfig) -> None:
+        settings = CompressionSettings.from_config(app.config.section("compression"))
+        self.compressor = ResponseCompressor(settings)
+
+    @hookimpl
+    def hot_hooks_for_route(self, app: App, route: Route) -> Collection[str] | None:
+        # A @no_compression route, or an app with every algorithm disabled, pays nothing.
+        if route_opted_out(route) or not self._configured().enabled:
+            return ()
+        return None
+
+    @hookimpl
+    def vary_normalizers(self, app: App) -> Mapping[str, Callable[[HttpRequest], str]] | None:
+        return {"accept-encoding": self._configured().encoding_for}
+
+    @hookimpl
+    async def response_ready(self, request: HttpRequest, response: HttpResponse) -> HttpResponse | None:
+        return await self._configured().process(request, response)
+
+    def _configured(self) -> ResponseCompressor:
+        compressor = self.compressor
+        if compressor is None:
+            # Registered without the configure hook having run (an unusual embedding): defaults.
+            compressor = self.compressor = ResponseCompressor(CompressionSettings.from_config({}))
+        return compressor
