@@ -174,32 +174,55 @@ async def _send_file(request: HttpRequest, response: FileResponse) -> HttpRespon
     return response
 
 
+class BodyNotStarted(Exception):
+    """A streamed body failed before its first chunk: nothing was sent, so an error response still can be."""
+
+
 async def _send_stream(request: HttpRequest, response: StreamingResponse) -> None:
     conn = request.conn
     declared = response.headers.get("content-length")
     head_only = request.method == "HEAD"
     framing = getattr(conn, "raw_framing", True)
     chunked = declared is None and request.http_version == "1.1" and framing
+    iterator: Any = response.body_iterator
+    is_async = hasattr(iterator, "__aiter__")
+    if is_async:
+        iterator = iterator.__aiter__()
+    elif not hasattr(iterator, "__next__"):
+        iterator = iter(iterator)
+    first: bytes | str | None = None
+    if not head_only:
+        # Hold the status line back until the first chunk exists: a body that fails at once
+        # (a missing template, a bad query) can still become a proper error response.
+        try:
+            first = await iterator.__anext__() if is_async else next(iterator)
+        except (StopAsyncIteration, StopIteration):
+            first = None
+        except Exception as exc:
+            await _close_iterator(iterator)
+            raise BodyNotStarted(str(exc)) from exc
     if declared is None and not chunked and framing:
         conn.keep_alive = False  # HTTP/1.0: the body ends when the connection does
     conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive,
                            content_length=int(declared) if declared is not None else None,
                            chunked=chunked and not head_only))
-    iterator: Any = response.body_iterator
     if head_only:
         await _close_iterator(iterator)
         return
     try:
-        if hasattr(iterator, "__aiter__"):
-            async for chunk in iterator:
-                if not _write_chunk(conn, chunk, chunked):
-                    break
-                await conn.drain()
-        else:
-            for chunk in iterator:
-                if not _write_chunk(conn, chunk, chunked):
-                    break
-                await conn.drain()
+        if first is not None:
+            _write_chunk(conn, first, chunked)
+            await conn.drain()
+            if is_async:
+                async for chunk in iterator:
+                    if not _write_chunk(conn, chunk, chunked):
+                        break
+                    await conn.drain()
+            else:
+                for chunk in iterator:
+                    if not _write_chunk(conn, chunk, chunked):
+                        break
+                    await conn.drain()
     except Exception:
         # Headers are out; the only honest signal left is an unterminated body.
         logger.exception("streaming response for %s %s failed", request.method, request.path)

@@ -343,7 +343,12 @@ class App:
             if response.__class__ is HttpResponse:
                 sent = _send.send_buffered(request, response)
             else:
-                sent = await _send.send(request, response)
+                try:
+                    sent = await _send.send(request, response)
+                except _send.BodyNotStarted as exc:
+                    cause = exc.__cause__ or exc
+                    response = await self._on_exception(request, cause, route.exception_chain if route else None)
+                    sent = await _send.send(request, response)
         except Exception as exc:
             self.logger.error("failed to send the response for %s %s", request.method, request.raw_path, exc_info=exc)
             request.conn.keep_alive = False

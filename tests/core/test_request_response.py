@@ -305,3 +305,28 @@ def test_as_dict_and_metadata():
 
     with client_for(r) as c:
         assert c.get("/d?a=1").json() == {"user": "ada", "method": "GET", "query": {"a": "1"}}
+
+
+def test_stream_failing_before_its_first_chunk_is_a_proper_500():
+    r = Router()
+
+    @r.get("/s")
+    async def s(request):
+        async def gen():
+            raise LookupError("no such template")
+            yield b"never"  # pragma: no cover
+        return StreamingResponse(gen())
+
+    @r.get("/mid")
+    async def mid(request):
+        async def gen():
+            yield b"first"
+            raise LookupError("later")
+        return StreamingResponse(gen())
+
+    with client_for(r) as c:
+        early = c.get("/s")
+        assert early.status_code == 500 and early.json() == {"error": "Internal Server Error"}
+        responses, closed = c.raw(b"GET /mid HTTP/1.1\r\nHost: x\r\n\r\n")
+    # Headers were out: the body is left unterminated and the connection closed.
+    assert closed and responses == []
