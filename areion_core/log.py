@@ -9,6 +9,18 @@ from typing import Any
 _FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is now (test runners swap it), not what it was at setup."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
 class DefaultLogger:
     """Logs to the console and, optionally, a file.
 
@@ -38,7 +50,7 @@ class DefaultLogger:
                 handler.close()
         handlers: list[logging.Handler] = []
         if console:
-            handlers.append(logging.StreamHandler(sys.stderr))
+            handlers.append(_StderrHandler())
         if log_file:
             handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
         for handler in handlers:

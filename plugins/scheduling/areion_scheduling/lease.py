@@ -1,0 +1,237 @@
+"""Who runs the scheduler: one process out of many workers and hosts.
+
+With Redis, every process campaigns for one lease key (``SET key token NX PX ttl``); the
+holder renews it on a heartbeat with a compare-and-set script, steps down on its own once it
+could not renew for 90% of the TTL, and deletes the key (only if it still holds it) on
+shutdown. A follower polls on the same heartbeat and, when the key has little time left,
+again just after it would expire, so a dead holder is replaced within one lease period.
+
+The lease alone leaves a gap: a holder that ran a tick and died, and a successor that finds
+the same tick still due (within ``misfire_grace_time``), would both run it. So each tick is
+also claimed with ``SET <prefix>tick:<job>:<fire time ms> NX EX``; only the process that sets
+the key runs the tick. Without Redis the choice is static: worker 0 runs the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+#: A holder stops scheduling once this fraction of the TTL passed without a renewal, so it
+#: has stepped down before the key expires in Redis and a follower can take it.
+_SAFE_FRACTION = 0.9
+
+
+class Leadership:
+    """Whether this process runs the scheduler; subclasses decide and call back on changes."""
+
+    is_leader: bool = False
+    #: The tick guard (see ``executor.TickClaim``), when several processes may schedule.
+    claim: Any = None
+
+    async def start(self, elected: Callable[[], None], deposed: Callable[[], None]) -> None:
+        """Begin; call ``elected()`` when this process becomes the scheduler, ``deposed()`` when
+        it stops being it."""
+        raise NotImplementedError
+
+    def stop_campaign(self) -> None:
+        """Do not try to become the scheduler any more (shutdown has begun)."""
+
+    async def stop(self) -> None:
+        """Give up leadership (releasing a lease) and free resources."""
+
+
+class FixedLeadership(Leadership):
+    """A decision made once at startup: worker 0 (or the only process) schedules."""
+
+    def __init__(self, leader: bool) -> None:
+        self.leader = leader
+
+    async def start(self, elected: Callable[[], None], deposed: Callable[[], None]) -> None:
+        self.is_leader = self.leader
+        if self.leader:
+            elected()
+
+    async def stop(self) -> None:
+        self.is_leader = False
+
+
+class RedisLease(Leadership):
+    """A lease in Redis held by at most one process at a time (see the module docstring)."""
+
+    def __init__(self, url: str, key_prefix: str, ttl: float, heartbeat: float,
+                 logger: Callable[[], logging.Logger]) -> None:
+        self.url = url
+        self.key = f"{key_prefix}lease"
+        self.tick_prefix = f"{key_prefix}tick:"
+        self.ttl = ttl
+        self.heartbeat = heartbeat
+        #: What the lease key holds while this process leads: ``host:pid:random``.
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._log = logger
+        self._redis: Any = None
+        self._renew: Any = None
+        self._release: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+        self._campaigning = True
+        self._failing = False
+        self._elected: Callable[[], None] = lambda: None
+        self._deposed: Callable[[], None] = lambda: None
+        self.claim = self.claim_tick
+
+    async def start(self, elected: Callable[[], None], deposed: Callable[[], None]) -> None:
+        from redis.asyncio import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self._elected, self._deposed = elected, deposed
+        # No client-side retries: the heartbeat is the retry loop, and a call must fail within
+        # one heartbeat so the expiry timer, not a hung socket, decides when to step down.
+        self._redis = Redis.from_url(
+            self.url, socket_timeout=self.heartbeat, socket_connect_timeout=self.heartbeat,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._renew = self._redis.register_script(_RENEW)
+        self._release = self._redis.register_script(_RELEASE)
+        delay = await self._beat()  # try at once, so a lone process schedules from the start
+        self._task = asyncio.get_running_loop().create_task(self._heartbeat(delay),
+                                                            name="areion scheduler lease")
+
+    async def _heartbeat(self, delay: float) -> None:
+        while True:
+            await asyncio.sleep(delay)
+            delay = await self._beat()
+
+    async def _beat(self) -> float:
+        """Renew or try to acquire once; returns how long to wait before the next beat."""
+        from redis.exceptions import RedisError
+
+        loop = asyncio.get_running_loop()
+        try:
+            if self.is_leader:
+                sent = loop.time()
+                if await self._renew(keys=[self.key], args=[self.token, int(self.ttl * 1000)]):
+                    self._extend(sent)
+                else:
+                    self._lose("another process holds the lease now")
+                self._recovered()
+                return self.heartbeat
+            if not self._campaigning:
+                return self.heartbeat
+            sent = loop.time()
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(self.key, self.token, nx=True, px=int(self.ttl * 1000))
+                pipe.pttl(self.key)
+                acquired, pttl = await pipe.execute()
+            self._recovered()
+            if acquired:
+                self._win(sent)
+                return self.heartbeat
+            # Look again just after the holder's lease would lapse, not a whole beat later.
+            return min(self.heartbeat, pttl / 1000 + 0.005) if pttl > 0 else 0.005
+        except (TimeoutError, RedisError, OSError) as exc:
+            if not self._failing:
+                self._failing = True
+                self._log().warning("scheduler lease: Redis at %s unreachable (%r); retrying "
+                                    "every %.3gs", self.url, exc, self.heartbeat)
+            return self.heartbeat
+        except Exception:  # noqa: BLE001 - never let the heartbeat die silently
+            self._log().exception("scheduler lease: heartbeat failed")
+            return self.heartbeat
+
+    def _recovered(self) -> None:
+        if self._failing:
+            self._failing = False
+            self._log().info("scheduler lease: Redis reachable again")
+
+    def _extend(self, sent: float) -> None:
+        # Counted from when the request was sent: Redis set its expiry later than that.
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry = asyncio.get_running_loop().call_at(
+            sent + self.ttl * _SAFE_FRACTION, self._lose, "the lease could not be renewed in time"
+        )
+
+    def _win(self, sent: float) -> None:
+        self.is_leader = True
+        self._extend(sent)
+        self._log().info("scheduler lease %s acquired by %s: this process runs scheduled jobs",
+                         self.key, self.token)
+        self._elected()
+
+    def _lose(self, reason: str) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if not self.is_leader:
+            return
+        self.is_leader = False
+        self._log().warning("scheduler lease lost (%s): this process stops scheduling", reason)
+        self._deposed()
+
+    async def claim_tick(self, job_id: str, run_time: datetime, grace: int | None) -> bool:
+        """Claim one tick of one job; False if another process ran it or Redis is unreachable."""
+        from redis.exceptions import RedisError
+
+        if not self.is_leader:
+            return False
+        key = f"{self.tick_prefix}{job_id}:{round(run_time.timestamp() * 1000)}"
+        # The key must outlive the window in which any scheduler could still run that tick.
+        ttl = int((grace if grace is not None else 86400) + 2 * self.ttl + 60)
+        try:
+            claimed = await self._redis.set(key, self.token, nx=True, ex=ttl)
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._log().warning("job %s: skipping the %s run, the tick guard in Redis is "
+                                "unreachable (%r)", job_id, run_time.isoformat(), exc)
+            return False
+        if not claimed:
+            self._log().info("job %s: the %s run already happened on another process; skipped",
+                             job_id, run_time.isoformat())
+        return bool(claimed)
+
+    def stop_campaign(self) -> None:
+        self._campaigning = False
+
+    async def stop(self) -> None:
+        from redis.exceptions import RedisError
+
+        self._campaigning = False
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self._redis is None:
+            return
+        try:
+            if self.is_leader:
+                self.is_leader = False
+                await self._release(keys=[self.key], args=[self.token])
+                self._log().info("scheduler lease %s released", self.key)
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._log().warning("scheduler lease: could not release %s (%r); it expires in "
+                                "%.3gs", self.key, exc, self.ttl)
+        finally:
+            await self._redis.aclose()
+            self._redis = None

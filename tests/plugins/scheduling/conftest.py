@@ -1,0 +1,22 @@
+"""Fixtures for the scheduling plugin's tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from _scheduling_support import StandaloneApp, make_app
+from areion_scheduling import DefaultOrchestrator
+
+
+@pytest.fixture
+def app() -> StandaloneApp:
+    return make_app()
+
+
+@pytest.fixture
+async def orchestrator(app: StandaloneApp) -> AsyncIterator[DefaultOrchestrator]:
+    """An orchestrator started with a stand-in app and shut down after the test."""
+    orch = DefaultOrchestrator(max_workers=4, shutdown_timeout=2)
+    yield orch
+    await orch.shutdown(app)

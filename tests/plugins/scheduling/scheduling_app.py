@@ -1,0 +1,76 @@
+"""A small real Areion app for the CLI and multi-worker tests: ``--app scheduling_app:server``.
+
+One job in code (``nightly``), one in config (``config-job``), and a route that hands work to
+a background task. With ``SCHEDULING_TEST_REDIS`` set, the orchestrator takes the Redis lease
+and an every-second job counts its runs in Redis.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from areion_scheduling import DefaultOrchestrator, scheduled_time
+
+from areion_core import AreionServerBuilder, HttpRequest, Router
+
+router = Router()
+orchestrator = DefaultOrchestrator(max_workers=2)
+REDIS_URL = os.environ.get("SCHEDULING_TEST_REDIS")
+
+
+@orchestrator.cron("0 3 * * *", id="nightly")
+def nightly() -> str:
+    return "nightly report written"
+
+
+@orchestrator.cron(hour=4, id="broken")
+def broken() -> None:
+    raise RuntimeError("the broken job broke")
+
+
+if REDIS_URL:
+    import redis
+
+    counter_store = redis.Redis.from_url(REDIS_URL)
+
+    @orchestrator.every(seconds=1, id="counter")
+    def count() -> None:
+        tick = scheduled_time()
+        assert tick is not None
+        pipe = counter_store.pipeline(transaction=True)
+        pipe.incr("app:counter")
+        pipe.hincrby("app:runs", str(round(tick.timestamp() * 1000)), 1)
+        pipe.hset("app:runner", str(round(tick.timestamp() * 1000)), os.getpid())
+        pipe.execute()
+
+
+def remember(store_key: str, value: str) -> None:
+    import redis
+
+    if REDIS_URL:
+        client = redis.Redis.from_url(REDIS_URL)
+        client.rpush(store_key, f"{value}:{os.getpid()}")
+        client.close()
+
+
+@router.get("/remember/:value")
+def remember_later(request: HttpRequest, value: str) -> Any:
+    request.submit_task(remember, "app:remembered", value)
+    return {"queued": value}
+
+
+scheduling: dict[str, Any] = {
+    "jobs": {"config-job": {"func": "scheduling_app:nightly", "cron": {"day_of_week": "sun",
+                                                                       "hour": 6}}},
+}
+if REDIS_URL:
+    scheduling.update(redis_url="${SCHEDULING_TEST_REDIS}", lease_ttl=2, key_prefix="app:")
+
+server = (
+    AreionServerBuilder()
+    .with_router(router)
+    .with_orchestrator(orchestrator)
+    .with_config({"plugins": {"enabled": ["scheduling"], "scheduling": scheduling}})
+    .build()
+)
