@@ -94,13 +94,6 @@ class App:
         trace = self._trace = os.environ.get("AREION_TRACE_PLUGINS", "") not in ("", "0")
         if trace:
             enable_tracing(pm, logging.getLogger("areion.plugins"))
-        self._register(ErrorPages(cfg.development), "built in", "always on")
-        if cfg.static_dir:
-            try:
-                static = StaticFilesPlugin(cfg.static_dir, cfg.static_prefix)
-            except FileNotFoundError as exc:
-                raise ConfigError("static_dir", cfg.static_dir, "an existing directory") from exc
-            self._register(static, "built in", "static_dir is set")
         infos = select(cfg, discover())
         direct_names = {plugin_name(obj) for obj in self._direct_plugins}
         for info in infos:
@@ -116,6 +109,20 @@ class App:
         self.plugin_infos.extend(infos)
         for obj in self._direct_plugins:
             self._register(obj, "with_plugins", "registered with with_plugins()")
+        # Built-ins go last: among trylast implementations pluggy runs the earliest-registered
+        # first, so a plugin's trylast `exception` still runs before the default error pages.
+        self._register(ErrorPages(cfg.development), "built in", "always on")
+        if cfg.static_dir:
+            try:
+                static = StaticFilesPlugin(cfg.static_dir, cfg.static_prefix)
+            except FileNotFoundError as exc:
+                raise ConfigError("static_dir", cfg.static_dir, "an existing directory") from exc
+            self._register(static, "built in", "static_dir is set")
+        known = set(self._plugins_by_name) | {i.name for i in infos}
+        for section in cfg.sections:
+            if section not in known:
+                self.logger.warning("config has a [plugins.%s] section but no plugin %r is installed "
+                                    "(installed: %s)", section, section, ", ".join(sorted(known)) or "none")
 
         self.call_each("configure", app=self, config=cfg)
         plugin_router = Router()
@@ -173,10 +180,13 @@ class App:
                 raise
             except Exception as exc:
                 raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook}: {exc!r}") from exc
-            if self._trace:
-                trace_log.info("hook %s [%s] took %.1f µs", hook, impl.plugin_name, (time.perf_counter() - t0) * 1e6)
+            self._traced(hook, impl.plugin_name, t0)
             results.append((impl.plugin_name, result))
         return results
+
+    def _traced(self, hook: str, plugin: str, t0: float) -> None:
+        if self._trace:
+            trace_log.info("hook %s [%s] took %.1f µs", hook, plugin, (time.perf_counter() - t0) * 1e6)
 
     def _compile_route(self, route: Route, global_mws: tuple[Middleware, ...], trace: bool) -> None:
         binder = build_binder(route)
@@ -184,10 +194,12 @@ class App:
         call, is_async = _compose(route.handler, global_mws + route.middlewares, self._run_sync, inline)
         endpoint = _make_endpoint(call, is_async, binder, route.param_names, self._run_sync if not inline else None)
         for impl in impls_in_call_order(self.pm, "wrap_handler"):
+            t0 = time.perf_counter()
             try:
                 wrapped = impl.function(*[{"app": self, "route": route, "handler": endpoint}[n] for n in impl.argnames])
             except Exception as exc:
                 raise PluginError(f"plugin {impl.plugin_name!r} failed in wrap_handler for {route.path}: {exc!r}") from exc
+            self._traced("wrap_handler", impl.plugin_name, t0)
             if wrapped is not None:
                 if not inspect.iscoroutinefunction(wrapped) and not callable(wrapped):
                     raise PluginError(f"plugin {impl.plugin_name!r} returned a non-callable from wrap_handler")
@@ -221,12 +233,14 @@ class App:
                 if inspect.isawaitable(result):
                     await result
         for impl in impls_in_call_order(self.pm, "startup"):
+            t0 = time.perf_counter()
             try:
                 result = impl.function(*[{"app": self}[n] for n in impl.argnames])
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:
                 raise PluginError(f"plugin {impl.plugin_name!r} failed at startup: {exc!r}") from exc
+            self._traced("startup", impl.plugin_name, t0)
 
     async def shutdown(self) -> None:
         """Run plugins' shutdown hooks in reverse order, then stop components; errors are logged."""
@@ -235,12 +249,14 @@ class App:
         self._started = False
         # Reverse of startup order: pluggy calls last-registered first, so reverse that.
         for impl in reversed(impls_in_call_order(self.pm, "shutdown")):
+            t0 = time.perf_counter()
             try:
                 result = impl.function(*[{"app": self}[n] for n in impl.argnames])
                 if inspect.isawaitable(result):
                     await result
             except Exception:
                 self.logger.exception("plugin %r failed at shutdown", impl.plugin_name)
+            self._traced("shutdown", impl.plugin_name, t0)
         for component in (self.orchestrator, self.template_engine):
             hook = getattr(component, "shutdown", None)
             if callable(hook):

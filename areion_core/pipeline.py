@@ -44,10 +44,12 @@ def route_interest(pm: pluggy.PluginManager, app: Any, route: Any) -> dict[str, 
     """For each plugin that implements ``hot_hooks_for_route``, the hot hooks it wants on ``route``."""
     interest: dict[str, frozenset[str] | None] = {}
     for impl in impls_in_call_order(pm, "hot_hooks_for_route"):
+        t0 = time.perf_counter()
         try:
             wanted = _call_impl(impl, app=app, route=route)
         except Exception as exc:
             raise RuntimeError(f"plugin {impl.plugin_name!r} failed in hot_hooks_for_route: {exc!r}") from exc
+        app._traced("hot_hooks_for_route", impl.plugin_name, t0)
         interest[impl.plugin_name] = None if wanted is None else frozenset(wanted)
     return interest
 

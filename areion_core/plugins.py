@@ -130,6 +130,7 @@ def enable_tracing(pm: pluggy.PluginManager, log: logging.Logger) -> None:
     def after(outcome: Any, hook_name: str, impls: Iterable[Any], kwargs: dict[str, Any]) -> None:
         took = (time.perf_counter() - starts.pop()) * 1e6 if starts else 0.0
         names = ", ".join(i.plugin_name for i in impls)
-        log.info("hook %s [%s] took %.1f µs", hook_name, names, took)
+        if names:  # a hook nobody implements did nothing worth a line
+            log.info("hook %s [%s] took %.1f µs", hook_name, names, took)
 
     pm.add_hookcall_monitoring(before, after)

@@ -1,18 +1,36 @@
 """The showcase app that `make run` serves: the core's features and every plugin, in one place.
 
-Run it with `make run`, or `areion run examples.showcase.app:server`.
+Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
+
+- `/json`, `/plaintext`, `/users/:id/posts/:post`, `POST /echo` — the benchmark handlers
+- `/api/report` — a slow (0.5 s) endpoint, cached for 30 s (`X-Cache: MISS` then `HIT`)
+- `/report` — an HTML page rendered from a Jinja2 template with the report's data, cached too
+- `/big` — a 50 KB JSON document, cached; compressed once per encoding (brotli, zstd, gzip)
+- `/table` — a 100-row table rendered from a template on every request
+- `/stream` — five server-sent events, 100 ms apart (compressed chunk by chunk)
+- `POST /tasks` and `/tasks` — background tasks; a job also ticks every 10 s
+- `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
+- `/static/...` — files from examples/showcase/static
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from areion_caching import CacheControl, CacheTypes, cache
 from areion_core import AreionServerBuilder, HttpRequest, NotFoundError, Router, StreamingResponse
+from areion_scheduling import DefaultOrchestrator
+from areion_templates import DefaultEngine
 
 HERE = Path(__file__).parent
 router = Router()
+orchestrator = DefaultOrchestrator(max_workers=4)
+engine = DefaultEngine(templates_dir=str(HERE / "templates"))
+stats = {"tasks_done": 0, "ticks": 0, "last_tick": None}
 
 
 @dataclass
@@ -20,6 +38,13 @@ class Post:
     user_id: int
     post_id: int
     title: str
+
+
+@dataclass
+class Report:
+    generated_at: float
+    rows: list[dict[str, object]]
+    total: int
 
 
 @router.get("/json")
@@ -53,9 +78,50 @@ async def echo(request: HttpRequest) -> object:
     return request.get_parsed_body()
 
 
+async def build_report() -> Report:
+    await asyncio.sleep(0.5)  # stands in for an expensive query
+    rows = [{"region": f"Region {i:02d}", "orders": (i * 37) % 101, "revenue": (i * 7919) % 10007}
+            for i in range(1, 21)]
+    return Report(generated_at=time.time(), rows=rows, total=sum(r["revenue"] for r in rows))  # type: ignore[misc]
+
+
+@router.get("/api/report")
+@cache(ttl=30, tags=["report"])
+async def api_report(request: HttpRequest) -> Report:
+    """The sales report (slow to compute, cached for 30 s)."""
+    return await build_report()
+
+
+@router.get("/report")
+@cache(ttl=30, tags=["report"])
+async def report_page(request: HttpRequest) -> object:
+    """The sales report as an HTML page (cached for 30 s)."""
+    report = await build_report()
+    return request.render_template("report.html", {"report": report, "stats": stats})
+
+
+@router.get("/big")
+@cache(ttl=300)
+@CacheControl(CacheTypes.PUBLIC, max_age=60)
+async def big(request: HttpRequest) -> list[dict[str, object]]:
+    """A 50 KB JSON document (cached, and compressed once per encoding)."""
+    return [{"id": i, "name": f"item {i}", "tags": ["alpha", "beta", "gamma"], "price": i * 1.25}
+            for i in range(700)]
+
+
+TABLE_ROWS = [{"id": i, "name": f"User {i}", "email": f"user{i}@example.com", "score": (i * 37) % 100}
+              for i in range(100)]
+
+
+@router.get("/table")
+async def table(request: HttpRequest) -> object:
+    """A 100-row table rendered from a template on every request (the template benchmark)."""
+    return request.render_template("table.html", {"title": "100 rows", "rows": TABLE_ROWS})
+
+
 @router.get("/stream")
 async def stream(request: HttpRequest) -> StreamingResponse:
-    """Five chunks, 100 ms apart (server-sent events)."""
+    """Five server-sent events, 100 ms apart."""
 
     async def events():  # type: ignore[no-untyped-def]
         for i in range(5):
@@ -65,11 +131,38 @@ async def stream(request: HttpRequest) -> StreamingResponse:
     return StreamingResponse(events(), content_type="text/event-stream")
 
 
+def count_task(n: int) -> None:
+    time.sleep(0.05)  # blocking work belongs in the thread pool
+    stats["tasks_done"] = int(stats["tasks_done"] or 0) + n
+
+
+@router.post("/tasks")
+async def submit(request: HttpRequest) -> dict[str, str]:
+    """Run a task in the background."""
+    request.submit_task(count_task, 1)
+    return {"status": "submitted"}
+
+
+@router.get("/tasks")
+async def task_stats(request: HttpRequest) -> dict[str, object]:
+    """How many background tasks finished, and the last scheduled tick."""
+    return dict(stats)
+
+
+@orchestrator.every(seconds=10, id="showcase.heartbeat")
+def heartbeat() -> None:
+    stats["ticks"] = int(stats["ticks"] or 0) + 1
+    stats["last_tick"] = time.time()
+
+
 server = (
     AreionServerBuilder()
     .with_router(router)
-    .with_static_dir(HERE / "static")
+    .with_engine(engine)
+    .with_orchestrator(orchestrator)
+    .with_static_dir(os.environ.get("AREION_STATIC_DIR") or HERE / "static")
     .with_global_headers({"X-Content-Type-Options": "nosniff"})
+    .with_config({"plugins": {"openapi": {"enabled": True, "title": "Areion showcase"}}})
     .build()
 )
 

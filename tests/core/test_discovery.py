@@ -201,9 +201,7 @@ def test_a_plugin_that_fails_to_initialise_or_start_names_itself(site: FakeSite)
         TestClient(server).__enter__()
 
 
-def test_with_plugins_needs_no_entry_point_but_names_must_be_unique(site: FakeSite) -> None:
-    site.install("alpha", PLUGIN_CLASS.format(name="alpha"))
-
+def test_with_plugins_needs_no_entry_point(site: FakeSite) -> None:
     class Direct:
         name = "direct"
 
@@ -215,10 +213,28 @@ def test_with_plugins_needs_no_entry_point_but_names_must_be_unique(site: FakeSi
     assert headers(server)["x-direct"] == "on"
     info = next(i for i in server.app.plugin_infos if i.name == "direct")
     assert (info.source, info.enabled, info.hooks) == ("with_plugins", True, ["response_ready"])
+    with pytest.raises(PluginError, match="two plugins are named 'direct'"):
+        build(Direct(), Direct(), plugins=[])
 
-    Direct.name = "alpha"
-    with pytest.raises(PluginError, match="two plugins are named 'alpha'"):
-        build(Direct(), plugins=["alpha"])
+
+def test_a_with_plugins_object_replaces_the_installed_plugin_of_its_name(site: FakeSite) -> None:
+    module = site.install("alpha", TRAP)  # importing it would fail the build
+
+    class StandIn:
+        name = "alpha"
+
+        @hookimpl
+        def response_ready(self, request: Any, response: Any) -> None:
+            response.headers["x-stand-in"] = "on"
+
+    server = build(StandIn(), plugins=["alpha"])
+    assert headers(server)["x-stand-in"] == "on"
+    assert module not in sys.modules
+    infos = [(i.source, i.enabled, i.reason) for i in server.app.plugin_infos if i.name == "alpha"]
+    assert infos == [
+        ("entry point", False, "replaced by an object given to with_plugins()"),
+        ("with_plugins", True, "registered with with_plugins()"),
+    ]
 
 
 # --- selection, without loading anything ------------------------------------------------

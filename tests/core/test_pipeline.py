@@ -272,3 +272,43 @@ def test_trace_plugins_logs_hot_hook_calls(monkeypatch, caplog):
         c.get("/a")
     assert any("hook response_ready [tagger] took" in m for m in caplog.messages)
     assert any("hook configure [lifecycle] took" in m for m in caplog.messages)
+
+
+class TrylastConflict:
+    name = "conflict"
+
+    @hookimpl(trylast=True)
+    def exception(self, request, exc):
+        return HttpResponse("conflict", 409) if isinstance(exc, ValueError) else None
+
+
+def test_trylast_exception_impl_runs_before_builtin_error_pages():
+    r = Router()
+
+    @r.get("/x")
+    async def x(request):
+        raise ValueError("taken")
+
+    with TestClient(build(TrylastConflict(), router=r)) as c:
+        assert c.get("/x").status_code == 409
+
+
+class Startup:
+    name = "starter"
+
+    @hookimpl
+    def startup(self, app):
+        pass
+
+    @hookimpl
+    def wrap_handler(self, app, route, handler):
+        return None
+
+
+def test_trace_covers_startup_and_wrap_handler(monkeypatch, caplog):
+    monkeypatch.setenv("AREION_TRACE_PLUGINS", "1")
+    with caplog.at_level(logging.INFO, logger="areion.plugins"), TestClient(build(Startup())):
+        pass
+    assert any("hook startup [starter]" in m for m in caplog.messages)
+    assert any("hook wrap_handler [starter]" in m for m in caplog.messages)
+    assert not any("[]" in m for m in caplog.messages)

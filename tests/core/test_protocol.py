@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from areion_core import HttpResponse, Router, StreamingResponse
-from conftest import exchange, read_all, status_of
+from _core_support import exchange, read_all, status_of
 
 
 def _router() -> Router:

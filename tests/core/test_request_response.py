@@ -15,7 +15,7 @@ from areion_core import (
 )
 from areion_core.headers import MutableHeaders
 from areion_core.testing import TestClient
-from conftest import exchange, make_server
+from _core_support import exchange, make_server
 
 
 def client_for(router: Router, **config) -> TestClient:

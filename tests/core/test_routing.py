@@ -9,7 +9,7 @@ import pytest
 from areion_core import HttpResponse, RouteError, Router
 from areion_core.routing import Route, RouteTree, normalise_path
 from areion_core.testing import TestClient
-from conftest import make_server
+from _core_support import make_server
 
 
 def client_for(router: Router, **config) -> TestClient:

@@ -16,7 +16,7 @@ import pytest
 
 from areion_core import AreionServerBuilder, Router
 from areion_core.testing import LiveServer
-from conftest import make_server
+from _core_support import make_server
 
 APP = str(Path(__file__).parent / "apps" / "worker_app.py") + ":server"
 

@@ -1,0 +1,130 @@
+"""What a client sees: the id header, the timing headers, and when each is sent."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from areion_core import Router
+from areion_core.testing import LiveServer, TestClient
+
+from ._request_id_support import Build
+
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+def test_generates_an_id_and_hands_it_to_the_handler(build: Build) -> None:
+    with TestClient(build()) as client:
+        first = client.get("/hello")
+        second = client.get("/hello")
+    assert first.status_code == 200
+    request_id = first.headers["x-request-id"]
+    assert HEX32.fullmatch(request_id)
+    assert first.json() == {"request_id": request_id}  # the handler saw the same id
+    assert second.headers["x-request-id"] != request_id
+
+
+def test_honours_a_valid_incoming_id(build: Build) -> None:
+    with TestClient(build()) as client:
+        response = client.get("/hello", headers={"X-Request-ID": "edge-7f3a:01HZX9"})
+    assert response.headers["x-request-id"] == "edge-7f3a:01HZX9"
+    assert response.json() == {"request_id": "edge-7f3a:01HZX9"}
+
+
+def test_replaces_an_invalid_or_oversized_incoming_id(build: Build) -> None:
+    with TestClient(build()) as client:
+        spaced = client.get("/hello", headers={"X-Request-ID": "two words"})
+        quoted = client.get("/hello", headers={"X-Request-ID": '"x";y'})
+        long = client.get("/hello", headers={"X-Request-ID": "a" * 129})
+        exactly = client.get("/hello", headers={"X-Request-ID": "a" * 128})
+    for response in (spaced, quoted, long):
+        assert HEX32.fullmatch(response.headers["x-request-id"])
+    assert exactly.headers["x-request-id"] == "a" * 128
+
+
+def test_trust_incoming_false_always_makes_a_new_id(build: Build) -> None:
+    server = build(config={"plugins": {"request_id": {"trust_incoming": False}}})
+    with TestClient(server) as client:
+        response = client.get("/hello", headers={"X-Request-ID": "from-the-client"})
+    assert HEX32.fullmatch(response.headers["x-request-id"])
+
+
+def test_custom_header_name_is_read_and_written(build: Build) -> None:
+    server = build(config={"plugins": {"request_id": {"header": "X-Correlation-ID", "max_length": 16}}})
+    with TestClient(server) as client:
+        echoed = client.get("/hello", headers={"X-Correlation-ID": "abc"})
+        too_long = client.get("/hello", headers={"X-Correlation-ID": "a" * 17})
+    assert echoed.headers["x-correlation-id"] == "abc"
+    assert "x-request-id" not in echoed.headers
+    assert HEX32.fullmatch(too_long.headers["x-correlation-id"])
+
+
+def test_timing_headers_on_routed_responses(build: Build) -> None:
+    with TestClient(build()) as client:
+        response = client.get("/hello")
+    match = re.fullmatch(r"app;dur=(\d+\.\d{3})", response.headers["server-timing"])
+    assert match is not None
+    assert response.headers["x-response-time"] == f"{match.group(1)}ms"
+
+
+def test_timing_can_be_switched_off(build: Build) -> None:
+    with TestClient(build(config={"plugins": {"request_id": {"timing": False}}})) as client:
+        response = client.get("/hello")
+    assert "x-request-id" in response.headers
+    assert "server-timing" not in response.headers
+    assert "x-response-time" not in response.headers
+
+
+def test_unmatched_requests_get_an_id_but_no_timing(build: Build) -> None:
+    # 404/405 never reach a route's request_received chain, only the global response_ready one.
+    with TestClient(build()) as client:
+        missing = client.get("/nowhere", headers={"X-Request-ID": "lost-1"})
+        wrong_method = client.post("/hello")
+    assert missing.status_code == 404
+    assert missing.headers["x-request-id"] == "lost-1"
+    assert "server-timing" not in missing.headers
+    assert wrong_method.status_code == 405
+    assert HEX32.fullmatch(wrong_method.headers["x-request-id"])
+
+
+def test_handler_errors_still_carry_the_id(build: Build) -> None:
+    with TestClient(build()) as client:
+        response = client.get("/fail", headers={"X-Request-ID": "incident-42"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "incident-42"
+    assert "server-timing" in response.headers
+
+
+def test_skip_request_id_decorator_and_route_option(build: Build, router: Router) -> None:
+    async def metrics() -> str:
+        return "m 1"
+
+    router.add_route("/metrics", metrics, ["GET"], request_id=False)
+    with TestClient(build()) as client:
+        health = client.get("/health")
+        scraped = client.get("/metrics")
+        hello = client.get("/hello")
+    for response in (health, scraped):
+        assert response.status_code == 200
+        assert "x-request-id" not in response.headers
+        assert "server-timing" not in response.headers
+    assert "x-request-id" in hello.headers
+
+
+def test_head_requests_carry_the_headers(build: Build) -> None:
+    with TestClient(build()) as client:
+        response = client.head("/hello", headers={"X-Request-ID": "head-1"})
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["x-request-id"] == "head-1"
+
+
+def test_real_socket_with_live_server(build: Build) -> None:
+    with LiveServer(build()) as live:
+        response = httpx.get(live.url + "/hello", headers={"X-Request-ID": "over-tcp"})
+        fresh = httpx.get(live.url + "/hello")
+    assert response.headers["x-request-id"] == "over-tcp"
+    assert response.json() == {"request_id": "over-tcp"}
+    assert HEX32.fullmatch(fresh.headers["x-request-id"])
+    assert fresh.headers["server-timing"].startswith("app;dur=")
