@@ -58,7 +58,7 @@ def converter_for(tp: Any) -> Converter | None:
     if tp is uuid.UUID:
         return uuid.UUID
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return lambda v: tp(v)  # type: ignore[no-any-return]
+        return lambda v: tp(v)
     if typing.get_origin(tp) is typing.Literal:
         allowed = {str(a): a for a in typing.get_args(tp)}
 
@@ -82,7 +82,7 @@ def _is_list(tp: Any) -> tuple[bool, Any]:
 class QueryParam:
     """One handler parameter read from the query string."""
 
-    __slots__ = ("name", "annotation", "default", "convert", "many", "required")
+    __slots__ = ("annotation", "convert", "default", "many", "name", "required")
 
     def __init__(self, name: str, annotation: Any, default: Any) -> None:
         self.name = name
@@ -157,7 +157,7 @@ def _dataclass_hints(tp: Any, localns: dict[str, Any] | None) -> dict[str, Any]:
             ann = f.type
             if isinstance(ann, str):
                 try:
-                    ann = eval(ann, ns)  # noqa: S307 - the dataclass's own annotation
+                    ann = eval(ann, ns)
                 except Exception:
                     ann = Any
             hints[f.name] = ann
@@ -251,7 +251,7 @@ def resolve_hints(func: Callable[..., Any], localns: dict[str, Any] | None = Non
     for name, annotation in getattr(func, "__annotations__", {}).items():
         if isinstance(annotation, str):
             try:
-                annotation = eval(annotation, namespace)  # noqa: S307 - the handler's own annotation
+                annotation = eval(annotation, namespace)
             except Exception:
                 continue
         hints[name] = annotation
@@ -308,7 +308,7 @@ def build_binder(route: Route) -> Binder | None:
 
     def bind(request: Any, raw_values: list[str]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
-        for (name, conv), raw in zip(path_tuple, raw_values):
+        for (name, conv), raw in zip(path_tuple, raw_values, strict=False):
             value: Any = raw
             if conv is not None:
                 try:

@@ -29,12 +29,23 @@ from .config import AreionConfig
 from .exceptions import ConfigError, PluginError, RouteError
 from .log import DefaultLogger
 from .pipeline import (
-    PluginFailure, compile_chain, impls_in_call_order, route_interest, run_first, run_observers,
+    PluginFailure,
+    compile_chain,
+    impls_in_call_order,
+    route_interest,
+    run_first,
+    run_observers,
     run_replace,
 )
 from .plugins import (
-    PluginInfo, discover, enable_tracing, hooks_implemented, load_entry_point, make_plugin_manager,
-    plugin_name, select,
+    PluginInfo,
+    discover,
+    enable_tracing,
+    hooks_implemented,
+    load_entry_point,
+    make_plugin_manager,
+    plugin_name,
+    select,
 )
 from .request import HttpRequest
 from .response import HttpResponse, create_error_response, to_response
@@ -198,7 +209,8 @@ class App:
             try:
                 wrapped = impl.function(*[{"app": self, "route": route, "handler": endpoint}[n] for n in impl.argnames])
             except Exception as exc:
-                raise PluginError(f"plugin {impl.plugin_name!r} failed in wrap_handler for {route.path}: {exc!r}") from exc
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} failed in wrap_handler for {route.path}: {exc!r}") from exc
             self._traced("wrap_handler", impl.plugin_name, t0)
             if wrapped is not None:
                 if not inspect.iscoroutinefunction(wrapped) and not callable(wrapped):
@@ -332,8 +344,9 @@ class App:
     async def handle(self, request: HttpRequest) -> None:
         """Answer one request: route, hooks, handler, hooks, send. Never raises."""
         target = self._resolve(request)
+        response: HttpResponse | None
         if target.__class__ is Route:
-            route: Route | None = target  # type: ignore[assignment]
+            route: Route | None = target
             try:
                 response = None
                 chain = route.request_chain  # type: ignore[union-attr]
@@ -350,6 +363,7 @@ class App:
             route = None
             response = target  # type: ignore[assignment]
             chain = self._global["response_ready"]
+        assert response is not None
         if chain is not None:
             try:
                 response = await run_replace(chain, request, response)
@@ -446,7 +460,8 @@ def _as_logger(logger: Any, config: AreionConfig) -> logging.Logger:
         return logger.logger
     if logger is None:
         return DefaultLogger(log_file=config.log_file, log_level=config.log_level).logger
-    return logger  # a duck-typed logger with info/error/exception
+    duck: logging.Logger = logger  # a duck-typed logger with info/error/exception
+    return duck
 
 
 def _takes_no_args(func: Callable[..., Any]) -> bool:
@@ -454,6 +469,17 @@ def _takes_no_args(func: Callable[..., Any]) -> bool:
         return not inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _async_adapter(sync_inner: Callable[..., Any], run_sync: Callable[..., Any], inline: bool) -> Callable[..., Any]:
+    """An awaitable stand-in for a sync handler, for async middleware to ``await``."""
+    if inline:
+        async def adapter(*args: Any, **kwargs: Any) -> Any:
+            return sync_inner(*args, **kwargs)
+    else:
+        async def adapter(*args: Any, **kwargs: Any) -> Any:
+            return await run_sync(sync_inner, *args, **kwargs)
+    return adapter
 
 
 def _compose(
@@ -481,14 +507,7 @@ def _compose(
     for mw in reversed(middlewares):
         wrapped = mw(current)
         if inspect.iscoroutinefunction(wrapped) and not is_async:
-            sync_inner = current
-            if inline:
-                async def adapter(*args: Any, **kwargs: Any) -> Any:
-                    return sync_inner(*args, **kwargs)
-            else:
-                async def adapter(*args: Any, **kwargs: Any) -> Any:
-                    return await run_sync(sync_inner, *args, **kwargs)
-            wrapped = mw(adapter)
+            wrapped = mw(_async_adapter(current, run_sync, inline))
         if not callable(wrapped):
             raise RouteError(f"middleware {mw!r} did not return a callable")
         is_async = is_async or inspect.iscoroutinefunction(wrapped)

@@ -111,7 +111,8 @@ class ASGIAdapter:
         url = raw_path + (b"?" + qs if qs else b"")
         headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
         try:
-            request = app.make_request(scope["method"], url, headers, bytes(body), conn, scope.get("http_version", "1.1"))
+            version = scope.get("http_version", "1.1")
+            request = app.make_request(scope["method"], url, headers, bytes(body), conn, version)
         except ValueError as exc:
             await send({"type": "http.response.start", "status": 400, "headers": []})
             await send({"type": "http.response.body", "body": str(exc).encode()})

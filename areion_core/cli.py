@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -95,10 +96,8 @@ def _watched_files(root: Path) -> dict[Path, float]:
     for path in root.rglob("*"):
         if path.suffix in (".py", ".toml", ".html", ".jinja", ".j2") and ".venv" not in path.parts \
                 and "node_modules" not in path.parts:
-            try:
+            with contextlib.suppress(OSError):
                 out[path] = path.stat().st_mtime
-            except OSError:
-                pass
     return out
 
 
@@ -177,7 +176,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
 def _table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def build_parser() -> argparse.ArgumentParser:

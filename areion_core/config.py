@@ -216,7 +216,8 @@ class AreionConfig:
 
     def masked(self) -> dict[str, Any]:
         """The merged configuration with secrets masked, for ``areion config``."""
-        return _mask(self.raw)
+        masked: dict[str, Any] = _mask(self.raw)
+        return masked
 
     @classmethod
     def load(
@@ -254,7 +255,9 @@ class AreionConfig:
             key = sorted(unknown)[0]
             raise ConfigError(key, data[key], f"a known key ({', '.join(sorted(_TOP_KEYS))})")
         raw = dict(data)
-        d = _split_plugins(interpolate({k: v for k, v in raw.items() if k != "plugins"}) | {"plugins": raw.get("plugins")})
+        # ${VAR} in plugin sections is read when the plugin asks (section()), not here.
+        d = _split_plugins(interpolate({k: v for k, v in raw.items() if k != "plugins"})
+                           | {"plugins": raw.get("plugins")})
         cfg = cls(source=source, raw=raw)
         if d.get("app") is not None:
             cfg.app = str(d["app"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import overload
+from typing import Any
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Field values: visible latin-1 and SP/HTAB only (RFC 9110 §5.5); CR, LF and NUL never pass.
@@ -33,7 +33,7 @@ class Headers(Mapping[str, str]):
     the order received.
     """
 
-    __slots__ = ("_raw", "_first", "_all")
+    __slots__ = ("_all", "_first", "_raw")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] = ()) -> None:
         if isinstance(raw, Mapping):
@@ -109,7 +109,7 @@ class MutableHeaders(Mapping[str, str]):
         if items is not None:
             pairs = items.items() if isinstance(items, Mapping) else items
             for k, v in pairs:
-                self[k] = v  # type: ignore[assignment]
+                self[k] = v
 
     def __getitem__(self, key: str) -> str:
         return self._d[key.lower()]
@@ -134,11 +134,7 @@ class MutableHeaders(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._d)
 
-    @overload
-    def get(self, key: str) -> str | None: ...
-    @overload
-    def get(self, key: str, default: str) -> str: ...
-    def get(self, key: str, default: str | None = None) -> str | None:
+    def get(self, key: str, default: Any = None) -> Any:
         return self._d.get(key.lower(), default)
 
     def pop(self, key: str, default: str | None = None) -> str | None:

@@ -83,12 +83,12 @@ def cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 @hookspec
-def startup(app: App) -> None | Awaitable[None]:
+def startup(app: App) -> Awaitable[None] | None:
     """Run once per worker process after the event loop starts and before the first request."""
 
 
 @hookspec
-def shutdown(app: App) -> None | Awaitable[None]:
+def shutdown(app: App) -> Awaitable[None] | None:
     """Run once per worker process after the last request, in the reverse of startup order."""
 
 
@@ -96,24 +96,24 @@ def shutdown(app: App) -> None | Awaitable[None]:
 
 
 @hookspec
-def request_received(request: HttpRequest) -> HttpResponse | None | Awaitable[HttpResponse | None]:
+def request_received(request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse | None] | None:
     """Answer a request before its handler runs (a cache hit); the first non-None answer wins."""
 
 
 @hookspec
 def response_ready(
     request: HttpRequest, response: HttpResponse
-) -> HttpResponse | None | Awaitable[HttpResponse | None]:
+) -> HttpResponse | Awaitable[HttpResponse | None] | None:
     """Inspect or replace the response before it is sent; each plugin sees the previous one's result."""
 
 
 @hookspec
 def exception(
     request: HttpRequest, exc: BaseException
-) -> HttpResponse | None | Awaitable[HttpResponse | None]:
+) -> HttpResponse | Awaitable[HttpResponse | None] | None:
     """Turn an exception raised while handling into a response; the first non-None answer wins."""
 
 
 @hookspec
-def response_sent(request: HttpRequest, response: HttpResponse) -> None | Awaitable[None]:
+def response_sent(request: HttpRequest, response: HttpResponse) -> Awaitable[None] | None:
     """Observe a response after its last byte was handed to the transport (metrics, logs)."""

@@ -12,7 +12,7 @@ _FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is now (test runners swap it), not what it was at setup."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> object:
         return sys.stderr
 

@@ -12,7 +12,7 @@ import importlib.metadata as md
 import inspect
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,10 +124,10 @@ def enable_tracing(pm: pluggy.PluginManager, log: logging.Logger) -> None:
 
     starts: list[float] = []
 
-    def before(hook_name: str, impls: Iterable[Any], kwargs: dict[str, Any]) -> None:
+    def before(hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         starts.append(time.perf_counter())
 
-    def after(outcome: Any, hook_name: str, impls: Iterable[Any], kwargs: dict[str, Any]) -> None:
+    def after(outcome: Any, hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         took = (time.perf_counter() - starts.pop()) * 1e6 if starts else 0.0
         names = ", ".join(i.plugin_name for i in impls)
         if names:  # a hook nobody implements did nothing worth a line

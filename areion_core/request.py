@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -34,7 +34,7 @@ class _Ready:
     def __init__(self, value: Body) -> None:
         self.value = value
 
-    def __await__(self) -> Iterator[Any]:
+    def __await__(self) -> Generator[Any, None, Body]:
         return self.value
         yield  # pragma: no cover - makes this a generator
 
@@ -45,7 +45,7 @@ EMPTY_BODY = Body()
 class QueryParams(Mapping[str, str]):
     """Query parameters: ``params["k"]`` is the first value, ``get_all("k")`` every value."""
 
-    __slots__ = ("_pairs", "_first")
+    __slots__ = ("_first", "_pairs")
 
     def __init__(self, query_string: str | list[tuple[str, str]] = "") -> None:
         if isinstance(query_string, str):
@@ -92,9 +92,23 @@ class HttpRequest:
     """
 
     __slots__ = (
-        "method", "raw_path", "query_string", "_raw_headers", "_headers", "_query", "body",
-        "_metadata", "_cookies", "conn", "app", "route", "path_params", "http_version",
-        "_parsed_body", "_path", "state",
+        "_cookies",
+        "_headers",
+        "_metadata",
+        "_parsed_body",
+        "_path",
+        "_query",
+        "_raw_headers",
+        "app",
+        "body",
+        "conn",
+        "http_version",
+        "method",
+        "path_params",
+        "query_string",
+        "raw_path",
+        "route",
+        "state",
     )
 
     def __init__(

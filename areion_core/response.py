@@ -7,7 +7,7 @@ import mimetypes
 import os
 import re
 from collections.abc import AsyncIterable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
@@ -62,7 +62,7 @@ class HttpResponse:
     application/octet-stream.
     """
 
-    __slots__ = ("body", "status_code", "headers", "cookies", "extensions")
+    __slots__ = ("body", "cookies", "extensions", "headers", "status_code")
 
     def __init__(
         self,
@@ -125,12 +125,12 @@ class HttpResponse:
             parts.append(f"Max-Age={int(max_age)}")
         if expires is not None:
             if isinstance(expires, int):
-                when = datetime.now(timezone.utc).timestamp() + expires
-                expires = datetime.fromtimestamp(when, timezone.utc)
+                when = datetime.now(UTC).timestamp() + expires
+                expires = datetime.fromtimestamp(when, UTC)
             if isinstance(expires, datetime):
                 if expires.tzinfo is None:
-                    expires = expires.replace(tzinfo=timezone.utc)
-                expires = format_datetime(expires.astimezone(timezone.utc), usegmt=True)
+                    expires = expires.replace(tzinfo=UTC)
+                expires = format_datetime(expires.astimezone(UTC), usegmt=True)
             parts.append(f"Expires={expires}")
         for attr, val in (("Path", path), ("Domain", domain)):
             if val is not None:
@@ -154,7 +154,7 @@ class HttpResponse:
 
     def delete_cookie(self, key: str, path: str | None = "/", domain: str | None = None) -> None:
         """Tell the client to drop a cookie (Max-Age=0 and an expiry in the past)."""
-        self.set_cookie(key, "", max_age=0, expires=datetime(1970, 1, 1, tzinfo=timezone.utc),
+        self.set_cookie(key, "", max_age=0, expires=datetime(1970, 1, 1, tzinfo=UTC),
                         path=path, domain=domain, samesite=None)
 
     def ext(self) -> dict[str, Any]:
@@ -200,7 +200,7 @@ class FileResponse(HttpResponse):
     requests are answered with 304 by the core.
     """
 
-    __slots__ = ("path", "stat", "range")
+    __slots__ = ("path", "range", "stat")
 
     def __init__(
         self,
@@ -220,7 +220,7 @@ class FileResponse(HttpResponse):
         h = self.headers
         h.setdefault("etag", f'"{st.st_mtime_ns:x}-{st.st_size:x}"')
         h.setdefault("last-modified", format_datetime(
-            datetime.fromtimestamp(int(st.st_mtime), timezone.utc), usegmt=True))
+            datetime.fromtimestamp(int(st.st_mtime), UTC), usegmt=True))
         h.setdefault("accept-ranges", "bytes")
         if filename is not None:
             from urllib.parse import quote
@@ -297,15 +297,18 @@ def to_response(value: Any) -> HttpResponse:
 # --- seed helpers -----------------------------------------------------------------------
 
 
-def create_json_response(data: Any, status_code: int = 200, headers: Mapping[str, object] | None = None) -> HttpResponse:
+Headers = Mapping[str, object] | None
+
+
+def create_json_response(data: Any, status_code: int = 200, headers: Headers = None) -> HttpResponse:
     return HttpResponse(dumps_json(data), status_code, JSON, headers)
 
 
-def create_text_response(text: str, status_code: int = 200, headers: Mapping[str, object] | None = None) -> HttpResponse:
+def create_text_response(text: str, status_code: int = 200, headers: Headers = None) -> HttpResponse:
     return HttpResponse(text, status_code, TEXT, headers)
 
 
-def create_html_response(html: str, status_code: int = 200, headers: Mapping[str, object] | None = None) -> HttpResponse:
+def create_html_response(html: str, status_code: int = 200, headers: Headers = None) -> HttpResponse:
     return HttpResponse(html, status_code, HTML, headers)
 
 

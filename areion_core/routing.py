@@ -82,8 +82,7 @@ def _segment_param(segment: str) -> str | None:
         name = segment[1:]
     elif segment.startswith("{") and segment.endswith("}"):
         name = segment[1:-1]
-        if name.endswith(":path"):
-            name = name[:-5]
+        name = name.removesuffix(":path")
     else:
         return None
     if not name.isidentifier():
@@ -119,9 +118,26 @@ class Route:
     """A compiled route: what plugins see in ``route_added`` and on ``request.route``."""
 
     __slots__ = (
-        "path", "methods", "handler", "name", "options", "param_names", "param_types", "tags",
-        "include_in_schema", "middlewares", "endpoint", "request_chain", "response_chain",
-        "exception_chain", "sent_chain", "wrapped_by", "query_params", "inline", "catch_all", "localns",
+        "catch_all",
+        "endpoint",
+        "exception_chain",
+        "handler",
+        "include_in_schema",
+        "inline",
+        "localns",
+        "methods",
+        "middlewares",
+        "name",
+        "options",
+        "param_names",
+        "param_types",
+        "path",
+        "query_params",
+        "request_chain",
+        "response_chain",
+        "sent_chain",
+        "tags",
+        "wrapped_by",
     )
 
     def __init__(self, spec: RouteSpec) -> None:
@@ -156,7 +172,7 @@ class Route:
 
 
 class _Node:
-    __slots__ = ("static", "param", "leaf", "wildcard")
+    __slots__ = ("leaf", "param", "static", "wildcard")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
@@ -384,7 +400,9 @@ class Router:
     def delete(self, path: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.route(path, ["DELETE"], **kw)
 
-    def group(self, base_path: str, middlewares: Sequence[Middleware] | None = None, tags: Sequence[str] | None = None) -> Router:
+    def group(
+        self, base_path: str, middlewares: Sequence[Middleware] | None = None, tags: Sequence[str] | None = None,
+    ) -> Router:
         """A sub-router under ``base_path`` whose middlewares apply to every route in it."""
         tag = base_path.strip("/").split("/")[-1] if base_path.strip("/") else ""
         child = Router(base_path, middlewares or (), tags if tags is not None else ((tag,) if tag else ()))

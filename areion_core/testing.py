@@ -75,7 +75,7 @@ def parse_response(data: bytes, head_request: bool = False, closed: bool = False
         return TestResponse(status, " ".join(reason), headers, b""), body_start
     if lookup.get(b"transfer-encoding", b"").lower() == b"chunked":
         pos = body_start
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             line_end = data.find(b"\r\n", pos)
             if line_end < 0:
@@ -95,7 +95,8 @@ def parse_response(data: bytes, head_request: bool = False, closed: bool = False
         length = int(lookup[b"content-length"])
         if len(data) < body_start + length:
             return None
-        return TestResponse(status, " ".join(reason), headers, data[body_start:body_start + length]), body_start + length
+        body = data[body_start:body_start + length]
+        return TestResponse(status, " ".join(reason), headers, body), body_start + length
     if not closed:
         return None
     return TestResponse(status, " ".join(reason), headers, data[body_start:]), len(data)
@@ -197,7 +198,9 @@ class AsyncTestClient:
         conn = HttpConnection(state)
         transport = _MemoryTransport(state.loop)
         conn.connection_made(transport)
-        conn.data_received(data)
+        # Deliver the bytes from a loop callback, as a real transport does: the request must
+        # not run inside this test's task.
+        state.loop.call_soon(conn.data_received, data)
         responses: list[TestResponse] = []
         used = 0
 

@@ -37,7 +37,7 @@ class ServerLimits:
             if key not in known:
                 raise ConfigError(f"limits.{key}", value, f"one of {', '.join(sorted(known))}")
             default = known[key].default
-            kind = type(default)
+            kind: type[int] | type[float] = int if isinstance(default, int) else float
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"limits.{key}", value, f"a positive {kind.__name__}")
             if value <= 0:

@@ -11,6 +11,7 @@ inside ``data_received`` (no task is created): most requests never touch the sch
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,12 @@ _REASONS = {
 # Lengths of the header names the protocol itself must see: Host, Expect,
 # Content-Length, Transfer-Encoding (a cheap filter before lower-casing).
 _WATCHED_LENGTHS = frozenset({4, 6, 14, 17})
+_Job = tuple[Any, Any, contextvars.Context]
+
+# The C helpers behind asyncio.current_task(); Python 3.12's eager tasks use the same pair.
+_current_task = asyncio.current_task
+_enter_task = asyncio.tasks._enter_task
+_leave_task = asyncio.tasks._leave_task
 
 # Connection phases, checked by the once-a-second timeout sweep.
 IDLE, HEADERS, BODY, BUSY = 0, 1, 2, 3
@@ -57,11 +64,39 @@ class HttpConnection(asyncio.Protocol):
     raw_framing = True  # this connection frames bodies itself (Content-Length or chunked)
 
     __slots__ = (
-        "state", "loop", "transport", "parser", "client", "tls", "phase", "since",
-        "_url", "_url_len", "_headers", "_header_bytes", "_host_count", "_te", "_expect",
-        "_body", "_body_len", "_pending", "_busy", "_closed", "_write_paused", "_read_paused",
-        "_drain_waiter", "_error", "_task", "keep_alive", "_req_keep_alive", "_content_length",
-        "_max_header_bytes", "_max_headers",
+        "_body",
+        "_body_len",
+        "_busy",
+        "_closed",
+        "_content_length",
+        "_drain_waiter",
+        "_error",
+        "_expect",
+        "_header_bytes",
+        "_headers",
+        "_host_count",
+        "_max_header_bytes",
+        "_max_headers",
+        "_pending",
+        "_read_paused",
+        "_req_keep_alive",
+        "_cancel_requested",
+        "_driver",
+        "_handoff",
+        "_job",
+        "_te",
+        "_url",
+        "_url_len",
+        "_write_paused",
+        "client",
+        "keep_alive",
+        "loop",
+        "parser",
+        "phase",
+        "since",
+        "state",
+        "tls",
+        "transport",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -90,7 +125,10 @@ class HttpConnection(asyncio.Protocol):
         self._read_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._error: tuple[int, str] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._driver: asyncio.Task[None] | None = None
+        self._handoff: asyncio.Future[None] | None = None
+        self._job: _Job | None = None
+        self._cancel_requested = False
         #: Whether the connection stays open after the response being written now.
         self.keep_alive = True
         self._req_keep_alive = True
@@ -98,8 +136,9 @@ class HttpConnection(asyncio.Protocol):
         self._max_headers = state.limits.max_headers
 
     # --- asyncio.Protocol -------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def connection_made(self, transport: Any) -> None:
+        # Typed loosely: uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = transport
         state = self.state
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
@@ -127,6 +166,9 @@ class HttpConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         self._pending.clear()
+        driver = self._driver
+        if driver is not None and not self._busy and self._job is None and not driver.done():
+            driver.cancel()  # parked, with nothing to finish: let it go
 
     def data_received(self, data: bytes) -> None:
         if self._error is not None or self._closed:
@@ -157,7 +199,9 @@ class HttpConnection(asyncio.Protocol):
             status = 505 if "HTTP version" in text else 400
             self._fail(status, text)
         if not self._busy and self._pending:
-            self._run_pending()
+            job = self._run_pending()
+            if job is not None:
+                self._hand_off(job)
 
     def eof_received(self) -> bool | None:
         # Half-close from the client: finish what is in flight, then close our side.
@@ -234,9 +278,11 @@ class HttpConnection(asyncio.Protocol):
             raise _Reject(413, "request body too large")
         self.phase = BODY
         self.since = self.state.now
-        if self._expect and self._content_length != 0:
-            if version == "1.1" and not self._busy and not self._pending and self.transport is not None:
-                self.transport.write(_CONTINUE)
+        # 100 Continue only when nothing is in flight before it: an interim response must not
+        # overtake the final response of an earlier pipelined request.
+        if (self._expect and self._content_length != 0 and version == "1.1" and not self._busy
+                and not self._pending and self.transport is not None):
+            self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
@@ -265,58 +311,109 @@ class HttpConnection(asyncio.Protocol):
             self._pause_reading()
 
     # --- running requests -------------------------------------------------------------
-    def _run_pending(self) -> None:
+    def _run_pending(self) -> _Job | None:
+        """Run queued requests in order, each eagerly; return the first that suspends.
+
+        The eager step runs inside this connection's driver task (entered as the current
+        task, the way Python 3.12's eager tasks do it) and in a fresh copy of the server's
+        context, so ``asyncio.current_task()``, ``asyncio.timeout()`` and context variables
+        behave exactly as in a task of its own. A request that suspends is returned so the
+        driver can carry on with it; most never suspend and cost no scheduling at all.
+        """
         pending = self._pending
+        state = self.state
+        loop = self.loop
         while pending and not self._busy and not self._closed:
             request, keep_alive = pending.popleft()
-            state = self.state
             self._busy = True
             self.phase = BUSY
             self.keep_alive = keep_alive and self._req_keep_alive and not state.draining
-            coro = state.handler(request)
+            coro: Any = state.handler(request)
+            ctx = state.context.copy()
+            driver = self._driver
+            if driver is None:
+                driver = self._driver = loop.create_task(self._drive_loop())
+            entered = _current_task(loop) is None
+            if entered:
+                _enter_task(loop, driver)
             try:
-                yielded = coro.send(None)
+                yielded = ctx.run(coro.send, None)
             except StopIteration:
                 self._finish()
                 continue
             except BaseException as exc:  # the app's handler must never raise; be safe anyway
                 self._crash(exc)
-                return
-            self._task = self.loop.create_task(self._drive(coro, yielded))
-            return
+                return None
+            finally:
+                if entered:
+                    _leave_task(loop, driver)
+            return (coro, yielded, ctx)
         if not pending:
             self._after_pending()
+        return None
 
-    async def _drive(self, coro: Any, yielded: Any) -> None:
-        """Continue a handler coroutine that suspended during its eager first step."""
+    def _hand_off(self, job: _Job) -> None:
+        """Give a suspended request to the driver task."""
+        self._job = job
+        waiter = self._handoff
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _drive_loop(self) -> None:
+        """The connection's driver: carries on requests that suspended in their eager step."""
+        loop = self.loop
+        while not self._closed or self._job is not None:
+            job = self._job
+            if job is None:
+                waiter = self._handoff = loop.create_future()
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    if self._closed and self._job is None:
+                        return
+                    # A cancellation aimed at the request handed over just now.
+                    self._cancel_requested = True
+                continue
+            self._job = None
+            while job is not None:
+                await self._drive(*job)
+                job = self._run_pending() if not self._busy and self._pending else None
+
+    async def _drive(self, coro: Any, yielded: Any, ctx: contextvars.Context) -> None:
+        """Resume a handler coroutine until it finishes, as Task.__step would."""
         try:
             while True:
+                if self._cancel_requested:
+                    self._cancel_requested = False
+                    yielded = ctx.run(coro.throw, asyncio.CancelledError())
+                    continue
                 try:
                     if yielded is None:
                         await asyncio.sleep(0)
                     else:
-                        # Do what Task.__step does with a yielded future: clear the
-                        # "blocking" mark, then wait for it on the inner coroutine's behalf.
+                        # Clear the future's "blocking" mark as Task.__step does, then wait for it
+                        # on the coroutine's behalf; its outcome reaches it through result().
                         yielded._asyncio_future_blocking = False
                         await yielded
                 except asyncio.CancelledError as exc:
                     if yielded is None or not yielded.cancelled():
-                        yielded = coro.throw(exc)
+                        yielded = ctx.run(coro.throw, exc)
                         continue
-                except BaseException:
-                    pass  # the future's outcome reaches the coroutine through result()
-                yielded = coro.send(None)
+                except BaseException:  # noqa: S110 - delivered by result() on the next send
+                    pass
+                yielded = ctx.run(coro.send, None)
         except StopIteration:
-            self._task = None
             self._finish()
-            if not self._busy and self._pending:
-                self._run_pending()
         except asyncio.CancelledError:
-            self._task = None
+            self._busy = False
             self._abort()
         except BaseException as exc:
-            self._task = None
             self._crash(exc)
+
+    def cancel_running(self) -> None:
+        """Cancel the request being handled (used when the shutdown grace period is over)."""
+        if self._driver is not None and not self._driver.done():
+            self._driver.cancel()
 
     def _finish(self) -> None:
         self._busy = False
@@ -424,7 +521,7 @@ class HttpConnection(asyncio.Protocol):
         await self.drain()
         if self.state.sendfile_ok and not self.tls:
             try:
-                await self.loop.sendfile(transport, file, offset, count, fallback=False)  # type: ignore[arg-type]
+                await self.loop.sendfile(transport, file, offset, count, fallback=False)
                 return
             except (NotImplementedError, asyncio.SendfileNotAvailableError):
                 self.state.sendfile_ok = False  # this loop cannot; stop trying
@@ -447,11 +544,14 @@ class HttpConnection(asyncio.Protocol):
             return
         limits = self.state.limits
         phase = self.phase
-        if phase == HEADERS and now - self.since > limits.header_timeout:
-            self._timeout()
-        elif phase == BODY and now - self.since > limits.body_timeout:
-            self._timeout()
-        elif phase == IDLE and not self._busy and not self._pending and now - self.since > limits.keepalive_timeout:
+        waited = now - self.since
+        if phase == HEADERS:
+            if waited > limits.header_timeout:
+                self._timeout()
+        elif phase == BODY:
+            if waited > limits.body_timeout:
+                self._timeout()
+        elif phase == IDLE and not self._busy and not self._pending and waited > limits.keepalive_timeout:
             self._close()
 
     def _timeout(self) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import socket
 import ssl as _ssl
@@ -24,8 +26,21 @@ class ServerState:
     """What every connection of one listening server shares."""
 
     __slots__ = (
-        "loop", "limits", "handler", "request_factory", "connections", "head_prefix", "now",
-        "draining", "tls", "_constant", "_tick", "shed", "rejected", "sendfile_ok",
+        "_constant",
+        "_tick",
+        "connections",
+        "context",
+        "draining",
+        "handler",
+        "head_prefix",
+        "limits",
+        "loop",
+        "now",
+        "rejected",
+        "request_factory",
+        "sendfile_ok",
+        "shed",
+        "tls",
     )
 
     def __init__(
@@ -52,6 +67,8 @@ class ServerState:
         self.rejected = 0
         # uvloop has no sendfile; asyncio's selector loop has one for plain TCP.
         self.sendfile_ok = type(loop).__module__.startswith("asyncio")
+        #: Each request runs in a fresh copy of this (the context the server started in).
+        self.context = contextvars.copy_context()
         self._refresh()
 
     def _refresh(self) -> None:
@@ -154,13 +171,11 @@ class HttpServer:
                 conn.close_if_idle()
         clean = not state.connections
         for conn in list(state.connections):
-            if conn._task is not None:
-                conn._task.cancel()
+            conn.cancel_running()
             conn._abort()
         state.stop_ticking()
         if self._server is not None:
-            try:
+            # wait_closed() can wait on clients we already aborted; never let it hang shutdown.
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            except (asyncio.TimeoutError, Exception):
-                pass
         return clean

@@ -97,8 +97,8 @@ class Supervisor:
             if pid == 0:
                 time.sleep(0.1)
                 continue
-            worker_id = self.children.pop(pid, None)
-            if worker_id is None or self._stopping:
+            worker_id = self.children.pop(pid, -1)
+            if worker_id < 0 or self._stopping:
                 continue
             logger.warning("worker %d (pid %d) exited with status %d; restarting it", worker_id, pid, status)
             now = time.monotonic()

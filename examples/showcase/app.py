@@ -5,7 +5,9 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 - `/json`, `/plaintext`, `/users/:id/posts/:post`, `POST /echo` — the benchmark handlers
 - `/api/report` — a slow (0.5 s) endpoint, cached for 30 s (`X-Cache: MISS` then `HIT`)
 - `/report` — an HTML page rendered from a Jinja2 template with the report's data, cached too
-- `/big` — a 50 KB JSON document, cached; compressed once per encoding (brotli, zstd, gzip)
+- `/big` — a 50 KB JSON document, cached; compressed once per encoding (brotli, zstd, gzip);
+  `/big/uncached` builds and compresses it on every request
+- `/slow` — an endpoint that costs 5 ms, cached (`/slow/uncached` without the cache)
 - `/table` — a 100-row table rendered from a template on every request
 - `/stream` — five server-sent events, 100 ms apart (compressed chunk by chunk)
 - `POST /tasks` and `/tasks` — background tasks; a job also ticks every 10 s
@@ -100,13 +102,38 @@ async def report_page(request: HttpRequest) -> object:
     return request.render_template("report.html", {"report": report, "stats": stats})
 
 
+def big_document() -> list[dict[str, object]]:
+    return [{"id": i, "name": f"item {i}", "tags": ["alpha", "beta", "gamma"], "price": i * 1.25}
+            for i in range(700)]
+
+
 @router.get("/big")
 @cache(ttl=300)
 @CacheControl(CacheTypes.PUBLIC, max_age=60)
 async def big(request: HttpRequest) -> list[dict[str, object]]:
     """A 50 KB JSON document (cached, and compressed once per encoding)."""
-    return [{"id": i, "name": f"item {i}", "tags": ["alpha", "beta", "gamma"], "price": i * 1.25}
-            for i in range(700)]
+    return big_document()
+
+
+@router.get("/big/uncached")
+async def big_uncached(request: HttpRequest) -> list[dict[str, object]]:
+    """The same 50 KB document, built and compressed on every request."""
+    return big_document()
+
+
+@router.get("/slow")
+@cache(ttl=300)
+async def slow(request: HttpRequest) -> dict[str, str]:
+    """An endpoint that costs 5 ms, cached."""
+    await asyncio.sleep(0.005)
+    return {"message": "worth caching"}
+
+
+@router.get("/slow/uncached")
+async def slow_uncached(request: HttpRequest) -> dict[str, str]:
+    """The same 5 ms endpoint without the cache."""
+    await asyncio.sleep(0.005)
+    return {"message": "worth caching"}
 
 
 TABLE_ROWS = [{"id": i, "name": f"User {i}", "email": f"user{i}@example.com", "score": (i * 37) % 100}
@@ -162,7 +189,12 @@ server = (
     .with_orchestrator(orchestrator)
     .with_static_dir(os.environ.get("AREION_STATIC_DIR") or HERE / "static")
     .with_global_headers({"X-Content-Type-Options": "nosniff"})
-    .with_config({"plugins": {"openapi": {"enabled": True, "title": "Areion showcase"}}})
+    .with_config({"plugins": {
+        "openapi": {"enabled": True, "title": "Areion showcase"},
+        # memory by default; SHOWCASE_CACHE_STORE=redis and SHOWCASE_REDIS_URL for Redis.
+        "caching": {"store": "${SHOWCASE_CACHE_STORE:-memory}",
+                    "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
+    }})
     .build()
 )
 

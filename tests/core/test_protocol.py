@@ -324,3 +324,42 @@ def test_client_disconnect_mid_request_does_not_break_server(server):
         sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
     time.sleep(0.5)
     assert httpx.get(server.url + "/json").status_code == 200
+
+
+def test_handlers_run_in_a_task_with_their_own_context(live):
+    """asyncio.timeout, current_task() and context variables work as in a task per request."""
+    import contextvars
+
+    current_user: contextvars.ContextVar[str] = contextvars.ContextVar("current_user", default="nobody")
+    r = Router()
+
+    @r.get("/ctx/:name")
+    async def ctx(request, name):
+        before = current_user.get()
+        current_user.set(name)  # must not leak into the next request
+        task = asyncio.current_task()
+        async with asyncio.timeout(5):
+            await asyncio.sleep(0.01)
+        return {"before": before, "task": task is not None, "same_task": task is asyncio.current_task()}
+
+    @r.get("/timeout")
+    async def timeout(request):
+        try:
+            async with asyncio.timeout(0.05):
+                await asyncio.sleep(1)
+        except TimeoutError:
+            return "timed out"
+        return "not timed out"
+
+    @r.get("/eager-timeout")
+    async def eager_timeout(request):
+        async with asyncio.timeout(1):
+            return "no await inside"
+
+    srv = live(r)
+    with httpx.Client(base_url=srv.url) as client:  # one keep-alive connection
+        for name in ("ada", "bob"):
+            assert client.get(f"/ctx/{name}").json() == {"before": "nobody", "task": True, "same_task": True}
+        assert client.get("/timeout").text == "timed out"
+        assert client.get("/eager-timeout").text == "no await inside"
+        assert client.get("/ctx/carol").json()["before"] == "nobody"

@@ -1,0 +1,74 @@
+"""What one run of the suite measured, and the comparisons the report and targets need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from _codec_table import CodecFigure
+from _frameworks import Framework, Kind
+from _scenarios import Scenario
+from _wrk import WrkResult
+
+
+@dataclass
+class Measurement:
+    """One framework on one scenario: wrk's figures, or why there are none."""
+
+    framework: Framework
+    scenario: Scenario
+    log: Path
+    result: WrkResult | None = None
+    error: str | None = None
+    idle_rss_kib: int = 0
+    peak_rss_kib: int = 0
+    #: Things that make the figure suspect without failing it (a chatty server log, …).
+    warnings: list[str] = field(default_factory=list)
+    #: The CPUs the server was allowed on (``taskset -c`` syntax), or "" when not pinned.
+    server_cpus: str = ""
+    #: Whether the server could run on wrk's CPU (not pinned away from it).
+    shares_client_cpu: bool = False
+    #: wrk's ``-c`` for this measurement.
+    connections: int = 0
+    #: The last correct answer's body, decoded (the codec table compresses ``/big``'s).
+    sample: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.error is None
+
+    @property
+    def rps(self) -> float:
+        return self.result.requests_per_s if self.result is not None and self.ok else 0.0
+
+
+@dataclass
+class Results:
+    """Every measurement of a run, in the order taken."""
+
+    measurements: list[Measurement] = field(default_factory=list)
+    #: The compression codecs on ``/big``'s body, when the ``big-br`` scenario ran.
+    codecs: list[CodecFigure] = field(default_factory=list)
+    #: Where the codec table's document came from.
+    codec_document: str = ""
+
+    def add(self, measurement: Measurement) -> None:
+        self.measurements.append(measurement)
+
+    def for_scenario(self, scenario: str) -> list[Measurement]:
+        return [m for m in self.measurements if m.scenario.name == scenario]
+
+    def get(self, framework: str, scenario: str) -> Measurement | None:
+        for measurement in self.measurements:
+            if measurement.framework.name == framework and measurement.scenario.name == scenario:
+                return measurement
+        return None
+
+    def fastest_peer(self, scenario: str) -> Measurement | None:
+        """The peer with the most requests/s (never Areion, never the raw ceiling)."""
+        peers = [m for m in self.for_scenario(scenario) if m.framework.kind is Kind.PEER and m.ok]
+        return max(peers, key=lambda m: m.rps, default=None)
+
+    def best_peer_p99(self, scenario: str) -> Measurement | None:
+        peers = [m for m in self.for_scenario(scenario) if m.framework.kind is Kind.PEER and m.ok]
+        return min(peers, key=lambda m: m.result.p99_ms if m.result else 0.0, default=None)

@@ -1,0 +1,312 @@
+"""The scenario matrix: what each load run sends and what a correct answer looks like.
+
+Every framework serves the same routes (see ``apps/`` and the README): a scenario names
+the request wrk repeats, and a check that one answer to it is right, run before the load
+so that no framework is measured answering 404s quickly. The Areion-only scenarios (cache
+hit, brotli of a cached 50 KB response, template page, workers) name the frameworks they
+apply to in ``only``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+STATIC_FILE_NAME = "100k.bin"
+STATIC_FILE_SIZE = 100 * 1024
+ECHO_BODY_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One request repeated by wrk, and how to recognise a correct response to it."""
+
+    name: str
+    title: str
+    method: str
+    path: str
+    content_type: str
+    check_body: Callable[[bytes], bool]
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    #: Frameworks the scenario applies to; ``None`` means every one (a shared scenario).
+    only: frozenset[str] | None = None
+    notes: str = ""
+    #: wrk's ``-c`` for this scenario; ``None``: the run's ``--connections`` (64).
+    connections: int | None = None
+    #: Response headers every answer must carry (name, value; compared case-insensitively).
+    expect_headers: tuple[tuple[str, str], ...] = ()
+    #: Response headers the answers after the warm-up must carry (``X-Cache: HIT``).
+    expect_headers_warm: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def shared(self) -> bool:
+        return self.only is None
+
+
+def static_file_bytes() -> bytes:
+    """The 100 KB static file: SHA-256 in counter mode, the same bytes on every machine."""
+    blocks = (hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(STATIC_FILE_SIZE // 32))
+    return b"".join(blocks)
+
+
+def write_static_dir(directory: Path) -> Path:
+    """Create (or refresh) the static directory every framework serves under ``/static/``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / STATIC_FILE_NAME
+    content = static_file_bytes()
+    if not target.exists() or target.read_bytes() != content:
+        target.write_bytes(content)
+    return directory
+
+
+def echo_payload() -> bytes:
+    """A JSON object of exactly ``ECHO_BODY_SIZE`` bytes, the same on every run."""
+    document: dict[str, object] = {
+        "id": 4242,
+        "name": "benchmark order",
+        "tags": ["alpha", "beta", "gamma"],
+        "items": [
+            {"sku": f"SKU-{i:04d}", "quantity": i % 7 + 1, "price": round(i * 1.25, 2)}
+            for i in range(12)
+        ],
+        "padding": "",
+    }
+    size = len(json.dumps(document, separators=(",", ":")))
+    document["padding"] = "x" * (ECHO_BODY_SIZE - size)
+    encoded = json.dumps(document, separators=(",", ":")).encode()
+    assert len(encoded) == ECHO_BODY_SIZE, len(encoded)
+    return encoded
+
+
+def _json_object_mentioning(*values: str) -> Callable[[bytes], bool]:
+    """A JSON object whose values include each of ``values``, as a string or a number:
+    apps may convert path parameters (``id: int``) and add fields."""
+
+    def check(body: bytes) -> bool:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return False
+        if not isinstance(document, dict):
+            return False
+        found = {str(value) for value in document.values()}
+        return all(value in found for value in values)
+
+    return check
+
+
+def _json_equals(expected: object) -> Callable[[bytes], bool]:
+    def check(body: bytes) -> bool:
+        try:
+            return bool(json.loads(body) == expected)
+        except ValueError:
+            return False
+
+    return check
+
+
+def _json_list(min_items: int, min_bytes: int) -> Callable[[bytes], bool]:
+    """A JSON list of at least ``min_items`` objects, ``min_bytes`` long once decoded (the
+    showcase's ``/big``: about 50 KB)."""
+
+    def check(body: bytes) -> bool:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return False
+        return (
+            isinstance(document, list)
+            and len(document) >= min_items
+            and all(isinstance(item, dict) for item in document)
+            and len(body) >= min_bytes
+        )
+
+    return check
+
+
+_TBODY = re.compile(rb"<tbody>(.*?)</tbody>", re.DOTALL)
+
+
+def _table_rows(count: int) -> Callable[[bytes], bool]:
+    """An HTML page whose ``<tbody>`` holds exactly ``count`` ``<tr>`` rows."""
+
+    def check(body: bytes) -> bool:
+        match = _TBODY.search(body)
+        return match is not None and match.group(1).count(b"<tr>") == count
+
+    return check
+
+
+#: The showcase's endpoint that costs 5 ms, cached and not: what it answers.
+SLOW_BODY = {"message": "worth caching"}
+#: A brotli-only client: the compressed-response scenarios.
+ACCEPT_BR = (("Accept-Encoding", "br"),)
+AREION = frozenset({"areion"})
+AREION_MEMORY_AND_REDIS = frozenset({"areion", "areion-redis"})
+
+_ECHO = echo_payload()
+_STATIC = static_file_bytes()
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        name="json",
+        title="GET /json",
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        check_body=_json_equals({"message": "Hello, World!"}),
+    ),
+    Scenario(
+        name="plaintext",
+        title="GET /plaintext",
+        method="GET",
+        path="/plaintext",
+        content_type="text/plain",
+        check_body=lambda body: body == b"Hello, World!",
+    ),
+    Scenario(
+        name="params",
+        title="GET /users/{id}/posts/{post} (two path parameters)",
+        method="GET",
+        path="/users/42/posts/7",
+        content_type="application/json",
+        check_body=_json_object_mentioning("42", "7"),
+        notes=(
+            'The peers answer {"user": "42", "post": "7"}; any JSON object carrying both '
+            "values passes the check (an app may convert them to integers)."
+        ),
+    ),
+    Scenario(
+        name="echo",
+        title="POST /echo (1 KB JSON body parsed and sent back)",
+        method="POST",
+        path="/echo",
+        content_type="application/json",
+        headers=(("Content-Type", "application/json"),),
+        body=_ECHO,
+        check_body=_json_equals(json.loads(_ECHO)),
+    ),
+    Scenario(
+        name="static",
+        title=f"GET /static/{STATIC_FILE_NAME} (100 KB file)",
+        method="GET",
+        path=f"/static/{STATIC_FILE_NAME}",
+        content_type="",
+        check_body=lambda body: body == _STATIC,
+    ),
+    Scenario(
+        name="json-close",
+        title="GET /json with Connection: close (a new connection per request)",
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        headers=(("Connection", "close"),),
+        check_body=_json_equals({"message": "Hello, World!"}),
+    ),
+    # ── Areion only: the plugin paths (issues 4, 5, 7) and the workers (issue 9) ──────────
+    Scenario(
+        name="cache-hit",
+        title="GET /slow, a cache hit (the 5 ms endpoint, cached)",
+        method="GET",
+        path="/slow",
+        content_type="application/json",
+        check_body=_json_equals(SLOW_BODY),
+        only=AREION_MEMORY_AND_REDIS,
+        expect_headers_warm=(("X-Cache", "HIT"),),
+        notes=(
+            "Every measured request is a hit: the answer after the warm-up must carry "
+            "`X-Cache: HIT`. areion: the memory store; areion-redis: the Redis store."
+        ),
+    ),
+    Scenario(
+        name="slow-cached-c1",
+        title="GET /slow, cached, one connection",
+        method="GET",
+        path="/slow",
+        content_type="application/json",
+        check_body=_json_equals(SLOW_BODY),
+        only=AREION_MEMORY_AND_REDIS,
+        connections=1,
+        expect_headers_warm=(("X-Cache", "HIT"),),
+        notes=(
+            "One connection, one request at a time: requests/s is the inverse of the time one "
+            "request costs. The 5 ms is an `asyncio.sleep`, so with 64 connections the "
+            "uncached endpoint overlaps 64 of them and its throughput would measure the "
+            "concurrency (≤ 64 / 5 ms ≈ 12,800/s), not the cost."
+        ),
+    ),
+    Scenario(
+        name="slow-uncached-c1",
+        title="GET /slow/uncached (costs 5 ms), one connection",
+        method="GET",
+        path="/slow/uncached",
+        content_type="application/json",
+        check_body=_json_equals(SLOW_BODY),
+        only=AREION,
+        connections=1,
+        notes="The reference for the cache speed-ups: the same handler without the cache.",
+    ),
+    Scenario(
+        name="big-br",
+        title="GET /big with Accept-Encoding: br (50 KB JSON, cached, brotli)",
+        method="GET",
+        path="/big",
+        content_type="application/json",
+        headers=ACCEPT_BR,
+        check_body=_json_list(100, 40_000),
+        only=AREION,
+        expect_headers=(("Content-Encoding", "br"),),
+        expect_headers_warm=(("X-Cache", "HIT"),),
+        notes=(
+            "Compressed once per encoding and then served from the cache compressed. The check "
+            "requires `Content-Encoding: br` and a decoded body that is the JSON list."
+        ),
+    ),
+    Scenario(
+        name="big-br-uncached",
+        title="GET /big/uncached with Accept-Encoding: br (built and compressed per request)",
+        method="GET",
+        path="/big/uncached",
+        content_type="application/json",
+        headers=ACCEPT_BR,
+        check_body=_json_list(100, 40_000),
+        only=AREION,
+        expect_headers=(("Content-Encoding", "br"),),
+    ),
+    Scenario(
+        name="table",
+        title="GET /table (a 100-row table rendered from a Jinja2 template)",
+        method="GET",
+        path="/table",
+        content_type="text/html",
+        check_body=_table_rows(100),
+        only=frozenset({"areion", "starlette"}),
+        notes=(
+            "Both render `examples/showcase/templates/table.html` with the same 100 rows on "
+            "every request: Areion through the templates plugin (production mode), Starlette "
+            "through `starlette.templating.Jinja2Templates` as its documentation sets it up. "
+            "The check counts 100 `<tr>` in `<tbody>`."
+        ),
+    ),
+    Scenario(
+        name="workers",
+        title="GET /json, --workers 1 and --workers 2 (server not pinned)",
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        check_body=_json_equals({"message": "Hello, World!"}),
+        only=frozenset({"areion-workers1", "areion-workers2"}),
+        notes=(
+            "wrk keeps its CPU; the servers may use every other CPU, and on a 2-CPU machine "
+            "every CPU, wrk's included: there the two workers and wrk share two cores and the "
+            "figure measures contention, not scaling (see the README)."
+        ),
+    ),
+)
+
+SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

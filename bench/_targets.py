@@ -1,0 +1,290 @@
+"""The targets the issues set, each checked against one run's figures.
+
+A target is reported only when this run measured what it needs (its framework and its
+scenario were selected); one whose framework failed is "not met".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from _frameworks import Kind
+from _results import Measurement, Results
+
+MET = "met"
+NOT_MET = "**not met**"
+NOT_JUDGED = "not judged"
+
+#: (scenario, minimum ratio of Areion to the fastest peer, where the target comes from)
+THROUGHPUT_TARGETS: tuple[tuple[str, float, str], ...] = (
+    ("json", 1.5, "issues 2, 9"),
+    ("plaintext", 1.5, "issue 9"),
+    ("params", 1.5, "issue 9"),
+    ("echo", 1.2, "issue 9"),
+    ("static", 1.2, "issue 9"),
+    ("json-close", 1.0, "issue 9 (ahead of every peer)"),
+)
+#: The template page against Starlette's Jinja2Templates (the only peer serving it).
+TEMPLATE_TARGETS: tuple[tuple[str, float, str], ...] = (("table", 1.5, "issue 7"),)
+CEILING_SCENARIO, CEILING_MINIMUM = "json", 0.5
+PLUGIN_SCENARIO, PLUGIN_TOLERANCE = "json", 0.03
+IDLE_RSS_LIMIT_MB = 40.0
+IDLE_RSS_SCENARIO = "json"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A target between two measurements of this run: ``a`` ≥ ``minimum`` × ``b``."""
+
+    target: str
+    source: str
+    a: tuple[str, str]  # (framework, scenario)
+    b: tuple[str, str]
+    minimum: float
+
+
+#: Areion against itself: the cache (issue 4) and the cached compression (issue 5).
+RATIO_TARGETS: tuple[Ratio, ...] = (
+    Ratio(
+        "Cache hit (`GET /slow`, memory store) ≥ 90% of plain `GET /json`",
+        "issue 4", ("areion", "cache-hit"), ("areion", "json"), 0.9,
+    ),
+    Ratio(
+        "The 5 ms endpoint through the memory cache ≥ 20× uncached (one connection)",
+        "issue 4", ("areion", "slow-cached-c1"), ("areion", "slow-uncached-c1"), 20.0,
+    ),
+    Ratio(
+        "The 5 ms endpoint through the Redis cache ≥ 10× uncached (one connection)",
+        "issue 4", ("areion-redis", "slow-cached-c1"), ("areion", "slow-uncached-c1"), 10.0,
+    ),
+    Ratio(
+        "50 KB JSON, brotli: cached ≥ 5× compressed on every request",
+        "issue 5", ("areion", "big-br"), ("areion", "big-br-uncached"), 5.0,
+    ),
+)  # fmt: skip
+WORKERS_ONE, WORKERS_TWO, WORKERS_SCENARIO = "areion-workers1", "areion-workers2", "workers"
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    target: str
+    source: str
+    measured: str
+    status: str
+
+
+def _failed(measurement: Measurement) -> str:
+    error = (measurement.error or "").replace("|", "/").replace("\n", " ")
+    return f"{measurement.framework.name} failed: {error}"
+
+
+def _rate(measurement: Measurement) -> str:
+    return f"{measurement.framework.name} {measurement.rps:,.0f}/s"
+
+
+def _throughput(
+    results: Results, targets: tuple[tuple[str, float, str], ...] = THROUGHPUT_TARGETS
+) -> Iterator[TargetCheck]:
+    for scenario, minimum, source in targets:
+        areion = results.get("areion", scenario)
+        peer = results.fastest_peer(scenario)
+        if areion is None or peer is None:
+            continue
+        target = f"{areion.scenario.title}: Areion ≥ {minimum:.1f}× the fastest peer"
+        if not areion.ok:
+            yield TargetCheck(target, source, _failed(areion), NOT_MET)
+            continue
+        ratio = areion.rps / peer.rps
+        measured = f"{ratio:.2f}× ({_rate(areion)} vs {_rate(peer)})"
+        yield TargetCheck(target, source, measured, MET if ratio >= minimum else NOT_MET)
+
+
+def _ahead(results: Results) -> Iterator[TargetCheck]:
+    """Ahead of every peer on every shared scenario: the smallest of the ratios above."""
+    ratios: list[tuple[float, str]] = []
+    seen: set[str] = set()
+    for measurement in results.measurements:
+        scenario = measurement.scenario
+        if scenario.name in seen or not scenario.shared:
+            continue
+        seen.add(scenario.name)
+        areion = results.get("areion", scenario.name)
+        peer = results.fastest_peer(scenario.name)
+        if areion is None or peer is None:
+            continue
+        if not areion.ok:
+            yield TargetCheck(
+                "Areion ahead of every peer on every shared scenario", "issue 9",
+                _failed(areion), NOT_MET,
+            )  # fmt: skip
+            return
+        ratios.append((areion.rps / peer.rps, f"{scenario.name} vs {peer.framework.name}"))
+    if not ratios:
+        return
+    lowest, where = min(ratios)
+    measured = f"lowest {lowest:.2f}× ({where}) over {len(ratios)} scenarios"
+    status = MET if lowest > 1.0 else NOT_MET
+    yield TargetCheck(
+        "Areion ahead of every peer on every shared scenario", "issue 9", measured, status
+    )
+
+
+def _ceiling(results: Results) -> Iterator[TargetCheck]:
+    areion = results.get("areion", CEILING_SCENARIO)
+    raw = results.get("raw", CEILING_SCENARIO)
+    if areion is None or raw is None:
+        return
+    target = f"{areion.scenario.title}: Areion ≥ {CEILING_MINIMUM:.0%} of the raw ceiling"
+    if not (areion.ok and raw.ok):
+        failed = areion if not areion.ok else raw
+        yield TargetCheck(target, "issue 9", _failed(failed), NOT_MET)
+        return
+    ratio = areion.rps / raw.rps
+    measured = f"{ratio:.0%} ({_rate(areion)} vs {_rate(raw)})"
+    yield TargetCheck(target, "issue 9", measured, MET if ratio >= CEILING_MINIMUM else NOT_MET)
+
+
+def _p99(results: Results) -> Iterator[TargetCheck]:
+    seen: set[str] = set()
+    for measurement in results.measurements:
+        scenario = measurement.scenario
+        if scenario.name in seen or not scenario.shared:
+            continue
+        seen.add(scenario.name)
+        areion = results.get("areion", scenario.name)
+        best = results.best_peer_p99(scenario.name)
+        if areion is None or best is None or best.result is None:
+            continue
+        target = f"{scenario.title}: Areion's p99 ≤ the best peer's"
+        if not areion.ok or areion.result is None:
+            yield TargetCheck(target, "issue 9", _failed(areion), NOT_MET)
+            continue
+        mine, theirs = areion.result.p99_ms, best.result.p99_ms
+        measured = f"{mine:.2f} ms vs {theirs:.2f} ms ({best.framework.name})"
+        yield TargetCheck(target, "issue 9", measured, MET if mine <= theirs else NOT_MET)
+
+
+def _errors(results: Results) -> Iterator[TargetCheck]:
+    mine = [m for m in results.measurements if m.framework.kind is Kind.AREION]
+    if not mine:
+        return
+    target = "Areion (every variant): zero socket errors and no error responses, every scenario"
+    failed = [m for m in mine if not m.ok]
+    if failed:
+        yield TargetCheck(target, "issues 2, 9", _failed(failed[0]), NOT_MET)
+        return
+    bad = [
+        f"{m.framework.name} {m.scenario.name}: {m.result.socket_errors_text()} socket, "
+        f"{m.result.http_errors} HTTP"
+        for m in mine
+        if m.result is not None and (m.result.socket_errors or m.result.http_errors)
+    ]
+    measured = "; ".join(bad) if bad else f"0 in {len(mine)} measurements"
+    yield TargetCheck(target, "issues 2, 9", measured, NOT_MET if bad else MET)
+
+
+def _plugin_overhead(results: Results) -> Iterator[TargetCheck]:
+    full = results.get("areion", PLUGIN_SCENARIO)
+    bare = results.get("areion-noplugins", PLUGIN_SCENARIO)
+    if full is None or bare is None:
+        return
+    target = (
+        f"{full.scenario.title}: every plugin enabled costs ≤ {PLUGIN_TOLERANCE:.0%} "
+        "against no plugins"
+    )
+    if not (full.ok and bare.ok):
+        yield TargetCheck(target, "issue 3", _failed(full if not full.ok else bare), NOT_MET)
+        return
+    ratio = full.rps / bare.rps
+    measured = f"{ratio:.1%} ({_rate(full)} vs {_rate(bare)})"
+    status = MET if ratio >= 1 - PLUGIN_TOLERANCE else NOT_MET
+    yield TargetCheck(target, "issue 3", measured, status)
+
+
+def _ratios(results: Results) -> Iterator[TargetCheck]:
+    for ratio in RATIO_TARGETS:
+        a, b = results.get(*ratio.a), results.get(*ratio.b)
+        if a is None or b is None:
+            continue
+        if not (a.ok and b.ok):
+            yield TargetCheck(ratio.target, ratio.source, _failed(a if not a.ok else b), NOT_MET)
+            continue
+        value = a.rps / b.rps
+        shown = f"{value:.0%}" if ratio.minimum < 1 else f"{value:.1f}×"
+        measured = (
+            f"{shown} ({a.framework.name} {a.scenario.name} {a.rps:,.0f}/s vs "
+            f"{b.framework.name} {b.scenario.name} {b.rps:,.0f}/s)"
+        )
+        yield TargetCheck(
+            ratio.target, ratio.source, measured, MET if value >= ratio.minimum else NOT_MET
+        )
+
+
+def _workers(results: Results) -> Iterator[TargetCheck]:
+    """Two workers against one. Judged (≥ 1.5×) only when the workers had CPUs of their own;
+    on a 2-CPU machine they share wrk's and the figure measures contention."""
+    one = results.get(WORKERS_ONE, WORKERS_SCENARIO)
+    two = results.get(WORKERS_TWO, WORKERS_SCENARIO)
+    if one is None or two is None:
+        return
+    target = "`GET /json`, 2 workers against 1: throughput scales with cores (≥ 1.5×)"
+    if not (one.ok and two.ok):
+        yield TargetCheck(target, "issue 9", _failed(one if not one.ok else two), NOT_MET)
+        return
+    value = two.rps / one.rps
+    measured = f"{value:.2f}× (2 workers {two.rps:,.0f}/s vs 1 worker {one.rps:,.0f}/s)"
+    if two.shares_client_cpu:
+        where = f"CPUs {two.server_cpus}" if two.server_cpus else "unpinned"
+        measured += f"; servers on {where}, wrk's CPU included"
+        status = f"{NOT_JUDGED} (wrk shares the workers' CPUs: contention, not scaling)"
+    else:
+        measured += f"; servers on CPUs {two.server_cpus}"
+        status = MET if value >= 1.5 else NOT_MET
+    yield TargetCheck(target, "issue 9", measured, status)
+
+
+def _idle_rss(results: Results) -> Iterator[TargetCheck]:
+    mine = [m for m in results.measurements if m.framework.name == "areion"]
+    if not mine:
+        return
+    target = f"Areion idle worker RSS, every plugin loaded, < {IDLE_RSS_LIMIT_MB:.0f} MB"
+    sampled = [m for m in mine if m.idle_rss_kib]
+    if not sampled:
+        yield TargetCheck(target, "issue 9", _failed(mine[0]), NOT_MET)
+        return
+    idle_mb = idle_rss_mb(results, "areion")
+    measured = f"{idle_mb:.1f} MB"
+    bare = idle_rss_mb(results, "areion-noplugins")
+    if bare:
+        measured += f" (no plugins: {bare:.1f} MB)"
+    status = MET if idle_mb < IDLE_RSS_LIMIT_MB else NOT_MET
+    yield TargetCheck(target, "issue 9", measured, status)
+
+
+def idle_rss_mb(results: Results, framework: str) -> float:
+    """Idle RSS after the first answer to ``GET /json`` when measured, else the lowest."""
+    preferred = results.get(framework, IDLE_RSS_SCENARIO)
+    if preferred is not None and preferred.idle_rss_kib:
+        return preferred.idle_rss_kib / 1024
+    sampled = [
+        m.idle_rss_kib for m in results.measurements
+        if m.framework.name == framework and m.idle_rss_kib
+    ]  # fmt: skip
+    return min(sampled, default=0) / 1024
+
+
+def check_targets(results: Results) -> list[TargetCheck]:
+    """Every target this run can judge, in the order the report lists them."""
+    return [
+        *_throughput(results),
+        *_ahead(results),
+        *_ceiling(results),
+        *_p99(results),
+        *_errors(results),
+        *_plugin_overhead(results),
+        *_ratios(results),
+        *_throughput(results, TEMPLATE_TARGETS),
+        *_workers(results),
+        *_idle_rss(results),
+    ]

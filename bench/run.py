@@ -1,0 +1,386 @@
+"""Run the benchmark matrix: every selected framework on every selected scenario, in turn,
+in one run, and write ``RESULTS.md``.
+
+    python bench/run.py [--quick] [--duration 10] [--warmup 2] [--scenarios json,...]
+                        [--frameworks areion,aiohttp,...] [--output bench/RESULTS.md]
+
+Each (scenario, framework) pair gets a fresh server process on a free port, pinned to one
+CPU, and wrk (``-t1 -c64``) pinned to the other: warm-up, then the measured run. A framework
+that fails to start, answers wrongly or dies is reported as failed and the run goes on.
+The Areion-only scenarios run the Areion variants they name (the Redis store on a private
+redis-server, one and two workers); after the load runs the compression codecs are timed
+in-process on ``/big``'s body. See ``bench/README.md`` for the method and how to read the
+results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from _codec_table import measure_codecs
+from _frameworks import FRAMEWORKS, FRAMEWORKS_BY_NAME, Framework
+from _redis import PrivateRedis, RedisFailed, redis_version
+from _report import RunSettings, now, render
+from _results import Measurement, Results
+from _scenarios import SCENARIOS, SCENARIOS_BY_NAME, Scenario, write_static_dir
+from _server import ServerFailed, ServerProcess, cpu_list, free_port, request_once
+from _wrk import WrkResult, lua_script, run_wrk
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+APPS_DIR = BENCH_DIR / "apps"
+WORK_DIR = BENCH_DIR / ".work"
+HOST = "127.0.0.1"
+#: Seconds per measurement beyond warm-up and measured time: start, checks, stop.
+OVERHEAD_S = 1
+#: Server output during the measured run above this suggests an access log or debug
+#: output left on, which would make the comparison unfair.
+CHATTY_LOG_BYTES = 16 * 1024
+#: Measured and warm-up seconds: by default, and with --quick (a fast full pass).
+DEFAULT_DURATION, DEFAULT_WARMUP = 10, 2
+QUICK_DURATION, QUICK_WARMUP = 3, 1
+#: The scenario whose answer is the document the codec table compresses.
+CODEC_SCENARIO = "big-br"
+
+
+def _names(value: str, known: Mapping[str, object], what: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})"
+        )
+    return names
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a fast full pass: {QUICK_DURATION} s measured, {QUICK_WARMUP} s warm-up "
+        "(--duration and --warmup still win)",
+    )
+    parser.add_argument(
+        "--duration", type=int, default=None, help=f"measured seconds ({DEFAULT_DURATION})"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=None, help=f"warm-up seconds ({DEFAULT_WARMUP})"
+    )
+    parser.add_argument(
+        "--scenarios",
+        type=lambda v: _names(v, SCENARIOS_BY_NAME, "scenario"),
+        default=list(SCENARIOS_BY_NAME),
+        help="comma-separated, from: " + ", ".join(SCENARIOS_BY_NAME),
+    )
+    parser.add_argument(
+        "--frameworks",
+        type=lambda v: _names(v, FRAMEWORKS_BY_NAME, "framework"),
+        default=list(FRAMEWORKS_BY_NAME),
+        help="comma-separated, from: " + ", ".join(FRAMEWORKS_BY_NAME),
+    )
+    parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
+    parser.add_argument("--connections", type=int, default=64, help="wrk -c (64)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk -t (1)")
+    parser.add_argument("--server-cpu", type=int, default=1, help="CPU for the server (1)")
+    parser.add_argument("--client-cpu", type=int, default=0, help="CPU for wrk (0)")
+    parser.add_argument(
+        "--startup-timeout", type=float, default=30.0, help="seconds to wait for a server (30)"
+    )
+    parser.add_argument("--list", action="store_true", help="list frameworks and scenarios")
+    args = parser.parse_args(argv)
+    if args.duration is None:
+        args.duration = QUICK_DURATION if args.quick else DEFAULT_DURATION
+    if args.warmup is None:
+        args.warmup = QUICK_WARMUP if args.quick else DEFAULT_WARMUP
+    return args
+
+
+def server_env(framework: Framework, static_dir: Path, redis_url: str = "") -> dict[str, str]:
+    """The inherited environment without any ``AREION_*`` setting (a shell's
+    ``AREION_PLUGINS`` must not change what "areion" means), plus the framework's own with
+    ``{static}`` and ``{redis_url}`` filled in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AREION_")}
+    env.pop("PYTHONASYNCIODEBUG", None)
+    env["AREION_BENCH_STATIC"] = str(static_dir)
+    for name, value in framework.env.items():
+        env[name] = value.format(static=static_dir, redis_url=redis_url)
+    return env
+
+
+def validate(port: int, scenario: Scenario, *, warm: bool = False) -> bytes:
+    """One request outside the load: the answer must be the right one, not just fast.
+    ``warm``: after the warm-up, when the scenario's warm headers (``X-Cache: HIT``) must
+    hold too. Returns the decoded body."""
+    reply = request_once(HOST, port, scenario)
+    wrong = []
+    if reply.status != 200:
+        wrong.append(f"status {reply.status}")
+    content_type = reply.content_type
+    if scenario.content_type and not content_type.lower().startswith(scenario.content_type):
+        wrong.append(f"Content-Type {content_type!r}")
+    expected = scenario.expect_headers + (scenario.expect_headers_warm if warm else ())
+    for name, value in expected:
+        got = reply.headers.get(name.lower())
+        if got is None or got.strip().lower() != value.lower():
+            wrong.append(f"{name} {got!r} (expected {value!r})")
+    try:
+        body = reply.decoded_body()
+    except Exception as error:  # a body that does not decode is a wrong answer
+        wrong.append(f"body does not decode ({type(error).__name__}: {error})")
+        body = b""
+    else:
+        if not scenario.check_body(body):
+            wrong.append(f"body {body[:80]!r}{'…' if len(body) > 80 else ''}")
+    if wrong:
+        when = " after the warm-up" if warm else ""
+        raise ServerFailed(f"{scenario.title} answered wrongly{when}: {', '.join(wrong)}")
+    return body
+
+
+def server_cpus(framework: Framework, args: argparse.Namespace, pinned: bool) -> set[int] | None:
+    """Where the server may run: the server CPU; for a variant that is not pinned, every CPU
+    but wrk's — or, on a 2-CPU machine, every CPU (see the README)."""
+    if not pinned:
+        return None
+    if framework.pinned:
+        return {args.server_cpu}
+    every = set(range(os.cpu_count() or 1))
+    others = every - {args.client_cpu}
+    return others if len(others) >= 2 else every
+
+
+def measure(
+    framework: Framework,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    *,
+    script: Path,
+    static_dir: Path,
+    log_dir: Path,
+    pinned: bool,
+    redis: PrivateRedis | None,
+) -> Measurement:
+    port = free_port(HOST)
+    log = log_dir / f"{scenario.name}-{framework.name}.log"
+    wrk_log = log_dir / f"{scenario.name}-{framework.name}.wrk.log"
+    command = [
+        part.format(python=sys.executable, host=HOST, port=port, apps=APPS_DIR)
+        for part in framework.command
+    ]
+    cpus = server_cpus(framework, args, pinned)
+    connections = scenario.connections or args.connections
+    measurement = Measurement(
+        framework,
+        scenario,
+        log,
+        server_cpus=cpu_list(cpus) if cpus is not None else "",
+        shares_client_cpu=cpus is None or args.client_cpu in cpus,
+        connections=connections,
+    )
+    if framework.needs_redis:
+        try:
+            if redis is None or redis.failure:
+                raise RedisFailed(redis.failure if redis else "not started")
+            redis.flush()  # every measurement starts with an empty cache
+        except (RedisFailed, OSError) as error:
+            measurement.error = f"no Redis: {error}"
+            return measurement
+    server = ServerProcess(
+        command,
+        env=server_env(framework, static_dir, redis.url if redis is not None else ""),
+        cwd=ROOT,
+        cpus=cpus,
+        log=log,
+    )
+    url = f"http://{HOST}:{port}{scenario.path}"
+    load = functools.partial(
+        run_wrk,
+        url,
+        script,
+        threads=min(args.threads, connections),
+        connections=connections,
+        cpu=args.client_cpu if pinned else None,
+        log=wrk_log,
+    )
+    try:
+        server.start()
+        server.wait_ready(HOST, port, scenario, args.startup_timeout)
+        measurement.idle_rss_kib = server.rss_kib()
+        if cpus is not None and server.affinity() != cpus:
+            raise ServerFailed(f"not pinned to CPUs {cpu_list(cpus)}: {server.affinity()}")
+        validate(port, scenario)
+        if args.warmup > 0:
+            load(duration_s=args.warmup)
+        server.check_alive()
+        if scenario.expect_headers_warm:
+            # Warm-up over: what the measured run gets (a cache hit) must hold now.
+            validate(port, scenario, warm=True)
+        log_size = log.stat().st_size
+        measurement.result = load(duration_s=args.duration)
+        logged = log.stat().st_size - log_size
+        if logged > CHATTY_LOG_BYTES:
+            measurement.warnings.append(
+                f"the server wrote {logged // 1024} KB of output during the measured run "
+                "(access log or debug output on?)"
+            )
+        server.check_alive()
+        measurement.sample = validate(port, scenario, warm=True)
+    except (ServerFailed, RuntimeError, ValueError, OSError, subprocess.SubprocessError) as error:
+        measurement.error = str(error) or type(error).__name__
+    finally:
+        measurement.peak_rss_kib = server.peak_rss_kib()
+        server.stop()
+    return measurement
+
+
+def _progress(index: int, total: int, measurement: Measurement) -> str:
+    head = f"[{index}/{total}] {measurement.scenario.name} · {measurement.framework.name}:"
+    result: WrkResult | None = measurement.result
+    if not measurement.ok or result is None:
+        return f"{head} FAILED — {measurement.error}"
+    warnings = "".join(f"\n    warning: {w}" for w in measurement.warnings)
+    return (
+        f"{head} {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+        f"p99 {result.p99_ms:.2f} ms, socket errors {result.socket_errors_text()}, "
+        f"HTTP ≥400 {result.http_errors}, peak RSS {measurement.peak_rss_kib / 1024:.1f} MB"
+        f"{warnings}"
+    )
+
+
+def planned(
+    scenarios: Sequence[Scenario], frameworks: Sequence[Framework]
+) -> list[tuple[Scenario, Framework]]:
+    """Scenario by scenario, each framework that serves it: a shared scenario every
+    framework of the matrix; an Areion-only one the frameworks it names."""
+    return [
+        (scenario, framework)
+        for scenario in scenarios
+        for framework in frameworks
+        if (scenario.only is None and framework.matrix)
+        or (scenario.only is not None and framework.name in scenario.only)
+    ]
+
+
+def start_redis(log_dir: Path, args: argparse.Namespace, pinned: bool) -> PrivateRedis:
+    """The private Redis, on the server's CPU (its cost is the server's, as on one box);
+    when it does not start, ``failure`` says why and the Redis measurements fail."""
+    redis = PrivateRedis(HOST, log_dir / "redis.log")
+    try:
+        redis.start(str(args.server_cpu) if pinned else None)
+    except RedisFailed as error:
+        redis.failure = str(error)
+        print(f"bench: {error}; the Redis scenarios will fail", file=sys.stderr)
+        return redis
+    print(f"bench: private Redis on {redis.url}")
+    return redis
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for f in FRAMEWORKS:
+            print(f"framework {f.name:18} {f.description}")
+        for s in SCENARIOS:
+            print(f"scenario  {s.name:18} {s.title}")
+        return 0
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed; run bench/setup.sh", file=sys.stderr)
+        return 2
+    frameworks = [FRAMEWORKS_BY_NAME[name] for name in args.frameworks]
+    scenarios = [SCENARIOS_BY_NAME[name] for name in args.scenarios]
+
+    cpus = os.cpu_count() or 1
+    pinned = cpus >= 2 and shutil.which("taskset") is not None
+    if pinned:
+        # The runner itself stays off the server's CPU.
+        os.sched_setaffinity(0, {args.client_cpu})
+    else:
+        print("bench: fewer than 2 CPUs or no taskset: nothing is pinned", file=sys.stderr)
+
+    started = now()
+    static_dir = write_static_dir(WORK_DIR / "static")
+    log_dir = WORK_DIR / "logs" / started.strftime("%Y%m%dT%H%M%SZ")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    script_dir = WORK_DIR / "lua"
+    script_dir.mkdir(parents=True, exist_ok=True)
+
+    plan = planned(scenarios, frameworks)
+    if not plan:
+        print("bench: nothing to measure: no selected framework serves a selected scenario")
+        return 2
+    estimate = len(plan) * (args.warmup + args.duration + OVERHEAD_S) / 60
+    print(f"bench: {len(plan)} measurements, about {estimate:.0f} min; logs in {log_dir}")
+    load_before = os.getloadavg()
+
+    results = Results()
+    scripts: dict[str, Path] = {}
+    redis: PrivateRedis | None = None
+    used_redis = any(framework.needs_redis for _, framework in plan)
+    try:
+        if used_redis:
+            redis = start_redis(log_dir, args, pinned)
+        for index, (scenario, framework) in enumerate(plan, start=1):
+            if scenario.name not in scripts:
+                scripts[scenario.name] = script_dir / f"{scenario.name}.lua"
+                scripts[scenario.name].write_text(lua_script(scenario))
+            measurement = measure(
+                framework,
+                scenario,
+                args,
+                script=scripts[scenario.name],
+                static_dir=static_dir,
+                log_dir=log_dir,
+                pinned=pinned,
+                redis=redis,
+            )
+            results.add(measurement)
+            print(_progress(index, len(plan), measurement), flush=True)
+    finally:
+        if redis is not None:
+            redis.stop()
+
+    document = results.get("areion", CODEC_SCENARIO)
+    if document is not None and document.ok and document.sample:
+        # As much CPU per codec as a tenth of the measured time: 1 s by default.
+        budget = max(0.1, args.duration / 10)
+        results.codecs = measure_codecs(document.sample, budget)
+        results.codec_document = (
+            f"the body of `GET {document.scenario.path}` as Areion sent it "
+            f"({len(document.sample):,} bytes of JSON), {budget:.1f} CPU s per codec"
+        )
+        print("bench: codecs " + ", ".join(
+            f"{c.name} ×{c.ratio:.1f} {c.cpu_us:.0f} µs" for c in results.codecs if not c.error
+        ))  # fmt: skip
+
+    settings = RunSettings(
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        threads=args.threads,
+        connections=args.connections,
+        server_cpu=args.server_cpu if pinned else None,
+        client_cpu=args.client_cpu if pinned else None,
+        command_line=shlex.join(["python", "bench/run.py", *(argv or sys.argv[1:])]),
+        load_before=load_before,
+        load_after=os.getloadavg(),
+        started=started,
+        finished=now(),
+        redis=redis_version() if used_redis else None,
+    )
+    args.output.write_text(render(results, scenarios, frameworks, settings))
+    print(f"bench: wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

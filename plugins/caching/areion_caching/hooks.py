@@ -1,0 +1,141 @@
+"""The caching plugin's hook implementations (wiring only; the logic lives in the modules)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from areion_core import hookimpl
+
+from . import cli
+from ._pipeline import response_ready_chain
+from .policy import RoutePolicy, policy_for
+from .representation import VALIDATED_STATUSES, is_buffered, strong_etag
+from .response_cache import STATE_KEY, ResponseCache
+from .settings import CachingSettings
+
+if TYPE_CHECKING:
+    from areion_core.app import App
+    from areion_core.config import AreionConfig
+    from areion_core.request import HttpRequest
+    from areion_core.response import HttpResponse
+    from areion_core.routing import Route
+
+    from .response_cache import Handler
+
+
+class CachingPlugin:
+    """Server-side response cache, Cache-Control and ETags for an Areion app (one per app).
+
+    The hot hooks are plain functions that return an awaitable only when there is I/O to
+    do, so a memory-store hit costs no coroutine at all.
+    """
+
+    name = "caching"
+
+    def __init__(self) -> None:
+        self.settings = CachingSettings()
+        self.cache = ResponseCache(self.settings)
+        # Keyed by the Route object: route names need not be unique across routers.
+        self.policies: dict[Route, RoutePolicy] = {}
+
+    @hookimpl
+    def configure(self, app: App, config: AreionConfig) -> None:
+        self.settings = CachingSettings.from_section(config.section("caching"))
+        self.cache = ResponseCache(
+            self.settings, app.logger, normalizers=lambda: app.vary_normalizers
+        )
+        self.cache.response_ready_chain = response_ready_chain(self.name, self.apply_cache_control)
+        app.state[STATE_KEY] = self.cache
+
+    @hookimpl
+    def route_added(self, app: App, route: Route) -> None:
+        policy = policy_for(route, self.settings)
+        if policy.active:
+            self.policies[route] = policy
+
+    @hookimpl
+    def hot_hooks_for_route(self, app: App, route: Route) -> tuple[str, ...]:
+        policy = self.policies.get(route)
+        return policy.hot_hooks() if policy is not None else ()
+
+    @hookimpl(trylast=True)
+    def wrap_handler(self, app: App, route: Route, handler: Handler) -> None:
+        # Kept (not wrapped) so a stale-while-revalidate refresh can run the route again;
+        # trylast makes it the outermost handler, with every other plugin's wrapper inside.
+        if policy_wants_refresh(self.policies.get(route)):
+            self.cache.handlers[route] = handler
+
+    @hookimpl
+    def cli_commands(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        cli.add_commands(subparsers)
+
+    @hookimpl
+    async def shutdown(self, app: App) -> None:
+        await self.cache.close()
+
+    # --- hot hooks ------------------------------------------------------------------------
+    @hookimpl(trylast=True)
+    def request_received(
+        self, request: HttpRequest
+    ) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+        # trylast: other plugins (auth, rate limits) see the request before a hit answers it.
+        route = request.route
+        policy = self.policies.get(route) if route is not None else None
+        if policy is None or policy.rule is None:
+            return None
+        return self.cache.on_request(request, policy.rule)
+
+    @hookimpl(tryfirst=True, specname="response_ready")
+    def apply_cache_control(self, request: HttpRequest, response: HttpResponse) -> None:
+        # tryfirst: compression and others must see no-transform and friends.
+        route = request.route
+        policy = self.policies.get(route) if route is not None else None
+        if policy is not None and policy.cache_control is not None:
+            policy.cache_control.apply(response)
+
+    @hookimpl(trylast=True)
+    def response_ready(
+        self, request: HttpRequest, response: HttpResponse
+    ) -> Awaitable[HttpResponse | None] | None:
+        # trylast: store what is really sent, after compression made its variant.
+        route = request.route
+        policy = self.policies.get(route) if route is not None else None
+        if policy is None:
+            return None
+        if policy.rule is not None and self.cache.pending(request):
+            return self._store_miss(request, response, policy)
+        if policy.etag:
+            add_etag(response)
+        return None
+
+    async def _store_miss(
+        self, request: HttpRequest, response: HttpResponse, policy: RoutePolicy
+    ) -> HttpResponse | None:
+        replacement = await self.cache.on_response(request, response)
+        if replacement is None and policy.etag:
+            add_etag(response)
+        return replacement
+
+    @hookimpl
+    def response_sent(self, request: HttpRequest, response: HttpResponse) -> Awaitable[None] | None:
+        # Normally nothing to do: response_ready released it. This covers a response_ready
+        # chain that broke before reaching this plugin.
+        return self.cache.finish(request) if self.cache.needs_finish(request) else None
+
+
+def add_etag(response: HttpResponse) -> None:
+    """A strong ETag for an opted-in, uncached 200/203 (the core then answers 304s)."""
+    if (
+        response.status_code in VALIDATED_STATUSES
+        and "etag" not in response.headers
+        and is_buffered(response)
+    ):
+        response.headers["etag"] = strong_etag(response.body)
+
+
+def policy_wants_refresh(policy: RoutePolicy | None) -> bool:
+    return (
+        policy is not None and policy.rule is not None and bool(policy.rule.stale_while_revalidate)
+    )

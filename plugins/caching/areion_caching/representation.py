@@ -1,0 +1,105 @@
+"""Responses to records and back: what may be shared, what is kept, what a hit looks like."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+from areion_core.headers import MutableHeaders
+from areion_core.response import FileResponse, HttpResponse, StreamingResponse
+
+from .record import CacheRecord
+
+if TYPE_CHECKING:
+    from areion_core.request import HttpRequest
+
+HIT, MISS, STALE = "HIT", "MISS", "STALE"
+# Never replayed from a stored response: per-connection, per-message or computed on send.
+UNSTORED = frozenset(
+    {
+        "date",
+        "server",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "age",
+        "set-cookie",
+        "proxy-connection",
+        "upgrade",
+    }
+)
+#: Statuses that get a validator (ETag, Last-Modified) when stored or opted in.
+VALIDATED_STATUSES = frozenset({200, 203})
+
+
+def strong_etag(body: bytes) -> str:
+    """A strong validator derived from the exact bytes sent (so each encoding gets its own)."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def is_buffered(response: HttpResponse) -> bool:
+    """Whether the whole body is in ``response.body`` (not streamed, not a file)."""
+    return not isinstance(response, (StreamingResponse, FileResponse))
+
+
+def shareable(
+    request: HttpRequest, response: HttpResponse, statuses: Collection[int], max_bytes: int
+) -> bool:
+    """Whether a response may be stored and replayed to other clients.
+
+    Only GET answers (HEAD reads GET's entries but a HEAD answer has no body to store), only
+    the configured statuses, never one that sets a cookie, says ``private`` or ``no-store``
+    (RFC 9111 §3), is streamed or a file, or is larger than ``max_bytes``.
+    """
+    if request.method != "GET" or response.status_code not in statuses:
+        return False
+    if response.cookies or not is_buffered(response) or len(response.body) > max_bytes:
+        return False
+    control = response.headers.get("cache-control")
+    if control:
+        directives = {d.split("=", 1)[0].strip().lower() for d in control.split(",")}
+        if "no-store" in directives or "private" in directives:
+            return False
+    return True
+
+
+def add_validators(response: HttpResponse, now: float) -> None:
+    """Give a 200/203 a strong ETag of its body and a Last-Modified, unless it has its own."""
+    if response.status_code in VALIDATED_STATUSES:
+        headers = response.headers
+        if "etag" not in headers:
+            headers["etag"] = strong_etag(response.body)
+        if "last-modified" not in headers:
+            headers["last-modified"] = formatdate(now, usegmt=True)
+
+
+def stored_headers(response: HttpResponse, hit_header: str | None) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (n, v) for n, v in response.headers.items_lower() if n not in UNSTORED and n != hit_header
+    )
+
+
+def hit_response(
+    record: CacheRecord, label: str, age: float, hit_header: str | None
+) -> HttpResponse:
+    """A fresh response object for a stored record, with ``Age`` and the hit header.
+
+    The validated header block is built once per record, label and whole second of age and
+    copied per hit, so a hit does not re-validate every stored header.
+    """
+    seconds = int(age) if age > 0 else 0
+    memo = record._extra.get(label)
+    if memo is None or memo[0] != seconds:
+        template = MutableHeaders(record.headers)
+        template["age"] = str(seconds)
+        if hit_header is not None:
+            template[hit_header] = label
+        memo = record._extra[label] = (seconds, template)
+    response = HttpResponse(None, record.status)
+    response.body = record.body
+    response.headers = memo[1].copy()
+    response.extensions = {"caching.hit": True, "caching.status": label}
+    return response

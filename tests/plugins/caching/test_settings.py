@@ -1,0 +1,82 @@
+"""[plugins.caching] validation: a bad value stops startup, naming key, value, expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _caching_support import build_server
+from areion_caching import CachingSettings, FileSystemStore, MemoryStore, RedisStore
+
+from areion_core import ConfigError, Router
+
+
+def test_defaults() -> None:
+    s = CachingSettings.from_section({})
+    assert s.store == "memory" and s.default_ttl == 60 and s.hit_header == "X-Cache"
+    assert s.cacheable_statuses == frozenset({200, 203, 204, 300, 301, 308, 404, 410})
+    assert isinstance(s.make_store(), MemoryStore)
+
+
+def test_store_choices(tmp_path: Path) -> None:
+    fs = CachingSettings.from_section(
+        {"store": "filesystem", "path": str(tmp_path), "max_bytes": "10MB"}
+    )
+    store = fs.make_store()
+    assert isinstance(store, FileSystemStore) and store.max_bytes == 10 * 1024 * 1024
+    assert CachingSettings.from_section({"store": "filesystem"}).max_bytes == 512 * 1024 * 1024
+    redis = CachingSettings.from_section(
+        {"store": "redis", "url": "redis://cache:6379/2", "namespace": "x"}
+    )
+    made = redis.make_store()
+    assert (
+        isinstance(made, RedisStore)
+        and made.url == "redis://cache:6379/2"
+        and made.namespace == "x"
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"store": "memcached"}, "store"),
+        ({"max_entries": 0}, "max_entries"),
+        ({"max_bytes": "lots"}, "max_bytes"),
+        ({"default_ttl": -1}, "default_ttl"),
+        ({"cacheable_statuses": [200, "404"]}, "cacheable_statuses"),
+        ({"hit_header": "X Cache"}, "hit_header"),
+        ({"routes": {"/a": "soon"}}, "routes./a"),
+        ({"routes": {"/a": {"ttl": 5, "colour": "red"}}}, "routes./a"),
+        ({"cache_control": {"/a": "public, private"}}, "cache_control./a"),
+        ({"etag": 5}, "etag"),
+        ({"ttl": 5}, "ttl"),
+    ],
+)
+def test_bad_values_stop_startup(section: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_server(Router(), section)
+    assert info.value.key == f"plugins.caching.{key}"
+
+
+def test_routes_table_forms() -> None:
+    s = CachingSettings.from_section(
+        {
+            "routes": {
+                "/a/*": 30,
+                "/b": True,
+                "/c": {
+                    "ttl": 5,
+                    "vary": ["Accept-Language"],
+                    "tags": ["c"],
+                    "stale-while-revalidate": 10,
+                },
+                "/d": False,
+            }
+        }
+    )
+    assert s.routes["/a/*"].ttl == 30
+    assert s.routes["/b"].ttl is None
+    assert (
+        s.routes["/c"].vary == ("accept-language",) and s.routes["/c"].stale_while_revalidate == 10
+    )
+    assert "/d" not in s.routes
