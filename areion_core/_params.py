@@ -33,6 +33,17 @@ def _convert_bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _int64(value: str) -> int:
+    """``int()`` limited to signed 64 bits: what JSON encoders and databases can carry."""
+    number = int(value)
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        raise ValueError(f"{value!r} is outside the 64-bit integer range")
+    return number
+
+
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -52,7 +63,7 @@ def converter_for(tp: Any) -> Converter | None:
     if tp is bool:
         return _convert_bool
     if tp is int:
-        return int
+        return _int64
     if tp is float:
         return float
     if tp is uuid.UUID:
@@ -170,32 +181,76 @@ def _dataclass_hints(tp: Any, localns: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _build_dataclass(tp: Any, data: Any, where: str) -> Any:
+    """Build a dataclass from parsed JSON, checking each field's type (400 on a mismatch).
+
+    Unknown fields are ignored, as Pydantic does by default and as the OpenAPI document
+    (which does not close the object) promises.
+    """
     if not isinstance(data, dict):
         raise BadRequestError(f"{where} must be a JSON object")
     hints = _FIELD_HINTS.get(tp) or _dataclass_hints(tp, None)
     kwargs = {}
-    names = {f.name for f in dataclasses.fields(tp) if f.init}
-    unknown = set(data) - names
-    if unknown:
-        raise BadRequestError(f"{where} has unknown field(s): {', '.join(sorted(unknown))}")
-    for name in names:
-        if name not in data:
-            continue
-        value = data[name]
-        ftype, _ = _unwrap_optional(hints.get(name, Any))
-        if dataclasses.is_dataclass(ftype) and isinstance(ftype, type) and value is not None:
-            value = _build_dataclass(ftype, value, f"{where}.{name}")
-        elif typing.get_origin(ftype) is list and value is not None:
-            (item,) = typing.get_args(ftype) or (Any,)
-            if dataclasses.is_dataclass(item) and isinstance(item, type):
-                if not isinstance(value, list):
-                    raise BadRequestError(f"{where}.{name} must be a list")
-                value = [_build_dataclass(item, v, f"{where}.{name}[{i}]") for i, v in enumerate(value)]
-        kwargs[name] = value
+    for f in dataclasses.fields(tp):
+        if f.init and f.name in data:
+            kwargs[f.name] = _check(hints.get(f.name, Any), data[f.name], f"{where}.{f.name}")
     try:
         return tp(**kwargs)
     except TypeError as exc:
         raise BadRequestError(f"{where}: {exc}") from None
+
+
+def _check(tp: Any, value: Any, where: str) -> Any:
+    """``value`` as ``tp`` (JSON-shaped: str, int, float, bool, lists, dicts, nested dataclasses)."""
+    if tp is Any or tp is object:
+        return value
+    inner, optional = _unwrap_optional(tp)
+    if value is None:
+        if optional or tp is type(None):
+            return None
+        raise BadRequestError(f"{where} may not be null")
+    origin = typing.get_origin(inner)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(inner):
+            try:
+                return _check(option, value, where)
+            except BadRequestError:
+                continue
+        raise BadRequestError(f"{where} does not match {_type_name(inner)}")
+    if inner is bool:
+        if isinstance(value, bool):
+            return value
+    elif inner is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif inner is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif inner is str:
+        if isinstance(value, str):
+            return value
+    elif origin is list or inner is list:
+        if isinstance(value, list):
+            (item,) = typing.get_args(inner) or (Any,)
+            return [_check(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    elif origin is dict or inner is dict:
+        if isinstance(value, dict):
+            args = typing.get_args(inner)
+            item = args[1] if len(args) == 2 else Any
+            return {k: _check(item, v, f"{where}.{k}") for k, v in value.items()}
+    elif origin is typing.Literal:
+        if value in typing.get_args(inner):
+            return value
+        raise BadRequestError(f"{where} must be one of {list(typing.get_args(inner))}")
+    elif isinstance(inner, type) and issubclass(inner, enum.Enum):
+        try:
+            return inner(value)
+        except ValueError:
+            raise BadRequestError(f"{where} must be one of {[m.value for m in inner]}") from None
+    elif dataclasses.is_dataclass(inner) and isinstance(inner, type):
+        return _build_dataclass(inner, value, where)
+    else:
+        return value  # a type we do not check: passed through as parsed
+    raise BadRequestError(f"{where} must be {_type_name(inner)}, got {type(value).__name__}")
 
 
 def body_reader(name: str, annotation: Any, localns: dict[str, Any] | None = None) -> Callable[[Any], Any]:

@@ -75,6 +75,7 @@ def test_parameters_are_percent_decoded_per_segment():
 
 @pytest.mark.parametrize("annotation,good,expected,bad", [
     (int, "42", 42, "4x2"),
+    (int, "-9223372036854775808", -9223372036854775808, "9223372036854775808"),
     (float, "1.5", 1.5, "one"),
     (uuid.UUID, "12345678-1234-5678-1234-567812345678",
      "12345678-1234-5678-1234-567812345678", "not-a-uuid"),
@@ -329,7 +330,10 @@ def test_typed_body_parameters_are_read_from_json():
         ok = c.post("/users?notify=1", json={"name": "Ada", "age": 36, "address": {"city": "London"}})
         assert ok.json() == {"name": "Ada", "age": 36, "city": "London", "notify": True}
         assert c.post("/users", json={"age": 3}).status_code == 400
-        assert c.post("/users", json={"name": "x", "bogus": 1}).status_code == 400
+        assert c.post("/users", json={"name": "x", "bogus": 1}).status_code == 200  # unknown fields ignored
+        assert c.post("/users", json={"name": 5}).status_code == 400
+        assert c.post("/users", json={"name": "x", "address": {"city": 3}}).status_code == 400
+        assert c.post("/users", json={"name": "x", "age": True}).status_code == 400
         assert c.post("/users", json=[1, 2]).status_code == 400
         assert c.post("/users").status_code == 400
         assert c.post("/notes", json={"text": "hi"}).json() == {"text": "hi"}

@@ -58,30 +58,14 @@ def _document() -> dict[str, Any]:
 DOCUMENT = _document()
 
 
-def _is_known_big_int_500(response: schemathesis.Response) -> bool:
-    """The 500 of test_integer_path_parameter_beyond_64_bits_is_not_a_server_error (the
-    development-mode error page names the exception)."""
-    return response.status_code == 500 and b"Integer exceeds 64-bit range" in response.content
-
-
 def _schema(mode: str) -> Any:
     # Eager schemas: schemathesis' fixture-based loading (schemathesis.pytest.from_fixture) fails
     # on pytest 9.2 ('Function' object has no attribute '_nodeid'), so the document is loaded here.
-    schema = schemathesis.openapi.from_dict(DOCUMENT, config=_config(mode))
-
-    @schema.hook
-    def filter_failure(context: Any, failure: Any, case: schemathesis.Case[Any],
-                       response: schemathesis.Response) -> bool:
-        # Drop only the known bug, pinned by its own xfail test below, so that any other failure
-        # still fails the run and the run does not depend on whether generation hits it.
-        return not _is_known_big_int_500(response)
-
-    return schema
+    return schemathesis.openapi.from_dict(DOCUMENT, config=_config(mode))
 
 
 every_operation = _schema("all").exclude(**BODY_OPERATION)
-# The dataclass body operation is tested with valid inputs only; its invalid inputs are below.
-body_valid = _schema("positive").include(**BODY_OPERATION)
+body_operation = _schema("all").include(**BODY_OPERATION)
 
 
 @pytest.fixture(scope="module", params=["asgi", "http"])
@@ -103,17 +87,16 @@ def test_every_operation_honours_the_document(case: schemathesis.Case[Any], targ
     case.call_and_validate(**target)
 
 
-@body_valid.parametrize()  # type: ignore[untyped-decorator]
+@body_operation.parametrize()  # type: ignore[untyped-decorator]
 @HYPOTHESIS
-def test_dataclass_body_operation_with_valid_bodies(case: schemathesis.Case[Any], target: dict[str, Any]) -> None:
-    """Valid bodies are answered as documented: every default check but positive_data_acceptance,
-    which fails on bodies with extra properties (test_document_and_core_agree_on_unknown_body_fields)."""
-    case.call_and_validate(excluded_checks=[schemathesis.checks.positive_data_acceptance], **target)
+def test_dataclass_body_operation(case: schemathesis.Case[Any], target: dict[str, Any]) -> None:
+    """The dataclass-body operation, valid and invalid bodies, every default check."""
+    case.call_and_validate(**target)
 
 
-# Found by schemathesis (coverage phase, POST /users/{id}/posts): the core builds the dataclass
-# body without checking its fields' types, so these reach the handler and are answered with 200
-# (and 500 where the handler iterates ``tags``), where the document promises a 400.
+# Found by schemathesis (coverage phase, POST /users/{id}/posts) before the core checked a
+# dataclass body's field types: these reached the handler (200, or 500 where it iterated
+# ``tags``) where the document promises a 400.
 SCHEMA_VIOLATING_BODIES = [
     {"title": 0},
     {"title": None, "tags": []},
@@ -123,31 +106,22 @@ SCHEMA_VIOLATING_BODIES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: dataclass body fields are not type-checked "
-                                       "(areion_core/_params.py _build_dataclass)")
 @pytest.mark.parametrize("body", SCHEMA_VIOLATING_BODIES, ids=repr)
 def test_dataclass_body_rejects_schema_violating_fields(body: dict[str, Any]) -> None:
-    # A plain test, not a schemathesis one: schemathesis' pytest plugin crashes (INTERNALERROR)
-    # on a strict xfail that passes, which is what this test does once the core is fixed.
     with TestClient(showcase_server()) as client:
         response = client.post("/users/1/posts", json=body)
     assert response.status_code == 400, (response.status_code, response.text)
 
 
-@pytest.mark.xfail(strict=True, reason="openapi plugin / core mismatch: the core rejects unknown "
-                                       "fields of a dataclass body with 400, the document allows them")
 def test_document_and_core_agree_on_unknown_body_fields() -> None:
     """Found by schemathesis (positive_data_acceptance): ``{"title": "", "x": 1}`` is valid by the
-    document (NewPost has no ``additionalProperties: false``) but the core answers 400 "request
-    body has unknown field(s): x". Either side may change; this passes when they agree."""
+    document (NewPost does not close the object), so the core ignores unknown fields."""
     with TestClient(showcase_server()) as client:
         response = client.post("/users/1/posts", json={"title": "", "x": 1})
     closed = DOCUMENT["components"]["schemas"]["NewPost"].get("additionalProperties") is False
     assert closed or response.status_code == 200, (response.status_code, response.text)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: an int path parameter beyond 64 bits converts, "
-                                       "then the JSON encoder (orjson) fails on it: 500")
 def test_integer_path_parameter_beyond_64_bits_is_not_a_server_error() -> None:
     """Found by schemathesis (a larger budget than the suite's): ``integer`` in the document has
     no bounds, Python's ``int()`` accepts any size, and orjson refuses integers beyond 64 bits

@@ -31,7 +31,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: Types with a fixed schema. Formats follow the JSON Schema / OpenAPI format registry.
 _SIMPLE: dict[Any, dict[str, Any]] = {
     str: {"type": "string"},
-    int: {"type": "integer"},
+    int: {"type": "integer", "format": "int64"},  # the core converts within signed 64 bits
     float: {"type": "number"},
     bool: {"type": "boolean"},
     type(None): {"type": "null"},
@@ -236,12 +236,21 @@ class SchemaRegistry:
         # Merge plain ``{"type": X}`` members into one ``type`` list: ``str | None`` reads as
         # ``{"type": ["string", "null"]}`` rather than an anyOf of two one-liners.
         # The merged entry takes the place of the first plain member, so ``X | None`` keeps X first.
-        types_ = [s["type"] for s in schemas if set(s) == {"type"} and isinstance(s["type"], str)]
+        # A formatted member (``int`` is int64) merges only with null: ``int | None`` reads as
+        # ``{"type": ["integer", "null"], "format": "int64"}`` (format does not constrain null).
+        plain = [s for s in schemas if isinstance(s.get("type"), str) and set(s) <= {"type", "format"}]
+        formats = {s["format"] for s in plain if "format" in s}
+        if formats and not (len(formats) == 1 and all("format" in s or s["type"] == "null" for s in plain)):
+            plain = [s for s in plain if "format" not in s]
+        types_ = [s["type"] for s in plain]
         merged: list[dict[str, Any]] = []
         for s in schemas:
-            if set(s) == {"type"} and isinstance(s["type"], str):
+            if any(s is p for p in plain):
                 if s["type"] == types_[0]:
-                    merged.append({"type": types_[0] if len(types_) == 1 else types_})
+                    entry: dict[str, Any] = {"type": types_[0] if len(types_) == 1 else types_}
+                    if formats and len(plain) == len([p for p in plain if "format" in p or p["type"] == "null"]):
+                        entry["format"] = next(iter(formats))
+                    merged.append(entry)
             else:
                 merged.append(s)
         if len(merged) == 1:

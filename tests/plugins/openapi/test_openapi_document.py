@@ -73,7 +73,7 @@ def test_path_parameters_are_typed_from_annotations() -> None:
     doc = document_for(router)
     params = _op(doc, "/items/{item_id}/variants/{vid}")["parameters"]
     assert params == [
-        {"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        {"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer", "format": "int64"}},
         {"name": "vid", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
     ]
     params = _op(doc, "/files/{name}/{size}")["parameters"]
@@ -93,7 +93,7 @@ def test_query_parameters_from_the_other_handler_parameters() -> None:
     params = {p["name"]: p for p in _op(document_for(router), "/search")["parameters"]}
     assert params["q"] == {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}
     assert params["limit"] == {"name": "limit", "in": "query", "required": False,
-                               "schema": {"type": "integer", "default": 10}}
+                               "schema": {"type": "integer", "format": "int64", "default": 10}}
     assert params["sort"]["schema"] == {"$ref": "#/components/schemas/Sort", "default": "asc"}
     assert params["tag"]["schema"] == {"type": "array", "items": {"type": "string"}}
     assert params["mode"]["schema"] == {"type": "string", "enum": ["all", "any"], "default": "all"}
@@ -142,7 +142,7 @@ def test_summary_defaults_to_the_route_name() -> None:
     (str, "200", "text/plain", {"type": "string"}),
     (bytes, "200", "application/octet-stream", None),
     (list[Item], "200", "application/json", {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}),
-    (dict[str, int], "200", "application/json", {"type": "object", "additionalProperties": {"type": "integer"}}),
+    (dict[str, int], "200", "application/json", {"type": "object", "additionalProperties": {"type": "integer", "format": "int64"}}),
     (None, "204", None, None),
     (HttpResponse, "200", None, None),
     (AsyncIterator[bytes], "200", "application/octet-stream", None),

@@ -122,7 +122,7 @@ def _one(tp: Any, mode: str = "serialization") -> tuple[dict[str, Any], SchemaRe
 
 @pytest.mark.parametrize(("tp", "expected"), [
     (str, {"type": "string"}),
-    (int, {"type": "integer"}),
+    (int, {"type": "integer", "format": "int64"}),
     (float, {"type": "number"}),
     (bool, {"type": "boolean"}),
     (uuid.UUID, {"type": "string", "format": "uuid"}),
@@ -130,17 +130,19 @@ def _one(tp: Any, mode: str = "serialization") -> tuple[dict[str, Any], SchemaRe
     (datetime.date, {"type": "string", "format": "date"}),
     (bytes, {"type": "string", "contentEncoding": "base64"}),
     (Any, {}),
-    (UserId, {"type": "integer"}),
-    (Annotated[int, "How many"], {"type": "integer", "description": "How many"}),
+    (UserId, {"type": "integer", "format": "int64"}),
+    (Annotated[int, "How many"], {"type": "integer", "format": "int64", "description": "How many"}),
 ])
 def test_simple_types(tp: Any, expected: dict[str, Any]) -> None:
     assert _one(tp)[0] == expected
 
 
 @pytest.mark.parametrize(("tp", "expected"), [
-    (Optional[int], {"type": ["integer", "null"]}),  # noqa: UP045 - the old spelling on purpose
-    (int | None, {"type": ["integer", "null"]}),
-    (Union[int, str], {"type": ["integer", "string"]}),  # noqa: UP007
+    (Optional[int], {"type": ["integer", "null"], "format": "int64"}),  # noqa: UP045 - the old spelling
+    (int | None, {"type": ["integer", "null"], "format": "int64"}),
+    (str | None, {"type": ["string", "null"]}),
+    # A format applies to one type only: int's int64 keeps int apart from str.
+    (Union[int, str], {"anyOf": [{"type": "integer", "format": "int64"}, {"type": "string"}]}),  # noqa: UP007
     (int | Any, {}),
 ])
 def test_unions_merge_plain_types(tp: Any, expected: dict[str, Any]) -> None:
@@ -153,17 +155,17 @@ def test_union_with_a_record_uses_anyof_and_keeps_order() -> None:
 
 
 @pytest.mark.parametrize(("tp", "expected"), [
-    (list[int], {"type": "array", "items": {"type": "integer"}}),
+    (list[int], {"type": "array", "items": {"type": "integer", "format": "int64"}}),
     (typing.Sequence[str], {"type": "array", "items": {"type": "string"}}),
     (set[str], {"type": "array", "items": {"type": "string"}, "uniqueItems": True}),
-    (frozenset[int], {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}),
-    (tuple[int, ...], {"type": "array", "items": {"type": "integer"}}),
-    (tuple[int, str], {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}],
+    (frozenset[int], {"type": "array", "items": {"type": "integer", "format": "int64"}, "uniqueItems": True}),
+    (tuple[int, ...], {"type": "array", "items": {"type": "integer", "format": "int64"}}),
+    (tuple[int, str], {"type": "array", "prefixItems": [{"type": "integer", "format": "int64"}, {"type": "string"}],
                        "minItems": 2, "maxItems": 2}),
     (list, {"type": "array"}),
     (dict[str, float], {"type": "object", "additionalProperties": {"type": "number"}}),
     (typing.Mapping[str, list[int]], {"type": "object", "additionalProperties": {
-        "type": "array", "items": {"type": "integer"}}}),
+        "type": "array", "items": {"type": "integer", "format": "int64"}}}),
     (dict, {"type": "object"}),
     (dict[str, Any], {"type": "object"}),
 ])
@@ -193,7 +195,7 @@ def test_dataclass_fields_required_defaults_nested_and_descriptions() -> None:
     user = registry.components["User"]
     assert user["required"] == ["id", "name"]
     props = user["properties"]
-    assert props["id"] == {"type": "integer"}
+    assert props["id"] == {"type": "integer", "format": "int64"}
     assert props["name"] == {"type": "string", "description": "Full name"}
     assert props["address"] == {"anyOf": [{"$ref": "#/components/schemas/Address"}, {"type": "null"}],
                                 "default": None}
