@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from ._wire import NO_BODY_STATUSES, encode_head
 from .response import FileResponse, HttpResponse, StreamingResponse
+from .server.dates import parse_http_date
 
 if TYPE_CHECKING:
     from .request import HttpRequest
@@ -45,10 +45,9 @@ def not_modified(request: HttpRequest, response: HttpResponse) -> bool:
     last = response.headers.get("last-modified")
     if ims is None or last is None:
         return False
-    try:
-        return parsedate_to_datetime(last) <= parsedate_to_datetime(ims)
-    except (TypeError, ValueError, IndexError):
-        return False  # an unparsable date is ignored, as RFC 9110 §13.1.3 says
+    last_time, since = parse_http_date(last), parse_http_date(ims)
+    # An unparsable date is ignored, as RFC 9110 §13.1.3 says.
+    return last_time is not None and since is not None and last_time <= since
 
 
 def as_304(response: HttpResponse) -> HttpResponse:

@@ -8,12 +8,12 @@ import os
 import re
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
 
 import orjson
 
 from .headers import MutableHeaders
+from .server.dates import http_date
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
@@ -130,7 +130,7 @@ class HttpResponse:
             if isinstance(expires, datetime):
                 if expires.tzinfo is None:
                     expires = expires.replace(tzinfo=UTC)
-                expires = format_datetime(expires.astimezone(UTC), usegmt=True)
+                expires = http_date(expires.timestamp())
             parts.append(f"Expires={expires}")
         for attr, val in (("Path", path), ("Domain", domain)):
             if val is not None:
@@ -219,8 +219,7 @@ class FileResponse(HttpResponse):
         self.range: tuple[int, int] | None = None
         h = self.headers
         h.setdefault("etag", f'"{st.st_mtime_ns:x}-{st.st_size:x}"')
-        h.setdefault("last-modified", format_datetime(
-            datetime.fromtimestamp(int(st.st_mtime), UTC), usegmt=True))
+        h.setdefault("last-modified", http_date(int(st.st_mtime)))
         h.setdefault("accept-ranges", "bytes")
         if filename is not None:
             from urllib.parse import quote

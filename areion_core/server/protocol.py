@@ -67,23 +67,23 @@ class HttpConnection(asyncio.Protocol):
         "_body",
         "_body_len",
         "_busy",
+        "_cancel_requested",
         "_closed",
         "_content_length",
         "_drain_waiter",
+        "_driver",
         "_error",
         "_expect",
+        "_handoff",
         "_header_bytes",
         "_headers",
         "_host_count",
+        "_job",
         "_max_header_bytes",
         "_max_headers",
         "_pending",
         "_read_paused",
         "_req_keep_alive",
-        "_cancel_requested",
-        "_driver",
-        "_handoff",
-        "_job",
         "_te",
         "_url",
         "_url_len",
@@ -399,7 +399,7 @@ class HttpConnection(asyncio.Protocol):
                     if yielded is None or not yielded.cancelled():
                         yielded = ctx.run(coro.throw, exc)
                         continue
-                except BaseException:  # noqa: S110 - delivered by result() on the next send
+                except BaseException:
                     pass
                 yielded = ctx.run(coro.send, None)
         except StopIteration:

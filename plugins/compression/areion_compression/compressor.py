@@ -45,7 +45,7 @@ def route_opted_out(route: Route | None) -> bool:
 class ResponseCompressor:
     """Applies the configured compression to responses; one per app, built at startup."""
 
-    __slots__ = ("_min_size", "_suffixes", "_thread_min_size", "_types", "enabled", "negotiator", "settings")
+    __slots__ = ("_suffixes", "_thread_min_size", "_types", "enabled", "min_size", "negotiator", "settings")
 
     def __init__(self, settings: CompressionSettings) -> None:
         self.settings = settings
@@ -53,7 +53,7 @@ class ResponseCompressor:
         self.enabled = bool(settings.codecs)
         self.negotiator = EncodingNegotiator(settings.preference, settings.preference)
         self._types = settings.content_type_filter()
-        self._min_size = settings.min_size
+        self.min_size = settings.min_size
         self._thread_min_size = settings.thread_min_size
         self._suffixes = tuple(
             (name, codec.file_suffix) for name, codec in settings.codecs.items() if codec.file_suffix
@@ -77,7 +77,7 @@ class ResponseCompressor:
         status = response.status_code
         if status < 200 or status in _NEVER_COMPRESSED or not self.enabled:
             return None
-        if response.__class__ is HttpResponse and len(response.body) < self._min_size:
+        if response.__class__ is HttpResponse and len(response.body) < self.min_size:
             return None  # the commonest case first: a small API answer
         headers = response.headers
         if "content-encoding" in headers or "content-range" in headers:
@@ -94,7 +94,7 @@ class ResponseCompressor:
         if isinstance(response, StreamingResponse):
             return self._stream(request, response)
         body = response.body
-        if len(body) < self._min_size:
+        if len(body) < self.min_size:
             return None  # the framing would eat the gain; no Vary: identity for everyone
         headers.add_vary("Accept-Encoding")
         if request.method == "HEAD":
@@ -115,7 +115,7 @@ class ResponseCompressor:
 
     def _stream(self, request: HttpRequest, response: StreamingResponse) -> HttpResponse | None:
         declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) < self._min_size:
+        if declared is not None and declared.isdigit() and int(declared) < self.min_size:
             return None
         response.headers.add_vary("Accept-Encoding")
         if request.method == "HEAD":
@@ -140,7 +140,7 @@ class ResponseCompressor:
 
     async def _file(self, request: HttpRequest, response: FileResponse) -> HttpResponse | None:
         size = response.stat.st_size
-        if size < self._min_size or getattr(response, "range", None) is not None:
+        if size < self.min_size or getattr(response, "range", None) is not None:
             return None
         response.headers.add_vary("Accept-Encoding")
         if request.method == "HEAD" or "range" in request.headers:

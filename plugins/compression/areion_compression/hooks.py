@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 
-from areion_core import hookimpl
+from areion_core import HttpResponse, hookimpl
 
 from .compressor import ResponseCompressor, route_opted_out
 from .settings import CompressionSettings
@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from areion_core.app import App
     from areion_core.config import AreionConfig
     from areion_core.request import HttpRequest
-    from areion_core.response import HttpResponse
     from areion_core.routing import Route
 
 
@@ -43,8 +42,13 @@ class CompressionPlugin:
         return {"accept-encoding": self._configured().encoding_for}
 
     @hookimpl
-    async def response_ready(self, request: HttpRequest, response: HttpResponse) -> HttpResponse | None:
-        return await self._configured().process(request, response)
+    def response_ready(
+        self, request: HttpRequest, response: HttpResponse
+    ) -> Awaitable[HttpResponse | None] | None:
+        compressor = self._configured()
+        if response.__class__ is HttpResponse and len(response.body) < compressor.min_size:
+            return None  # a small answer: decided without creating a coroutine
+        return compressor.process(request, response)
 
     def _configured(self) -> ResponseCompressor:
         compressor = self.compressor

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from typing import Any
-
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any
 
 from .._env import expand_env
 from ..record import CacheRecord, RecordError, decode_record, encode_record
 from .base import CacheStore, StoreError
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 # SET with a TTL and add the key to each tag set, stretching a tag set's TTL to cover its
 # longest-lived member so tag invalidation can never miss a live entry. One script makes
@@ -47,7 +45,10 @@ return 0
 """
 
 # Everything redis-py raises for a server that is down or slow (TimeoutError is an OSError).
-_FAILURES = (RedisError, OSError)
+# redis-py is imported when a RedisStore first connects (it costs ~10 MB of memory that an
+# app on the memory or filesystem store should not pay); its RedisError joins this tuple
+# then, before any Redis call can raise it.
+_FAILURES: tuple[type[BaseException], ...] = (OSError,)
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 _BATCH = 500
 
@@ -91,14 +92,7 @@ class RedisStore(CacheStore):
 
     # --- connection --------------------------------------------------------------------
     async def _enter(self) -> aioredis.Redis:
-        """The client, after making sure this code runs inside an asyncio task.
-
-        redis-py guards connects with ``asyncio.timeout()``, which raises outside a task. The
-        server runs each request's first step eagerly, before any task exists; one
-        ``sleep(0)`` hands the rest of the request to the task the server then creates.
-        """
-        if asyncio.current_task() is None:
-            await asyncio.sleep(0)
+        """The client (the server runs every request inside a task, as redis-py's timeouts need)."""
         return self._redis()
 
     def _redis(self) -> aioredis.Redis:
@@ -106,6 +100,13 @@ class RedisStore(CacheStore):
         # A client's connections belong to the loop that made them; a store used from a new
         # loop (a CLI command, a test) gets a new client rather than a broken one.
         if self._client is None or self._loop is not loop:
+            global _FAILURES
+            import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+            from redis.exceptions import RedisError
+
+            _FAILURES = (RedisError, OSError)
             # A blocking pool makes a burst wait (up to ``timeout``) for a free connection
             # instead of failing with MaxConnectionsError.
             pool = aioredis.BlockingConnectionPool.from_url(
