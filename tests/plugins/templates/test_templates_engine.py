@@ -258,3 +258,19 @@ def test_filters_globals_and_tests_reach_both_environments(tmp_path: Path) -> No
                            tests={"even_number": lambda n: n % 2 == 0})
     assert engine.render_to_string("t.txt") == "Areion|AB|True"
     assert asyncio.run(engine.render_to_string_async("t.txt")) == "Areion|AB|True"
+
+
+def test_dict_attribute_lookup_matches_jinja2_semantics(tmp_path) -> None:
+    """The fast ``row.field`` path gives exactly what plain Jinja2 gives, methods and misses included."""
+    import jinja2
+
+    from areion_templates.engine import FastAttributeEnvironment
+
+    source = "{{ row.name }}|{{ row.items is callable }}|{{ row.missing is defined }}|{{ obj.upper() }}"
+    context = {"row": {"name": "<b>", "items": "shadowed"}, "obj": "x"}
+    plain = jinja2.Environment(autoescape=True).from_string(source).render(context)
+    fast = FastAttributeEnvironment(autoescape=True).from_string(source).render(context)
+    assert fast == plain == "&lt;b&gt;|True|False|X"
+    strict = FastAttributeEnvironment(undefined=jinja2.StrictUndefined).from_string("{{ row.missing }}")
+    with pytest.raises(jinja2.UndefinedError):
+        strict.render(row={})
