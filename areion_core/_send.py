@@ -95,7 +95,7 @@ def send_buffered(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     conn = request.conn
     method = request.method
     status = response.status_code
-    if status == 200 and method in ("GET", "HEAD"):
+    if status == 200 and request.conditional and method in ("GET", "HEAD"):
         h = response.headers._d
         if ("etag" in h or "last-modified" in h) and not_modified(request, response):
             response = as_304(response)
@@ -119,7 +119,7 @@ async def send(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Write ``response`` for ``request``; returns what was actually sent (a 304, a 206, ...)."""
     if response.__class__ is HttpResponse or response.status_code in NO_BODY_STATUSES:
         return send_buffered(request, response)
-    if request.method in ("GET", "HEAD") and response.status_code == 200:
+    if request.conditional and request.method in ("GET", "HEAD") and response.status_code == 200:
         h = response.headers._d
         if ("etag" in h or "last-modified" in h) and not_modified(request, response):
             return send_buffered(request, as_304(response))

@@ -298,8 +298,10 @@ class App:
                 query = parsed.query or b""
             else:
                 raise ValueError("invalid request target")
-        return HttpRequest(method, path.decode("latin-1"), query.decode("latin-1"), headers, body,
-                           conn, self, version)
+        request = HttpRequest(method, path.decode("latin-1"), query.decode("latin-1"), headers, body,
+                              conn, self, version)
+        request.conditional = getattr(conn, "conditional", True)
+        return request
 
     def _resolve(self, request: HttpRequest) -> Route | HttpResponse:
         raw = request.raw_path
@@ -351,7 +353,8 @@ class App:
                 response = None
                 chain = route.request_chain  # type: ignore[union-attr]
                 if chain is not None:
-                    response = await run_first(chain, "request_received", request)
+                    answer = run_first(chain, "request_received", request)
+                    response = answer if answer is None or isinstance(answer, HttpResponse) else await answer
                 if response is None:
                     response = await route.endpoint(request)  # type: ignore[union-attr, misc]
             except asyncio.CancelledError:
@@ -366,7 +369,8 @@ class App:
         assert response is not None
         if chain is not None:
             try:
-                response = await run_replace(chain, request, response)
+                replaced = run_replace(chain, request, response)
+                response = replaced if isinstance(replaced, HttpResponse) else await replaced
             except PluginFailure as exc:
                 response = await self._on_exception(request, exc, None)
         try:
@@ -385,7 +389,9 @@ class App:
             return
         observers = route.sent_chain if route is not None else self._global["response_sent"]
         if observers is not None:
-            await run_observers(observers, request, sent)
+            pending = run_observers(observers, request, sent)
+            if pending is not None:
+                await pending
         if self._access:
             access_log.info('%s - "%s %s HTTP/%s" %d', _client(request), request.method, request.raw_path,
                             request.http_version, sent.status_code)
@@ -393,7 +399,8 @@ class App:
     async def _on_exception(self, request: HttpRequest, exc: BaseException, chain: Any) -> HttpResponse:
         chain = chain if chain is not None else self._global["exception"]
         try:
-            response = await run_first(chain, "exception", request, exc)
+            answer = run_first(chain, "exception", request, exc)
+            response = answer if answer is None or isinstance(answer, HttpResponse) else await answer
         except PluginFailure as failure:
             self.logger.error("plugin %r raised in the exception hook", failure.plugin, exc_info=failure.original)
             response = None

@@ -33,7 +33,7 @@ class Headers(Mapping[str, str]):
     the order received.
     """
 
-    __slots__ = ("_all", "_first", "_raw")
+    __slots__ = ("_all", "_first", "_raw", "_scans")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] = ()) -> None:
         if isinstance(raw, Mapping):
@@ -41,6 +41,7 @@ class Headers(Mapping[str, str]):
         self._raw: list[tuple[bytes, bytes]] = list(raw) if not isinstance(raw, list) else raw
         self._first: dict[str, str] | None = None
         self._all: dict[str, list[str]] | None = None
+        self._scans = 0
 
     def _index(self) -> dict[str, str]:
         first: dict[str, str] = {}
@@ -62,7 +63,19 @@ class Headers(Mapping[str, str]):
         return first[key.lower()]
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        first = self._first if self._first is not None else self._index()
+        first = self._first
+        if first is None:
+            if self._scans < 3:
+                # The first few lookups scan the raw pairs: cheaper than decoding and
+                # indexing every header when a request is asked about one or two of them.
+                self._scans += 1
+                wanted = key.lower().encode("latin-1")
+                size = len(wanted)
+                for name, value in self._raw:
+                    if len(name) == size and name.lower() == wanted:
+                        return value.decode("latin-1")
+                return default
+            first = self._index()
         return first.get(key.lower(), default)
 
     def get_all(self, key: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pluggy
@@ -114,45 +114,102 @@ def _adapt(fn: Callable[..., Any], argnames: tuple[str, ...], expected: tuple[st
     return adapted
 
 
-async def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | None:
-    """Call a first-answer-wins chain (request_received, exception)."""
-    for name, fn, is_async in chain:
+# The runners below are sync-first: while every plugin answers synchronously they return the
+# result directly, and only a plugin that returns an awaitable makes them return one (the
+# rest of the chain then continues in a coroutine). A chain of sync plugins costs no
+# coroutine per request; the caller awaits only when it gets something awaitable.
+
+
+def _checked(name: str, hook: str, result: Any) -> HttpResponse:
+    if not isinstance(result, HttpResponse):
+        raise PluginFailure(name, hook, TypeError(f"returned {type(result).__name__}, not HttpResponse"))
+    return result
+
+
+def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+    """A first-answer-wins chain (request_received, exception): the answer, None, or an awaitable of either."""
+    for i, (name, fn, is_async) in enumerate(chain):
         try:
             result = fn(*args)
-            if is_async or (result is not None and inspect.isawaitable(result)):
+        except Exception as exc:
+            raise PluginFailure(name, hook, exc) from exc
+        if result is None:
+            continue
+        if result.__class__ is HttpResponse:
+            return result
+        if is_async or inspect.isawaitable(result):
+            return _first_async(chain, i, result, hook, args)
+        return _checked(name, hook, result)
+    return None
+
+
+async def _first_async(chain: tuple[Link, ...], index: int, pending: Any, hook: str,
+                       args: tuple[Any, ...]) -> HttpResponse | None:
+    for i in range(index, len(chain)):
+        name, fn, _ = chain[i]
+        try:
+            result = pending if i == index else fn(*args)
+            if result is not None and result.__class__ is not HttpResponse and inspect.isawaitable(result):
                 result = await result
         except Exception as exc:
             raise PluginFailure(name, hook, exc) from exc
         if result is not None:
-            if not isinstance(result, HttpResponse):
-                raise PluginFailure(name, hook, TypeError(f"returned {type(result).__name__}, not HttpResponse"))
-            return result
+            return _checked(name, hook, result)
     return None
 
 
-async def run_replace(chain: tuple[Link, ...], request: Any, response: HttpResponse) -> HttpResponse:
-    """Call response_ready: each plugin may return a replacement for the response so far."""
-    for name, fn, is_async in chain:
+def run_replace(
+    chain: tuple[Link, ...], request: Any, response: HttpResponse
+) -> HttpResponse | Awaitable[HttpResponse]:
+    """response_ready: each plugin may replace the response so far; the last one, or an awaitable of it."""
+    for i, (name, fn, is_async) in enumerate(chain):
         try:
             result = fn(request, response)
-            if is_async or (result is not None and inspect.isawaitable(result)):
+        except Exception as exc:
+            raise PluginFailure(name, "response_ready", exc) from exc
+        if result is None:
+            continue
+        if result.__class__ is not HttpResponse and (is_async or inspect.isawaitable(result)):
+            return _replace_async(chain, i, result, request, response)
+        response = _checked(name, "response_ready", result)
+    return response
+
+
+async def _replace_async(chain: tuple[Link, ...], index: int, pending: Any, request: Any,
+                         response: HttpResponse) -> HttpResponse:
+    for i in range(index, len(chain)):
+        name, fn, _ = chain[i]
+        try:
+            result = pending if i == index else fn(request, response)
+            if result is not None and result.__class__ is not HttpResponse and inspect.isawaitable(result):
                 result = await result
         except Exception as exc:
             raise PluginFailure(name, "response_ready", exc) from exc
         if result is not None:
-            if not isinstance(result, HttpResponse):
-                raise PluginFailure(name, "response_ready",
-                                    TypeError(f"returned {type(result).__name__}, not HttpResponse"))
-            response = result
+            response = _checked(name, "response_ready", result)
     return response
 
 
-async def run_observers(chain: tuple[Link, ...], request: Any, response: HttpResponse) -> None:
-    """Call response_sent; an observer's failure is logged and never reaches the client."""
-    for name, fn, is_async in chain:
+def run_observers(chain: tuple[Link, ...], request: Any, response: HttpResponse) -> Awaitable[None] | None:
+    """response_sent: a failure is logged and never reaches the client; an awaitable if a plugin is async."""
+    for i, (name, fn, is_async) in enumerate(chain):
         try:
             result = fn(request, response)
-            if is_async or (result is not None and inspect.isawaitable(result)):
+        except Exception:
+            logger.exception("plugin %r raised in response_sent", name)
+            continue
+        if result is not None and (is_async or inspect.isawaitable(result)):
+            return _observers_async(chain, i, result, request, response)
+    return None
+
+
+async def _observers_async(chain: tuple[Link, ...], index: int, pending: Any, request: Any,
+                           response: HttpResponse) -> None:
+    for i in range(index, len(chain)):
+        name, fn, _ = chain[i]
+        try:
+            result = pending if i == index else fn(request, response)
+            if result is not None and inspect.isawaitable(result):
                 await result
         except Exception:
             logger.exception("plugin %r raised in response_sent", name)

@@ -101,6 +101,7 @@ class HttpRequest:
         "_raw_headers",
         "app",
         "body",
+        "conditional",
         "conn",
         "http_version",
         "method",
@@ -140,6 +141,8 @@ class HttpRequest:
         self._path: str | None = None
         #: Per-request scratch space for plugins and middleware.
         self.state: dict[str, Any] | None = None
+        #: False only when the server saw no If-None-Match / If-Modified-Since header.
+        self.conditional = True
 
     # --- lazily parsed views ---------------------------------------------------------
     @property
@@ -150,6 +153,11 @@ class HttpRequest:
             path = unquote(raw, errors="strict") if "%" in raw else raw
             self._path = path
         return path
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The header pairs as received (names in their original case); do not modify."""
+        return self._raw_headers
 
     @property
     def headers(self) -> Headers:
@@ -279,7 +287,8 @@ class HttpRequest:
     def render_template(self, template_name: str, context: Mapping[str, Any] | None = None) -> HttpResponse:
         """Render a template with the app's template engine (needs ``areion-templates``)."""
         engine = self._engine()
-        return engine.render(template_name, dict(context or {}), request=self)
+        response: HttpResponse = engine.render(template_name, dict(context or {}), request=self)
+        return response
 
     async def render_template_async(self, template_name: str, context: Mapping[str, Any] | None = None) -> HttpResponse:
         """Render with the engine's async path, so templates may await (needs ``areion-templates``)."""

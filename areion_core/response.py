@@ -87,7 +87,8 @@ class HttpResponse:
     # --- seed API ---------------------------------------------------------------------
     @property
     def content_type(self) -> str | None:
-        return self.headers.get("content-type")
+        value: str | None = self.headers.get("content-type")
+        return value
 
     def set_header(self, key: str, value: object) -> None:
         self.headers[key] = value

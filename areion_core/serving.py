@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import ssl as _ssl
@@ -83,6 +84,11 @@ class AreionServer:
         app = self.app
         app.build()
         await app.startup()
+        # Everything alive now (modules, routes, plugins) lives as long as the process: move it
+        # out of the collector's generations so that collections only ever walk request garbage
+        # (and forked workers do not touch, and so copy, those pages).
+        gc.collect()
+        gc.freeze()
         http = HttpServer(app.handle, app.make_request, app.config.limits, app.constant_headers())
         await http.start(self.host, self.port, sock=sock, ssl=self.ssl_context)
         self._http = http

@@ -35,9 +35,9 @@ _REASONS = {
     503: "Service Unavailable", 505: "HTTP Version Not Supported",
 }
 
-# Lengths of the header names the protocol itself must see: Host, Expect,
-# Content-Length, Transfer-Encoding (a cheap filter before lower-casing).
-_WATCHED_LENGTHS = frozenset({4, 6, 14, 17})
+# Lengths of the header names the protocol itself must see: Host, Expect, Content-Length,
+# Transfer-Encoding, If-None-Match, If-Modified-Since (a cheap filter before lower-casing).
+_WATCHED_LENGTHS = frozenset({4, 6, 13, 14, 17})
 _Job = tuple[Any, Any, contextvars.Context]
 
 # The C helpers behind asyncio.current_task(); Python 3.12's eager tasks use the same pair.
@@ -89,6 +89,7 @@ class HttpConnection(asyncio.Protocol):
         "_url_len",
         "_write_paused",
         "client",
+        "conditional",
         "keep_alive",
         "loop",
         "parser",
@@ -129,6 +130,9 @@ class HttpConnection(asyncio.Protocol):
         self._handoff: asyncio.Future[None] | None = None
         self._job: _Job | None = None
         self._cancel_requested = False
+        #: Whether the request being parsed has If-None-Match / If-Modified-Since (read by the
+        #: request factory, so only unconditional requests skip the validator checks).
+        self.conditional = False
         #: Whether the connection stays open after the response being written now.
         self.keep_alive = True
         self._req_keep_alive = True
@@ -234,6 +238,7 @@ class HttpConnection(asyncio.Protocol):
         self._content_length = -1
         self._body = []
         self._body_len = 0
+        self.conditional = False
         self.phase = HEADERS
         self.since = self.state.now
 
@@ -257,6 +262,8 @@ class HttpConnection(asyncio.Protocol):
                 self._te = value.lower()
             elif lower == b"expect":
                 self._expect = value.lower() == b"100-continue"
+            elif lower == b"if-none-match" or lower == b"if-modified-since":
+                self.conditional = True
             elif lower == b"content-length":
                 try:
                     self._content_length = int(value)  # llhttp has validated the digits

@@ -62,10 +62,7 @@ def has_credentials(request: HttpRequest) -> bool:
     Reads the raw pairs rather than the parsed headers: most requests never need their
     header index built, and a cache hit should not build it just for this.
     """
-    for name, _ in request.headers.raw():
-        if len(name) in (6, 13) and name.lower() in _CREDENTIAL_HEADERS:
-            return True
-    return False
+    return any(len(name) in (6, 13) and name.lower() in _CREDENTIAL_HEADERS for name, _ in request.raw_headers)
 
 
 def parse_vary(value: str | None) -> tuple[str, ...] | None:

@@ -8,7 +8,7 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 from areion_core.headers import MutableHeaders
-from areion_core.response import FileResponse, HttpResponse, StreamingResponse
+from areion_core.response import FileResponse, HttpResponse, StreamingResponse, prebuilt
 
 from .record import CacheRecord
 
@@ -98,8 +98,7 @@ def hit_response(
         if hit_header is not None:
             template[hit_header] = label
         memo = record._extra[label] = (seconds, template)
-    response = HttpResponse(None, record.status)
-    response.body = record.body
+    response = prebuilt(record.body, "", record.status)
     response.headers = memo[1].copy()
     response.extensions = {"caching.hit": True, "caching.status": label}
     return response

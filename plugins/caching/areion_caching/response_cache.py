@@ -199,7 +199,7 @@ class ResponseCache:
         for attempt in range(3):
             try:
                 record, key = await self._lookup(request, base)
-            except Exception as exc:  # noqa: BLE001 - any store trouble means "uncached"
+            except Exception as exc:
                 self._failed(exc, "read")
                 return None
             self._succeeded()
@@ -250,7 +250,7 @@ class ResponseCache:
         while True:
             try:
                 token = await store.acquire_lock(key, self.settings.lock_timeout)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._failed(exc, "lock")
                 return None
             if token is not None:
@@ -262,7 +262,7 @@ class ResponseCache:
             delay = min(delay * 1.5, 0.1)
             try:
                 record, _ = await self._lookup(request, state.base)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._failed(exc, "read")
                 return None
             if record is not None and record.is_fresh():
@@ -322,7 +322,7 @@ class ResponseCache:
         if token is not None:
             try:
                 await self.store.release_lock(state.key, token)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._failed(exc, "unlock")
 
     def needs_finish(self, request: HttpRequest) -> bool:
@@ -373,7 +373,7 @@ class ResponseCache:
                 await store.set(base, vary_index(tuple(names), now, lifetime, tags), lifetime)
             else:
                 await store.set(base, record, lifetime)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._failed(exc, "write")
             return False
         self._succeeded()
@@ -401,7 +401,7 @@ class ResponseCache:
             if store.shared_between_processes:
                 try:
                     token = await store.acquire_lock(key, self.settings.lock_timeout)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self._failed(exc, "lock")
                     return
                 if token is None:
@@ -420,7 +420,7 @@ class ResponseCache:
             if token is not None:
                 try:
                     await store.release_lock(key, token)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self._failed(exc, "unlock")
 
     # --- invalidation ----------------------------------------------------------------------
@@ -492,5 +492,5 @@ def get_cache(app: Any) -> ResponseCache:
             "the caching plugin is not enabled for this app "
             "(pip install areion-caching and add 'caching' to plugins)"
         )
-        raise RuntimeError(message)  # noqa: TRY004 - a missing plugin, not a wrong argument
+        raise RuntimeError(message)
     return cache

@@ -316,7 +316,7 @@ class SchemaRegistry:
         origin = typing.get_origin(tp) or tp
         params = getattr(origin, "__parameters__", ())
         args = typing.get_args(tp)
-        subst = dict(zip(params, args)) if args else {}
+        subst = dict(zip(params, args, strict=False)) if args else {}
         hints = _type_hints(origin)
         props: dict[str, Any] = {}
         required: list[str] = []

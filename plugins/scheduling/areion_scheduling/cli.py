@@ -58,7 +58,7 @@ def list_jobs_command(args: argparse.Namespace) -> int:
               j.source) for j in jobs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
     return 0
 
 
@@ -81,7 +81,7 @@ def run_job_command(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         result = asyncio.run(run())
-    except Exception:  # noqa: BLE001 - any failure of the user's job is reported, exit 1
+    except Exception:
         traceback.print_exc()
         print(f"job {args.job_id} failed after {time.monotonic() - started:.3f}s",
               file=sys.stderr)

@@ -154,7 +154,7 @@ class RedisLease(Leadership):
                 self._log().warning("scheduler lease: Redis at %s unreachable (%r); retrying "
                                     "every %.3gs", self.url, exc, self.heartbeat)
             return self.heartbeat
-        except Exception:  # noqa: BLE001 - never let the heartbeat die silently
+        except Exception:
             self._log().exception("scheduler lease: heartbeat failed")
             return self.heartbeat
 

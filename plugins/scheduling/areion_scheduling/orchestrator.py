@@ -9,6 +9,7 @@ after the last request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -173,10 +174,8 @@ class DefaultOrchestrator:
             await asyncio.wait(running, timeout=max(0.0, deadline - loop.time()))
         # Jobs may still submit follow-up tasks while they finish; only now refuse new ones.
         self._tasks.close()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._tasks.wait_idle(), max(0.0, deadline - loop.time()))
-        except TimeoutError:
-            pass
         late = {task: job_id for task, job_id in running.items() if not task.done()}
         for task, job_id in late.items():
             task.cancel()

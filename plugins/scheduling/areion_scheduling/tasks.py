@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import enum
 import functools
 import inspect
@@ -128,10 +129,9 @@ class TaskHandle:
             waiter: asyncio.Future[None] = loop.create_future()
 
             def wake(_f: object) -> None:
-                try:
+                # If the awaiting loop is closed, nobody is waiting any more.
+                with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(_resolve, waiter)
-                except RuntimeError:  # the awaiting loop is closed: nobody is waiting any more
-                    pass
 
             self._future.add_done_callback(wake)
             try:
@@ -300,7 +300,7 @@ class BackgroundTasks:
     def _run_sync(self, handle: TaskHandle) -> None:
         try:
             result = handle._func(*(handle._args or ()), **(handle._kwargs or {}))
-        except BaseException as exc:  # noqa: BLE001 - recorded and logged, never swallowed
+        except BaseException as exc:
             self._failed(handle, exc)
         else:
             _settle(handle._future, result=result)
@@ -317,7 +317,7 @@ class BackgroundTasks:
             result = await coro
         except asyncio.CancelledError:
             handle._future.cancel()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._failed(handle, exc)
         else:
             _settle(handle._future, result=result)

@@ -217,7 +217,7 @@ class DefaultEngine:
     def context_processor(self, func: ContextProcessor) -> ContextProcessor:
         """Register ``func(request) -> Mapping`` (sync or async) for every render; usable as a decorator."""
         self._own_processors.append(func)
-        self._processors = self._processors + (func,)
+        self._processors = (*self._processors, func)
         return func
 
     def add_package(self, package: str, path: str = "templates") -> None:
@@ -423,7 +423,7 @@ def _engine_of(request: HttpRequest) -> DefaultEngine:
     if not isinstance(engine, DefaultEngine):
         # RuntimeError like the core's render_template without an engine: the app's setup is
         # what is wrong, not an argument.
-        raise RuntimeError(  # noqa: TRY004
+        raise RuntimeError(
             "this needs areion-templates' DefaultEngine as the app's template engine: enable the "
             "'templates' plugin or pass with_engine(DefaultEngine(...))"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import struct
@@ -140,10 +141,8 @@ class FileSystemStore(CacheStore):
                 fh.write(data)
             os.replace(tmp, name)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
             raise
         assert self._bytes is not None
         self._bytes += len(data) - (old or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -193,10 +194,8 @@ class RedisStore(CacheStore):
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
-            try:
+            with contextlib.suppress(_FAILURES):
                 await client.aclose()
-            except _FAILURES:
-                pass
 
     async def acquire_lock(self, key: str, ttl: float) -> str | None:
         token = secrets.token_hex(8)
