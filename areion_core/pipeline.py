@@ -126,20 +126,20 @@ def _checked(name: str, hook: str, result: Any) -> HttpResponse:
     return result
 
 
-def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | None | Awaitable[HttpResponse | None]:
     """A first-answer-wins chain (request_received, exception): the answer, None, or an awaitable of either."""
-    for i, (name, fn, is_async) in enumerate(chain):
+    for link in chain:
         try:
-            result = fn(*args)
+            result = link[1](*args)
         except Exception as exc:
-            raise PluginFailure(name, hook, exc) from exc
+            raise PluginFailure(link[0], hook, exc) from exc
         if result is None:
             continue
         if result.__class__ is HttpResponse:
             return result
-        if is_async or inspect.isawaitable(result):
-            return _first_async(chain, i, result, hook, args)
-        return _checked(name, hook, result)
+        if link[2] or inspect.isawaitable(result):
+            return _first_async(chain, chain.index(link), result, hook, args)
+        return _checked(link[0], hook, result)
     return None
 
 
@@ -162,16 +162,16 @@ def run_replace(
     chain: tuple[Link, ...], request: Any, response: HttpResponse
 ) -> HttpResponse | Awaitable[HttpResponse]:
     """response_ready: each plugin may replace the response so far; the last one, or an awaitable of it."""
-    for i, (name, fn, is_async) in enumerate(chain):
+    for link in chain:
         try:
-            result = fn(request, response)
+            result = link[1](request, response)
         except Exception as exc:
-            raise PluginFailure(name, "response_ready", exc) from exc
+            raise PluginFailure(link[0], "response_ready", exc) from exc
         if result is None:
             continue
-        if result.__class__ is not HttpResponse and (is_async or inspect.isawaitable(result)):
-            return _replace_async(chain, i, result, request, response)
-        response = _checked(name, "response_ready", result)
+        if result.__class__ is not HttpResponse and (link[2] or inspect.isawaitable(result)):
+            return _replace_async(chain, chain.index(link), result, request, response)
+        response = _checked(link[0], "response_ready", result)
     return response
 
 
@@ -192,14 +192,14 @@ async def _replace_async(chain: tuple[Link, ...], index: int, pending: Any, requ
 
 def run_observers(chain: tuple[Link, ...], request: Any, response: HttpResponse) -> Awaitable[None] | None:
     """response_sent: a failure is logged and never reaches the client; an awaitable if a plugin is async."""
-    for i, (name, fn, is_async) in enumerate(chain):
+    for link in chain:
         try:
-            result = fn(request, response)
+            result = link[1](request, response)
         except Exception:
-            logger.exception("plugin %r raised in response_sent", name)
+            logger.exception("plugin %r raised in response_sent", link[0])
             continue
-        if result is not None and (is_async or inspect.isawaitable(result)):
-            return _observers_async(chain, i, result, request, response)
+        if result is not None and (link[2] or inspect.isawaitable(result)):
+            return _observers_async(chain, chain.index(link), result, request, response)
     return None
 
 

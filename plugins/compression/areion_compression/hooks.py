@@ -24,11 +24,13 @@ class CompressionPlugin:
 
     def __init__(self) -> None:
         self.compressor: ResponseCompressor | None = None
+        self._min_size = 0  # until configured, every response goes to the compressor
 
     @hookimpl
     def configure(self, app: App, config: AreionConfig) -> None:
         settings = CompressionSettings.from_config(app.config.section("compression"))
         self.compressor = ResponseCompressor(settings)
+        self._min_size = settings.min_size
 
     @hookimpl
     def hot_hooks_for_route(self, app: App, route: Route) -> Collection[str] | None:
@@ -45,10 +47,10 @@ class CompressionPlugin:
     def response_ready(
         self, request: HttpRequest, response: HttpResponse
     ) -> Awaitable[HttpResponse | None] | None:
-        compressor = self._configured()
-        if response.__class__ is HttpResponse and len(response.body) < compressor.min_size:
-            return None  # a small answer: decided without creating a coroutine
-        return compressor.process(request, response)
+        # A small plain answer (most API responses) is decided here, without a coroutine.
+        if response.__class__ is HttpResponse and len(response.body) < self._min_size:
+            return None
+        return self._configured().process(request, response)
 
     def _configured(self) -> ResponseCompressor:
         compressor = self.compressor
