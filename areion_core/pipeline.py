@@ -126,7 +126,7 @@ def _checked(name: str, hook: str, result: Any) -> HttpResponse:
     return result
 
 
-def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | None | Awaitable[HttpResponse | None]:
+def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | Awaitable[HttpResponse | None] | None:
     """A first-answer-wins chain (request_received, exception): the answer, None, or an awaitable of either."""
     for link in chain:
         try:
