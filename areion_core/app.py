@@ -522,6 +522,13 @@ def _compose(
     return current, is_async
 
 
+async def _settle(result: Any) -> HttpResponse:
+    """A handler's return value as a response, awaiting what a middleware may have left awaitable."""
+    while inspect.isawaitable(result):
+        result = await result
+    return to_response(result)
+
+
 def _make_endpoint(
     call: Callable[..., Any], is_async: bool, binder: Any, param_names: tuple[str, ...],
     run_sync: Callable[..., Any] | None,
@@ -542,9 +549,7 @@ def _make_endpoint(
                     return result  # type: ignore[no-any-return]
                 if cls is dict or cls is str or cls is list:
                     return convert(result)
-                while inspect.isawaitable(result):
-                    result = await result
-                return convert(result)
+                return await _settle(result)
             return direct
 
         async def direct_params(request: HttpRequest) -> HttpResponse:
@@ -556,9 +561,7 @@ def _make_endpoint(
                 return result  # type: ignore[no-any-return]
             if cls is dict or cls is str or cls is list:
                 return convert(result)
-            while inspect.isawaitable(result):
-                result = await result
-            return convert(result)
+            return await _settle(result)
         return direct_params
 
     if is_async or run_sync is None:
