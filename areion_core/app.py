@@ -105,14 +105,15 @@ class App:
         trace = self._trace = os.environ.get("AREION_TRACE_PLUGINS", "") not in ("", "0")
         if trace:
             enable_tracing(pm, logging.getLogger("areion.plugins"))
-        infos = select(cfg, discover())
+        installed = discover()
+        infos = select(cfg, installed)
         direct_names = {plugin_name(obj) for obj in self._direct_plugins}
         for info in infos:
             if info.enabled and info.name in direct_names:
                 # An object given to with_plugins() replaces the installed plugin of that name.
                 info.enabled, info.reason = False, "replaced by an object given to with_plugins()"
             if info.enabled:
-                obj = load_entry_point(info.name, _entry_point(info.name))
+                obj = load_entry_point(info.name, installed[info.name])
                 pm.register(obj, name=info.name)
                 self._plugins_by_name[info.name] = obj
                 info.obj = obj
@@ -245,14 +246,18 @@ class App:
                 if inspect.isawaitable(result):
                     await result
         for impl in impls_in_call_order(self.pm, "startup"):
-            t0 = time.perf_counter()
             try:
-                result = impl.function(*[{"app": self}[n] for n in impl.argnames])
-                if inspect.isawaitable(result):
-                    await result
+                await self._call_lifecycle(impl, "startup")
             except Exception as exc:
                 raise PluginError(f"plugin {impl.plugin_name!r} failed at startup: {exc!r}") from exc
-            self._traced("startup", impl.plugin_name, t0)
+
+    async def _call_lifecycle(self, impl: Any, hook: str) -> None:
+        """Call one startup/shutdown implementation with the app, await it, trace it."""
+        t0 = time.perf_counter()
+        result = impl.function(*[{"app": self}[n] for n in impl.argnames])
+        if inspect.isawaitable(result):
+            await result
+        self._traced(hook, impl.plugin_name, t0)
 
     async def shutdown(self) -> None:
         """Run plugins' shutdown hooks in reverse order, then stop components; errors are logged."""
@@ -261,14 +266,10 @@ class App:
         self._started = False
         # Reverse of startup order: pluggy calls last-registered first, so reverse that.
         for impl in reversed(impls_in_call_order(self.pm, "shutdown")):
-            t0 = time.perf_counter()
             try:
-                result = impl.function(*[{"app": self}[n] for n in impl.argnames])
-                if inspect.isawaitable(result):
-                    await result
+                await self._call_lifecycle(impl, "shutdown")
             except Exception:
                 self.logger.exception("plugin %r failed at shutdown", impl.plugin_name)
-            self._traced("shutdown", impl.plugin_name, t0)
         for component in (self.orchestrator, self.template_engine):
             hook = getattr(component, "shutdown", None)
             if callable(hook):
@@ -456,10 +457,6 @@ def _client(request: HttpRequest) -> str:
     return f"{client[0]}:{client[1]}" if client else "-"
 
 
-def _entry_point(name: str) -> Any:
-    return discover()[name]
-
-
 def _as_logger(logger: Any, config: AreionConfig) -> logging.Logger:
     if isinstance(logger, logging.Logger):
         return logger
@@ -572,9 +569,7 @@ def _make_endpoint(
                 kwargs = binder(request, request.path_params)
                 request.path_params = {n: kwargs[n] for n in param_names}
                 result = call(request, **kwargs)
-            while inspect.isawaitable(result):
-                result = await result
-            return convert(result)
+            return await _settle(result)
         return general
 
     async def pooled(request: HttpRequest) -> HttpResponse:
@@ -584,7 +579,5 @@ def _make_endpoint(
             kwargs = binder(request, request.path_params)
             request.path_params = {n: kwargs[n] for n in param_names}
             result = await run_sync(call, request, **kwargs)
-        while inspect.isawaitable(result):  # a sync middleware around an async handler
-            result = await result
-        return convert(result)
+        return await _settle(result)  # a sync middleware around an async handler returns an awaitable
     return pooled

@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pluggy
+
 from .app import App
 from .config import AreionConfig
 from .exceptions import ConfigError, PluginError, RouteError
-from .plugins import discover, load_entry_point, make_plugin_manager, select
+from .plugins import PluginInfo, discover, hooks_implemented, load_entry_point, make_plugin_manager, select
 from .serving import AreionServer
 
 
@@ -134,15 +136,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     if spec:
         infos = load_target(spec).app.plugin_infos
     else:
-        config = AreionConfig.load()
-        installed = discover()
-        infos = select(config, installed)
-        pm = make_plugin_manager()
-        for info in infos:
-            if info.enabled:
-                obj = load_entry_point(info.name, installed[info.name])
-                pm.register(obj, name=info.name)
-                info.hooks = sorted(c.name for c in (pm.get_hookcallers(obj) or []))
+        infos, _ = _load_selected()
     rows = [("NAME", "VERSION", "DISTRIBUTION", "SOURCE", "ENABLED", "WHY", "HOOKS")]
     for i in infos:
         rows.append((i.name, i.version, i.distribution, i.source, "yes" if i.enabled else "no", i.reason,
@@ -200,15 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_selected() -> tuple[list[PluginInfo], pluggy.PluginManager]:
+    """The plugins the configuration selects, loaded into a plugin manager of their own (no app)."""
+    installed = discover()
+    infos = select(AreionConfig.load(), installed)
+    pm = make_plugin_manager()
+    for info in infos:
+        if info.enabled:
+            obj = load_entry_point(info.name, installed[info.name])
+            pm.register(obj, name=info.name)
+            info.hooks = hooks_implemented(pm, obj)
+    return infos, pm
+
+
 def _plugin_commands(sub: Any) -> None:
     """Let the selected plugins add their own subcommands."""
     try:
-        config = AreionConfig.load()
-        installed = discover()
-        pm = make_plugin_manager()
-        for info in select(config, installed):
-            if info.enabled:
-                pm.register(load_entry_point(info.name, installed[info.name]), name=info.name)
+        _, pm = _load_selected()
     except (ConfigError, PluginError) as exc:
         print(f"areion: plugins not loaded for the CLI: {exc}", file=sys.stderr)
         return

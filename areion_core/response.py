@@ -251,10 +251,10 @@ def guess_type(path: str) -> str:
 
 def prebuilt(body: bytes, content_type: str, status_code: int = 200) -> HttpResponse:
     """A response from already-encoded parts, skipping validation (``content_type`` is trusted)."""
-    response = _new_response(HttpResponse)
+    response = _new(HttpResponse)
     response.body = body
     response.status_code = status_code
-    headers = _new_headers(MutableHeaders)
+    headers = _new(MutableHeaders)
     headers._d = {"content-type": content_type}
     response.headers = headers
     response.cookies = None
@@ -262,8 +262,7 @@ def prebuilt(body: bytes, content_type: str, status_code: int = 200) -> HttpResp
     return response
 
 
-_new_response = object.__new__
-_new_headers = object.__new__
+_new = object.__new__  # an instance without running __init__ (and its checks)
 
 
 def to_response(value: Any) -> HttpResponse:

@@ -33,7 +33,7 @@ def set_route_option(func: Callable[..., Any], key: str, value: Any) -> Callable
     Works whether the decorator sits above or below ``@router.route``: options are read
     when the app is built.
     """
-    target = inspect.unwrap(func) if hasattr(func, "__wrapped__") else func
+    target = _options_holder(func)
     options = target.__dict__.get(_OPTIONS_ATTR)
     if options is None:
         options = {}
@@ -44,8 +44,12 @@ def set_route_option(func: Callable[..., Any], key: str, value: Any) -> Callable
 
 def route_options(func: Callable[..., Any]) -> dict[str, Any]:
     """The options plugin decorators attached to ``func`` (empty if none)."""
-    target = inspect.unwrap(func) if hasattr(func, "__wrapped__") else func
-    return dict(getattr(target, _OPTIONS_ATTR, {}) or {})
+    return dict(getattr(_options_holder(func), _OPTIONS_ATTR, {}) or {})
+
+
+def _options_holder(func: Callable[..., Any]) -> Any:
+    """The function that carries route options: the innermost one under functools.wraps layers."""
+    return inspect.unwrap(func) if hasattr(func, "__wrapped__") else func
 
 
 def _declaring_locals(handler: Callable[..., Any]) -> dict[str, Any] | None:
@@ -214,12 +218,7 @@ class RouteTree:
             node.wildcard[method] = route
             return
         for seg in segments:
-            if _segment_param(seg):
-                if node.param is None:
-                    node.param = _Node()
-                node = node.param
-            else:
-                node = node.static.setdefault(seg, _Node())
+            node = _child(node, seg)
         if node.leaf is None:
             node.leaf = {}
         if method in node.leaf:

@@ -308,8 +308,6 @@ class HttpConnection(asyncio.Protocol):
                 parser.get_method().decode("ascii"), url, self._headers, data, self,
                 parser.get_http_version(),
             )
-        except _Reject:
-            raise
         except Exception as exc:  # a request the app's factory cannot represent
             raise _Reject(400, str(exc) or "bad request") from None
         self._pending.append((request, parser.should_keep_alive()))
