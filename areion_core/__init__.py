@@ -18,7 +18,7 @@ from .exceptions import (
     UnauthorizedError,
 )
 from .headers import Headers, MutableHeaders
-from .hookspecs import hookimpl, hookspec
+from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
 from .log import DefaultLogger
 from .request import HttpRequest
 from .response import (
@@ -53,6 +53,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "REPLAYED",
     "App",
     "AreionConfig",
     "AreionServer",
@@ -93,4 +94,5 @@ __all__ = [
     "hookspec",
     "route_options",
     "set_route_option",
+    "skip_replayed",
 ]

@@ -53,6 +53,15 @@ def status_line(code: int) -> bytes:
     return line
 
 
+def encode_lines(headers: dict[str, str]) -> bytes:
+    """The ``Name: value`` lines of a header dict (framing headers left out: they are the server's)."""
+    return b"".join(
+        canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
+        for name, value in headers.items()
+        if name not in _FRAMING
+    )
+
+
 def encode_head(
     response: HttpResponse,
     constant_headers: bytes,
@@ -68,17 +77,22 @@ def encode_head(
     """
     parts = [STATUS_LINES.get(response.status_code) or status_line(response.status_code), constant_headers]
     append = parts.append
-    lines = _LINES
-    for item in response.headers._d.items():
-        line = lines.get(item)
-        if line is None:
-            name, value = item
-            if name in _FRAMING:
-                continue
-            line = canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
-            if len(value) < 128 and len(lines) < 4096:
-                lines[item] = line
-        append(line)
+    headers = response.headers
+    wire = headers._wire
+    if wire is not None:
+        append(wire)
+    else:
+        lines = _LINES
+        for item in headers._d.items():
+            line = lines.get(item)
+            if line is None:
+                name, value = item
+                if name in _FRAMING:
+                    continue
+                line = canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
+                if len(value) < 128 and len(lines) < 4096:
+                    lines[item] = line
+            append(line)
     if response.cookies:
         for cookie in response.cookies:
             append(b"Set-Cookie: " + cookie.encode("latin-1") + b"\r\n")

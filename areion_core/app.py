@@ -27,6 +27,7 @@ from ._params import build_binder
 from ._wire import canonical_name
 from .config import AreionConfig
 from .exceptions import ConfigError, PluginError, RouteError
+from .hookspecs import REPLAYED
 from .log import DefaultLogger
 from .pipeline import (
     PluginFailure,
@@ -222,8 +223,10 @@ class App:
         interest = route_interest(self.pm, self, route)
         route.request_chain = compile_chain(self.pm, "request_received", interest, trace)
         route.response_chain = compile_chain(self.pm, "response_ready", interest, trace)
+        route.replay_chain = compile_chain(self.pm, "response_ready", interest, trace, replayed=True)
         route.exception_chain = compile_chain(self.pm, "exception", interest, trace)
         route.sent_chain = compile_chain(self.pm, "response_sent", interest, trace)
+        route.replay_sent_chain = compile_chain(self.pm, "response_sent", interest, trace, replayed=True)
 
     def _run_sync(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._executor is None:
@@ -362,11 +365,18 @@ class App:
                 raise
             except Exception as exc:
                 response = await self._on_exception(request, exc, route.exception_chain)  # type: ignore[union-attr]
-            chain = route.response_chain  # type: ignore[union-attr]
+            extensions = response.extensions
+            if extensions is not None and REPLAYED in extensions:
+                chain = route.replay_chain  # type: ignore[union-attr]
+                observers = route.replay_sent_chain  # type: ignore[union-attr]
+            else:
+                chain = route.response_chain  # type: ignore[union-attr]
+                observers = route.sent_chain  # type: ignore[union-attr]
         else:
             route = None
             response = target  # type: ignore[assignment]
             chain = self._global["response_ready"]
+            observers = self._global["response_sent"]
         assert response is not None
         if chain is not None:
             try:
@@ -388,7 +398,6 @@ class App:
             self.logger.error("failed to send the response for %s %s", request.method, request.raw_path, exc_info=exc)
             request.conn.keep_alive = False
             return
-        observers = route.sent_chain if route is not None else self._global["response_sent"]
         if observers is not None:
             pending = run_observers(observers, request, sent)
             if pending is not None:

@@ -115,10 +115,12 @@ class MutableHeaders(Mapping[str, str]):
     ``Set-Cookie`` lives in ``HttpResponse.cookies``, not here, because it cannot be folded.
     """
 
-    __slots__ = ("_d",)
+    __slots__ = ("_d", "_wire")
 
     def __init__(self, items: Mapping[str, object] | Iterable[tuple[str, object]] | None = None) -> None:
         self._d: dict[str, str] = {}
+        #: The encoded header lines, kept by :meth:`preencode` until the next change.
+        self._wire: bytes | None = None
         if items is not None:
             pairs = items.items() if isinstance(items, Mapping) else items
             for k, v in pairs:
@@ -133,10 +135,20 @@ class MutableHeaders(Mapping[str, str]):
         lower = key.lower()
         if lower == "set-cookie":
             raise ValueError("use HttpResponse.set_cookie() / .cookies for Set-Cookie")
+        if self._wire is not None:
+            self._unshare()
         self._d[lower] = text
 
     def __delitem__(self, key: str) -> None:
+        if self._wire is not None:
+            self._unshare()
         del self._d[key.lower()]
+
+    def _unshare(self) -> None:
+        # Pre-encoded blocks share their dict with their copies (see preencode): the first
+        # write takes a private copy and drops the encoded lines.
+        self._d = dict(self._d)
+        self._wire = None
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._d
@@ -151,6 +163,8 @@ class MutableHeaders(Mapping[str, str]):
         return self._d.get(key.lower(), default)
 
     def pop(self, key: str, default: str | None = None) -> str | None:
+        if self._wire is not None:
+            self._unshare()
         return self._d.pop(key.lower(), default)
 
     def setdefault(self, key: str, value: str) -> str:
@@ -181,9 +195,25 @@ class MutableHeaders(Mapping[str, str]):
         return self._d.items()
 
     def copy(self) -> MutableHeaders:
-        new = MutableHeaders()
-        new._d = dict(self._d)
+        new = _new(MutableHeaders)
+        wire = new._wire = self._wire
+        # A pre-encoded block is copied on write: until then copies share its dict.
+        new._d = self._d if wire is not None else self._d.copy()
         return new
+
+    def preencode(self) -> None:
+        """Encode the header lines once and reuse them until the next change.
+
+        For a header block that is sent many times unchanged (a cached response's): copies
+        made with :meth:`copy` share the dict and the encoded lines until one of them is
+        written to, which then takes its own copy and drops the encoded lines.
+        """
+        from ._wire import encode_lines
+
+        self._wire = encode_lines(self._d)
 
     def __repr__(self) -> str:
         return f"MutableHeaders({self._d!r})"
+
+
+_new = object.__new__

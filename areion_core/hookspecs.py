@@ -33,6 +33,24 @@ HOT_HOOKS = ("request_received", "response_ready", "exception", "response_sent")
 
 Handler = Callable[..., Awaitable[Any]]
 
+#: ``response.extensions`` key of a replayed response: one a plugin answers with exactly as it
+#: was sent before (a cache hit). Such a response skips the ``response_ready`` and
+#: ``response_sent`` impls marked :func:`skip_replayed`.
+REPLAYED = "areion.replayed"
+
+
+def skip_replayed(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a ``response_ready`` or ``response_sent`` implementation as not wanted on replays.
+
+    A replayed response (``response.extensions["areion.replayed"]`` set, as the caching
+    plugin does for a hit) already went through this implementation when it was first
+    made — compressed, given its Cache-Control, stored — so doing it again is waste. Leave
+    unmarked anything that must see every response sent (a request id, a timing header,
+    metrics).
+    """
+    impl.areion_skip_replayed = True  # type: ignore[attr-defined]
+    return impl
+
 
 # --- cold hooks: startup, configuration, routes -------------------------------------------
 

@@ -82,11 +82,18 @@ def compile_chain(
     hook: str,
     interest: dict[str, frozenset[str] | None] | None = None,
     trace: bool = False,
+    replayed: bool = False,
 ) -> Chain:
-    """The call chain of one hot hook, keeping only plugins interested in the route."""
+    """The call chain of one hot hook, keeping only plugins interested in the route.
+
+    ``replayed`` leaves out implementations marked ``skip_replayed`` (the chain replayed
+    responses take).
+    """
     assert hook in HOT_HOOKS
     links: list[Link] = []
     for impl in impls_in_call_order(pm, hook):
+        if replayed and getattr(impl.function, "areion_skip_replayed", False):
+            continue
         if interest is not None:
             wanted = interest.get(impl.plugin_name)
             if wanted is not None and hook not in wanted:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from .headers import MutableHeaders
-from .server.dates import http_date
+from .server.dates import http_date, origin_date
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
@@ -220,7 +220,7 @@ class FileResponse(HttpResponse):
         self.range: tuple[int, int] | None = None
         h = self.headers
         h.setdefault("etag", f'"{st.st_mtime_ns:x}-{st.st_size:x}"')
-        h.setdefault("last-modified", http_date(int(st.st_mtime)))
+        h.setdefault("last-modified", origin_date(st.st_mtime))  # a future mtime becomes now
         h.setdefault("accept-ranges", "bytes")
         if filename is not None:
             from urllib.parse import quote
@@ -256,6 +256,7 @@ def prebuilt(body: bytes, content_type: str, status_code: int = 200) -> HttpResp
     response.status_code = status_code
     headers = _new(MutableHeaders)
     headers._d = {"content-type": content_type}
+    headers._wire = None
     response.headers = headers
     response.cookies = None
     response.extensions = None

@@ -137,6 +137,8 @@ class Route:
         "param_types",
         "path",
         "query_params",
+        "replay_chain",
+        "replay_sent_chain",
         "request_chain",
         "response_chain",
         "sent_chain",
@@ -166,6 +168,10 @@ class Route:
         self.endpoint: Callable[[Any], Any] | None = None
         self.request_chain: Any = None
         self.response_chain: Any = None
+        #: The response_ready and response_sent chains without ``skip_replayed`` impls, for
+        #: replayed responses (cache hits).
+        self.replay_chain: Any = None
+        self.replay_sent_chain: Any = None
         self.exception_chain: Any = None
         self.sent_chain: Any = None
         self.wrapped_by: list[str] = []

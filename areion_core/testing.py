@@ -195,6 +195,7 @@ class AsyncTestClient:
                   expect: int = 1) -> tuple[list[TestResponse], bool]:
         """Send raw bytes on a fresh connection; the responses (``expect`` of them) and whether it closed."""
         state = self._get_state()
+        state._refresh()  # no once-a-second tick here: the Date header is brought up to date per request
         conn = HttpConnection(state)
         transport = _MemoryTransport(state.loop)
         conn.connection_made(transport)

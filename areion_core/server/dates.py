@@ -8,6 +8,9 @@ import time
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH_NUMBER = {name: i + 1 for i, name in enumerate(_MONTHS)}
+# The second and text of the Date header this process's servers are sending now (they
+# refresh it once a second, so it can trail the clock by a tick).
+_serving: tuple[int, str] = (0, "")
 
 
 def http_date(timestamp: float | None = None) -> str:
@@ -15,6 +18,30 @@ def http_date(timestamp: float | None = None) -> str:
     t = time.gmtime(timestamp)
     return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
             f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+
+
+def serving_date() -> bytes:
+    """A fresh Date header value, noted as the one this process now sends (servers call it)."""
+    global _serving
+    now = int(time.time())
+    text = http_date(now)
+    _serving = (now, text)
+    return text.encode("ascii")
+
+
+def origin_date(timestamp: float | None = None) -> str:
+    """An HTTP date for ``timestamp`` (default now; never later than now) that is never later than the Date sent.
+
+    RFC 9110 §8.8.2.1: a Last-Modified must not be later than the message's Date. The Date
+    header is refreshed once a second, so right after a second ticks over it still shows
+    the one before; this gives that second then.
+    """
+    now = int(time.time())
+    second = now if timestamp is None else min(int(timestamp), now)
+    served, text = _serving
+    if served < second <= served + 2:
+        return text
+    return http_date(second)
 
 
 def parse_http_date(text: str) -> float | None:

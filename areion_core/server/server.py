@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .dates import http_date
+from .dates import serving_date
 from .limits import ServerLimits
 from .protocol import HttpConnection
 
@@ -73,7 +73,7 @@ class ServerState:
 
     def _refresh(self) -> None:
         # The Date header changes once a second; computing it per response would cost ~1 µs.
-        self.head_prefix = b"Date: " + http_date().encode("ascii") + b"\r\n" + self._constant
+        self.head_prefix = b"Date: " + serving_date() + b"\r\n" + self._constant
         self.now = time.monotonic()
 
     def start_ticking(self) -> None:

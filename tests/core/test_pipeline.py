@@ -6,7 +6,16 @@ import logging
 
 import pytest
 
-from areion_core import AreionServerBuilder, ConfigError, HttpResponse, PluginError, Router, hookimpl
+from areion_core import (
+    REPLAYED,
+    AreionServerBuilder,
+    ConfigError,
+    HttpResponse,
+    PluginError,
+    Router,
+    hookimpl,
+    skip_replayed,
+)
 from areion_core.testing import AsyncTestClient, TestClient
 
 
@@ -312,3 +321,77 @@ def test_trace_covers_startup_and_wrap_handler(monkeypatch, caplog):
     assert any("hook startup [starter]" in m for m in caplog.messages)
     assert any("hook wrap_handler [starter]" in m for m in caplog.messages)
     assert not any("[]" in m for m in caplog.messages)
+
+
+class Replayer:
+    """Answers /a from a "store", marked replayed the way the caching plugin marks a hit."""
+
+    name = "replayer"
+
+    @hookimpl(trylast=True)
+    def request_received(self, request):
+        if request.headers.get("x-replay") != "1":
+            return None
+        response = HttpResponse("replayed", headers={"X-Stored": "yes"})
+        response.ext()[REPLAYED] = True
+        return response
+
+
+class FreshOnly:
+    """A transformer and an observer that replays need not go through again."""
+
+    name = "fresh_only"
+
+    def __init__(self):
+        self.ready, self.sent = [], []
+
+    @skip_replayed
+    @hookimpl
+    def response_ready(self, request, response):
+        self.ready.append(response.body.decode())
+        response.set_header("X-Transformed", "1")
+
+    @skip_replayed
+    @hookimpl
+    def response_sent(self, request, response):
+        self.sent.append(response.status_code)
+
+
+class EveryResponse:
+    name = "every"
+
+    def __init__(self):
+        self.sent = []
+
+    @hookimpl
+    def response_ready(self, request, response):
+        response.set_header("X-Every", "1")
+
+    @hookimpl
+    def response_sent(self, request, response):
+        self.sent.append(response.status_code)
+
+
+def test_replayed_responses_skip_only_the_impls_marked_skip_replayed():
+    fresh, every = FreshOnly(), EveryResponse()
+    with TestClient(build(Replayer(), fresh, every)) as c:
+        made = c.get("/a")
+        replayed = c.get("/a", headers={"X-Replay": "1"})
+    assert made.text == "a" and made.headers["x-transformed"] == "1" and made.headers["x-every"] == "1"
+    assert replayed.text == "replayed" and replayed.headers["x-stored"] == "yes"
+    assert "x-transformed" not in replayed.headers  # marked: skipped on the replay
+    assert replayed.headers["x-every"] == "1"  # unmarked: sees every response
+    assert fresh.ready == ["a"] and fresh.sent == [200]
+    assert every.sent == [200, 200]
+
+
+def test_replay_chains_are_compiled_without_marked_impls():
+    server = build(Replayer(), FreshOnly(), EveryResponse())
+    route = server.app.build().routes[0]
+    assert [n for n, _, _ in route.response_chain] == ["every", "fresh_only"]
+    assert [n for n, _, _ in route.replay_chain] == ["every"]
+    assert [n for n, _, _ in route.sent_chain] == ["every", "fresh_only"]
+    assert [n for n, _, _ in route.replay_sent_chain] == ["every"]
+    # Only skip_replayed impls: the replay chains are empty (None), like any unused hook.
+    alone = build(Replayer(), FreshOnly()).app.build().routes[0]
+    assert alone.replay_chain is None and alone.replay_sent_chain is None

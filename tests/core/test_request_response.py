@@ -330,3 +330,34 @@ def test_stream_failing_before_its_first_chunk_is_a_proper_500():
         responses, closed = c.raw(b"GET /mid HTTP/1.1\r\nHost: x\r\n\r\n")
     # Headers were out: the body is left unterminated and the connection closed.
     assert closed and responses == []
+
+
+def test_preencoded_headers_are_shared_until_written_then_copied():
+    from areion_core._wire import encode_head
+
+    template = MutableHeaders({"Content-Type": "application/json", "ETag": '"abc"'})
+    template.preencode()
+    first, second = template.copy(), template.copy()
+    response = HttpResponse(b"{}")
+    response.headers = first
+    head = encode_head(response, b"", keep_alive=True, content_length=2)
+    assert head == (b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nETag: "abc"\r\n'
+                    b"Content-Length: 2\r\n\r\n")
+    # A write to one copy changes that copy only, and what it encodes to.
+    first["ETag"] = '"changed"'
+    first["X-Extra"] = "1"
+    del second["etag"]
+    assert template["etag"] == '"abc"' and "x-extra" not in template and "etag" in template.copy()
+    head = encode_head(response, b"", keep_alive=True, content_length=2)
+    assert b'ETag: "changed"\r\n' in head and b"X-Extra: 1\r\n" in head and b'"abc"' not in head
+    assert "etag" not in second
+    # Writing to the template itself does not reach copies already made.
+    third = template.copy()
+    template.pop("etag")
+    assert third["etag"] == '"abc"' and "etag" not in template
+    # Framing headers stay the server's even in a pre-encoded block.
+    framed = MutableHeaders({"Content-Length": "999", "Connection": "close", "X-A": "1"})
+    framed.preencode()
+    response.headers = framed.copy()
+    head = encode_head(response, b"", keep_alive=True, content_length=2)
+    assert b"999" not in head and b"Connection" not in head and b"X-A: 1\r\n" in head

@@ -232,3 +232,19 @@ def test_reload_restarts_on_source_change(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
+
+
+def test_origin_date_never_runs_ahead_of_the_date_being_served(monkeypatch):
+    from areion_core.server import dates
+
+    now = int(time.time())
+    # Just after a second ticked over, before the server's once-a-second refresh.
+    monkeypatch.setattr(dates, "_serving", (now - 1, dates.http_date(now - 1)))
+    assert dates.origin_date(now + 0.3) == dates.http_date(now - 1)
+    # A stale note (no server refreshing it) is not used: the clock is.
+    monkeypatch.setattr(dates, "_serving", (now - 60, dates.http_date(now - 60)))
+    assert dates.origin_date(now) == dates.http_date(now)
+    # A time in the future (a file touched with a future mtime) becomes now.
+    monkeypatch.setattr(dates, "_serving", (now, dates.http_date(now)))
+    assert dates.origin_date(now + 3600) == dates.http_date(now)
+    assert dates.origin_date(now - 100) == dates.http_date(now - 100)

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from areion_core import hookimpl
+from areion_core import hookimpl, skip_replayed
 
 from . import cli
 from ._pipeline import response_ready_chain
@@ -87,6 +87,9 @@ class CachingPlugin:
             return None
         return self.cache.on_request(request, policy.rule)
 
+    # Both response_ready impls skip hits: a hit replays the headers as stored, Cache-Control
+    # and validators among them, and is already in the store.
+    @skip_replayed
     @hookimpl(tryfirst=True, specname="response_ready")
     def apply_cache_control(self, request: HttpRequest, response: HttpResponse) -> None:
         # tryfirst: compression and others must see no-transform and friends.
@@ -95,6 +98,7 @@ class CachingPlugin:
         if policy is not None and policy.cache_control is not None:
             policy.cache_control.apply(response)
 
+    @skip_replayed
     @hookimpl(trylast=True)
     def response_ready(
         self, request: HttpRequest, response: HttpResponse
@@ -118,6 +122,7 @@ class CachingPlugin:
             add_etag(response)
         return replacement
 
+    @skip_replayed  # a hit has nothing to release
     @hookimpl
     def response_sent(self, request: HttpRequest, response: HttpResponse) -> Awaitable[None] | None:
         # Normally nothing to do: response_ready released it. This covers a response_ready

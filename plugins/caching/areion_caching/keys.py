@@ -62,7 +62,10 @@ def has_credentials(request: HttpRequest) -> bool:
     Reads the raw pairs rather than the parsed headers: most requests never need their
     header index built, and a cache hit should not build it just for this.
     """
-    return any(len(name) in (6, 13) and name.lower() in _CREDENTIAL_HEADERS for name, _ in request.raw_headers)
+    for name, _ in request._raw_headers:
+        if (len(name) == 6 or len(name) == 13) and name.lower() in _CREDENTIAL_HEADERS:
+            return True
+    return False
 
 
 def parse_vary(value: str | None) -> tuple[str, ...] | None:

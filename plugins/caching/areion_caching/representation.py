@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
-from email.utils import formatdate
 from typing import TYPE_CHECKING
 
+from areion_core import REPLAYED
 from areion_core.headers import MutableHeaders
-from areion_core.response import FileResponse, HttpResponse, StreamingResponse, prebuilt
+from areion_core.response import FileResponse, HttpResponse, StreamingResponse
+from areion_core.server.dates import origin_date
 
 from .record import CacheRecord
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from areion_core.request import HttpRequest
 
 HIT, MISS, STALE = "HIT", "MISS", "STALE"
+#: ``response.extensions`` keys a replayed response carries, for other plugins.
+HIT_EXTENSION, STATUS_EXTENSION = "caching.hit", "caching.status"
 # Never replayed from a stored response: per-connection, per-message or computed on send.
 UNSTORED = frozenset(
     {
@@ -73,7 +76,7 @@ def add_validators(response: HttpResponse, now: float) -> None:
         if "etag" not in headers:
             headers["etag"] = strong_etag(response.body)
         if "last-modified" not in headers:
-            headers["last-modified"] = formatdate(now, usegmt=True)
+            headers["last-modified"] = origin_date(now)
 
 
 def stored_headers(response: HttpResponse, hit_header: str | None) -> tuple[tuple[str, str], ...]:
@@ -87,8 +90,9 @@ def hit_response(
 ) -> HttpResponse:
     """A fresh response object for a stored record, with ``Age`` and the hit header.
 
-    The validated header block is built once per record, label and whole second of age and
-    copied per hit, so a hit does not re-validate every stored header.
+    The header block is validated and encoded once per record, label and whole second of
+    age; each hit copies it (encoded lines included), so a hit does not re-check or
+    re-encode any stored header unless a later plugin changes one.
     """
     seconds = int(age) if age > 0 else 0
     memo = record._extra.get(label)
@@ -97,8 +101,15 @@ def hit_response(
         template["age"] = str(seconds)
         if hit_header is not None:
             template[hit_header] = label
+        template.preencode()
         memo = record._extra[label] = (seconds, template)
-    response = prebuilt(record.body, "", record.status)
+    response = _new(HttpResponse)  # every field set here: the stored parts need no checks
+    response.body = record.body
+    response.status_code = record.status
     response.headers = memo[1].copy()
-    response.extensions = {"caching.hit": True, "caching.status": label}
+    response.cookies = None
+    response.extensions = {HIT_EXTENSION: True, STATUS_EXTENSION: label, REPLAYED: True}
     return response
+
+
+_new = object.__new__

@@ -178,12 +178,13 @@ class ResponseCache:
         peek = self._peek if self._store is not None else None
         if peek is not None:
             record = peek(base)
-            if record is not None and record.is_vary_index:
-                record = peek(variant_key(base, request, record.vary, self.normalizers))
             if record is not None:
-                age = time.time() - record.created
-                if age < record.ttl:
-                    return hit_response(record, HIT, age, self._hit_header)
+                if record.status == 0:  # a Vary index: find the variant for this request
+                    record = peek(variant_key(base, request, record.vary, self.normalizers))
+                if record is not None:
+                    age = time.time() - record.created
+                    if age < record.ttl:
+                        return hit_response(record, HIT, age, self._hit_header)
         return self._on_request(request, rule, base)
 
     async def _on_request(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 
-from areion_core import HttpResponse, hookimpl
+from areion_core import HttpResponse, hookimpl, skip_replayed
 
 from .compressor import ResponseCompressor, route_opted_out
 from .settings import CompressionSettings
@@ -43,6 +43,7 @@ class CompressionPlugin:
     def vary_normalizers(self, app: App) -> Mapping[str, Callable[[HttpRequest], str]] | None:
         return {"accept-encoding": self._configured().encoding_for}
 
+    @skip_replayed  # a replayed response (a cache hit) was negotiated and encoded when stored
     @hookimpl
     def response_ready(
         self, request: HttpRequest, response: HttpResponse

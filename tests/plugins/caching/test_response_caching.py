@@ -412,3 +412,72 @@ def test_registered_directly_with_with_plugins() -> None:
     with TestClient(server) as client:
         assert client.get("/direct").text == client.get("/direct").text == "1"
     assert server.app.get_plugin("caching") is not None
+
+
+def test_hits_are_replayed_past_caching_and_compression_but_not_past_other_plugins() -> None:
+    """A hit skips the impls that already ran when it was stored, and no one else's."""
+    from areion_caching.hooks import CachingPlugin
+
+    from areion_core import REPLAYED, AreionServerBuilder, hookimpl
+
+    class Stamp:
+        name = "stamp"
+
+        def __init__(self) -> None:
+            self.seen: list[tuple[str | None, bool]] = []
+
+        @hookimpl
+        def response_ready(self, request: HttpRequest, response: HttpResponse) -> None:
+            ext = response.extensions or {}
+            self.seen.append((ext.get("caching.status"), bool(ext.get(REPLAYED))))
+            response.headers["x-stamp"] = str(len(self.seen))
+            if "x-cache" in response.headers:
+                response.headers["x-cache"] += "-stamped"
+
+    router, runs = Router(), Counter()
+
+    @router.get("/page")
+    @cache(ttl=60)
+    async def page(request: HttpRequest) -> str:
+        return "x" * 2000 + str(runs())
+
+    stamp = Stamp()
+    server = (
+        AreionServerBuilder().with_router(router).without_config_file().with_access_log(False)
+        .with_config({"plugins": {"enabled": ["compression"]}})
+        .with_plugins(CachingPlugin(), stamp).build()
+    )
+    with TestClient(server) as client:
+        miss = client.get("/page", headers={"Accept-Encoding": "gzip"})
+        hit = client.get("/page", headers={"Accept-Encoding": "gzip"})
+        plain_hit = client.get("/page", headers={"Accept-Encoding": "identity"})
+        plain_again = client.get("/page", headers={"Accept-Encoding": "identity"})
+    assert miss.headers["x-cache"] == "MISS" and miss.headers["content-encoding"] == "gzip"
+    # The stored gzip variant comes back as stored (not compressed twice), with the other
+    # plugin's per-response header on top: written to the hit, not to the stored copy.
+    assert hit.headers["content-encoding"] == "gzip" and hit.content == miss.content
+    assert hit.headers["x-cache"] == "HIT-stamped" and hit.headers["x-stamp"] == "2"
+    assert plain_hit.headers["x-cache"] == "MISS" and "content-encoding" not in plain_hit.headers
+    assert plain_again.headers["x-cache"] == "HIT-stamped" and plain_again.headers["x-stamp"] == "4"
+    assert stamp.seen == [(None, False), ("HIT", True), (None, False), ("HIT", True)]
+    assert runs.n == 2  # one run per encoding variant
+
+
+def test_last_modified_is_never_later_than_date() -> None:
+    from areion_core.server.dates import parse_http_date
+
+    router = Router()
+
+    @router.get("/t")
+    @cache(ttl=60)
+    async def t(request: HttpRequest) -> str:
+        return "t"
+
+    with TestClient(build_server(router)) as client:
+        deadline = time.monotonic() + 2.2  # across at least two second boundaries
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
+            response = client.get(f"/t?i={i}")  # a new key: a miss, validators made now
+            assert response.headers["x-cache"] == "MISS"
+            assert parse_http_date(response.headers["last-modified"]) <= parse_http_date(response.headers["date"])
