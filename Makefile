@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.areion-installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test system-deps packaging-test bench lint clean
+.PHONY: setup run test system-deps packaging-test reliability fuzz bench lint clean
 
 $(STAMP): pyproject.toml requirements-dev.txt $(wildcard plugins/*/pyproject.toml) examples/plugin_example/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -33,6 +33,16 @@ test: setup system-deps
 
 packaging-test: setup
 	@scripts/packaging_test.sh
+
+# The reliability suite with its long budgets (CI runs the same tests, shorter, in `make test`).
+reliability: setup system-deps
+	AREION_RELIABILITY=full $(BIN)/python -m pytest -q tests/reliability
+
+# Fuzzing alone, long: Hypothesis against the real server, then atheris when it installs.
+FUZZ_SECONDS ?= 300
+fuzz: setup
+	AREION_RELIABILITY=full $(BIN)/python -m pytest -q tests/reliability/test_fuzz.py
+	@scripts/fuzz_atheris.sh $(FUZZ_SECONDS)
 
 bench: setup
 	bench/setup.sh

@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ._wire import NO_BODY_STATUSES, encode_head
-from .response import FileResponse, HttpResponse, StreamingResponse
+from .response import FileResponse, HttpResponse, StreamingResponse, create_error_response
 from .server.dates import parse_http_date
 
 if TYPE_CHECKING:
@@ -152,24 +152,36 @@ async def _send_file(request: HttpRequest, response: FileResponse) -> HttpRespon
                 response.headers["content-range"] = f"bytes {start}-{end}/{size}"
                 response.range = parsed
     length = max(0, end - start + 1)
-    head = encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=length)
-    if request.method == "HEAD" or length == 0:
-        conn.write(head)
-        return response
     try:
-        with open(response.path, "rb") as fh:  # noqa: ASYNC230 - page-cache reads, bounded by _SMALL_FILE
-            if length <= _SMALL_FILE:
-                # One read from the page cache and one write beat a sendfile round for small files.
+        fh = open(response.path, "rb")  # noqa: ASYNC230, SIM115 - a local open, closed below
+    except OSError as exc:
+        # Nothing is on the wire yet (the file went away or cannot be read since it was
+        # resolved): a plain error response, without the path, keeps the connection usable.
+        logger.error("could not open %s: %s", response.path, exc)
+        return send_buffered(request, create_error_response(404 if isinstance(exc, FileNotFoundError) else 500))
+    with fh:
+        head = encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=length)
+        if request.method == "HEAD" or length == 0:
+            conn.write(head)
+            return response
+        if length <= _SMALL_FILE:
+            # One read from the page cache and one write beat a sendfile round for small files.
+            try:
                 data = os.pread(fh.fileno(), length, start)
-                if len(data) != length:
-                    raise OSError(f"{response.path} changed size while being sent")
-                conn.write(head + data)
-            else:
-                conn.write(head)
-                await conn.sendfile(fh, start, length)
-    except OSError:
-        logger.exception("could not send %s", response.path)
-        conn.keep_alive = False  # the framing promised bytes we cannot deliver
+            except OSError as exc:
+                logger.error("could not read %s: %s", response.path, exc)
+                return send_buffered(request, create_error_response(500))
+            if len(data) != length:
+                logger.error("%s changed size while being sent", response.path)
+                return send_buffered(request, create_error_response(500))
+            conn.write(head + data)
+            return response
+        conn.write(head)
+        try:
+            await conn.sendfile(fh, start, length)
+        except OSError:
+            logger.exception("could not send %s", response.path)
+            conn.keep_alive = False  # the framing promised bytes we cannot deliver
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,9 @@ _CANONICAL: dict[str, bytes] = {}
 _LINES: dict[tuple[str, str], bytes] = {}
 # Framing headers are the server's to write, never taken from the response object.
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+# Set-Cookie lines: set_cookie() builds valid ones, but ``response.cookies`` is a plain list a
+# caller may append to, so each line is checked here, the one place every line passes.
+_BAD_COOKIE_LINE = re.compile(r"[^\t\x20-\x7e]")
 
 
 def canonical_name(lower: str) -> bytes:
@@ -95,7 +99,9 @@ def encode_head(
             append(line)
     if response.cookies:
         for cookie in response.cookies:
-            append(b"Set-Cookie: " + cookie.encode("latin-1") + b"\r\n")
+            if _BAD_COOKIE_LINE.search(cookie) is not None:
+                raise ValueError(f"invalid Set-Cookie line {cookie!r}: use HttpResponse.set_cookie()")
+            append(b"Set-Cookie: " + cookie.encode("ascii") + b"\r\n")
     if content_length is not None:
         append(b"Content-Length: %d\r\n" % content_length)
     elif chunked:

@@ -31,6 +31,7 @@ from .hookspecs import REPLAYED
 from .log import DefaultLogger
 from .pipeline import (
     PluginFailure,
+    bounded,
     compile_chain,
     impls_in_call_order,
     route_interest,
@@ -255,11 +256,11 @@ class App:
                 raise PluginError(f"plugin {impl.plugin_name!r} failed at startup: {exc!r}") from exc
 
     async def _call_lifecycle(self, impl: Any, hook: str) -> None:
-        """Call one startup/shutdown implementation with the app, await it, trace it."""
+        """Call one startup/shutdown implementation with the app, await it (within hook_timeout), trace it."""
         t0 = time.perf_counter()
         result = impl.function(*[{"app": self}[n] for n in impl.argnames])
         if inspect.isawaitable(result):
-            await result
+            await bounded(result, hook, self.config.hook_timeout)
         self._traced(hook, impl.plugin_name, t0)
 
     async def shutdown(self) -> None:
@@ -292,11 +293,13 @@ class App:
         version: str,
     ) -> HttpRequest:
         """Build the request object for the server (the request-factory half of the interface)."""
+        if 0x23 in url:  # "#" (an int needle: `b"#" in url` costs ten times as much)
+            raise ValueError("a request target has no fragment")  # RFC 9112 §3.2
         path, _, query = url.partition(b"?")
         if path[:1] != b"/":
             if path == b"*" and method == "OPTIONS":
                 pass
-            elif path[:7] == b"http://" or path[:8] == b"https://":
+            elif path[:7].lower() == b"http://" or path[:8].lower() == b"https://":  # RFC 3986 §3.1
                 parsed = httptools.parse_url(url)  # absolute-form (RFC 9112 §3.2.2)
                 path = parsed.path or b"/"
                 query = parsed.query or b""
@@ -311,6 +314,8 @@ class App:
         raw = request.raw_path
         tree = self._tree
         if "%" in raw:
+            if "%00" in raw:  # a NUL cuts a path short in C APIs; no route needs one
+                return create_error_response(400, "NUL in the path")
             try:
                 segments = decode_segments(raw)
             except (ValueError, UnicodeDecodeError):
@@ -386,7 +391,14 @@ class App:
                 response = await self._on_exception(request, exc, None)
         try:
             if response.__class__ is HttpResponse:
-                sent = _send.send_buffered(request, response)
+                try:
+                    sent = _send.send_buffered(request, response)
+                except Exception as exc:
+                    # Framing failed before a byte was written (a status out of range set
+                    # directly, a raw cookie line with CR/LF): the client still gets a 500.
+                    self.logger.error("could not frame the response for %s %s", request.method,
+                                      request.raw_path, exc_info=exc)
+                    sent = _send.send_buffered(request, create_error_response(500, "Internal Server Error"))
             else:
                 try:
                     sent = await _send.send(request, response)
@@ -412,7 +424,7 @@ class App:
             answer = run_first(chain, "exception", request, exc)
             response = answer if answer is None or isinstance(answer, HttpResponse) else await answer
         except PluginFailure as failure:
-            self.logger.error("plugin %r raised in the exception hook", failure.plugin, exc_info=failure.original)
+            self.logger.error("plugin %r failed in the exception hook", failure.plugin, exc_info=failure.original)
             response = None
         if response is None:
             self.logger.error("unhandled exception", exc_info=exc)

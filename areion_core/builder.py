@@ -7,8 +7,11 @@ import ssl as _ssl
 from collections.abc import Mapping
 from typing import Any
 
+from ._wire import _FRAMING
 from .app import App
 from .config import AreionConfig
+from .exceptions import ConfigError
+from .headers import check_header
 from .routing import Router
 from .serving import AreionServer
 
@@ -135,9 +138,26 @@ class AreionServerBuilder:
         if self._router is None:
             raise ValueError("AreionServerBuilder needs a router: call .with_router(Router()) before .build()")
         config = AreionConfig.load(self._overrides, file=self._config_file, search=self._config_search)
+        _check_constant_headers(config)
         app = App(self._router, config, plugins=self._plugins, logger=self._logger,
                   engine=self._engine, orchestrator=self._orchestrator)
         return app.build()
 
     def build(self) -> AreionServer:
         return AreionServer(self.build_app(), self._ssl)
+
+
+def _check_constant_headers(config: AreionConfig) -> None:
+    """Refuse a ``Server`` or global header that would break the header block it is copied into."""
+    if config.server_header:
+        try:
+            check_header("Server", config.server_header)
+        except ValueError as exc:
+            raise ConfigError("server_header", config.server_header, f"a valid header value ({exc})") from None
+    for name in config.global_headers:
+        # Framing is the server's: a global Content-Length or Transfer-Encoding would give
+        # every response two conflicting framings (request smuggling's ambiguity, for proxies).
+        if name.lower() in _FRAMING:
+            raise ConfigError(f"global_headers.{name}", config.global_headers[name],
+                              "a header other than Content-Length, Transfer-Encoding or Connection "
+                              "(the server writes those)")

@@ -9,6 +9,7 @@ both under one key). ``${VAR}`` (or ``${VAR:-default}``) in any string reads the
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -27,8 +28,13 @@ _SECRET_URL = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 _TOP_KEYS = {
     "app", "host", "port", "workers", "development", "plugins", "disabled", "server_header",
     "global_headers", "access_log", "log_level", "log_file", "sync_handlers", "thread_pool_size",
-    "static_dir", "static_prefix", "root_path", "limits", "tls", "reload",
+    "static_dir", "static_prefix", "root_path", "limits", "tls", "reload", "hook_timeout",
 }
+#: Seconds an async plugin hook may run before it is cancelled (see ``hook_timeout``): as
+#: long as a client may take to send its headers (``limits.header_timeout``), far above
+#: what a working remote store or service needs, and below the 30-60 s after which proxies
+#: and load balancers give up, so the client gets our 500 rather than their 504.
+DEFAULT_HOOK_TIMEOUT = 10.0
 
 
 def interpolate(value: Any, key: str = "") -> Any:
@@ -130,7 +136,7 @@ def _env_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "AREION_LOG_LEVEL": "log_level", "AREION_LOG_FILE": "log_file",
         "AREION_ACCESS_LOG": "access_log", "AREION_STATIC_DIR": "static_dir",
         "AREION_SERVER_HEADER": "server_header", "AREION_ROOT_PATH": "root_path",
-        "AREION_SYNC_HANDLERS": "sync_handlers",
+        "AREION_SYNC_HANDLERS": "sync_handlers", "AREION_HOOK_TIMEOUT": "hook_timeout",
     }
     for var, key in simple.items():
         if var in environ:
@@ -182,6 +188,19 @@ def _as_int(key: str, value: Any, minimum: int, maximum: int | None = None) -> i
     return value
 
 
+def _as_seconds(key: str, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(key, value, "a number of seconds > 0") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        value > 0 and math.isfinite(value)
+    ):
+        raise ConfigError(key, value, "a number of seconds > 0")
+    return float(value)
+
+
 @dataclass
 class AreionConfig:
     """The merged, validated configuration of one app."""
@@ -206,6 +225,7 @@ class AreionConfig:
     limits: ServerLimits = field(default_factory=ServerLimits)
     tls: dict[str, str] | None = None
     reload: bool = False
+    hook_timeout: float = DEFAULT_HOOK_TIMEOUT
     source: str | None = None
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -330,6 +350,8 @@ class AreionConfig:
             cfg.tls = {str(k): str(v) for k, v in tls.items()}
         if "reload" in d:
             cfg.reload = _as_bool("reload", d["reload"])
+        if "hook_timeout" in d:
+            cfg.hook_timeout = _as_seconds("hook_timeout", d["hook_timeout"])
         return cfg
 
 

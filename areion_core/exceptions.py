@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from .headers import check_header
+
 
 class HttpError(Exception):
     """An exception that becomes an HTTP error response.
@@ -31,6 +33,9 @@ class HttpError(Exception):
                 message = "Error"
         self.message = message
         self.headers = dict(headers) if headers else {}
+        if headers:
+            for name, value in self.headers.items():
+                check_header(name, value if isinstance(value, str) else str(value))  # fail where raised
         super().__init__(message)
 
 

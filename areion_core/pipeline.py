@@ -4,10 +4,16 @@ pluggy costs about a microsecond per call even with nothing registered; the requ
 cannot afford that. At startup each hot hook becomes, per route, a tuple of
 ``(plugin name, function, is_async)`` in pluggy's call order (tryfirst first, trylast last,
 otherwise last registered first), or ``None`` when no interested plugin implements it.
+
+An awaitable a hook returns is awaited for at most ``hook_timeout`` seconds (the app's
+config), then cancelled: a hung plugin costs one request a bounded wait, never a connection
+or the process. Sync links are called as they are, with no bound and no cost: a sync hook
+that blocks the event loop cannot be interrupted from Python.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -16,6 +22,7 @@ from typing import Any
 
 import pluggy
 
+from .config import DEFAULT_HOOK_TIMEOUT
 from .hookspecs import HOT_HOOKS
 from .response import HttpResponse
 
@@ -33,6 +40,38 @@ class PluginFailure(Exception):
         self.plugin = plugin
         self.hook = hook
         self.original = exc
+
+
+class HookTimeout(Exception):
+    """An async hook implementation ran past ``hook_timeout`` and was cancelled."""
+
+    def __init__(self, hook: str, limit: float) -> None:
+        super().__init__(f"{hook} did not finish within {limit:g}s (hook_timeout); cancelled")
+        self.hook = hook
+        self.limit = limit
+
+
+async def bounded(awaitable: Awaitable[Any], hook: str, limit: float) -> Any:
+    """Await ``awaitable`` for at most ``limit`` seconds; past that, cancel it and raise HookTimeout.
+
+    A ``TimeoutError`` the hook raises on its own is passed on unchanged. The HookTimeout
+    chains the cancellation, so a logged traceback shows where the hook was waiting.
+    """
+    timeout = asyncio.timeout(limit)
+    try:
+        async with timeout:
+            return await awaitable
+    except TimeoutError as exc:
+        if timeout.expired():
+            raise HookTimeout(hook, limit) from exc
+        raise
+
+
+def _limit(request: Any) -> float:
+    # Read only on the async paths below; the sync fast path never looks.
+    app = request.app
+    limit: float = app.config.hook_timeout if app is not None else DEFAULT_HOOK_TIMEOUT
+    return limit
 
 
 def impls_in_call_order(pm: pluggy.PluginManager, hook: str) -> list[Any]:
@@ -152,12 +191,13 @@ def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | 
 
 async def _first_async(chain: tuple[Link, ...], index: int, pending: Any, hook: str,
                        args: tuple[Any, ...]) -> HttpResponse | None:
+    limit = _limit(args[0])
     for i in range(index, len(chain)):
         name, fn, _ = chain[i]
         try:
             result = pending if i == index else fn(*args)
             if result is not None and result.__class__ is not HttpResponse and inspect.isawaitable(result):
-                result = await result
+                result = await bounded(result, hook, limit)
         except Exception as exc:
             raise PluginFailure(name, hook, exc) from exc
         if result is not None:
@@ -184,12 +224,13 @@ def run_replace(
 
 async def _replace_async(chain: tuple[Link, ...], index: int, pending: Any, request: Any,
                          response: HttpResponse) -> HttpResponse:
+    limit = _limit(request)
     for i in range(index, len(chain)):
         name, fn, _ = chain[i]
         try:
             result = pending if i == index else fn(request, response)
             if result is not None and result.__class__ is not HttpResponse and inspect.isawaitable(result):
-                result = await result
+                result = await bounded(result, "response_ready", limit)
         except Exception as exc:
             raise PluginFailure(name, "response_ready", exc) from exc
         if result is not None:
@@ -212,11 +253,15 @@ def run_observers(chain: tuple[Link, ...], request: Any, response: HttpResponse)
 
 async def _observers_async(chain: tuple[Link, ...], index: int, pending: Any, request: Any,
                            response: HttpResponse) -> None:
+    limit = _limit(request)
     for i in range(index, len(chain)):
         name, fn, _ = chain[i]
         try:
             result = pending if i == index else fn(request, response)
             if result is not None and inspect.isawaitable(result):
-                await result
+                await bounded(result, "response_sent", limit)
+        except HookTimeout as exc:
+            logger.error("plugin %r failed in response_sent for %s %s: %s", name, request.method,
+                         request.raw_path, exc, exc_info=exc)
         except Exception:
             logger.exception("plugin %r raised in response_sent", name)

@@ -51,8 +51,9 @@ class QueryParams(Mapping[str, str]):
         if isinstance(query_string, str):
             try:
                 pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise BadRequestError(f"malformed query string: {exc}") from None
+            except (UnicodeDecodeError, ValueError):
+                # Not the decoder's message: it names Python's codec machinery, not the request.
+                raise BadRequestError("malformed query string (not percent-encoded UTF-8)") from None
         else:
             pairs = query_string
         self._pairs: list[tuple[str, str]] = pairs

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from .headers import MutableHeaders
-from .server.dates import http_date, origin_date
+from .server.dates import http_date, origin_date, parse_http_date
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
@@ -23,7 +23,13 @@ OCTET = "application/octet-stream"
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # cookie-octet from RFC 6265 §4.1.1: no CTLs, whitespace, DQUOTE, comma, semicolon, backslash.
 _COOKIE_VALUE = re.compile(r'[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*')
+# av-octet from RFC 6265 §4.1.1 (Path, Domain, Expires): any visible ASCII or space but ";".
+_COOKIE_ATTR = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What may stay as is in a Location URL; anything else (space, non-ASCII, ...) is percent-encoded.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_URL_PLAIN = re.compile(r"[!#-;=?-\[\]_a-z~]*")
 
 
 def _json_default(obj: Any) -> Any:
@@ -98,6 +104,8 @@ class HttpResponse:
             self.headers[k] = v
 
     def set_status_code(self, status_code: int) -> None:
+        if isinstance(status_code, bool) or not isinstance(status_code, int) or not 100 <= status_code <= 999:
+            raise ValueError(f"invalid HTTP status code {status_code!r}")
         self.status_code = status_code
 
     def set_cookie(
@@ -106,57 +114,96 @@ class HttpResponse:
         value: str = "",
         *,
         max_age: int | None = None,
-        expires: datetime | int | str | None = None,
+        expires: datetime | int | float | str | None = None,
         path: str | None = "/",
         domain: str | None = None,
         secure: bool = False,
         httponly: bool = False,
         samesite: str | None = "lax",
+        partitioned: bool = False,
     ) -> None:
-        """Add a ``Set-Cookie`` line. ``expires`` as ``int`` is seconds from now."""
-        if _COOKIE_NAME.fullmatch(key) is None:
-            raise ValueError(f"invalid cookie name {key!r}")
-        if _COOKIE_VALUE.fullmatch(value) is None:
+        """Add a ``Set-Cookie`` line. ``expires`` as a number is seconds from now.
+
+        Everything is checked here, so a bad cookie raises ``ValueError`` in the handler
+        instead of reaching the wire or being dropped silently by browsers: the name must be
+        a token, the value cookie-octets (encode it first), attributes free of ``;`` and
+        control characters. ``samesite`` is ``"strict"``, ``"lax"`` (the default) or
+        ``"none"``; ``"none"`` and ``partitioned`` need ``secure=True``, and the
+        ``__Secure-`` and ``__Host-`` name prefixes get the attributes they demand.
+        """
+        if not isinstance(key, str) or _COOKIE_NAME.fullmatch(key) is None:
+            raise ValueError(f"invalid cookie name {key!r}: it must be an RFC 9110 token")
+        if not isinstance(value, str) or _COOKIE_VALUE.fullmatch(value) is None:
             raise ValueError(
                 f"invalid cookie value {value!r}: encode it first (e.g. urllib.parse.quote) — "
-                "spaces, quotes, commas, semicolons and backslashes are not allowed"
+                "spaces, quotes, commas, semicolons, backslashes and control characters are not allowed"
             )
         parts = [f"{key}={value}"]
         if max_age is not None:
             parts.append(f"Max-Age={int(max_age)}")
         if expires is not None:
-            if isinstance(expires, int):
-                when = datetime.now(UTC).timestamp() + expires
-                expires = datetime.fromtimestamp(when, UTC)
+            if isinstance(expires, bool):
+                raise TypeError("cookie expires must be a datetime, seconds from now or an HTTP date")
+            if isinstance(expires, (int, float)):
+                expires = datetime.fromtimestamp(datetime.now(UTC).timestamp() + expires, UTC)
             if isinstance(expires, datetime):
                 if expires.tzinfo is None:
                     expires = expires.replace(tzinfo=UTC)
                 expires = http_date(expires.timestamp())
+            elif parse_http_date(_cookie_attr("Expires", expires)) is None:
+                # Browsers ignore an Expires they cannot parse: the cookie would quietly
+                # become a session cookie.
+                raise ValueError(f"invalid cookie Expires: {expires!r} is not an HTTP date "
+                                 "(give a datetime, or seconds from now)")
             parts.append(f"Expires={expires}")
-        for attr, val in (("Path", path), ("Domain", domain)):
-            if val is not None:
-                if any(c in val for c in ";\r\n\0"):
-                    raise ValueError(f"invalid cookie {attr}: {val!r}")
-                parts.append(f"{attr}={val}")
+        if path is not None:
+            parts.append(f"Path={_cookie_attr('Path', path)}")
+        if domain is not None:
+            parts.append(f"Domain={_cookie_attr('Domain', domain)}")
         if secure:
             parts.append("Secure")
         if httponly:
             parts.append("HttpOnly")
         if samesite is not None:
-            norm = _SAMESITE.get(samesite.lower())
+            norm = _SAMESITE.get(str(samesite).lower())
             if norm is None:
                 raise ValueError(f"samesite must be 'strict', 'lax' or 'none', got {samesite!r}")
             if norm == "None" and not secure:
+                # Browsers reject SameSite=None without Secure: the cookie would vanish silently.
                 raise ValueError("samesite='none' requires secure=True (browsers drop it otherwise)")
             parts.append(f"SameSite={norm}")
+        if partitioned:
+            if not secure:
+                raise ValueError("partitioned=True requires secure=True (browsers drop it otherwise)")
+            parts.append("Partitioned")
+        prefix = key[:9].lower()
+        if (prefix == "__secure-" or prefix[:7] == "__host-") and not secure:
+            raise ValueError(f"cookie {key!r}: the {key[:key.index('-') + 1]} prefix requires secure=True")
+        if prefix[:7] == "__host-" and (path != "/" or domain is not None):
+            raise ValueError(f"cookie {key!r}: the __Host- prefix requires path='/' and no domain")
         if self.cookies is None:
             self.cookies = []
         self.cookies.append("; ".join(parts))
 
-    def delete_cookie(self, key: str, path: str | None = "/", domain: str | None = None) -> None:
-        """Tell the client to drop a cookie (Max-Age=0 and an expiry in the past)."""
-        self.set_cookie(key, "", max_age=0, expires=datetime(1970, 1, 1, tzinfo=UTC),
-                        path=path, domain=domain, samesite=None)
+    def delete_cookie(
+        self,
+        key: str,
+        path: str | None = "/",
+        domain: str | None = None,
+        *,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Tell the client to drop a cookie (Max-Age=0 and an expiry in the past).
+
+        Give the ``path``, ``domain``, ``secure`` and ``partitioned`` the cookie was set
+        with: browsers match on them (and refuse a ``__Host-`` cookie without ``Secure``).
+        """
+        self.set_cookie(key, "", max_age=0, expires=datetime(1970, 1, 1, tzinfo=UTC), path=path,
+                        domain=domain, secure=secure, httponly=httponly, samesite=samesite,
+                        partitioned=partitioned)
 
     def ext(self) -> dict[str, Any]:
         """The ``extensions`` dict, created on first use."""
@@ -223,13 +270,27 @@ class FileResponse(HttpResponse):
         h.setdefault("last-modified", origin_date(st.st_mtime))  # a future mtime becomes now
         h.setdefault("accept-ranges", "bytes")
         if filename is not None:
-            from urllib.parse import quote
+            h["content-disposition"] = _attachment(filename)
 
-            safe = filename.replace('"', "").replace("\\", "")
-            if safe.isascii():
-                h["content-disposition"] = f'attachment; filename="{safe}"'
-            else:
-                h["content-disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+
+def _attachment(filename: str) -> str:
+    """``Content-Disposition: attachment`` for ``filename`` (RFC 6266; RFC 8187 when not ASCII)."""
+    from urllib.parse import quote
+
+    if _CONTROL.search(filename) is not None:
+        raise ValueError(f"invalid filename {filename!r}: control characters are not allowed")
+    safe = filename.replace('"', "").replace("\\", "")
+    if safe.isascii():
+        return f'attachment; filename="{safe}"'
+    return f"attachment; filename*=UTF-8''{quote(filename)}"
+
+
+def _cookie_attr(name: str, value: str) -> str:
+    if not isinstance(value, str) or _COOKIE_ATTR.fullmatch(value) is None:
+        raise ValueError(
+            f"invalid cookie {name}: {value!r} (';', control characters and non-ASCII are not allowed)"
+        )
+    return value
 
 
 _EXTRA_TYPES = {
@@ -317,8 +378,24 @@ def create_file_response(file_path: str | os.PathLike[str], status_code: int = 2
 
 
 def create_redirect_response(location: str, status_code: int = 302) -> HttpResponse:
+    """A redirect to ``location``.
+
+    Spaces and non-ASCII characters are percent-encoded as UTF-8 (an IRI becomes a URI);
+    CR, LF, NUL and other control characters raise ``ValueError``, so a URL taken from the
+    request (``?next=...``) can never split the header. It can still point to another site:
+    checking that it is local is the caller's job.
+    """
     if status_code not in (301, 302, 303, 307, 308):
         raise ValueError(f"redirect status must be 301, 302, 303, 307 or 308, got {status_code}")
+    location = location if isinstance(location, str) else str(location)
+    if _CONTROL.search(location) is not None:
+        raise ValueError(
+            f"invalid redirect location {location!r}: CR, LF, NUL and other control characters are not allowed"
+        )
+    if _URL_PLAIN.fullmatch(location) is None:
+        from urllib.parse import quote
+
+        location = quote(location, safe=_URL_SAFE)
     return HttpResponse(None, status_code, headers={"location": location})
 
 

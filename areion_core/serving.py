@@ -14,7 +14,7 @@ from typing import Any
 
 from .app import App
 from .server import HttpServer
-from .server.workers import Supervisor, listening_socket
+from .server.workers import Supervisor
 
 logger = logging.getLogger("areion")
 
@@ -104,8 +104,9 @@ class AreionServer:
         if self._stopped is not None:
             self._stopped.set()
 
-    async def serve_until_stopped(self, sock: Any = None, on_ready: Callable[[int], None] | None = None) -> None:
-        """Serve until SIGINT or SIGTERM, then drain and stop."""
+    async def serve_until_stopped(self, sock: Any = None, on_ready: Callable[[int], None] | None = None,
+                                  on_stop: Callable[[], None] | None = None) -> None:
+        """Serve until SIGINT or SIGTERM, then drain and stop (``on_stop`` is called as the drain begins)."""
         await self.start(sock)
         if on_ready is not None:
             on_ready(self.port)
@@ -115,6 +116,8 @@ class AreionServer:
             loop.add_signal_handler(sig, stop_requested.set)
         await stop_requested.wait()
         logger.info("shutting down: draining in-flight requests")
+        if on_stop is not None:
+            on_stop()
         await self.stop()
 
     # --- blocking entry points ----------------------------------------------------------------
@@ -124,12 +127,11 @@ class AreionServer:
         app.build()
         workers = app.config.workers
         if workers > 1:
-            def run_worker(worker_id: int, port: int) -> int:
+            def run_worker(worker_id: int, sock: Any) -> int:
                 app.worker_id = worker_id
-                self.port = port
-                sock = listening_socket(self.host, port)
+                self.port = supervisor.port
                 with asyncio.Runner(loop_factory=new_event_loop) as runner:
-                    runner.run(self.serve_until_stopped(sock))
+                    runner.run(self.serve_until_stopped(sock, on_stop=supervisor.announce_draining))
                 return 0
 
             supervisor = Supervisor(workers, self.host, self.port, run_worker,

@@ -27,7 +27,8 @@ from areion_core.server.protocol import HttpConnection  # noqa: E402
 from areion_core.server.server import ServerState  # noqa: E402
 from areion_core.testing import _MemoryTransport  # noqa: E402
 
-PATHS = ("/json", "/slow", "/plaintext")
+PATHS = ("/json", "/slow", "/plaintext", "/users/42/posts/7", "POST /echo")
+ECHO_BODY = b'{"id": 1, "name": "' + b"x" * 1000 + b'"}'
 
 
 class _CountingTransport(_MemoryTransport):
@@ -48,7 +49,12 @@ async def run_path(app: object, path: str, count: int, batch: int = 64) -> float
     conn = HttpConnection(state)
     transport = _CountingTransport(loop)
     conn.connection_made(transport)
-    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    method, _, target = path.rpartition(" ")
+    if method == "POST":
+        request = (f"POST {target} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(ECHO_BODY)}\r\n\r\n").encode() + ECHO_BODY
+    else:
+        request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     chunk = request * batch
     # Warm up (and fill the cache on cached paths).
     conn.data_received(request)
@@ -90,7 +96,7 @@ async def main(count: int, profile: str | None) -> None:
                 pstats.Stats(prof).sort_stats("tottime").print_stats(25)
             else:
                 us = min([await run_path(app, path, count) for _ in range(3)])
-            print(f"{path:12s} {us:6.2f} µs/request")
+            print(f"{path:18s} {us:6.2f} µs/request")
     finally:
         await app.shutdown()
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Make sure the programs the test suite drives are installed: redis-server (Redis tests) and
-# Chromium (documentation pages). Installs Debian's packages when run as root; otherwise says how.
+# Make sure the programs the test suite drives are installed: redis-server (Redis tests),
+# Chromium (documentation pages) and wrk (load in the reliability suite). Installs Debian's
+# packages when run as root; otherwise says how.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

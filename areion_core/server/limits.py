@@ -10,7 +10,8 @@ from typing import Any
 class ServerLimits:
     """Every bound the server enforces, and the status it answers with when one is passed.
 
-    Timeouts are checked by a once-a-second tick, so they fire up to a second late.
+    Timeouts are checked by a once-a-second tick against the time of the previous tick, so
+    they fire within a second either side of their value.
     """
 
     max_url_bytes: int = 8 * 1024  # 414 URI Too Long
@@ -23,7 +24,9 @@ class ServerLimits:
     max_connections: int = 10_000  # past this, new connections get 503 + Retry-After
     max_pipelined: int = 16  # reading pauses while this many requests wait on one connection
     write_buffer_high: int = 256 * 1024  # transport pauses the writer (and we pause reading) above this
+    send_timeout: float = 60.0  # abort a connection whose write buffer has stayed full this long
     shutdown_grace: float = 30.0  # SIGTERM: how long in-flight requests may take before being cut
+    drain_linger: float = 1.0  # SIGTERM: an idle keep-alive connection still answers a request this long
     retry_after: int = 1  # seconds, in 503 answers when over max_connections
 
     @classmethod

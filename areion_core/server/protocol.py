@@ -38,12 +38,18 @@ _REASONS = {
 # Lengths of the header names the protocol itself must see: Host, Expect, Content-Length,
 # Transfer-Encoding, If-None-Match, If-Modified-Since (a cheap filter before lower-casing).
 _WATCHED_LENGTHS = frozenset({4, 6, 13, 14, 17})
+# What a Host value may hold: uri-host [":" port] (RFC 9112 §3.2, RFC 3986 §3.2.2), the most
+# frequent first; ``value.lstrip(_HOST_CHARS)`` is empty exactly when every byte is one of them.
+_HOST_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789.:-ABCDEFGHIJKLMNOPQRSTUVWXYZ_~!$&'()*+,;=[]%"
 _Job = tuple[Any, Any, contextvars.Context]
 
 # The C helpers behind asyncio.current_task(); Python 3.12's eager tasks use the same pair.
 _current_task = asyncio.current_task
 _enter_task = asyncio.tasks._enter_task
 _leave_task = asyncio.tasks._leave_task
+
+# A read longer than this is parsed a slice at a time (see _feed_in_slices).
+_FEED_SLICE = 8 * 1024
 
 # Connection phases, checked by the once-a-second timeout sweep.
 IDLE, HEADERS, BODY, BUSY = 0, 1, 2, 3
@@ -56,6 +62,20 @@ class _Reject(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+def _transfer_coding_refusal(te: bytes, version: str) -> tuple[int, str] | None:
+    """Why a request's Transfer-Encoding (lower-cased, fields joined) cannot frame it, or None."""
+    if version == "1.0":
+        return 400, "Transfer-Encoding in an HTTP/1.0 request"  # RFC 9112 §6.1: faulty framing
+    codings = [c for c in (part.strip(b" \t") for part in te.split(b",")) if c]  # RFC 9110 §5.6.1
+    if codings == [b"chunked"]:
+        return None
+    if not codings or codings[-1] != b"chunked":
+        return 400, "chunked is not the final transfer coding"  # RFC 9112 §6.3
+    if codings.count(b"chunked") > 1:
+        return 400, "chunked is applied more than once"  # RFC 9112 §6.1
+    return 501, "only the chunked transfer coding is supported"  # RFC 9112 §6.1
 
 
 class HttpConnection(asyncio.Protocol):
@@ -78,15 +98,22 @@ class HttpConnection(asyncio.Protocol):
         "_header_bytes",
         "_headers",
         "_host_count",
+        "_idle_bytes",
         "_job",
         "_max_header_bytes",
         "_max_headers",
         "_pending",
+        "_progress",
+        "_progress_of",
         "_read_paused",
         "_req_keep_alive",
+        "_stalled_at",
         "_te",
+        "_trailers_at",
+        "_unparsed",
         "_url",
         "_url_len",
+        "_valid_host",
         "_write_paused",
         "client",
         "conditional",
@@ -115,6 +142,11 @@ class HttpConnection(asyncio.Protocol):
         self._header_bytes = 0
         self._host_count = 0
         self._te: bytes | None = None
+        self._trailers_at = 0
+        self._valid_host = b""
+        self._idle_bytes = 0
+        self._progress = 0
+        self._progress_of: list[tuple[bytes, bytes]] | None = None
         self._expect = False
         self._content_length = -1
         self._body: list[bytes] = []
@@ -123,6 +155,8 @@ class HttpConnection(asyncio.Protocol):
         self._busy = False
         self._closed = False
         self._write_paused = False
+        self._stalled_at = 0.0
+        self._unparsed: bytes | memoryview = b""
         self._read_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._error: tuple[int, str] | None = None
@@ -148,8 +182,9 @@ class HttpConnection(asyncio.Protocol):
         if isinstance(peer, tuple):
             self.client = (peer[0], peer[1])
         self.since = state.now
-        if len(state.connections) >= state.limits.max_connections or state.draining:
-            # Shed load at the door: answer before reading anything, then close.
+        if len(state.connections) >= state.limits.max_connections:
+            # Shed load at the door: answer before reading anything, then close. (A connection
+            # made while draining came from the listen queue: it is served, then closed.)
             self._closed = True
             retry = state.limits.retry_after
             transport.write(
@@ -170,6 +205,7 @@ class HttpConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         self._pending.clear()
+        self._unparsed = b""
         driver = self._driver
         if driver is not None and not self._busy and self._job is None and not driver.done():
             driver.cancel()  # parked, with nothing to finish: let it go
@@ -177,16 +213,26 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._error is not None or self._closed:
             return
+        if len(data) > _FEED_SLICE:
+            self._feed_in_slices(data)
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # We do not speak any upgraded protocol: answer what was parsed, then close.
-            self._req_keep_alive = False
-            if self._pending:
-                last, _ = self._pending.pop()
-                self._pending.append((last, False))
-            self._error = (0, "")
-            self._pause_reading()
+            if self._content_length > 0 or self._te is not None:
+                # httptools never reads the body of an Upgrade request: answering it would act
+                # on half a request, so it is refused (the requests before it are answered).
+                if self._pending:
+                    self._pending.pop()
+                self._fail(501, "a request body with Upgrade is not supported")
+            else:
+                self._req_keep_alive = False
+                if self._pending:
+                    last, _ = self._pending.pop()
+                    self._pending.append((last, False))
+                self._error = (0, "")
+                self._pause_reading()
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, _Reject):
@@ -202,6 +248,10 @@ class HttpConnection(asyncio.Protocol):
             text = str(exc)
             status = 505 if "HTTP version" in text else 400
             self._fail(status, text)
+        else:
+            phase = self.phase
+            if phase == HEADERS or (phase == BODY and self._te is not None):
+                self._bound_idle_bytes(len(data))
         if not self._busy and self._pending:
             job = self._run_pending()
             if job is not None:
@@ -212,10 +262,13 @@ class HttpConnection(asyncio.Protocol):
         if not self._busy and not self._pending:
             return None
         self._req_keep_alive = False
+        if not self._pending:
+            self.keep_alive = False  # the response in flight is the last one
         return True
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self._stalled_at = self.state.now
         self._pause_reading()
 
     def resume_writing(self) -> None:
@@ -223,7 +276,12 @@ class HttpConnection(asyncio.Protocol):
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if len(self._pending) < self.state.limits.max_pipelined:
+        if not self._busy and self._pending:
+            # Pipelined requests held back while the client was not reading its responses.
+            job = self._run_pending()
+            if job is not None:
+                self._hand_off(job)
+        elif len(self._pending) < self.state.limits.max_pipelined:
             self._resume_reading()
 
     # --- httptools callbacks ----------------------------------------------------------
@@ -258,8 +316,14 @@ class HttpConnection(asyncio.Protocol):
             lower = name.lower()
             if lower == b"host":
                 self._host_count += 1
+                if value != self._valid_host:  # a keep-alive client sends the same Host each time
+                    if value.lstrip(_HOST_CHARS):
+                        raise _Reject(400, "invalid Host header")  # RFC 9112 §3.2
+                    self._valid_host = value
             elif lower == b"transfer-encoding":
-                self._te = value.lower()
+                # Several fields are one list (RFC 9110 §5.3), judged whole in on_headers_complete.
+                te = value.lower()
+                self._te = te if self._te is None else self._te + b"," + te
             elif lower == b"expect":
                 self._expect = value.lower() == b"100-continue"
             elif lower == b"if-none-match" or lower == b"if-modified-since":
@@ -278,8 +342,15 @@ class HttpConnection(asyncio.Protocol):
         if self._host_count != 1 and (version == "1.1" or self._host_count > 1):
             # RFC 9112 §3.2: exactly one Host in HTTP/1.1.
             raise _Reject(400, "missing Host header" if self._host_count == 0 else "more than one Host header")
-        if self._te is not None and self._te != b"chunked":
-            raise _Reject(501, "only the chunked transfer coding is supported")
+        te = self._te
+        if te is not None:
+            if te != b"chunked" or version == "1.0":
+                refusal = _transfer_coding_refusal(te, version)
+                if refusal is not None:
+                    raise _Reject(*refusal)
+            # Chunked: fields after the body are trailers, and the framing bytes are counted.
+            self._trailers_at = len(self._headers)
+            self._idle_bytes = -1
         limits = self.state.limits
         if self._content_length > limits.max_body_bytes:
             raise _Reject(413, "request body too large")
@@ -303,9 +374,13 @@ class HttpConnection(asyncio.Protocol):
         url = self._url
         body = self._body
         data = body[0] if len(body) == 1 else b"".join(body)
+        headers = self._headers
+        if self._te is not None:
+            # Trailer fields never join the header section (RFC 9110 §6.5.1): dropped.
+            del headers[self._trailers_at:]
         try:
             request = self.state.request_factory(
-                parser.get_method().decode("ascii"), url, self._headers, data, self,
+                parser.get_method().decode("ascii"), url, headers, data, self,
                 parser.get_http_version(),
             )
         except Exception as exc:  # a request the app's factory cannot represent
@@ -314,6 +389,34 @@ class HttpConnection(asyncio.Protocol):
         self.phase = BUSY if self._busy else IDLE
         if len(self._pending) >= self.state.limits.max_pipelined:
             self._pause_reading()
+
+    def _bound_idle_bytes(self, size: int) -> None:
+        """Bound the bytes that arrive without completing a field, a chunk line or a trailer.
+
+        Called after a read that leaves a request in its header section or in a chunked body.
+        httptools buffers a header field until its line ends, and chunk extensions are never
+        reported, so without this bound one endless line would grow memory (or burn CPU)
+        until a timeout. The count restarts whenever a field or body bytes arrive; the read
+        in which the header section or the chunked body began is not counted, so the bound
+        may be passed by up to one read (RFC 9112 §7.1.1: limit chunk extensions). A new
+        request is told by its new header list, so valid requests pay nothing for this.
+        """
+        headers = self._headers
+        progress = self._body_len + len(headers)
+        idle = self._idle_bytes
+        if idle < 0 or progress != self._progress or headers is not self._progress_of:
+            self._idle_bytes = 0
+        else:
+            idle += size
+            self._idle_bytes = idle
+            limits = self.state.limits
+            if self.phase == HEADERS:
+                if idle > limits.max_url_bytes + limits.max_header_bytes + 1024:
+                    self._fail(431, "request header field too large")
+            elif idle > limits.max_header_bytes + 1024:
+                self._fail(400, "chunk extension or trailer field too large")
+        self._progress = progress
+        self._progress_of = headers
 
     # --- running requests -------------------------------------------------------------
     def _run_pending(self) -> _Job | None:
@@ -328,11 +431,19 @@ class HttpConnection(asyncio.Protocol):
         pending = self._pending
         state = self.state
         loop = self.loop
-        while pending and not self._busy and not self._closed:
+        # A full write buffer (a client not reading) holds back the next pipelined request:
+        # otherwise one read of pipelined requests could buffer any number of responses.
+        while pending and not self._busy and not self._closed and not self._write_paused:
             request, keep_alive = pending.popleft()
             self._busy = True
             self.phase = BUSY
-            self.keep_alive = keep_alive and self._req_keep_alive and not state.draining
+            keep_alive = keep_alive and self._req_keep_alive
+            if state.draining and not pending and not self._unparsed:
+                # Draining: every request already read is answered; the last closes the
+                # connection, and nothing after it is read.
+                keep_alive = False
+                self._pause_reading()
+            self.keep_alive = keep_alive
             coro: Any = state.handler(request)
             ctx = state.context.copy()
             driver = self._driver
@@ -382,7 +493,12 @@ class HttpConnection(asyncio.Protocol):
             self._job = None
             while job is not None:
                 await self._drive(*job)
-                job = self._run_pending() if not self._busy and self._pending else None
+                if self._pending:
+                    job = self._run_pending()
+                else:
+                    # As after an eager run: resume reading, or answer a parse error, or close.
+                    job = None
+                    self._after_pending()
 
     async def _drive(self, coro: Any, yielded: Any, ctx: contextvars.Context) -> None:
         """Resume a handler coroutine until it finishes, as Task.__step would."""
@@ -404,8 +520,12 @@ class HttpConnection(asyncio.Protocol):
                     if yielded is None or not yielded.cancelled():
                         yielded = ctx.run(coro.throw, exc)
                         continue
-                except BaseException:
-                    pass
+                except BaseException as exc:
+                    # Hand the failure in directly, as Task.__wakeup does: the coroutine reading
+                    # the future's result a second time would get it without its traceback
+                    # (the C Future hands the traceback to its first reader only).
+                    yielded = ctx.run(coro.throw, exc)
+                    continue
                 yielded = ctx.run(coro.send, None)
         except StopIteration:
             self._finish()
@@ -435,9 +555,6 @@ class HttpConnection(asyncio.Protocol):
             status, detail = self._error
             if status:
                 self._write_error(status, detail)
-            self._close()
-            return
-        if self.state.draining:
             self._close()
             return
         if self._read_paused and not self._write_paused:
@@ -489,9 +606,41 @@ class HttpConnection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _resume_reading(self) -> None:
+        if self._unparsed:
+            # What is left of an earlier read comes first, on the next turn of the loop.
+            self.loop.call_soon(self._feed_unparsed, self._unparsed)
+            return
         if self._read_paused and self.transport is not None and not self.transport.is_closing():
             self._read_paused = False
             self.transport.resume_reading()
+
+    def _feed_in_slices(self, data: bytes | memoryview) -> None:
+        """Parse the first slice of a large read now; keep the rest for later turns of the loop.
+
+        One read can hold thousands of small pipelined requests. Parsed at once, each would
+        become a queued request object (~650 bytes made from ~30 bytes read), and answering
+        them all in one go would keep every other connection waiting. So a large read is
+        parsed a slice per turn of the loop, and not at all while ``max_pipelined`` requests
+        wait or the client is not reading its responses; reading pauses meanwhile.
+        """
+        view = memoryview(data)
+        self._unparsed = rest = view[_FEED_SLICE:]
+        self._pause_reading()
+        self.data_received(view[:_FEED_SLICE])  # type: ignore[arg-type]
+        if self._unparsed is rest and not self._busy and not self._pending:
+            # No request will finish and carry on with the rest: take it up next turn.
+            self.loop.call_soon(self._feed_unparsed, rest)
+
+    def _feed_unparsed(self, rest: bytes | memoryview) -> None:
+        if rest is not self._unparsed or self._closed or self._write_paused or self._error is not None:
+            return  # stale, or not now: whatever unblocks the connection calls _resume_reading
+        limit = self.state.limits.max_pipelined
+        if len(self._pending) >= limit:
+            return
+        self._unparsed = b""
+        self.data_received(rest)  # type: ignore[arg-type]
+        if not self._unparsed and len(self._pending) < limit and not self._write_paused:
+            self._resume_reading()
 
     # --- the narrow interface the app writes through ------------------------------------
     @property
@@ -544,10 +693,15 @@ class HttpConnection(asyncio.Protocol):
             await self.drain()
 
     def sweep(self, now: float) -> None:
-        """Apply the header, body and keep-alive timeouts (called once a second)."""
+        """Apply the header, body, send and keep-alive timeouts (called once a second)."""
         if self._closed:
             return
         limits = self.state.limits
+        if self._write_paused and now - self._stalled_at > limits.send_timeout:
+            # The client has not taken its response bytes for this long (not reading at all,
+            # or too slowly): no status can reach it any more, so the connection is cut.
+            self._abort()
+            return
         phase = self.phase
         waited = now - self.since
         if phase == HEADERS:
@@ -566,10 +720,21 @@ class HttpConnection(asyncio.Protocol):
         self._write_error(408, "timed out reading the request")
         self._close()
 
+    def begin_drain(self) -> None:
+        """Shutdown has begun: make the response being produced now the last on this connection.
+
+        Only when it answers the last request read (none queued, none arriving): queued ones
+        are answered first, the last of them with ``Connection: close`` (see ``_run_pending``).
+        An idle connection stays open for ``limits.drain_linger`` to answer a request that
+        was already on its way; the server then closes it with ``close_if_idle``.
+        """
+        if self._busy and not self._pending and self.phase == BUSY:
+            self.keep_alive = False  # read when the response head is written
+            self._pause_reading()
+
     def close_if_idle(self) -> bool:
         """Close now when nothing is in flight (used when draining); True if closed."""
         if not self._busy and not self._pending and self.phase != BODY and self.phase != HEADERS:
             self._close()
             return True
-        self._req_keep_alive = False
         return False

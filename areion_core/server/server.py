@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 import socket
 import ssl as _ssl
 import time
@@ -112,6 +113,8 @@ class HttpServer:
         self.constant_headers = constant_headers
         self.state: ServerState | None = None
         self._server: asyncio.base_events.Server | None = None
+        self._factory: Callable[[], HttpConnection] | None = None
+        self._ssl: _ssl.SSLContext | None = None
         self.sockets: list[socket.socket] = []
 
     async def start(
@@ -132,6 +135,8 @@ class HttpServer:
         def factory() -> HttpConnection:
             return HttpConnection(state)
 
+        self._factory = factory
+        self._ssl = ssl
         if sock is not None:
             self._server = await loop.create_server(factory, sock=sock, ssl=ssl, backlog=backlog)
         else:
@@ -150,25 +155,36 @@ class HttpServer:
         return int(self.sockets[0].getsockname()[1]) if self.sockets else 0
 
     async def shutdown(self, grace: float | None = None) -> bool:
-        """Stop accepting, close idle connections, let in-flight requests finish.
+        """Stop accepting, let in-flight requests finish, close idle connections.
 
-        Waits up to ``grace`` seconds (the limits' ``shutdown_grace`` by default), then cuts
-        what is left. Returns True when everything finished within the grace period.
+        Connections already waiting in the listen queue are accepted and served rather than
+        reset. A connection with a request in progress answers it (and any it has already
+        read) with ``Connection: close``. An idle keep-alive connection stays open for
+        ``limits.drain_linger`` seconds so that a request already on its way is answered (with
+        ``Connection: close``) instead of meeting a closed socket, then is closed. After
+        ``grace`` seconds (the limits' ``shutdown_grace`` by default) what is left is cut.
+        Returns True when everything finished within the grace period.
         """
         state = self.state
         if state is None:
             return True
         grace = self.limits.shutdown_grace if grace is None else grace
+        started = time.monotonic()
+        deadline = started + grace
+        linger_until = started + min(self.limits.drain_linger, grace)
         state.draining = True
-        if self._server is not None:
-            self._server.close()
+        queued = self._stop_listening()
         for conn in list(state.connections):
-            conn.close_if_idle()
-        deadline = time.monotonic() + grace
+            conn.begin_drain()
+        if queued:
+            await self._serve_queued(queued, max(0.1, linger_until - time.monotonic()))
         while state.connections and time.monotonic() < deadline:
+            if time.monotonic() >= linger_until:
+                for conn in list(state.connections):
+                    conn.close_if_idle()
+                if not state.connections:
+                    break
             await asyncio.sleep(0.02)
-            for conn in list(state.connections):
-                conn.close_if_idle()
         clean = not state.connections
         for conn in list(state.connections):
             conn.cancel_running()
@@ -179,3 +195,44 @@ class HttpServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
         return clean
+
+    async def _serve_queued(self, queued: list[socket.socket], timeout: float) -> None:
+        """Hand connections taken from the listen queue to the protocol (a TLS handshake first)."""
+        assert self._factory is not None
+        loop = asyncio.get_running_loop()
+        tasks = {loop.create_task(loop.connect_accepted_socket(self._factory, sock, ssl=self._ssl)): sock
+                 for sock in queued}
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+        for task, sock in tasks.items():
+            if task in late:
+                task.cancel()
+                sock.close()
+            elif task.cancelled() or task.exception() is not None:
+                sock.close()
+
+    def _stop_listening(self) -> list[socket.socket]:
+        """Close the listening sockets; return the connections the kernel had queued on them.
+
+        Closing a listening socket resets the connections still in its queue, whose clients
+        may already have sent a request. A duplicate of each socket keeps it listening while
+        the event loop lets go of it, and the queue is emptied through the duplicate.
+        """
+        dups: list[socket.socket] = []
+        for listener in self.sockets:
+            with contextlib.suppress(OSError):
+                dups.append(socket.socket(fileno=os.dup(listener.fileno())))
+        if self._server is not None:
+            self._server.close()
+        queued: list[socket.socket] = []
+        for dup in dups:
+            dup.setblocking(False)
+            try:
+                while True:
+                    conn, _ = dup.accept()
+                    conn.setblocking(False)
+                    queued.append(conn)
+            except OSError:  # BlockingIOError: the queue is empty
+                pass
+            finally:
+                dup.close()
+        return queued

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 
 import httpx
@@ -363,3 +364,87 @@ def test_handlers_run_in_a_task_with_their_own_context(live):
         assert client.get("/timeout").text == "timed out"
         assert client.get("/eager-timeout").text == "no await inside"
         assert client.get("/ctx/carol").json()["before"] == "nobody"
+
+
+# --- flow control and timeouts with clients that do not read -------------------------------------
+
+
+def test_pipelined_requests_wait_while_the_client_is_not_reading(live):
+    """A full write buffer holds back the next pipelined request instead of buffering its answer."""
+    handled = []
+    router = Router()
+
+    @router.get("/big/:i")
+    async def big(request, i: int):
+        handled.append(i)
+        return HttpResponse(b"%d" % i * (1024 * 1024), content_type="application/octet-stream")
+
+    srv = live(router, limits={"write_buffer_high": 64 * 1024, "max_pipelined": 64})
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"".join(b"GET /big/%d HTTP/1.1\r\nHost: x\r\n\r\n" % (i % 10) for i in range(32)))
+        time.sleep(0.5)  # not reading: the kernel takes a few MiB, the server then waits
+        assert len(handled) < 16, f"{len(handled)} responses made for a client that reads nothing"
+        sock.sendall(b"GET /big/0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        out = read_all(sock, timeout=30)
+    assert out.count(b"HTTP/1.1 200 OK") == 33
+    assert len(handled) == 33
+    bodies = [part.split(b"\r\n\r\n", 1)[1][:1] for part in out.split(b"HTTP/1.1 200 OK")[1:]]
+    assert bodies == [b"%d" % (i % 10) for i in range(32)] + [b"0"]
+
+
+def test_send_timeout_cuts_a_client_that_stops_reading(live):
+    router = Router()
+
+    @router.get("/endless")
+    async def endless(request):
+        async def gen():
+            while True:
+                yield b"e" * 65536
+        return StreamingResponse(gen())
+
+    srv = live(router, limits={"send_timeout": 1, "write_buffer_high": 64 * 1024})
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(3.5)  # the write buffer stays full: cut within send_timeout + the once-a-second sweep
+        t0 = time.monotonic()
+        out = read_all(sock, timeout=10)
+        assert time.monotonic() - t0 < 5, "the server kept the stream going"
+    assert status_of(out) == 200
+    assert not out.endswith(b"0\r\n\r\n")
+
+
+def test_reading_resumes_after_pipelined_requests_that_suspend(live):
+    """Reading paused at max_pipelined resumes once the queue is answered, even by the driver task."""
+    srv = live(_router(), limits={"max_pipelined": 2})
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = read_all(sock, until_close=False, expect=b"slow done", timeout=3)
+        while first.count(b"slow done") < 2:
+            first += read_all(sock, until_close=False, expect=b"slow done", timeout=3)
+        sock.sendall(b"GET /n/5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        more = read_all(sock, until_close=False, expect=b"response 5", timeout=3)
+    assert b"response 5" in more
+
+
+def test_a_parse_error_behind_a_slow_request_is_answered_when_it_finishes(live):
+    srv = live(_router(), limits={"keepalive_timeout": 30})
+    t0 = time.monotonic()
+    out = exchange(srv.port, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nBROKEN\r\n\r\n", timeout=5)
+    assert out.startswith(b"HTTP/1.1 200 OK") and b"slow done" in out
+    assert b"HTTP/1.1 400 Bad Request" in out
+    assert time.monotonic() - t0 < 2.5  # answered and closed, not left to the idle timeout
+
+
+def test_thousands_of_pipelined_requests_in_one_write_are_all_answered_in_order(server):
+    """A large read is parsed a slice at a time, in step with answering it, and none is lost."""
+    n = 5000
+    data = b"".join(b"GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(n))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(data + b"GET /n/-1 HTTP/1.1\r\nHost: x\r\n"
+                                                             b"Connection: close\r\n\r\n",))
+        sender.start()
+        time.sleep(0.3)  # let the server fill its write buffer while nothing is read
+        out = read_all(sock, timeout=30)
+        sender.join(10)
+    numbers = [int(part.rsplit(b"response ", 1)[1]) for part in out.split(b"HTTP/1.1 200 OK")[1:]]
+    assert numbers == [*range(n), -1]

@@ -361,3 +361,32 @@ def test_preencoded_headers_are_shared_until_written_then_copied():
     response.headers = framed.copy()
     head = encode_head(response, b"", keep_alive=True, content_length=2)
     assert b"999" not in head and b"Connection" not in head and b"X-A: 1\r\n" in head
+
+
+def test_a_response_that_cannot_be_framed_becomes_a_500_and_the_connection_goes_on():
+    router = Router()
+
+    @router.get("/raw-cookie")
+    async def raw_cookie(request):
+        response = HttpResponse("x")
+        response.cookies = ["a=1\r\nInjected: yes"]  # the plain list, bypassing set_cookie()
+        return response
+
+    @router.get("/bad-status")
+    async def bad_status(request):
+        response = HttpResponse("x")
+        response.status_code = 1000  # set directly, bypassing set_status_code()
+        return response
+
+    @router.get("/ok")
+    async def ok(request):
+        return "ok"
+
+    with TestClient(make_server(router)) as client:
+        responses, closed = client.raw(
+            b"GET /raw-cookie HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /bad-status HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n", expect=3)
+    assert [r.status_code for r in responses] == [500, 500, 200] and not closed
+    assert all(b"Injected" not in r.content and "injected" not in r.headers for r in responses)
+    assert responses[2].text == "ok"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -16,14 +18,12 @@ import pytest
 
 from areion_core import AreionServerBuilder, Router
 from areion_core.testing import LiveServer
-from _core_support import make_server
+from _core_support import make_server, read_all
 
 APP = str(Path(__file__).parent / "apps" / "worker_app.py") + ":server"
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -248,3 +248,82 @@ def test_origin_date_never_runs_ahead_of_the_date_being_served(monkeypatch):
     monkeypatch.setattr(dates, "_serving", (now, dates.http_date(now)))
     assert dates.origin_date(now + 3600) == dates.http_date(now)
     assert dates.origin_date(now - 100) == dates.http_date(now - 100)
+
+
+def _drain_router() -> Router:
+    r = Router()
+
+    @r.get("/n/:i")
+    async def numbered(request, i: int):
+        return f"response {i}"
+
+    @r.get("/slow")
+    async def slow(request):
+        await asyncio.sleep(0.4)
+        return "slow done"
+
+    return r
+
+
+def _stop_in_background(handle, grace: float = 5.0) -> threading.Thread:
+    t = threading.Thread(target=handle.stop, args=(grace,))
+    t.start()
+    return t
+
+
+def test_drain_answers_a_request_on_an_idle_keep_alive_connection_during_the_linger():
+    server = make_server(_drain_router(), port=0, limits={"drain_linger": 1.5})
+    handle = server.start_in_thread()
+    with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as sock:
+        sock.sendall(b"GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"response 1" in read_all(sock, until_close=False, expect=b"response 1")
+        stopper = _stop_in_background(handle)
+        time.sleep(0.5)  # draining now; this connection is idle
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", handle.port), timeout=1).close()
+        sock.sendall(b"GET /n/2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        out = read_all(sock, timeout=3)
+    stopper.join(10)
+    assert out.startswith(b"HTTP/1.1 200 OK") and out.endswith(b"response 2")
+    assert b"\r\nConnection: close\r\n" in out
+
+
+def test_drain_closes_idle_connections_after_the_linger():
+    server = make_server(_drain_router(), port=0, limits={"drain_linger": 0.5})
+    handle = server.start_in_thread()
+    with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as sock:
+        sock.sendall(b"GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"response 1" in read_all(sock, until_close=False, expect=b"response 1")
+        t0 = time.monotonic()
+        stopper = _stop_in_background(handle)
+        assert read_all(sock, timeout=5) == b""  # closed, after the linger, without a word
+        assert 0.4 < time.monotonic() - t0 < 2.0
+    stopper.join(10)
+
+
+def test_drain_answers_every_request_already_read_the_last_with_connection_close():
+    server = make_server(_drain_router(), port=0)
+    handle = server.start_in_thread()
+    with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /n/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /n/2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.1)  # /slow is running, the other two are read and queued
+        stopper = _stop_in_background(handle)
+        out = read_all(sock, timeout=5)
+    stopper.join(10)
+    responses = out.split(b"HTTP/1.1 200 OK")[1:]
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in responses] == [b"slow done", b"response 1", b"response 2"]
+    assert [b"\r\nConnection: close\r\n" in r for r in responses] == [False, False, True]
+
+
+def test_drain_ends_a_request_in_progress_with_connection_close():
+    server = make_server(_drain_router(), port=0)
+    handle = server.start_in_thread()
+    with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.1)
+        stopper = _stop_in_background(handle)
+        out = read_all(sock, timeout=5)
+    stopper.join(10)
+    assert out.startswith(b"HTTP/1.1 200 OK") and out.endswith(b"slow done")
+    assert b"\r\nConnection: close\r\n" in out

@@ -23,7 +23,13 @@ def site(tmp_path):
     (root / "blob.bin").write_bytes(bytes(range(256)) * 4)
     (root / ".env").write_text("SECRET=1")
     (tmp_path / "secret.txt").write_text("outside")
+    (root / ".git").mkdir()
+    (root / ".git" / "config").write_text("SECRET=git")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "keys.txt").write_text("outside dir")
     os.symlink(tmp_path / "secret.txt", root / "escape.txt")
+    os.symlink(tmp_path / "outside", root / "linked")  # a directory symlink that leaves the root
+    os.symlink("/", root / "rootfs")
     os.symlink(root / "index.html", root / "inside.html")
     return root
 
@@ -97,11 +103,35 @@ def test_head_on_a_file(server):
     b"/static/.env",
     b"/static/css",
     b"/static/C:%5Cwindows",
+    b"/static/%252e%252e/secret.txt",  # double-encoded: a literal "%2e%2e" name, not a parent
+    b"/static/%2e%2e%2f%2e%2e%2fsecret.txt",
+    b"/static/css/%2e%2e/%2e%2e/secret.txt",
+    b"/static/./index.html",
+    b"/static/%2eenv",
+    b"/static/.git/config",
+    b"/static/%2egit/config",
+    b"/static/css/../.env",
+    b"/static/linked/keys.txt",
+    b"/static/rootfs/etc/passwd",
+    b"/static/%c0%ae%c0%ae/secret.txt",  # overlong UTF-8 dots
+    b"/static/index.html%00",
+    b"/static/%00",
+    b"/static/..%00/secret.txt",
 ])
 def test_traversal_attempts_never_leave_the_directory(server, target):
     out = exchange(server.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status_of(out) in (400, 404), out[:200]
     assert b"outside" not in out and b"SECRET" not in out and b"root:" not in out
+    assert str(server_root(server)).encode() not in out  # no filesystem path in the error body
+
+
+def server_root(server):
+    return server.server.app.static_dir
+
+
+def test_nul_in_the_raw_request_line_is_refused(server):
+    out = exchange(server.port, b"GET /static/index.html\x00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(out) == 400 and b"<h1>hi</h1>" not in out
 
 
 def test_symlink_inside_the_root_is_served(server):

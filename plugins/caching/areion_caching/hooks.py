@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from areion_core import hookimpl, skip_replayed
+from areion_core import ConfigError, hookimpl, skip_replayed
 
 from . import cli
 from ._pipeline import response_ready_chain
@@ -43,6 +43,11 @@ class CachingPlugin:
     @hookimpl
     def configure(self, app: App, config: AreionConfig) -> None:
         self.settings = CachingSettings.from_section(config.section("caching"))
+        # A request waits up to lock_timeout for another's computation inside
+        # request_received; past hook_timeout the core would cancel it as a hung plugin.
+        if self.settings.lock_timeout >= config.hook_timeout:
+            raise ConfigError("plugins.caching.lock_timeout", self.settings.lock_timeout,
+                              f"less than hook_timeout ({config.hook_timeout:g}s)")
         self.cache = ResponseCache(
             self.settings, app.logger, normalizers=lambda: app.vary_normalizers
         )

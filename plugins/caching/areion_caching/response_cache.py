@@ -49,6 +49,10 @@ Chain = Callable[["HttpRequest", HttpResponse], Awaitable[HttpResponse]]
 
 STATE_KEY = "caching"
 _READ_METHODS = frozenset({"GET", "HEAD"})
+# The two kinds of store operation, guarded apart: a disk that is full or read-only, or a
+# Redis that refuses writes, still serves what it holds. A failed read means the store cannot
+# be reached at all, so it holds writes off too.
+_READ, _WRITE = "read", "write"
 
 
 class _Flight:
@@ -101,8 +105,12 @@ class ResponseCache:
         self._normalizers: Mapping[str, Normalizer] = {}
         self._normalizers_from: object = None
         self._flights: dict[str, _Flight] = {}
-        self._failing = False
-        self._retry_at = 0.0
+        # A read failed: nothing is tried until a read is, at _read_retry_at (monotonic).
+        self._unreachable = False
+        self._read_retry_at = 0.0
+        # A write failed: writes are tried again at _write_retry_at; reads go on.
+        self._unwritable = False
+        self._write_retry_at = 0.0
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
@@ -132,23 +140,37 @@ class ResponseCache:
             self._normalizers_from = source
         return self._normalizers
 
-    def _available(self) -> bool:
-        return not self._failing or time.monotonic() >= self._retry_at
+    def _available(self, kind: str) -> bool:
+        if not (self._unreachable or self._unwritable):
+            return True
+        now = time.monotonic()
+        if self._unreachable and now < self._read_retry_at:
+            return False
+        return kind == _READ or not self._unwritable or now >= self._write_retry_at
 
     def _failed(self, exc: BaseException, action: str) -> None:
-        if not self._failing:
+        # One warning per outage, when it begins (and one when it ends, in _succeeded).
+        if not (self._unreachable or self._unwritable):
             self.logger.warning(
                 "caching: store %s failed (%s); serving uncached, retrying every %.1fs",
                 action,
                 exc,
                 self.settings.retry_interval,
             )
-        self._failing = True
-        self._retry_at = time.monotonic() + self.settings.retry_interval
+        retry_at = time.monotonic() + self.settings.retry_interval
+        if action == _READ:
+            self._unreachable, self._read_retry_at = True, retry_at
+        else:  # a write, lock, unlock, invalidation or clear
+            self._unwritable, self._write_retry_at = True, retry_at
 
-    def _succeeded(self) -> None:
-        if self._failing:
-            self._failing = False
+    def _succeeded(self, kind: str) -> None:
+        # A read that works after reads failed ends the outage (a store that could not be
+        # reached explains the writes that failed too); while reads never failed, only a
+        # write that works ends it (a full or read-only disk).
+        if kind == _READ and not self._unreachable:
+            return
+        if self._unreachable or self._unwritable:
+            self._unreachable = self._unwritable = False
             self.logger.warning("caching: store is reachable again; caching resumed")
 
     async def _lookup(self, request: HttpRequest, base: str) -> tuple[CacheRecord | None, str]:
@@ -195,15 +217,15 @@ class ResponseCache:
         if scratch is None:
             scratch = request.state = {}
         scratch[STATE_KEY] = state
-        if not self._available():
+        if not self._available(_READ):
             return None
         for attempt in range(3):
             try:
                 record, key = await self._lookup(request, base)
             except Exception as exc:
-                self._failed(exc, "read")
+                self._failed(exc, _READ)
                 return None
-            self._succeeded()
+            self._succeeded(_READ)
             state.key = key
             if record is not None:
                 age = time.time() - record.created
@@ -243,7 +265,7 @@ class ResponseCache:
         self._flights[key] = flight
         state.flight = flight
         store = self.store
-        if not store.shared_between_processes:
+        if not store.shared_between_processes or not self._available(_WRITE):
             return None
         # Across processes: hold a short lock, or wait for the process that holds it.
         deadline = time.monotonic() + self.settings.lock_timeout
@@ -264,7 +286,7 @@ class ResponseCache:
             try:
                 record, _ = await self._lookup(request, state.base)
             except Exception as exc:
-                self._failed(exc, "read")
+                self._failed(exc, _READ)
                 return None
             if record is not None and record.is_fresh():
                 flight.stored = True  # local waiters will find it too
@@ -346,7 +368,7 @@ class ResponseCache:
         settings = self.settings
         if not shareable(request, response, settings.cacheable_statuses, settings.max_entry_bytes):
             return False
-        if not self._available() or generation != self._generation:
+        if not self._available(_WRITE) or generation != self._generation:
             return False  # store down, or invalidated while the handler ran (maybe old data)
         vary = parse_vary(headers.get("vary"))
         if vary is None:
@@ -375,9 +397,9 @@ class ResponseCache:
             else:
                 await store.set(base, record, lifetime)
         except Exception as exc:
-            self._failed(exc, "write")
+            self._failed(exc, _WRITE)
             return False
-        self._succeeded()
+        self._succeeded(_WRITE)
         return True
 
     # --- stale-while-revalidate -----------------------------------------------------------

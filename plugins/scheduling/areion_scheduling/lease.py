@@ -10,6 +10,10 @@ The lease alone leaves a gap: a holder that ran a tick and died, and a successor
 the same tick still due (within ``misfire_grace_time``), would both run it. So each tick is
 also claimed with ``SET <prefix>tick:<job>:<fire time ms> NX EX``; only the process that sets
 the key runs the tick. Without Redis the choice is static: worker 0 runs the scheduler.
+
+A Redis that restarts without persistence (or is flushed) forgets those claims. So a process
+taking the lease also reads when Redis started, and skips ticks due before that: whether they
+ran is no longer known, and a tick runs at most once.
 """
 
 from __future__ import annotations
@@ -19,15 +23,19 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+# 1: renewed; 0: another process holds the lease; -1: nobody does (the key is gone).
 _RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then
     return redis.call('pexpire', KEYS[1], ARGV[2])
 end
-return 0
+if holder then return 0 end
+return -1
 """
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -94,21 +102,27 @@ class RedisLease(Leadership):
         self._expiry: asyncio.TimerHandle | None = None
         self._campaigning = True
         self._failing = False
+        #: When (wall clock) the Redis server started, as read when this process took the lease.
+        self._redis_started = 0.0
         self._elected: Callable[[], None] = lambda: None
         self._deposed: Callable[[], None] = lambda: None
         self.claim = self.claim_tick
 
     async def start(self, elected: Callable[[], None], deposed: Callable[[], None]) -> None:
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
-        from redis.retry import Retry
+        from redis.exceptions import ConnectionError as BrokenConnection
 
         self._elected, self._deposed = elected, deposed
-        # No client-side retries: the heartbeat is the retry loop, and a call must fail within
-        # one heartbeat so the expiry timer, not a hung socket, decides when to step down.
+        # No retry on a timeout: the heartbeat is the retry loop, and a call must fail within
+        # one heartbeat so the expiry timer, not a hung socket, decides when to step down. One
+        # immediate retry on a broken connection: after Redis restarts every pooled connection
+        # is dead, and the first command on each would fail although Redis is back (a lost
+        # beat, a tick skipped as "unreachable").
         self._redis = Redis.from_url(
             self.url, socket_timeout=self.heartbeat, socket_connect_timeout=self.heartbeat,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1, supported_errors=(BrokenConnection,)),
         )
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
@@ -129,11 +143,15 @@ class RedisLease(Leadership):
         try:
             if self.is_leader:
                 sent = loop.time()
-                if await self._renew(keys=[self.key], args=[self.token, int(self.ttl * 1000)]):
-                    self._extend(sent)
-                else:
-                    self._lose("another process holds the lease now")
+                renewed = await self._renew(keys=[self.key], args=[self.token, int(self.ttl * 1000)])
                 self._recovered()
+                if renewed == 1:
+                    self._extend(sent)
+                elif renewed == 0:
+                    self._lose("another process holds the lease now")
+                else:
+                    self._lose("the lease key is gone from Redis: restarted without persistence, "
+                               "flushed or evicted")
                 return self.heartbeat
             if not self._campaigning:
                 return self.heartbeat
@@ -141,9 +159,17 @@ class RedisLease(Leadership):
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.set(self.key, self.token, nx=True, px=int(self.ttl * 1000))
                 pipe.pttl(self.key)
-                acquired, pttl = await pipe.execute()
+                pipe.info("server")
+                # INFO may be disabled (some managed Redis services): then the start is unknown.
+                acquired, pttl, info = await pipe.execute(raise_on_error=False)
+            for result in (acquired, pttl):
+                if isinstance(result, Exception):
+                    raise result
             self._recovered()
             if acquired:
+                # uptime_in_seconds is whole seconds, so this is a little late: on the safe side.
+                uptime = info.get("uptime_in_seconds") if isinstance(info, dict) else None
+                self._redis_started = time.time() - int(uptime) if uptime is not None else 0.0
                 self._win(sent)
                 return self.heartbeat
             # Look again just after the holder's lease would lapse, not a whole beat later.
@@ -193,6 +219,10 @@ class RedisLease(Leadership):
         from redis.exceptions import RedisError
 
         if not self.is_leader:
+            return False
+        if run_time.timestamp() < self._redis_started:
+            self._log().warning("job %s: skipping the %s run: Redis started after it was due, so "
+                                "whether it already ran is not known", job_id, run_time.isoformat())
             return False
         key = f"{self.tick_prefix}{job_id}:{round(run_time.timestamp() * 1000)}"
         # The key must outlive the window in which any scheduler could still run that tick.

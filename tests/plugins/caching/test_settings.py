@@ -8,7 +8,7 @@ import pytest
 from _caching_support import build_server
 from areion_caching import CachingSettings, FileSystemStore, MemoryStore, RedisStore
 
-from areion_core import ConfigError, Router
+from areion_core import AreionServerBuilder, ConfigError, Router
 
 
 def test_defaults() -> None:
@@ -56,6 +56,19 @@ def test_bad_values_stop_startup(section: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as info:
         build_server(Router(), section)
     assert info.value.key == f"plugins.caching.{key}"
+
+
+def test_lock_timeout_must_be_below_the_core_hook_timeout() -> None:
+    # Waiting for another request's computation happens inside a hook the core bounds.
+    builder = (AreionServerBuilder().with_router(Router()).without_config_file()
+               .with_config({"hook_timeout": 2, "plugins": {"enabled": ["caching"],
+                                                            "caching": {"lock_timeout": 3}}}))
+    with pytest.raises(ConfigError) as info:
+        builder.build()
+    assert info.value.key == "plugins.caching.lock_timeout"
+    assert "less than hook_timeout (2s)" in str(info.value)
+    builder.with_config({"plugins": {"caching": {"lock_timeout": 1.5}}})
+    assert builder.build().app.get_plugin("caching").settings.lock_timeout == 1.5
 
 
 def test_routes_table_forms() -> None:

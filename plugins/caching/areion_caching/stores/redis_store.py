@@ -105,6 +105,7 @@ class RedisStore(CacheStore):
             import redis.asyncio as aioredis
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
+            from redis.exceptions import ConnectionError as BrokenConnection
             from redis.exceptions import RedisError
 
             _FAILURES = (RedisError, OSError)
@@ -116,8 +117,9 @@ class RedisStore(CacheStore):
                 timeout=self.timeout,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
-                # One retry replaces a pooled connection that died with a restarted server.
-                retry=Retry(NoBackoff(), 1),
+                # One retry replaces a pooled connection that died with a restarted server. A
+                # timeout is not retried: that would double the wait on a slow server.
+                retry=Retry(NoBackoff(), 1, supported_errors=(BrokenConnection,)),
             )
             self._client = aioredis.Redis.from_pool(pool)
             self._loop = loop
