@@ -179,7 +179,11 @@ class MutableHeaders(Mapping[str, str]):
 
     def add_vary(self, *names: str) -> None:
         """Merge header names into ``Vary`` without duplicates (case-insensitive)."""
-        current = self._d.get("vary", "")
+        current = self._d.get("vary")
+        if current is None and len(names) == 1:
+            self["vary"] = names[0]  # the common case: the first name, nothing to merge
+            return
+        current = current or ""
         if current.strip() == "*":
             return
         present = {p.strip().lower() for p in current.split(",") if p.strip()}

@@ -74,7 +74,7 @@ async def run_path(app: object, path: str, count: int, batch: int = 64) -> float
     return elapsed / done * 1e6
 
 
-async def main(count: int, profile: str | None) -> None:
+async def main(count: int, profile: str | None, profile_path: str) -> None:
     os.environ.setdefault("SHOWCASE_CACHE_STORE", "memory")
     os.environ.setdefault("AREION_ACCESS_LOG", "0")
     os.environ.setdefault("AREION_PLUGINS", "caching,compression,openapi,templates,scheduling")
@@ -87,7 +87,7 @@ async def main(count: int, profile: str | None) -> None:
     try:
         for path in PATHS:
             await run_path(app, path, count // 4)
-            if profile and path == "/slow":
+            if profile and path == profile_path:
                 prof = cProfile.Profile()
                 prof.enable()
                 us = await run_path(app, path, count)
@@ -104,7 +104,8 @@ async def main(count: int, profile: str | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20000)
-    parser.add_argument("--profile", help="write a cProfile of the /slow (cache hit) run here")
+    parser.add_argument("--profile", help="write a cProfile of one path's run here")
+    parser.add_argument("--profile-path", default="/slow", help="the path --profile profiles (/slow)")
     args = parser.parse_args()
     try:
         import uvloop
@@ -112,4 +113,4 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(main(args.requests, args.profile))
+    asyncio.run(main(args.requests, args.profile, args.profile_path))
