@@ -25,6 +25,17 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, so stopping or pausing it leaves the session's alone."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
     """URL of a clean Redis database (flushed before each test); AREION_TEST_REDIS_URL overrides."""
     url = external_url() or redis_server.url

@@ -132,16 +132,6 @@ def texts(caplog: pytest.LogCaptureFixture, logger: str | None = None) -> list[s
     return [r.getMessage() for r in caplog.records if logger is None or r.name == logger]
 
 
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 def cached_routes() -> Router:
     router = Router()
 

@@ -231,11 +231,12 @@ def test_malformed_request_answers_reveal_no_internals() -> None:
     router = Router()
     router.get("/ok")(lambda request: dict(request.query_params))
     with serve(router) as live:
-        for raw in (b"GET /%ff%fe HTTP/1.1\r\nHost: t\r\n\r\n",
-                    b"GET /ok HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n",
-                    b"GET /ok?a=%ff HTTP/1.1\r\nHost: t\r\n\r\n",
-                    b"BREW /ok HTTP/1.1\r\nHost: t\r\n\r\n",
-                    b"GET /ok HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n"):
+        # Connection: close, so each answer is read to its end without waiting on keep-alive.
+        for raw in (b"GET /%ff%fe HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                    b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: x\r\n\r\n",
+                    b"GET /ok?a=%ff HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                    b"BREW /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                    b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX: a\x00b\r\n\r\n"):
             status, head, body = split(exchange(live.port, raw))
             assert 400 <= status < 500, (raw, head)
             assert leaks(head + body) == [] and b"codec" not in body and b"Error" not in body, (raw, body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,6 @@ from areion_caching import cache
 
 from areion_core import HttpRequest, Router
 from areion_core.testing import AsyncTestClient, TestClient
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A Redis server of this test's own, so stopping it leaves the session's server alone."""
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def counting_router(runs: Counter) -> Router:
