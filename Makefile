@@ -50,7 +50,7 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check areion_core plugins
-	$(BIN)/mypy areion_core
+	$(BIN)/mypy areion_core $(dir $(wildcard plugins/*/areion_*/__init__.py))
 
 clean:
 	rm -rf $(VENV) .venv-bench build dist *.egg-info

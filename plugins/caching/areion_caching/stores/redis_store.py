@@ -196,7 +196,7 @@ class RedisStore(CacheStore):
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
-            with contextlib.suppress(_FAILURES):
+            with contextlib.suppress(*_FAILURES):
                 await client.aclose()
 
     async def acquire_lock(self, key: str, ttl: float) -> str | None:
