@@ -63,6 +63,13 @@ class RedisServer:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def external_url() -> str | None:
     return os.environ.get("AREION_TEST_REDIS_URL") or None
