@@ -17,8 +17,8 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -26,8 +26,54 @@ from .config import DEFAULT_HOOK_TIMEOUT
 from .hookspecs import HOT_HOOKS
 from .response import HttpResponse
 
-Link = tuple[str, Callable[..., Any], bool]
-Chain = tuple[Link, ...] | None
+class HookLink(NamedTuple):
+    """One plugin's implementation of a hot hook, as compiled into a route's chain."""
+
+    plugin: str
+    function: Callable[..., Any]
+    is_async: bool
+
+
+Link = HookLink
+#: The links of one compiled chain, in call order.
+HookChain = tuple[HookLink, ...]
+#: A compiled hot-hook chain: the links in call order, or None when no plugin implements it.
+Chain = tuple[HookLink, ...] | None
+
+_ROUTE_CHAINS = {
+    "request_received": "request_chain",
+    "response_ready": "response_chain",
+    "exception": "exception_chain",
+    "response_sent": "sent_chain",
+}
+
+
+def route_chain(route: Any, hook: str) -> tuple[HookLink, ...]:
+    """The compiled chain of ``hook`` on ``route`` (empty when no plugin implements it there)."""
+    try:
+        attribute = _ROUTE_CHAINS[hook]
+    except KeyError:
+        raise ValueError(f"{hook!r} is not a hot hook (one of {', '.join(_ROUTE_CHAINS)})") from None
+    chain: Chain = getattr(route, attribute, None)
+    return chain or ()
+
+
+async def run_response_ready(request: Any, response: HttpResponse, *, skip: Collection[str] = ()) -> HttpResponse:
+    """Run ``request.route``'s ``response_ready`` chain on ``response``, leaving out the plugins in ``skip``.
+
+    For a plugin that makes a response outside the request cycle (a background refresh of a
+    cached entry) and wants it to end up as a live request's response would: compressed,
+    stamped, given its headers by the other plugins.
+    """
+    for name, fn, is_async in route_chain(request.route, "response_ready"):
+        if name in skip:
+            continue
+        result = fn(request, response)
+        if is_async or (result is not None and inspect.isawaitable(result)):
+            result = await result
+        if result is not None:
+            response = _checked(name, "response_ready", result)
+    return response
 
 logger = logging.getLogger("areion.plugins")
 
@@ -192,7 +238,7 @@ def compile_chain(
         is_async = inspect.iscoroutinefunction(impl.function)
         if trace:
             fn = _traced(impl.plugin_name, hook, fn, is_async)
-        links.append((impl.plugin_name, fn, is_async))
+        links.append(HookLink(impl.plugin_name, fn, is_async))
     return tuple(links) or None
 
 

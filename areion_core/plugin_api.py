@@ -1,0 +1,28 @@
+"""What a plugin may use beyond ``areion_core``'s own exports: the whole plugin-facing surface.
+
+Plugins import from ``areion_core`` and from this module only (a test checks every plugin in
+``plugins/`` with ``ast``). Everything here is documented in ``docs/plugins.md``.
+"""
+
+from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
+from .pipeline import HookChain, HookLink, route_chain, run_response_ready
+from .response import dumps_json, guess_type
+from .server.dates import http_date, origin_date, parse_http_date
+from .static import StaticFiles
+
+__all__ = [
+    "REPLAYED",
+    "HookChain",
+    "HookLink",
+    "StaticFiles",
+    "dumps_json",
+    "guess_type",
+    "hookimpl",
+    "hookspec",
+    "http_date",
+    "origin_date",
+    "parse_http_date",
+    "route_chain",
+    "run_response_ready",
+    "skip_replayed",
+]
