@@ -13,9 +13,9 @@ from .response import HTML, HttpResponse, create_error_response
 from .static import StaticFiles
 
 if TYPE_CHECKING:
-    from .app import App
     from .request import HttpRequest
     from .routing import Router
+    from .types import PluginApp
 
 logger = logging.getLogger("areion")
 
@@ -36,7 +36,7 @@ class ErrorPages:
     def exception(self, request: HttpRequest, exc: BaseException) -> HttpResponse:
         if isinstance(exc, HttpError):
             return create_error_response(exc.status_code, exc.message, exc.headers or None)
-        from .pipeline import PluginFailure
+        from .hook_chains import PluginFailure
 
         if isinstance(exc, PluginFailure):
             logger.error("plugin %r failed in %s for %s %s", exc.plugin, exc.hook, request.method,
@@ -69,7 +69,7 @@ class StaticFilesPlugin:
         self.prefix = prefix
 
     @hookimpl(trylast=True)
-    def register_routes(self, app: App, router: Router) -> None:
+    def register_routes(self, app: PluginApp, router: Router) -> None:
         files = self.files
 
         async def static_file(request: Any, path: str) -> HttpResponse:

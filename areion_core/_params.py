@@ -313,6 +313,28 @@ def resolve_hints(func: Callable[..., Any], localns: dict[str, Any] | None = Non
     return hints
 
 
+def _query_and_body(
+    route: Route, named: dict[str, inspect.Parameter], hints: dict[str, Any],
+) -> tuple[list[QueryParam], tuple[str, Callable[[Any], Any]] | None]:
+    """The handler's query parameters, and its request-body parameter (at most one)."""
+    query: list[QueryParam] = []
+    body: tuple[str, Callable[[Any], Any]] | None = None
+    for name, p in named.items():
+        if name in route.param_names:
+            continue
+        annotation = hints.get(name, p.annotation)
+        if body_model_kind(annotation) is not None:
+            if body is not None:
+                raise RouteError(f"handler {route.name} for {route.path} has two request-body parameters: "
+                                 f"{body[0]!r} and {name!r}")
+            body = (name, body_reader(name, annotation, route.localns))
+            route.options.setdefault("body_param", (name, annotation))
+            continue
+        query.append(QueryParam(name, annotation, p.default))
+    route.query_params = tuple(query)
+    return query, body
+
+
 def build_binder(route: Route) -> Binder | None:
     """The function that turns raw path values and the query into handler keyword arguments.
 
@@ -339,22 +361,7 @@ def build_binder(route: Route) -> Binder | None:
         if ann is not inspect.Parameter.empty:
             route.param_types[name] = ann
         path_convs.append((name, converter_for(ann)))
-
-    query: list[QueryParam] = []
-    body: tuple[str, Callable[[Any], Any]] | None = None
-    for name, p in named.items():
-        if name in route.param_names:
-            continue
-        annotation = hints.get(name, p.annotation)
-        if body_model_kind(annotation) is not None:
-            if body is not None:
-                raise RouteError(f"handler {route.name} for {route.path} has two request-body parameters: "
-                                 f"{body[0]!r} and {name!r}")
-            body = (name, body_reader(name, annotation, route.localns))
-            route.options.setdefault("body_param", (name, annotation))
-            continue
-        query.append(QueryParam(name, annotation, p.default))
-    route.query_params = tuple(query)
+    query, body = _query_and_body(route, named, hints)
 
     if not path_convs and not query and body is None:
         return None

@@ -23,6 +23,7 @@ class _ASGIConnection:
         self.client = tuple(client) if client else None
         self.head_prefix = head_prefix
         self.keep_alive = True
+        self.bytes_written = 0
         self.closed = False
         self.tls = False
         self._buffer: list[bytes] = []
@@ -30,7 +31,12 @@ class _ASGIConnection:
         self._head = bytearray()
 
     def write(self, data: bytes) -> None:
+        self.bytes_written += len(data)
         self._buffer.append(bytes(data))
+
+    def end_after_response(self) -> None:
+        # The ASGI server owns the connection; nothing after this response depends on it here.
+        self.keep_alive = False
 
     async def _flush(self, more_body: bool) -> None:
         data = b"".join(self._buffer)

@@ -7,11 +7,10 @@ import ssl as _ssl
 from collections.abc import Mapping
 from typing import Any
 
-from ._wire import _FRAMING
 from .app import App
 from .config import AreionConfig
 from .exceptions import ConfigError
-from .headers import check_header
+from .headers import FRAMING, check_header
 from .routing import Router
 from .serving import AreionServer
 
@@ -157,7 +156,7 @@ def _check_constant_headers(config: AreionConfig) -> None:
     for name in config.global_headers:
         # Framing is the server's: a global Content-Length or Transfer-Encoding would give
         # every response two conflicting framings (request smuggling's ambiguity, for proxies).
-        if name.lower() in _FRAMING:
+        if name.lower() in FRAMING:
             raise ConfigError(f"global_headers.{name}", config.global_headers[name],
                               "a header other than Content-Length, Transfer-Encoding or Connection "
                               "(the server writes those)")

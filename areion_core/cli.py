@@ -20,12 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pluggy
-
 from .app import App
 from .config import AreionConfig
 from .exceptions import ConfigError, PluginError, RouteError
-from .plugins import PluginInfo, discover, hooks_implemented, load_entry_point, make_plugin_manager, select
+from .plugins import PluginInfo, PluginRegistry, discover, load_entry_point, select
 from .serving import AreionServer
 
 
@@ -88,8 +86,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.workers is not None:
         app.config.workers = args.workers
         app.worker_count = args.workers
-    if args.no_access_log:
-        app._access = False
+    if args.no_access_log or args.access_log_format:
+        app.set_access_log(not args.no_access_log, args.access_log_format)
     return server.run()
 
 
@@ -111,6 +109,8 @@ def _reload_loop(args: argparse.Namespace) -> int:
             cmd += [flag, str(value)]
     if args.no_access_log:
         cmd.append("--no-access-log")
+    if args.access_log_format:
+        cmd += ["--access-log-format", args.access_log_format]
     root = Path.cwd()
     while True:
         snapshot = _watched_files(root)
@@ -182,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int)
     run.add_argument("--workers", type=int)
     run.add_argument("--reload", action="store_true", help="restart when source files change (development)")
-    run.add_argument("--no-access-log", action="store_true")
+    run.add_argument("--no-access-log", action="store_true", help="do not write the access log")
+    run.add_argument("--access-log-format", choices=("text", "json"),
+                     help="the access log's format (default: access_log_format in the config, else text)")
     run.set_defaults(func=_cmd_run)
     for name, func, text in (("plugins", _cmd_plugins, "list installed plugins and whether they are enabled"),
                              ("routes", _cmd_routes, "list the app's routes and the plugins on each"),
@@ -194,28 +196,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_selected() -> tuple[list[PluginInfo], pluggy.PluginManager]:
-    """The plugins the configuration selects, loaded into a plugin manager of their own (no app)."""
+def _load_selected() -> tuple[list[PluginInfo], PluginRegistry]:
+    """The plugins the configuration selects, loaded into a registry of their own (no app)."""
     installed = discover()
     infos = select(AreionConfig.load(), installed)
-    pm = make_plugin_manager()
+    registry = PluginRegistry()
     for info in infos:
         if info.enabled:
-            obj = load_entry_point(info.name, installed[info.name])
-            pm.register(obj, name=info.name)
-            info.hooks = hooks_implemented(pm, obj)
-    return infos, pm
+            info.hooks = registry.register(load_entry_point(info.name, installed[info.name]), info.name)
+    return infos, registry
 
 
 def _plugin_commands(sub: Any) -> None:
     """Let the selected plugins add their own subcommands."""
     try:
-        _, pm = _load_selected()
+        _, registry = _load_selected()
     except (ConfigError, PluginError) as exc:
         print(f"areion: plugins not loaded for the CLI: {exc}", file=sys.stderr)
         return
     before = set(sub.choices)
-    pm.hook.cli_commands(subparsers=sub)
+    try:
+        registry.call_each("cli_commands", subparsers=sub)
+    except (ConfigError, PluginError) as exc:
+        print(f"areion: {exc}", file=sys.stderr)
     for name in set(sub.choices) - before:
         parser = sub.choices[name]
         if not any(a.dest == "app" for a in parser._actions):

@@ -4,12 +4,14 @@ with the key, the value and what was expected.
 
 Plugin selection is ``plugins = [...]`` at the top level, or ``enabled = [...]`` inside the
 ``[plugins]`` table when the file also has ``[plugins.<name>]`` sections (TOML cannot hold
-both under one key). ``${VAR}`` (or ``${VAR:-default}``) in any string reads the environment.
+both under one key). ``${VAR}`` (or ``${VAR:-default}``) in any value reads the environment
+(``settings.expand_env``): numbers, booleans and lists may be written that way too, a list
+as one ``${VAR}`` of comma-separated items. Plugin sections are expanded when their plugin
+reads them (``section``), so an unselected plugin's variables need not be set.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
@@ -20,14 +22,15 @@ from typing import Any
 
 from .exceptions import ConfigError
 from .server.limits import ServerLimits
+from .settings import SettingsReader, expand_env
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_WORDS = ("password", "secret", "token", "key", "credential", "url", "dsn")
 _SECRET_URL = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 
 _TOP_KEYS = {
     "app", "host", "port", "workers", "development", "plugins", "disabled", "server_header",
-    "global_headers", "access_log", "log_level", "log_file", "sync_handlers", "thread_pool_size",
+    "global_headers", "access_log", "access_log_format", "log_level", "log_file", "sync_handlers",
+    "thread_pool_size",
     "static_dir", "static_prefix", "root_path", "limits", "tls", "reload", "hook_timeout",
 }
 #: Seconds an async plugin hook may run before it is cancelled (see ``hook_timeout``): as
@@ -35,25 +38,6 @@ _TOP_KEYS = {
 #: what a working remote store or service needs, and below the 30-60 s after which proxies
 #: and load balancers give up, so the client gets our 500 rather than their 504.
 DEFAULT_HOOK_TIMEOUT = 10.0
-
-
-def interpolate(value: Any, key: str = "") -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in strings, recursively; a missing VAR is an error."""
-    if isinstance(value, str):
-        def sub(m: re.Match[str]) -> str:
-            name, default = m.group(1), m.group(2)
-            got = os.environ.get(name)
-            if got is None:
-                if default is None:
-                    raise ConfigError(key or name, value, f"environment variable {name} to be set")
-                return default
-            return got
-        return _VAR.sub(sub, value)
-    if isinstance(value, dict):
-        return {k: interpolate(v, f"{key}.{k}" if key else k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, f"{key}[{i}]") for i, v in enumerate(value)]
-    return value
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,40 +53,47 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 def _as_plugin_table(layer: Mapping[str, Any]) -> dict[str, Any]:
     """Write a top-level ``plugins = [...]`` list as ``plugins.enabled`` so layers merge by key."""
     out = dict(layer)
-    if isinstance(out.get("plugins"), list):
+    if isinstance(out.get("plugins"), (list, str)):
         out["plugins"] = {"enabled": out["plugins"]}
     return out
 
 
 def _split_plugins(raw: dict[str, Any]) -> dict[str, Any]:
-    """Normalise ``plugins`` into ``enabled`` (list or None), ``disabled`` and ``sections``."""
+    """Normalise ``plugins`` into ``enabled`` (list or None), ``disabled`` and ``sections``.
+
+    ``enabled``, ``disabled`` and a top-level ``plugins`` list are expanded here (each may be
+    one ``${VAR}`` of comma-separated names); the sections are expanded by ``section()``.
+    """
     out = dict(raw)
     plugins = out.pop("plugins", None)
     sections: dict[str, Any] = {}
     enabled: list[str] | None = None
-    disabled = list(out.pop("disabled", []) or [])
-    if isinstance(plugins, list):
-        enabled = plugins
+    disabled = _plugin_names("disabled", out.pop("disabled", None) or [])
+    if isinstance(plugins, (list, str)):
+        enabled = _plugin_names("plugins", expand_env(plugins, "plugins"))
     elif isinstance(plugins, Mapping):
         for k, v in plugins.items():
             if k == "enabled":
-                enabled = v
+                enabled = _plugin_names("plugins", expand_env(v, "plugins.enabled"))
             elif k == "disabled":
-                disabled += list(v)
+                disabled += _plugin_names("disabled", expand_env(v, "plugins.disabled"))
             elif isinstance(v, Mapping):
                 sections[k] = dict(v)
             else:
                 raise ConfigError(f"plugins.{k}", v, "a table [plugins.<name>] or the lists enabled/disabled")
     elif plugins is not None:
         raise ConfigError("plugins", plugins, "a list of plugin names or a table")
-    if enabled is not None and (not isinstance(enabled, list) or not all(isinstance(n, str) for n in enabled)):
-        raise ConfigError("plugins", enabled, "a list of plugin names")
-    if not all(isinstance(n, str) for n in disabled):
-        raise ConfigError("disabled", disabled, "a list of plugin names")
     out["_enabled"] = enabled
     out["_disabled"] = disabled
     out["_sections"] = sections
     return out
+
+
+def _plugin_names(key: str, value: Any) -> list[str]:
+    """A list of plugin names: an array, or one ``${VAR}`` of comma-separated names."""
+    expected = "a list of plugin names"
+    return _CORE.as_items(key, value, expected=expected,
+                          item=lambda k, v: _CORE.as_text(k, v, expected=expected))
 
 
 def find_config_file(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
@@ -134,7 +125,8 @@ def _env_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "AREION_APP": "app", "AREION_HOST": "host", "AREION_PORT": "port",
         "AREION_WORKERS": "workers", "AREION_DEVELOPMENT": "development",
         "AREION_LOG_LEVEL": "log_level", "AREION_LOG_FILE": "log_file",
-        "AREION_ACCESS_LOG": "access_log", "AREION_STATIC_DIR": "static_dir",
+        "AREION_ACCESS_LOG": "access_log", "AREION_ACCESS_LOG_FORMAT": "access_log_format",
+        "AREION_STATIC_DIR": "static_dir",
         "AREION_SERVER_HEADER": "server_header", "AREION_ROOT_PATH": "root_path",
         "AREION_SYNC_HANDLERS": "sync_handlers", "AREION_HOOK_TIMEOUT": "hook_timeout",
     }
@@ -164,41 +156,37 @@ def _number(text: str, key: str) -> float | int:
             raise ConfigError(key, text, "a number") from None
 
 
+#: Reads the core's own keys: their values may also come from AREION_* variables, so a
+#: literal string is read as a number or a boolean too.
+_CORE = SettingsReader("", None, strings=True)
+_TRUE_WORDS, _FALSE_WORDS = ("1", "yes", "on"), ("0", "no", "off", "")
+
+
 def _as_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+    # AREION_DEVELOPMENT=1 and friends: the core's switches also take 1/0, yes/no, on/off.
+    if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS:
         return True
-    if isinstance(value, str) and value.lower() in ("0", "false", "no", "off", ""):
+    if isinstance(value, str) and value.strip().lower() in _FALSE_WORDS:
         return False
-    raise ConfigError(key, value, "true or false")
+    return _CORE.as_boolean(key, value)
 
 
 def _as_int(key: str, value: Any, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, str):
-        try:
-            value = int(value)
-        except ValueError:
-            raise ConfigError(key, value, "a whole number") from None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(key, value, "a whole number")
-    if value < minimum or (maximum is not None and value > maximum):
-        rng = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ConfigError(key, value, f"a whole number {rng}")
-    return value
+    rng = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+    return _CORE.as_integer(key, value, minimum=minimum, maximum=maximum, expected=f"a whole number {rng}")
 
 
 def _as_seconds(key: str, value: Any) -> float:
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ConfigError(key, value, "a number of seconds > 0") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        value > 0 and math.isfinite(value)
-    ):
-        raise ConfigError(key, value, "a number of seconds > 0")
-    return float(value)
+    return _CORE.as_seconds(key, value)
+
+
+def _limits(value: Any) -> ServerLimits:
+    if not isinstance(value, Mapping):
+        raise ConfigError("limits", value, "a table of limits")
+    # Numbers given as text (${VAR}, AREION_LIMITS_*) are read as numbers; the limits check the rest.
+    return ServerLimits.from_mapping(
+        {k: _number(v, f"limits.{k}") if isinstance(v, str) else v for k, v in value.items()}
+    )
 
 
 @dataclass
@@ -215,6 +203,7 @@ class AreionConfig:
     server_header: str | None = "areion"
     global_headers: dict[str, str] = field(default_factory=dict)
     access_log: bool = True
+    access_log_format: str = "text"
     log_level: str = "INFO"
     log_file: str | None = None
     sync_handlers: str = "thread"
@@ -231,8 +220,12 @@ class AreionConfig:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
-        """The ``[plugins.<name>]`` table with ``${VAR}`` interpolated ({} when absent)."""
-        return interpolate(self.sections.get(name, {}), f"plugins.{name}")  # type: ignore[no-any-return]
+        """The ``[plugins.<name>]`` table with ``${VAR}`` expanded ({} when absent).
+
+        Expanded values are ``EnvText``; read the section with a ``SettingsReader`` to get
+        them as the types the keys expect.
+        """
+        return expand_env(self.sections.get(name, {}), f"plugins.{name}")  # type: ignore[no-any-return]
 
     def masked(self) -> dict[str, Any]:
         """The merged configuration with secrets masked, for ``areion config``."""
@@ -276,83 +269,103 @@ class AreionConfig:
             raise ConfigError(key, data[key], f"a known key ({', '.join(sorted(_TOP_KEYS))})")
         raw = dict(data)
         # ${VAR} in plugin sections is read when the plugin asks (section()), not here.
-        d = _split_plugins(interpolate({k: v for k, v in raw.items() if k != "plugins"})
+        d = _split_plugins(expand_env({k: v for k, v in raw.items() if k != "plugins"})
                            | {"plugins": raw.get("plugins")})
         cfg = cls(source=source, raw=raw)
-        if d.get("app") is not None:
-            cfg.app = str(d["app"])
-        if "host" in d:
-            if not isinstance(d["host"], str) or not d["host"]:
-                raise ConfigError("host", d["host"], "a host name or address")
-            cfg.host = d["host"]
-        if "port" in d:
-            cfg.port = _as_int("port", d["port"], 0, 65535)
-        if "workers" in d:
-            cfg.workers = _as_int("workers", d["workers"], 1, 512)
-        if "development" in d:
-            cfg.development = _as_bool("development", d["development"])
         cfg.enabled_plugins = d["_enabled"]
         cfg.disabled_plugins = d["_disabled"]
         cfg.sections = d["_sections"]
-        if "server_header" in d:
-            sh = d["server_header"]
-            if isinstance(sh, str) and sh.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
-                cfg.server_header = sh
-            else:
-                cfg.server_header = "areion" if _as_bool("server_header", sh) else None
-        if "global_headers" in d:
-            gh = d["global_headers"]
-            if not isinstance(gh, Mapping):
-                raise ConfigError("global_headers", gh, "a table of header names to values")
-            from .headers import check_header
-
-            for k, v in gh.items():
-                try:
-                    check_header(str(k), str(v))
-                except ValueError as exc:
-                    raise ConfigError(f"global_headers.{k}", v, f"a valid header ({exc})") from None
-            cfg.global_headers = {str(k): str(v) for k, v in gh.items()}
-        if "access_log" in d:
-            cfg.access_log = _as_bool("access_log", d["access_log"])
-        if "log_level" in d:
-            lvl = str(d["log_level"]).upper()
-            if lvl not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-                raise ConfigError("log_level", d["log_level"], "DEBUG, INFO, WARNING, ERROR or CRITICAL")
-            cfg.log_level = lvl
-        if d.get("log_file") is not None:
-            cfg.log_file = str(d["log_file"])
-        if "sync_handlers" in d:
-            if d["sync_handlers"] not in ("thread", "inline"):
-                raise ConfigError("sync_handlers", d["sync_handlers"], "'thread' or 'inline'")
-            cfg.sync_handlers = d["sync_handlers"]
-        if d.get("thread_pool_size") is not None:
-            cfg.thread_pool_size = _as_int("thread_pool_size", d["thread_pool_size"], 1, 1024)
-        if d.get("static_dir") is not None:
-            cfg.static_dir = str(d["static_dir"])
-        if "static_prefix" in d:
-            sp = str(d["static_prefix"])
-            if not sp.startswith("/") or sp == "/":
-                raise ConfigError("static_prefix", sp, "a path such as '/static'")
-            cfg.static_prefix = sp.rstrip("/")
-        if "root_path" in d:
-            rp = str(d["root_path"])
-            if rp and not rp.startswith("/"):
-                raise ConfigError("root_path", rp, "'' or a path starting with '/'")
-            cfg.root_path = rp.rstrip("/")
-        if "limits" in d:
-            if not isinstance(d["limits"], Mapping):
-                raise ConfigError("limits", d["limits"], "a table of limits")
-            cfg.limits = ServerLimits.from_mapping(dict(d["limits"]))
-        if d.get("tls") is not None:
-            tls = d["tls"]
-            if not isinstance(tls, Mapping) or "certfile" not in tls:
-                raise ConfigError("tls", tls, "a table with certfile (and keyfile)")
-            cfg.tls = {str(k): str(v) for k, v in tls.items()}
-        if "reload" in d:
-            cfg.reload = _as_bool("reload", d["reload"])
-        if "hook_timeout" in d:
-            cfg.hook_timeout = _as_seconds("hook_timeout", d["hook_timeout"])
+        for read in (_read_serving, _read_headers, _read_logging, _read_paths):
+            read(cfg, d)
         return cfg
+
+
+def _read_serving(cfg: AreionConfig, d: dict[str, Any]) -> None:
+    """app, host, port, workers, development, limits, tls, reload, hook_timeout, sync handlers."""
+    if d.get("app") is not None:
+        cfg.app = str(d["app"])
+    if "host" in d:
+        if not isinstance(d["host"], str) or not d["host"]:
+            raise ConfigError("host", d["host"], "a host name or address")
+        cfg.host = d["host"]
+    if "port" in d:
+        cfg.port = _as_int("port", d["port"], 0, 65535)
+    if "workers" in d:
+        cfg.workers = _as_int("workers", d["workers"], 1, 512)
+    if "development" in d:
+        cfg.development = _as_bool("development", d["development"])
+    if "limits" in d:
+        cfg.limits = _limits(d["limits"])
+    if d.get("tls") is not None:
+        tls = d["tls"]
+        if not isinstance(tls, Mapping) or "certfile" not in tls:
+            raise ConfigError("tls", tls, "a table with certfile (and keyfile)")
+        cfg.tls = {str(k): str(v) for k, v in tls.items()}
+    if "reload" in d:
+        cfg.reload = _as_bool("reload", d["reload"])
+    if "hook_timeout" in d:
+        cfg.hook_timeout = _as_seconds("hook_timeout", d["hook_timeout"])
+    if "sync_handlers" in d:
+        if d["sync_handlers"] not in ("thread", "inline"):
+            raise ConfigError("sync_handlers", d["sync_handlers"], "'thread' or 'inline'")
+        cfg.sync_handlers = d["sync_handlers"]
+    if d.get("thread_pool_size") is not None:
+        cfg.thread_pool_size = _as_int("thread_pool_size", d["thread_pool_size"], 1, 1024)
+
+
+def _read_headers(cfg: AreionConfig, d: dict[str, Any]) -> None:
+    """server_header and global_headers."""
+    if "server_header" in d:
+        sh = d["server_header"]
+        if isinstance(sh, str) and sh.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+            cfg.server_header = sh
+        else:
+            cfg.server_header = "areion" if _as_bool("server_header", sh) else None
+    if "global_headers" in d:
+        gh = d["global_headers"]
+        if not isinstance(gh, Mapping):
+            raise ConfigError("global_headers", gh, "a table of header names to values")
+        from .headers import check_header
+
+        for k, v in gh.items():
+            try:
+                check_header(str(k), str(v))
+            except ValueError as exc:
+                raise ConfigError(f"global_headers.{k}", v, f"a valid header ({exc})") from None
+        cfg.global_headers = {str(k): str(v) for k, v in gh.items()}
+
+
+def _read_logging(cfg: AreionConfig, d: dict[str, Any]) -> None:
+    """access_log, access_log_format, log_level, log_file."""
+    if "access_log" in d:
+        cfg.access_log = _as_bool("access_log", d["access_log"])
+    if "access_log_format" in d:
+        if d["access_log_format"] not in ("text", "json"):
+            raise ConfigError("access_log_format", d["access_log_format"], "'text' or 'json'")
+        cfg.access_log_format = d["access_log_format"]
+    if "log_level" in d:
+        lvl = str(d["log_level"]).upper()
+        if lvl not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError("log_level", d["log_level"], "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        cfg.log_level = lvl
+    if d.get("log_file") is not None:
+        cfg.log_file = str(d["log_file"])
+
+
+def _read_paths(cfg: AreionConfig, d: dict[str, Any]) -> None:
+    """static_dir, static_prefix, root_path."""
+    if d.get("static_dir") is not None:
+        cfg.static_dir = str(d["static_dir"])
+    if "static_prefix" in d:
+        sp = str(d["static_prefix"])
+        if not sp.startswith("/") or sp == "/":
+            raise ConfigError("static_prefix", sp, "a path such as '/static'")
+        cfg.static_prefix = sp.rstrip("/")
+    if "root_path" in d:
+        rp = str(d["root_path"])
+        if rp and not rp.startswith("/"):
+            raise ConfigError("root_path", rp, "'' or a path starting with '/'")
+        cfg.root_path = rp.rstrip("/")
 
 
 def _mask(value: Any, key: str = "") -> Any:

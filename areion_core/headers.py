@@ -1,29 +1,91 @@
-"""Header containers: read-only request headers and validated, mutable response headers."""
+"""Headers: read-only request headers, validated response headers, and the encoded response head.
+
+This module is the one place a response's head becomes bytes: the status line, each header
+line (validated when set, encoded once and cached when it repeats), the Set-Cookie lines and
+the framing lines the server adds.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from http import HTTPStatus
+from typing import Any, Protocol
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Field values: visible latin-1 and SP/HTAB only (RFC 9110 §5.5); CR, LF and NUL never pass.
 _BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
-_valid_names: set[str] = set()
+# Names seen valid before, and their lower-case form (response headers repeat a few names).
+_LOWER: dict[str, str] = {}
+_CACHE_LIMIT = 4096
 
 
-def check_header(name: str, value: str) -> None:
-    """Raise ``ValueError`` unless ``name`` is a token and ``value`` holds no CR, LF, NUL or controls."""
-    if name not in _valid_names:
+def _checked_lower(name: str) -> str:
+    """``name`` lower-cased, after checking it is a token (cached)."""
+    lower = _LOWER.get(name)
+    if lower is None:
         if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
             raise ValueError(f"invalid response header name {name!r}")
-        if len(_valid_names) < 4096:
-            _valid_names.add(name)
-    if _BAD_VALUE.search(value) is not None:
+        lower = name.lower()
+        if len(_LOWER) < _CACHE_LIMIT:
+            _LOWER[name] = lower
+    return lower
+
+
+def _check_value(name: str, value: str) -> None:
+    # Printable ASCII (the usual case) is decided in C; anything else goes through the pattern.
+    if not (value.isascii() and value.isprintable()) and _BAD_VALUE.search(value) is not None:
         raise ValueError(
             f"invalid character in response header {name!r}: {value!r} "
             "(CR, LF, NUL and other control characters are not allowed)"
         )
+
+
+def check_header(name: str, value: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is a token and ``value`` holds no CR, LF, NUL or controls."""
+    _checked_lower(name)
+    _check_value(name, value)
+
+
+# --- encoding: this module is the one place header lines become bytes -------------------
+
+_SPECIAL_CASE = {
+    "etag": "ETag", "www-authenticate": "WWW-Authenticate", "content-md5": "Content-MD5",
+    "x-xss-protection": "X-XSS-Protection", "te": "TE", "dnt": "DNT", "x-request-id": "X-Request-ID",
+}
+_CANONICAL: dict[str, bytes] = {}
+# Encoded lines of (name, value) pairs seen before: most responses repeat a few.
+_LINES: dict[tuple[str, str], bytes] = {}
+#: Framing headers are the server's to write, never taken from a response's headers.
+FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+def canonical_name(lower: str) -> bytes:
+    """``content-type`` → ``b"Content-Type"`` (cached; names are validated tokens already)."""
+    name = _CANONICAL.get(lower)
+    if name is None:
+        text = _SPECIAL_CASE.get(lower) or "-".join(p[:1].upper() + p[1:] for p in lower.split("-"))
+        name = text.encode("latin-1")
+        if len(_CANONICAL) < _CACHE_LIMIT:
+            _CANONICAL[lower] = name
+    return name
+
+
+def encode_lines(headers: Mapping[str, str]) -> bytes:
+    """The ``Name: value`` lines of lower-case ``headers`` (framing headers left out)."""
+    lines = _LINES
+    parts = []
+    for item in headers.items():
+        line = lines.get(item)
+        if line is None:
+            name, value = item
+            if name in FRAMING:
+                continue
+            line = canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
+            if len(value) < 128 and len(lines) < _CACHE_LIMIT:
+                lines[item] = line
+        parts.append(line)
+    return b"".join(parts)
 
 
 class Headers(Mapping[str, str]):
@@ -36,9 +98,11 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_all", "_first", "_raw", "_scans")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] = ()) -> None:
-        if isinstance(raw, Mapping):
-            raw = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in raw.items()]
-        self._raw: list[tuple[bytes, bytes]] = list(raw) if not isinstance(raw, list) else raw
+        if raw.__class__ is not list:  # the server's own list, as is (isinstance on an ABC is slow)
+            if isinstance(raw, Mapping):
+                raw = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in raw.items()]
+            raw = list(raw)
+        self._raw: list[tuple[bytes, bytes]] = raw
         self._first: dict[str, str] | None = None
         self._all: dict[str, list[str]] | None = None
         self._scans = 0
@@ -130,9 +194,9 @@ class MutableHeaders(Mapping[str, str]):
         return self._d[key.lower()]
 
     def __setitem__(self, key: str, value: object) -> None:
-        text = value if isinstance(value, str) else str(value)
-        check_header(key, text)
-        lower = key.lower()
+        text = value if value.__class__ is str else str(value)
+        lower = _checked_lower(key)
+        _check_value(key, text)
         if lower == "set-cookie":
             raise ValueError("use HttpResponse.set_cookie() / .cookies for Set-Cookie")
         if self._wire is not None:
@@ -212,12 +276,131 @@ class MutableHeaders(Mapping[str, str]):
         made with :meth:`copy` share the dict and the encoded lines until one of them is
         written to, which then takes its own copy and drops the encoded lines.
         """
-        from ._wire import encode_lines
-
         self._wire = encode_lines(self._d)
+
+    def encoded(self) -> bytes:
+        """The header lines as they go on the wire (``Name: value\\r\\n`` each, framing headers left out)."""
+        wire = self._wire
+        if wire is not None:
+            return wire
+        # encode_lines() inline: this runs once per response.
+        lines = _LINES
+        parts = []
+        for item in self._d.items():
+            line = lines.get(item)
+            if line is None:
+                name, value = item
+                if name in FRAMING:
+                    continue
+                line = canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
+                if len(value) < 128 and len(lines) < _CACHE_LIMIT:
+                    lines[item] = line
+            parts.append(line)
+        return b"".join(parts)
+
+    @classmethod
+    def trusted(cls, lower: dict[str, str]) -> MutableHeaders:
+        """Headers from a dict of lower-case names to values the caller has already validated."""
+        new = _new(cls)
+        new._d = lower
+        new._wire = None
+        return new
+
 
     def __repr__(self) -> str:
         return f"MutableHeaders({self._d!r})"
 
 
 _new = object.__new__
+
+
+def content_type_only(content_type: str) -> MutableHeaders:
+    """Headers holding just ``Content-Type`` (a trusted value), encoded once per content type.
+
+    The headers of most responses a handler returns as a ``dict`` or a ``str``: copies of one
+    pre-encoded block per content type, copied on write like a cached response's.
+    """
+    template = _BY_CONTENT_TYPE.get(content_type)
+    if template is None:
+        template = MutableHeaders.trusted({"content-type": content_type})
+        template.preencode()
+        if len(_BY_CONTENT_TYPE) < 64:
+            _BY_CONTENT_TYPE[content_type] = template
+    new = _new(MutableHeaders)
+    new._wire = template._wire
+    new._d = template._d
+    return new
+
+
+_BY_CONTENT_TYPE: dict[str, MutableHeaders] = {}
+
+
+# --- the response head -------------------------------------------------------------------
+
+
+class _Head(Protocol):
+    """What a response head is made from (an ``HttpResponse``)."""
+
+    status_code: int
+    headers: MutableHeaders
+    cookies: list[str] | None
+
+
+def _status_line(code: int) -> bytes:
+    try:
+        phrase = HTTPStatus(code).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return f"HTTP/1.1 {code} {phrase}\r\n".encode("latin-1")
+
+
+STATUS_LINES: dict[int, bytes] = {s.value: _status_line(s.value) for s in HTTPStatus}
+
+#: Statuses that never carry a body (RFC 9110 §6.4.1).
+NO_BODY_STATUSES = frozenset({204, 304}) | frozenset(range(100, 200))
+
+# Set-Cookie lines: set_cookie() builds valid ones, but ``response.cookies`` is a plain list a
+# caller may append to, so each line is checked here, the one place every line passes.
+_BAD_COOKIE_LINE = re.compile(r"[^\t\x20-\x7e]")
+
+
+def status_line(code: int) -> bytes:
+    """``HTTP/1.1 <code> <reason>\\r\\n`` (ValueError for a code outside 100-999)."""
+    line = STATUS_LINES.get(code)
+    if line is None:
+        if not 100 <= code <= 999:
+            raise ValueError(f"invalid HTTP status code {code}")
+        line = _status_line(code)
+    return line
+
+
+def encode_head(
+    response: _Head,
+    constant_headers: bytes,
+    *,
+    keep_alive: bool,
+    content_length: int | None,
+    chunked: bool = False,
+    body: bytes = b"",
+) -> bytes:
+    """Status line and header block of ``response``, ending with the blank line, then ``body``.
+
+    ``constant_headers`` is the pre-encoded ``Date``/``Server``/global-header block.
+    ``content_length`` None with ``chunked`` False means the body is close-delimited.
+    """
+    code = response.status_code
+    parts = [STATUS_LINES.get(code) or status_line(code), constant_headers, response.headers.encoded()]
+    cookies = response.cookies
+    if cookies:
+        for cookie in cookies:
+            if _BAD_COOKIE_LINE.search(cookie) is not None:
+                raise ValueError(f"invalid Set-Cookie line {cookie!r}: use HttpResponse.set_cookie()")
+            parts.append(b"Set-Cookie: " + cookie.encode("ascii") + b"\r\n")
+    if content_length is not None:
+        parts.append(b"Content-Length: %d\r\n" % content_length)
+    elif chunked:
+        parts.append(b"Transfer-Encoding: chunked\r\n")
+    parts.append(b"\r\n" if keep_alive else b"Connection: close\r\n\r\n")
+    if body:
+        parts.append(body)
+    return b"".join(parts)

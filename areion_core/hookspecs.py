@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .app import App
     from .config import AreionConfig
     from .request import HttpRequest
     from .response import HttpResponse
     from .routing import Route, Router
+    from .types import Orchestrator, PluginApp, TemplateEngine
 
 PROJECT_NAME = "areion"
 
@@ -56,42 +56,42 @@ def skip_replayed(impl: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @hookspec
-def configure(app: App, config: AreionConfig) -> None:
+def configure(app: PluginApp, config: AreionConfig) -> None:
     """Read and validate this plugin's ``[plugins.<name>]`` section; raise ``ConfigError`` to stop startup."""
 
 
 @hookspec
-def register_routes(app: App, router: Router) -> None:
+def register_routes(app: PluginApp, router: Router) -> None:
     """Add the plugin's own routes (``/docs``, ``/static/...``) to the app's router."""
 
 
 @hookspec
-def route_added(app: App, route: Route) -> None:
+def route_added(app: PluginApp, route: Route) -> None:
     """See each route once, after routes are final and before the pipeline is compiled."""
 
 
 @hookspec
-def hot_hooks_for_route(app: App, route: Route) -> Collection[str] | None:
+def hot_hooks_for_route(app: PluginApp, route: Route) -> Collection[str] | None:
     """Name the hot hooks this plugin wants on ``route``; ``None`` means all it implements."""
 
 
 @hookspec
-def wrap_handler(app: App, route: Route, handler: Handler) -> Handler | None:
+def wrap_handler(app: PluginApp, route: Route, handler: Handler) -> Handler | None:
     """Return a replacement for ``route``'s async handler (called once per route at startup)."""
 
 
 @hookspec
-def vary_normalizers(app: App) -> Mapping[str, Callable[[HttpRequest], str]] | None:
+def vary_normalizers(app: PluginApp) -> Mapping[str, Callable[[HttpRequest], str]] | None:
     """Map a request header name to a function that reduces its value to what changes the response."""
 
 
 @hookspec(firstresult=True)
-def template_engine(app: App) -> Any | None:
+def template_engine(app: PluginApp) -> TemplateEngine | None:
     """Provide the template engine used by ``request.render_template`` (first answer wins)."""
 
 
 @hookspec(firstresult=True)
-def orchestrator(app: App) -> Any | None:
+def orchestrator(app: PluginApp) -> Orchestrator | None:
     """Provide the orchestrator used by ``request.submit_task`` (first answer wins)."""
 
 
@@ -101,12 +101,12 @@ def cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 @hookspec
-def startup(app: App) -> Awaitable[None] | None:
+def startup(app: PluginApp) -> Awaitable[None] | None:
     """Run once per worker process after the event loop starts and before the first request."""
 
 
 @hookspec
-def shutdown(app: App) -> Awaitable[None] | None:
+def shutdown(app: PluginApp) -> Awaitable[None] | None:
     """Run once per worker process after the last request, in the reverse of startup order."""
 
 

@@ -4,18 +4,22 @@ Plugins import from ``areion_core`` and from this module only (a test checks eve
 ``plugins/`` with ``ast``). Everything here is documented in ``docs/plugins.md``.
 """
 
+from .hook_chains import HookChain, HookLink, route_chain, run_response_ready
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
-from .pipeline import HookChain, HookLink, route_chain, run_response_ready
 from .response import dumps_json, guess_type
 from .server.dates import http_date, origin_date, parse_http_date
+from .settings import EnvText, SettingsReader, expand_env
 from .static import StaticFiles
 
 __all__ = [
     "REPLAYED",
+    "EnvText",
     "HookChain",
     "HookLink",
+    "SettingsReader",
     "StaticFiles",
     "dumps_json",
+    "expand_env",
     "guess_type",
     "hookimpl",
     "hookspec",

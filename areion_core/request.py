@@ -14,9 +14,9 @@ from .exceptions import BadRequestError
 from .headers import Headers
 
 if TYPE_CHECKING:
-    from .app import App
     from .response import HttpResponse
     from .routing import Route
+    from .types import Connection, PluginApp
 
 
 class Body(bytes):
@@ -109,6 +109,7 @@ class HttpRequest:
         "path_params",
         "query_string",
         "raw_path",
+        "request_id",
         "route",
         "state",
     )
@@ -120,8 +121,8 @@ class HttpRequest:
         query_string: str,
         headers: list[tuple[bytes, bytes]],
         body: bytes = b"",
-        conn: Any = None,
-        app: App | None = None,
+        conn: Connection | None = None,
+        app: PluginApp | None = None,
         http_version: str = "1.1",
     ) -> None:
         self.method = method
@@ -133,7 +134,9 @@ class HttpRequest:
         self.body: Body = Body(body) if body else EMPTY_BODY
         self._metadata: dict[str, Any] | None = None
         self._cookies: dict[str, str] | None = None
-        self.conn = conn
+        #: The connection the response is written through. None only for a request made by
+        #: hand (tests, background work), which is never answered on the wire.
+        self.conn: Connection = conn  # type: ignore[assignment]
         self.app = app
         self.route: Route | None = None
         self.path_params: dict[str, Any] = {}
@@ -144,6 +147,9 @@ class HttpRequest:
         self.state: dict[str, Any] | None = None
         #: False only when the server saw no If-None-Match / If-Modified-Since header.
         self.conditional = True
+        #: The request's id, set by a plugin that gives requests one (areion-request-id); the
+        #: access log writes it.
+        self.request_id: str | None = None
 
     # --- lazily parsed views ---------------------------------------------------------
     @property

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .headers import MutableHeaders
+from .headers import MutableHeaders, content_type_only, encode_head
 from .server.dates import http_date, origin_date, parse_http_date
 
 JSON = "application/json"
@@ -81,11 +81,8 @@ class HttpResponse:
         self.body: bytes = data
         self.status_code = status_code
         self.headers = hdrs = MutableHeaders(headers)
-        if "content-type" not in hdrs._d and (data or content_type):
-            if content_type is None:
-                hdrs._d["content-type"] = ctype  # one of our own constants: nothing to check
-            else:
-                hdrs["content-type"] = ctype
+        if (data or content_type) and "content-type" not in hdrs:
+            hdrs["content-type"] = ctype
         self.cookies: list[str] | None = None
         #: Free-form per-response state for plugins (namespaced keys, e.g. "caching.hit").
         self.extensions: dict[str, Any] | None = None
@@ -142,20 +139,7 @@ class HttpResponse:
         if max_age is not None:
             parts.append(f"Max-Age={int(max_age)}")
         if expires is not None:
-            if isinstance(expires, bool):
-                raise TypeError("cookie expires must be a datetime, seconds from now or an HTTP date")
-            if isinstance(expires, (int, float)):
-                expires = datetime.fromtimestamp(datetime.now(UTC).timestamp() + expires, UTC)
-            if isinstance(expires, datetime):
-                if expires.tzinfo is None:
-                    expires = expires.replace(tzinfo=UTC)
-                expires = http_date(expires.timestamp())
-            elif parse_http_date(_cookie_attr("Expires", expires)) is None:
-                # Browsers ignore an Expires they cannot parse: the cookie would quietly
-                # become a session cookie.
-                raise ValueError(f"invalid cookie Expires: {expires!r} is not an HTTP date "
-                                 "(give a datetime, or seconds from now)")
-            parts.append(f"Expires={expires}")
+            parts.append(f"Expires={_cookie_expires(expires)}")
         if path is not None:
             parts.append(f"Path={_cookie_attr('Path', path)}")
         if domain is not None:
@@ -165,13 +149,7 @@ class HttpResponse:
         if httponly:
             parts.append("HttpOnly")
         if samesite is not None:
-            norm = _SAMESITE.get(str(samesite).lower())
-            if norm is None:
-                raise ValueError(f"samesite must be 'strict', 'lax' or 'none', got {samesite!r}")
-            if norm == "None" and not secure:
-                # Browsers reject SameSite=None without Secure: the cookie would vanish silently.
-                raise ValueError("samesite='none' requires secure=True (browsers drop it otherwise)")
-            parts.append(f"SameSite={norm}")
+            parts.append(f"SameSite={_cookie_samesite(samesite, secure)}")
         if partitioned:
             if not secure:
                 raise ValueError("partitioned=True requires secure=True (browsers drop it otherwise)")
@@ -213,9 +191,7 @@ class HttpResponse:
 
     def format_response(self) -> bytes:
         """The response as HTTP/1.1 bytes (seed API; the server does its own framing)."""
-        from ._wire import encode_head
-
-        return encode_head(self, b"", keep_alive=True, content_length=len(self.body)) + self.body
+        return encode_head(self, b"", keep_alive=True, content_length=len(self.body), body=self.body)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code} {self.headers.get('content-type')!r} {len(self.body)}B>"
@@ -285,6 +261,34 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename*=UTF-8''{quote(filename)}"
 
 
+def _cookie_expires(expires: datetime | int | float | str) -> str:
+    """An Expires attribute value from a datetime, seconds from now, or an HTTP date (checked)."""
+    if isinstance(expires, bool):
+        raise TypeError("cookie expires must be a datetime, seconds from now or an HTTP date")
+    if isinstance(expires, (int, float)):
+        expires = datetime.fromtimestamp(datetime.now(UTC).timestamp() + expires, UTC)
+    if isinstance(expires, datetime):
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return http_date(expires.timestamp())
+    if parse_http_date(_cookie_attr("Expires", expires)) is None:
+        # Browsers ignore an Expires they cannot parse: the cookie would quietly become a
+        # session cookie.
+        raise ValueError(f"invalid cookie Expires: {expires!r} is not an HTTP date "
+                         "(give a datetime, or seconds from now)")
+    return expires
+
+
+def _cookie_samesite(samesite: str, secure: bool) -> str:
+    norm = _SAMESITE.get(str(samesite).lower())
+    if norm is None:
+        raise ValueError(f"samesite must be 'strict', 'lax' or 'none', got {samesite!r}")
+    if norm == "None" and not secure:
+        # Browsers reject SameSite=None without Secure: the cookie would vanish silently.
+        raise ValueError("samesite='none' requires secure=True (browsers drop it otherwise)")
+    return norm
+
+
 def _cookie_attr(name: str, value: str) -> str:
     if not isinstance(value, str) or _COOKIE_ATTR.fullmatch(value) is None:
         raise ValueError(
@@ -315,10 +319,7 @@ def prebuilt(body: bytes, content_type: str, status_code: int = 200) -> HttpResp
     response = _new(HttpResponse)
     response.body = body
     response.status_code = status_code
-    headers = _new(MutableHeaders)
-    headers._d = {"content-type": content_type}
-    headers._wire = None
-    response.headers = headers
+    response.headers = content_type_only(content_type)
     response.cookies = None
     response.extensions = None
     return response

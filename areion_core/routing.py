@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -165,7 +165,7 @@ class Route:
         self.localns = spec.localns
         self.inline = bool(opts.get("inline", False))
         # Filled in by the app when it compiles the pipeline.
-        self.endpoint: Callable[[Any], Any] | None = None
+        self.endpoint: Callable[[Any], Awaitable[Any]] = _not_compiled
         self.request_chain: Any = None
         self.response_chain: Any = None
         #: The response_ready and response_sent chains without ``skip_replayed`` impls, for
@@ -179,6 +179,10 @@ class Route:
 
     def __repr__(self) -> str:
         return f"<Route {'|'.join(sorted(self.methods))} {self.path} -> {self.name}>"
+
+
+async def _not_compiled(request: Any) -> Any:
+    raise RuntimeError("this route has not been compiled: build the app first")
 
 
 class _Node:

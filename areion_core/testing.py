@@ -17,8 +17,8 @@ import orjson
 
 from .app import App
 from .headers import Headers
-from .server.protocol import HttpConnection
-from .server.server import ServerState
+from .server.connection import HttpConnection
+from .server.state import ServerState
 from .serving import AreionServer, ServerThread
 
 __all__ = ["AsyncTestClient", "LiveServer", "TestClient", "TestResponse", "parse_response"]

@@ -23,8 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from areion_core.server.protocol import HttpConnection  # noqa: E402
-from areion_core.server.server import ServerState  # noqa: E402
+from areion_core.server import HttpConnection, ServerState  # noqa: E402
 from areion_core.testing import _MemoryTransport  # noqa: E402
 
 PATHS = ("/json", "/slow", "/plaintext", "/users/42/posts/7", "POST /echo")
@@ -32,13 +31,13 @@ ECHO_BODY = b'{"id": 1, "name": "' + b"x" * 1000 + b'"}'
 
 
 class _CountingTransport(_MemoryTransport):
-    """Counts writes and keeps none (each small response is written in one piece)."""
+    """Counts the responses written and keeps none (a turn's responses arrive in one write)."""
 
     writes = 0
     expected = 1
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writes += 1
+        self.writes += bytes(data).count(b"HTTP/1.1 ")
         if self.writes >= self.expected:
             self.changed.set()
 

@@ -1,7 +1,8 @@
-"""The HTTP/1.1 server: protocol, limits, listening sockets, workers. Imports nothing above it."""
+"""The HTTP/1.1 server: connections, parsing, limits, listening sockets, workers. Imports nothing above it."""
 
+from .connection import HttpConnection
 from .limits import ServerLimits
-from .protocol import HttpConnection
-from .server import HttpServer, ServerState
+from .server import HttpServer
+from .state import ServerState
 
 __all__ = ["HttpConnection", "HttpServer", "ServerLimits", "ServerState"]

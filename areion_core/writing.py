@@ -1,4 +1,11 @@
-"""Putting a response on the wire: conditional requests, HEAD, ranges, streaming, files."""
+"""Putting a response on the wire: the head, conditional requests, HEAD, ranges, streams, files.
+
+The status line and the framing headers (Content-Length, Transfer-Encoding, Connection) are
+written here; every other header line comes from ``headers.py``, the one place header lines
+are encoded. The connection (``request.conn``) decides whether it stays open; this module
+asks it to close after a response whose framing it cannot keep (a close-delimited body, a
+file that failed half-way).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from ._wire import NO_BODY_STATUSES, encode_head
+from .headers import NO_BODY_STATUSES, MutableHeaders, encode_head
 from .response import FileResponse, HttpResponse, StreamingResponse, create_error_response
 from .server.dates import parse_http_date
 
@@ -15,6 +22,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("areion.server")
 _SMALL_FILE = 256 * 1024
+
 
 # Headers a 304 drops: it describes the stored representation, it does not carry one
 # (RFC 9110 §15.4.5).
@@ -52,10 +60,8 @@ def not_modified(request: HttpRequest, response: HttpResponse) -> bool:
 
 def as_304(response: HttpResponse) -> HttpResponse:
     reply = HttpResponse(None, 304)
-    d = reply.headers._d
-    for name, value in response.headers.items_lower():
-        if name not in _NOT_IN_304:
-            d[name] = value
+    reply.headers = MutableHeaders.trusted(
+        {name: value for name, value in response.headers.items_lower() if name not in _NOT_IN_304})
     reply.cookies = response.cookies
     reply.extensions = response.extensions
     return reply
@@ -96,7 +102,7 @@ def send_buffered(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     method = request.method
     status = response.status_code
     if status == 200 and request.conditional and method in ("GET", "HEAD"):
-        h = response.headers._d
+        h = response.headers
         if ("etag" in h or "last-modified" in h) and not_modified(request, response):
             response = as_304(response)
             status = 304
@@ -104,13 +110,13 @@ def send_buffered(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=None))
         return response
     body = response.body
-    head = encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body))
     if method == "HEAD":
-        conn.write(head)
-    elif len(body) < 65536:
-        conn.write(head + body)  # one write, one syscall
+        conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
+    elif len(body) < 65536:  # one write (one system call), one copy
+        conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body),
+                               body=body))
     else:
-        conn.write(head)
+        conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
         conn.write(body)
     return response
 
@@ -120,7 +126,7 @@ async def send(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if response.__class__ is HttpResponse or response.status_code in NO_BODY_STATUSES:
         return send_buffered(request, response)
     if request.conditional and request.method in ("GET", "HEAD") and response.status_code == 200:
-        h = response.headers._d
+        h = response.headers
         if ("etag" in h or "last-modified" in h) and not_modified(request, response):
             return send_buffered(request, as_304(response))
     if isinstance(response, FileResponse):
@@ -181,7 +187,7 @@ async def _send_file(request: HttpRequest, response: FileResponse) -> HttpRespon
             await conn.sendfile(fh, start, length)
         except OSError:
             logger.exception("could not send %s", response.path)
-            conn.keep_alive = False  # the framing promised bytes we cannot deliver
+            conn.end_after_response()  # the framing promised bytes we cannot deliver
     return response
 
 
@@ -213,7 +219,7 @@ async def _send_stream(request: HttpRequest, response: StreamingResponse) -> Non
             await _close_iterator(iterator)
             raise BodyNotStarted(str(exc)) from exc
     if declared is None and not chunked and framing:
-        conn.keep_alive = False  # HTTP/1.0: the body ends when the connection does
+        conn.end_after_response()  # HTTP/1.0: the body ends when the connection does
     conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive,
                            content_length=int(declared) if declared is not None else None,
                            chunked=chunked and not head_only))
@@ -237,7 +243,7 @@ async def _send_stream(request: HttpRequest, response: StreamingResponse) -> Non
     except Exception:
         # Headers are out; the only honest signal left is an unterminated body.
         logger.exception("streaming response for %s %s failed", request.method, request.path)
-        conn.keep_alive = False
+        conn.end_after_response()
         await _close_iterator(iterator)
         return
     await _close_iterator(iterator)

@@ -1,9 +1,9 @@
-"""Hot hooks compiled into plain call chains at startup.
+"""Hot hooks compiled into plain call chains at startup, and the runners that call them.
 
 pluggy costs about a microsecond per call even with nothing registered; the request path
 cannot afford that. At startup each hot hook becomes, per route, a tuple of
-``(plugin name, function, is_async)`` in pluggy's call order (tryfirst first, trylast last,
-otherwise last registered first), or ``None`` when no interested plugin implements it.
+:class:`HookLink` ``(plugin name, function, is_async)`` in call order (see ``plugins.py``
+for the ordering rules), or ``None`` when no interested plugin implements it.
 
 An awaitable a hook returns is awaited for at most ``hook_timeout`` seconds (the app's
 config), then cancelled: a hung plugin costs one request a bounded wait, never a connection
@@ -20,11 +20,10 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NamedTuple
 
-import pluggy
-
 from .config import DEFAULT_HOOK_TIMEOUT
 from .hookspecs import HOT_HOOKS
 from .response import HttpResponse
+
 
 class HookLink(NamedTuple):
     """One plugin's implementation of a hot hook, as compiled into a route's chain."""
@@ -165,29 +164,6 @@ def _limit(request: Any) -> float:
     return limit
 
 
-def impls_in_call_order(pm: pluggy.PluginManager, hook: str) -> list[Any]:
-    """The hook's implementations in the order pluggy would call them."""
-    return list(reversed(getattr(pm.hook, hook).get_hookimpls()))
-
-
-def route_interest(pm: pluggy.PluginManager, app: Any, route: Any) -> dict[str, frozenset[str] | None]:
-    """For each plugin that implements ``hot_hooks_for_route``, the hot hooks it wants on ``route``."""
-    interest: dict[str, frozenset[str] | None] = {}
-    for impl in impls_in_call_order(pm, "hot_hooks_for_route"):
-        t0 = time.perf_counter()
-        try:
-            wanted = _call_impl(impl, app=app, route=route)
-        except Exception as exc:
-            raise RuntimeError(f"plugin {impl.plugin_name!r} failed in hot_hooks_for_route: {exc!r}") from exc
-        app._traced("hot_hooks_for_route", impl.plugin_name, t0)
-        interest[impl.plugin_name] = None if wanted is None else frozenset(wanted)
-    return interest
-
-
-def _call_impl(impl: Any, **kwargs: Any) -> Any:
-    return impl.function(*[kwargs[name] for name in impl.argnames])
-
-
 def _traced(name: str, hook: str, fn: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
     if is_async:
         async def traced_async(*args: Any) -> Any:
@@ -208,20 +184,22 @@ def _traced(name: str, hook: str, fn: Callable[..., Any], is_async: bool) -> Cal
 
 
 def compile_chain(
-    pm: pluggy.PluginManager,
+    impls: list[Any],
     hook: str,
     interest: dict[str, frozenset[str] | None] | None = None,
     trace: bool = False,
     replayed: bool = False,
 ) -> Chain:
-    """The call chain of one hot hook, keeping only plugins interested in the route.
+    """The call chain of one hot hook from its implementations in call order, keeping only
+    plugins interested in the route (``interest``: plugin name → the hot hooks it wants there,
+    None for all).
 
     ``replayed`` leaves out implementations marked ``skip_replayed`` (the chain replayed
     responses take).
     """
     assert hook in HOT_HOOKS
     links: list[Link] = []
-    for impl in impls_in_call_order(pm, hook):
+    for impl in impls:
         if replayed and getattr(impl.function, "areion_skip_replayed", False):
             continue
         if interest is not None:

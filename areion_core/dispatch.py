@@ -1,0 +1,222 @@
+"""The request's way through the app: request object, route, hooks, handler, hooks, send, log.
+
+The server calls two things per request, both here: ``make_request`` when a request has been
+read, and ``handle(request)`` to answer it. ``handle`` reads top to bottom:
+
+1. find the route (a 404, 405, 308 or OPTIONS answer is made without one);
+2. run the route's ``request_received`` chain — a plugin may answer at once (a cache hit);
+3. otherwise call the route's endpoint (handler, middleware, parameters: ``endpoints.py``);
+   an exception becomes a response through the ``exception`` chain;
+4. run the ``response_ready`` chain (each plugin may replace the response);
+5. write the response (``writing.py``), then run the ``response_sent`` chain and note the
+   request in the access log.
+
+The hook chains were compiled per route at startup (``hook_chains.py``): a hook no plugin
+implements costs one ``is None`` test here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import httptools
+
+from . import writing
+from .hook_chains import PluginFailure, run_first, run_observers, run_replace
+from .hookspecs import REPLAYED
+from .request import HttpRequest
+from .response import HttpResponse, create_error_response
+from .routing import Route, RouteTree, decode_segments
+
+if TYPE_CHECKING:
+    from .access_log import AccessLog
+    from .hook_chains import Chain
+    from .types import Connection, PluginApp
+
+_perf_counter = time.perf_counter
+_ALL_METHODS = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
+
+
+class Dispatcher:
+    """Answers requests for one built app (``app.dispatcher``)."""
+
+    __slots__ = ("access_log", "app", "exception_chain", "logger", "ready_chain", "root_path", "sent_chain",
+                 "tree")
+
+    def __init__(self, app: PluginApp, tree: RouteTree, chains: dict[str, Chain], access_log: AccessLog | None) -> None:
+        self.app = app
+        self.tree = tree
+        self.root_path = app.root_path
+        self.logger: logging.Logger = app.logger
+        self.access_log = access_log
+        # The chains of requests that match no route (404, 405, OPTIONS, redirects).
+        self.ready_chain = chains["response_ready"]
+        self.sent_chain = chains["response_sent"]
+        self.exception_chain = chains["exception"]
+
+    def make_request(
+        self, method: str, url: bytes, headers: list[tuple[bytes, bytes]], body: bytes, conn: Connection,
+        version: str, conditional: bool = True,
+    ) -> HttpRequest:
+        """The request object for a request the server has read (ValueError: a target we refuse)."""
+        if 0x23 in url:  # "#" (an int needle: `b"#" in url` costs ten times as much)
+            raise ValueError("a request target has no fragment")  # RFC 9112 §3.2
+        path, _, query = url.partition(b"?")
+        if path[:1] != b"/":
+            if path == b"*" and method == "OPTIONS":
+                pass
+            elif path[:7].lower() == b"http://" or path[:8].lower() == b"https://":  # RFC 3986 §3.1
+                parsed = httptools.parse_url(url)  # absolute-form (RFC 9112 §3.2.2)
+                path = parsed.path or b"/"
+                query = parsed.query or b""
+            else:
+                raise ValueError("invalid request target")
+        request = HttpRequest(method, path.decode("latin-1"), query.decode("latin-1"), headers, body,
+                              conn, self.app, version)
+        request.conditional = conditional
+        return request
+
+    def resolve(self, request: HttpRequest) -> Route | HttpResponse:
+        """The route for ``request``, or the response when none matches (404, 405, 308, OPTIONS)."""
+        raw = request.raw_path
+        tree = self.tree
+        if "%" in raw:
+            if "%00" in raw:  # a NUL cuts a path short in C APIs; no route needs one
+                return create_error_response(400, "NUL in the path")
+            try:
+                segments = decode_segments(raw)
+            except (ValueError, UnicodeDecodeError):
+                return create_error_response(400, "malformed percent-encoding in the path")
+            hit = tree.match_segments(segments)
+            if hit is None and not any("/" in s for s in segments):
+                found = tree.static.get("/".join(segments))
+                hit = (found, []) if found is not None else None
+        else:
+            hit = tree.match(raw)
+        if hit is None:
+            return self._unmatched(request)
+        methods, values = hit
+        route = methods.get(request.method)
+        if route is None:
+            if request.method == "HEAD":
+                route = methods.get("GET")
+            if route is None:
+                allow = set(methods) | {"OPTIONS"}
+                if "GET" in allow:
+                    allow.add("HEAD")
+                headers = {"allow": ", ".join(sorted(allow))}
+                if request.method == "OPTIONS":
+                    return HttpResponse(None, 204, headers=headers)
+                return create_error_response(405, "Method Not Allowed", headers)
+        request.route = route
+        request.path_params = values  # type: ignore[assignment]  # raw values until the binder converts them
+        return route
+
+    def _unmatched(self, request: HttpRequest) -> HttpResponse:
+        raw = request.raw_path
+        if raw == "*":
+            return HttpResponse(None, 204, headers={"allow": _ALL_METHODS})
+        if len(raw) > 1 and raw.endswith("/"):
+            stripped = raw.rstrip("/") or "/"
+            if "%" not in stripped and self.tree.match(stripped) is not None:
+                query = request.query_string
+                location = self.root_path + stripped + (f"?{query}" if query else "")
+                return HttpResponse(None, 308, headers={"location": location})
+        return create_error_response(404, "Not Found")
+
+    async def handle(self, request: HttpRequest) -> None:
+        """Answer one request: route, hooks, handler, hooks, send, log. Never raises."""
+        access = self.access_log
+        if access is not None:
+            started = _perf_counter()
+            before = request.conn.bytes_written
+        target = self.resolve(request)
+        response: HttpResponse
+        route: Route | None
+        if isinstance(target, Route):
+            route = target
+            try:
+                answer: HttpResponse | None = None
+                chain = route.request_chain
+                if chain is not None:
+                    first = run_first(chain, "request_received", request)
+                    answer = first if first is None or isinstance(first, HttpResponse) else await first
+                response = answer if answer is not None else await route.endpoint(request)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                response = await self.on_exception(request, exc, route.exception_chain)
+            extensions = response.extensions
+            if extensions is not None and REPLAYED in extensions:
+                chain, observers = route.replay_chain, route.replay_sent_chain
+            else:
+                chain, observers = route.response_chain, route.sent_chain
+        else:
+            response, route = target, None
+            chain, observers = self.ready_chain, self.sent_chain
+        if chain is not None:
+            try:
+                replaced = run_replace(chain, request, response)
+                response = replaced if isinstance(replaced, HttpResponse) else await replaced
+            except PluginFailure as exc:
+                response = await self.on_exception(request, exc, None)
+        sent: HttpResponse | None
+        if response.__class__ is HttpResponse:
+            try:
+                sent = writing.send_buffered(request, response)
+            except Exception as exc:
+                sent = self._send_500(request, exc)
+        else:
+            sent = await self._send(request, response, route)
+        if sent is None:
+            return
+        if observers is not None:
+            pending = run_observers(observers, request, sent)
+            if pending is not None:
+                await pending
+        if access is not None:
+            access.record(request, sent.status_code, request.conn.bytes_written - before, started)
+
+    def _send_500(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        # Framing failed before a byte was written (a status out of range set directly, a raw
+        # cookie line with CR/LF): the client still gets a 500.
+        self.logger.error("could not frame the response for %s %s", request.method, request.raw_path, exc_info=exc)
+        try:
+            return writing.send_buffered(request, create_error_response(500, "Internal Server Error"))
+        except Exception as exc:
+            self._failed_to_send(request, exc)
+            return None
+
+    async def _send(self, request: HttpRequest, response: HttpResponse, route: Route | None) -> HttpResponse | None:
+        """Write a streamed, file or other non-plain response (these may wait on the client)."""
+        try:
+            try:
+                return await writing.send(request, response)
+            except writing.BodyNotStarted as exc:
+                cause = exc.__cause__ or exc
+                response = await self.on_exception(request, cause, route.exception_chain if route else None)
+                return await writing.send(request, response)
+        except Exception as exc:
+            self._failed_to_send(request, exc)
+            return None
+
+    def _failed_to_send(self, request: HttpRequest, exc: BaseException) -> None:
+        self.logger.error("failed to send the response for %s %s", request.method, request.raw_path, exc_info=exc)
+        request.conn.end_after_response()
+
+    async def on_exception(self, request: HttpRequest, exc: BaseException, chain: Chain) -> HttpResponse:
+        """The response for an exception raised while answering: the first plugin's answer, or a 500."""
+        chain = chain if chain is not None else self.exception_chain
+        try:
+            answer = run_first(chain, "exception", request, exc) if chain is not None else None
+            response = answer if answer is None or isinstance(answer, HttpResponse) else await answer
+        except PluginFailure as failure:
+            self.logger.error("plugin %r failed in the exception hook", failure.plugin, exc_info=failure.original)
+            response = None
+        if response is None:
+            self.logger.error("unhandled exception", exc_info=exc)
+            response = create_error_response(500, "Internal Server Error")
+        return response

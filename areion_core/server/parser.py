@@ -1,0 +1,357 @@
+"""Reading requests off the wire: the httptools (llhttp) callbacks, the framing rules, the limits.
+
+A :class:`RequestReader` belongs to one connection. It feeds the connection's bytes to llhttp,
+enforces every size limit as the bytes arrive (414, 431, 413), applies the HTTP/1.1 framing
+rules llhttp leaves to its user (one Host, Transfer-Encoding judged as one list, no
+Transfer-Encoding in HTTP/1.0), and hands each complete request to the connection's queue.
+A request it cannot accept stops parsing with the status to answer; the connection answers
+it after the requests already queued, then closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httptools
+
+if TYPE_CHECKING:
+    from .flow import FlowControl
+    from .state import ServerState
+
+logger = logging.getLogger("areion.server")
+
+# Lengths of the header names the reader itself must see: Host, Expect, Content-Length,
+# Transfer-Encoding, If-None-Match, If-Modified-Since (a cheap filter before lower-casing).
+_WATCHED_LENGTHS = frozenset({4, 6, 13, 14, 17})
+# What a Host value may hold: uri-host [":" port] (RFC 9112 §3.2, RFC 3986 §3.2.2), the most
+# frequent first; ``value.lstrip(_HOST_CHARS)`` is empty exactly when every byte is one of them.
+_HOST_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789.:-ABCDEFGHIJKLMNOPQRSTUVWXYZ_~!$&'()*+,;=[]%"
+
+#: Parse phases, read by the once-a-second timeout sweep: between requests, in the header
+#: section, in the body.
+WAITING, HEADERS, BODY = 0, 1, 2
+# A read longer than this is parsed a slice at a time (see RequestReader.feed).
+FEED_SLICE = 8 * 1024
+
+
+class Reject(Exception):
+    """Raised inside a parser callback to stop parsing and answer with ``status``."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def transfer_coding_refusal(te: bytes, version: str) -> tuple[int, str] | None:
+    """Why a request's Transfer-Encoding (lower-cased, fields joined) cannot frame it, or None."""
+    if version == "1.0":
+        return 400, "Transfer-Encoding in an HTTP/1.0 request"  # RFC 9112 §6.1: faulty framing
+    codings = [c for c in (part.strip(b" \t") for part in te.split(b",")) if c]  # RFC 9110 §5.6.1
+    if codings == [b"chunked"]:
+        return None
+    if not codings or codings[-1] != b"chunked":
+        return 400, "chunked is not the final transfer coding"  # RFC 9112 §6.3
+    if codings.count(b"chunked") > 1:
+        return 400, "chunked is applied more than once"  # RFC 9112 §6.1
+    return 501, "only the chunked transfer coding is supported"  # RFC 9112 §6.1
+
+
+class ReaderOwner(Protocol):
+    """What the reader needs of its connection."""
+
+    state: ServerState
+    flow: FlowControl
+
+    @property
+    def idle(self) -> bool:
+        """No request in flight and none queued."""
+
+    def enqueue(self, request: Any, keep_alive: bool) -> None:
+        """A complete request, to answer after those before it."""
+
+    def fail(self, status: int, detail: str) -> None:
+        """Stop parsing; answer ``status`` after the queued requests, then close."""
+
+    def drop_last_queued(self) -> None:
+        """Forget the request queued last."""
+
+    def stop_after_queued(self) -> None:
+        """Answer what is queued, then close."""
+
+    def continue_if_idle(self) -> None:
+        """Send ``100 Continue`` unless a response is in flight or queued."""
+
+    def can_read_more(self) -> bool:
+        """Whether more requests may be parsed now."""
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the client."""
+
+
+class RequestReader:
+    """Parses one connection's bytes into requests and queues them on the connection."""
+
+    __slots__ = (
+        "_body",
+        "_body_len",
+        "_content_length",
+        "_expect",
+        "_header_bytes",
+        "_headers",
+        "_host_count",
+        "_idle_bytes",
+        "_progress",
+        "_progress_of",
+        "_te",
+        "_trailers_at",
+        "_unparsed",
+        "_url",
+        "_url_len",
+        "_valid_host",
+        "conditional",
+        "conn",
+        "limits",
+        "parser",
+        "phase",
+        "since",
+        "state",
+    )
+
+    def __init__(self, conn: ReaderOwner) -> None:
+        self.conn = conn
+        self.state = state = conn.state
+        self.limits = state.limits
+        self.parser = httptools.HttpRequestParser(self)
+        self.phase = WAITING
+        #: When the current phase began (the server's clock, refreshed once a second).
+        self.since = state.now
+        #: Whether the request being parsed has If-None-Match / If-Modified-Since.
+        self.conditional = False
+        self._url = b""
+        self._url_len = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._host_count = 0
+        self._te: bytes | None = None
+        self._trailers_at = 0
+        self._valid_host = b""
+        self._idle_bytes = 0
+        self._progress = 0
+        self._progress_of: list[tuple[bytes, bytes]] | None = None
+        self._expect = False
+        self._content_length = -1
+        self._body: list[bytes] = []
+        self._body_len = 0
+        #: What is left of a large read, parsed on later turns of the loop.
+        self._unparsed: bytes | memoryview = b""
+
+    def feed(self, data: bytes | memoryview) -> None:
+        """Parse ``data`` (a large read a slice at a time); a request that cannot be accepted makes
+        the connection fail with its status.
+
+        One read can hold thousands of small pipelined requests. Parsed at once, each would
+        become a queued request object (~650 bytes made from ~30 bytes read), and answering
+        them all in one go would keep every other connection waiting. So a large read is
+        parsed a slice per turn of the loop, and not at all while ``max_pipelined`` requests
+        wait or the client is not reading its responses; reading pauses meanwhile.
+        """
+        if len(data) <= FEED_SLICE:
+            self._parse(data)
+            return
+        view = memoryview(data)
+        self._unparsed = rest = view[FEED_SLICE:]
+        self.conn.flow.pause_reading()
+        self._parse(view[:FEED_SLICE])
+        if self._unparsed is rest and self.conn.idle:
+            # No request will finish and carry on with the rest: take it up next turn.
+            self.state.loop.call_soon(self._feed_unparsed, rest)
+
+    def has_unparsed(self) -> bool:
+        return bool(self._unparsed)
+
+    def discard(self) -> None:
+        """The connection is gone: drop what was not parsed."""
+        self._unparsed = b""
+
+    def resume(self) -> bool:
+        """Schedule the rest of an earlier read for the next turn; False when there is none."""
+        if not self._unparsed:
+            return False
+        self.state.loop.call_soon(self._feed_unparsed, self._unparsed)
+        return True
+
+    def _feed_unparsed(self, rest: bytes | memoryview) -> None:
+        conn = self.conn
+        if rest is not self._unparsed or not conn.can_read_more():
+            return  # stale, or not now: whatever unblocks the connection resumes it
+        self._unparsed = b""
+        conn.data_received(rest)  # type: ignore[arg-type]
+        if not self._unparsed and conn.can_read_more():
+            conn.flow.resume_reading()
+
+    def _parse(self, data: bytes | memoryview) -> None:
+        conn = self.conn
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._upgrade()
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, Reject):
+                conn.fail(cause.status, cause.detail)
+            else:
+                logger.exception("error while parsing a request", exc_info=cause)
+                conn.fail(500, "internal error")
+        except httptools.HttpParserInvalidMethodError:
+            conn.fail(400, "invalid method")
+        except httptools.HttpParserInvalidURLError:
+            conn.fail(400, "invalid request target")
+        except httptools.HttpParserError as exc:
+            text = str(exc)
+            conn.fail(505 if "HTTP version" in text else 400, text)
+        else:
+            phase = self.phase
+            if phase == HEADERS or (phase == BODY and self._te is not None):
+                self._bound_idle_bytes(len(data))
+
+    def _upgrade(self) -> None:
+        # We do not speak any upgraded protocol: answer what was parsed, then close.
+        conn = self.conn
+        if self._content_length > 0 or self._te is not None:
+            # httptools never reads the body of an Upgrade request: answering it would act on
+            # half a request, so it is refused (the requests before it are answered).
+            conn.drop_last_queued()
+            conn.fail(501, "a request body with Upgrade is not supported")
+        else:
+            conn.stop_after_queued()
+
+    # --- httptools callbacks ----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._url_len = 0
+        self._headers = []
+        self._header_bytes = 0
+        self._host_count = 0
+        self._te = None
+        self._expect = False
+        self._content_length = -1
+        self._body = []
+        self._body_len = 0
+        self.conditional = False
+        self.phase = HEADERS
+        self.since = self.state.now
+
+    def on_url(self, url: bytes) -> None:
+        self._url_len += len(url)
+        if self._url_len > self.limits.max_url_bytes:
+            raise Reject(414, "request target too long")
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self._headers
+        headers.append((name, value))
+        self._header_bytes += len(name) + len(value)
+        limits = self.limits
+        if self._header_bytes > limits.max_header_bytes or len(headers) > limits.max_headers:
+            raise Reject(431, "request header fields too large")
+        if len(name) in _WATCHED_LENGTHS:
+            lower = name.lower()
+            if lower == b"host":
+                self._host_count += 1
+                if value != self._valid_host:  # a keep-alive client sends the same Host each time
+                    if value.lstrip(_HOST_CHARS):
+                        raise Reject(400, "invalid Host header")  # RFC 9112 §3.2
+                    self._valid_host = value
+            elif lower == b"transfer-encoding":
+                # Several fields are one list (RFC 9110 §5.3), judged whole in on_headers_complete.
+                te = value.lower()
+                self._te = te if self._te is None else self._te + b"," + te
+            elif lower == b"expect":
+                self._expect = value.lower() == b"100-continue"
+            elif lower == b"if-none-match" or lower == b"if-modified-since":
+                self.conditional = True
+            elif lower == b"content-length":
+                try:
+                    self._content_length = int(value)  # llhttp has validated the digits
+                except ValueError:
+                    raise Reject(400, "invalid Content-Length") from None
+
+    def on_headers_complete(self) -> None:
+        version = self.parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            raise Reject(505, f"HTTP/{version} is not supported")
+        if self._host_count != 1 and (version == "1.1" or self._host_count > 1):
+            # RFC 9112 §3.2: exactly one Host in HTTP/1.1.
+            raise Reject(400, "missing Host header" if self._host_count == 0 else "more than one Host header")
+        te = self._te
+        if te is not None:
+            if te != b"chunked" or version == "1.0":
+                refusal = transfer_coding_refusal(te, version)
+                if refusal is not None:
+                    raise Reject(*refusal)
+            # Chunked: fields after the body are trailers, and the framing bytes are counted.
+            self._trailers_at = len(self._headers)
+            self._idle_bytes = -1
+        if self._content_length > self.limits.max_body_bytes:
+            raise Reject(413, "request body too large")
+        self.phase = BODY
+        self.since = self.state.now
+        if self._expect and self._content_length != 0 and version == "1.1":
+            self.conn.continue_if_idle()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_len += len(body)
+        if self._body_len > self.limits.max_body_bytes:
+            raise Reject(413, "request body too large")
+        self._body.append(body)
+        self.since = self.state.now
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        body = self._body
+        data = body[0] if len(body) == 1 else b"".join(body)
+        headers = self._headers
+        if self._te is not None:
+            # Trailer fields never join the header section (RFC 9110 §6.5.1): dropped.
+            del headers[self._trailers_at:]
+        conn = self.conn
+        try:
+            request = self.state.request_factory(
+                parser.get_method().decode("ascii"), self._url, headers, data, conn,
+                parser.get_http_version(), self.conditional,
+            )
+        except Exception as exc:  # a request the app's factory cannot represent
+            raise Reject(400, str(exc) or "bad request") from None
+        self.phase = WAITING
+        conn.enqueue(request, parser.should_keep_alive())
+
+    def _bound_idle_bytes(self, size: int) -> None:
+        """Bound the bytes that arrive without completing a field, a chunk line or a trailer.
+
+        Called after a read that leaves a request in its header section or in a chunked body.
+        httptools buffers a header field until its line ends, and chunk extensions are never
+        reported, so without this bound one endless line would grow memory (or burn CPU)
+        until a timeout. The count restarts whenever a field or body bytes arrive; the read
+        in which the header section or the chunked body began is not counted, so the bound
+        may be passed by up to one read (RFC 9112 §7.1.1: limit chunk extensions). A new
+        request is told by its new header list, so valid requests pay nothing for this.
+        """
+        headers = self._headers
+        progress = self._body_len + len(headers)
+        idle = self._idle_bytes
+        if idle < 0 or progress != self._progress or headers is not self._progress_of:
+            self._idle_bytes = 0
+        else:
+            idle += size
+            self._idle_bytes = idle
+            limits = self.limits
+            if self.phase == HEADERS:
+                if idle > limits.max_url_bytes + limits.max_header_bytes + 1024:
+                    self.conn.fail(431, "request header field too large")
+            elif idle > limits.max_header_bytes + 1024:
+                self.conn.fail(400, "chunk extension or trailer field too large")
+        self._progress = progress
+        self._progress_of = headers
+
