@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from areion_core import ConfigError
+from areion_core.plugin_api import SettingsReader
 
 SECTION = "plugins.request_id"
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP token (RFC 9110 §5.6.2)
-_MIN_LENGTH, _MAX_LENGTH = 8, 1024
+_MANAGED = ("server-timing", "x-response-time", "content-length", "set-cookie")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,38 +33,16 @@ class RequestIdSettings:
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> RequestIdSettings:
         """Validate a config section; raise ``ConfigError`` naming the key, the value and what was expected."""
+        # The reader expands ${VAR}, refuses unknown keys and reads "64" or "true" as 64 or True.
+        read = SettingsReader(SECTION, section, keys=[f.name for f in fields(cls)], strings=True)
         defaults = cls()
-        known = {f.name for f in fields(cls)}
-        for key, value in section.items():
-            if key not in known:
-                raise ConfigError(f"{SECTION}.{key}", value, f"one of {', '.join(sorted(known))}")
-        header = section.get("header", defaults.header)
-        if not isinstance(header, str) or _HEADER_NAME.fullmatch(header) is None:
-            raise ConfigError(f"{SECTION}.header", header, "a header name such as 'X-Request-ID'")
-        if header.lower() in ("server-timing", "x-response-time", "content-length", "set-cookie"):
-            raise ConfigError(f"{SECTION}.header", header, "a header this plugin does not already manage")
+        header = read.text("header", defaults.header, pattern=_HEADER_NAME,
+                           expected="a header name such as 'X-Request-ID'")
+        if header.lower() in _MANAGED:
+            raise read.error("header", header, "a header this plugin does not already manage")
         return cls(
             header=header,
-            trust_incoming=_bool("trust_incoming", section.get("trust_incoming", defaults.trust_incoming)),
-            max_length=_length(section.get("max_length", defaults.max_length)),
-            timing=_bool("timing", section.get("timing", defaults.timing)),
+            trust_incoming=read.boolean("trust_incoming", defaults.trust_incoming),
+            max_length=read.integer("max_length", defaults.max_length, minimum=8, maximum=1024),
+            timing=read.boolean("timing", defaults.timing),
         )
-
-
-def _bool(key: str, value: Any) -> bool:
-    # TOML has real booleans, but AREION_* variables and ${VAR} arrive as strings.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
-        return False
-    raise ConfigError(f"{SECTION}.{key}", value, "true or false")
-
-
-def _length(value: Any) -> int:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not _MIN_LENGTH <= value <= _MAX_LENGTH:
-        raise ConfigError(f"{SECTION}.max_length", value, f"a whole number from {_MIN_LENGTH} to {_MAX_LENGTH}")
-    return value

@@ -33,11 +33,14 @@ class RequestIdStamper:
         self.settings = settings
 
     def begin(self, request: HttpRequest) -> None:
-        """Record the id and the start time in ``request.state`` (before any handler runs)."""
+        """Record the id and the start time in ``request.state`` (before any handler runs).
+
+        The id also goes to ``request.request_id``, where the core's access log finds it.
+        """
         state = request.state
         if state is None:
             state = request.state = {}
-        state[STATE_ID] = self._pick(request)
+        state[STATE_ID] = request.request_id = self._pick(request)
         state[STATE_START] = time.perf_counter()
 
     def finish(self, request: HttpRequest, response: HttpResponse) -> None:
@@ -48,7 +51,7 @@ class RequestIdStamper:
         request_id = state.get(STATE_ID)
         if request_id is None:
             # Unmatched requests (404, 405) skip request_received but still get an id.
-            request_id = state[STATE_ID] = self._pick(request)
+            request_id = state[STATE_ID] = request.request_id = self._pick(request)
         # Set, never add: a response replayed from a cache already carries an older id.
         response.headers[self.settings.header] = request_id
         start = state.get(STATE_START)

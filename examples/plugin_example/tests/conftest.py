@@ -12,8 +12,7 @@ import pytest
 
 from areion_core import AreionServer, Router
 from areion_core.plugins import discover
-
-from ._request_id_support import AREION_VARIABLES, Build, Calls, build_server, make_router
+from examples.plugin_example.tests._request_id_support import AREION_VARIABLES, Build, Calls, build_server, make_router
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from areion_core.plugins import discover
-
-from ._request_id_support import run_areion
+from examples.plugin_example.tests._request_id_support import run_areion
 
 APP = '''
 from areion_core import AreionServerBuilder, Router

@@ -9,8 +9,7 @@ from areion_request_id import RequestIdSettings
 
 from areion_core import ConfigError, PluginError, Router
 from areion_core.testing import TestClient
-
-from ._request_id_support import Build
+from examples.plugin_example.tests._request_id_support import Build
 
 
 def section(**options: Any) -> dict[str, Any]:

@@ -15,8 +15,7 @@ import pytest
 from areion_core import AreionServer, AreionServerBuilder, PluginError, Router
 from areion_core.plugins import discover
 from areion_core.testing import TestClient
-
-from ._request_id_support import Build, run_python
+from examples.plugin_example.tests._request_id_support import Build, run_python
 
 
 def has_request_id(server: AreionServer) -> bool:

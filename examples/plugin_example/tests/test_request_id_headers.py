@@ -8,8 +8,7 @@ import httpx
 
 from areion_core import Router
 from areion_core.testing import LiveServer, TestClient
-
-from ._request_id_support import Build
+from examples.plugin_example.tests._request_id_support import Build
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 

@@ -13,8 +13,7 @@ import pytest
 
 from areion_core import HttpRequest, HttpResponse, hookimpl
 from areion_core.testing import TestClient
-
-from ._request_id_support import Build, Calls
+from examples.plugin_example.tests._request_id_support import Build, Calls
 
 
 class Recorder:

@@ -1,6 +1,7 @@
 """areion-caching: server-side response caching and Cache-Control for Areion."""
 
 from .cache_control import CacheControl, CacheControlError, CacheTypes
+from .hooks import CachingPlugin
 from .record import CacheRecord
 from .response_cache import ResponseCache, get_cache
 from .rules import CacheRule, cache, etag
@@ -14,6 +15,7 @@ __all__ = [
     "CacheRule",
     "CacheStore",
     "CacheTypes",
+    "CachingPlugin",
     "CachingSettings",
     "FileSystemStore",
     "MemoryStore",

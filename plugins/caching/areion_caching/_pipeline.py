@@ -8,13 +8,13 @@ by other plugins), the refreshed response goes through the route's compiled
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from areion_core.plugin_api import run_response_ready
+
 if TYPE_CHECKING:
-    from areion_core.request import HttpRequest
-    from areion_core.response import HttpResponse
+    from areion_core import HttpRequest, HttpResponse
 
 Chain = Callable[["HttpRequest", "HttpResponse"], Awaitable["HttpResponse"]]
 
@@ -26,15 +26,6 @@ def response_ready_chain(
 
     async def chain(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         first(request, response)
-        links = getattr(request.route, "response_chain", None) or ()
-        for name, fn, is_async in links:
-            if name == own_name:
-                continue
-            result = fn(request, response)
-            if is_async or (result is not None and inspect.isawaitable(result)):
-                result = await result
-            if result is not None:
-                response = result
-        return response
+        return await run_response_ready(request, response, skip=(own_name,))
 
     return chain

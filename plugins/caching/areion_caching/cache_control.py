@@ -32,7 +32,8 @@ class CacheTypes(str, enum.Enum):
     PRIVATE = "private"
 
 
-_FLAGS = (
+#: Directive names (Python spelling) that take no value.
+FLAG_DIRECTIVES = (
     "public",
     "private",
     "no_cache",
@@ -42,7 +43,8 @@ _FLAGS = (
     "no_transform",
     "immutable",
 )
-_SECONDS = ("max_age", "s_maxage", "stale_while_revalidate", "stale_if_error")
+#: Directive names (Python spelling) that take seconds.
+SECONDS_DIRECTIVES = ("max_age", "s_maxage", "stale_while_revalidate", "stale_if_error")
 # The order directives are written in: cacheability, freshness, revalidation, extensions.
 _ORDER = (
     "public",
@@ -210,7 +212,7 @@ class CacheControl:
         for name in _ORDER:
             attr = getattr(self, name)
             spelled = name.replace("_", "-")
-            if name in _SECONDS:
+            if name in SECONDS_DIRECTIVES:
                 if attr is not None:
                     parts.append(f"{spelled}={attr}")
             elif attr:
@@ -264,7 +266,7 @@ class CacheControl:
             spelled = name.strip().lower()
             # Header text must use the RFC's spelling: "max_age" is a typo, not an alias.
             attr = "" if "_" in spelled else spelled.replace("-", "_")
-            if attr in _SECONDS:
+            if attr in SECONDS_DIRECTIVES:
                 if not sep:
                     raise CacheControlError(
                         f"{name.strip()} needs a value (e.g. {name.strip()}=60)"
@@ -275,7 +277,7 @@ class CacheControl:
                     raise CacheControlError(
                         f"{name.strip()}={arg.strip()} is not a number of seconds"
                     ) from None
-            elif attr in _FLAGS:
+            elif attr in FLAG_DIRECTIVES:
                 if sep:
                     raise CacheControlError(f"{name.strip()} takes no value")
                 kwargs[attr] = True
@@ -300,7 +302,7 @@ class CacheControl:
                 attr = str(key).lower().replace("-", "_")
                 if attr == "value":
                     continue
-                if attr not in _FLAGS + _SECONDS + ("cache_on_status", "cache_type"):
+                if attr not in FLAG_DIRECTIVES + SECONDS_DIRECTIVES + ("cache_on_status", "cache_type"):
                     raise CacheControlError(f"unknown Cache-Control setting {key!r}")
                 kwargs[attr] = item
             header = value.get("value")

@@ -6,21 +6,17 @@ import argparse
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from areion_core import ConfigError, hookimpl, skip_replayed
+from areion_core import hookimpl, skip_replayed
 
 from . import cli
 from ._pipeline import response_ready_chain
 from .policy import RoutePolicy, policy_for
-from .representation import VALIDATED_STATUSES, is_buffered, strong_etag
+from .representation import add_etag
 from .response_cache import STATE_KEY, ResponseCache
 from .settings import CachingSettings
 
 if TYPE_CHECKING:
-    from areion_core.app import App
-    from areion_core.config import AreionConfig
-    from areion_core.request import HttpRequest
-    from areion_core.response import HttpResponse
-    from areion_core.routing import Route
+    from areion_core import App, AreionConfig, HttpRequest, HttpResponse, Route
 
     from .response_cache import Handler
 
@@ -42,12 +38,8 @@ class CachingPlugin:
 
     @hookimpl
     def configure(self, app: App, config: AreionConfig) -> None:
-        self.settings = CachingSettings.from_section(config.section("caching"))
-        # A request waits up to lock_timeout for another's computation inside
-        # request_received; past hook_timeout the core would cancel it as a hung plugin.
-        if self.settings.lock_timeout >= config.hook_timeout:
-            raise ConfigError("plugins.caching.lock_timeout", self.settings.lock_timeout,
-                              f"less than hook_timeout ({config.hook_timeout:g}s)")
+        self.settings = CachingSettings.from_section(config.section(self.name))
+        self.settings.check_hook_timeout(config.hook_timeout)
         self.cache = ResponseCache(
             self.settings, app.logger, normalizers=lambda: app.vary_normalizers
         )
@@ -69,7 +61,8 @@ class CachingPlugin:
     def wrap_handler(self, app: App, route: Route, handler: Handler) -> None:
         # Kept (not wrapped) so a stale-while-revalidate refresh can run the route again;
         # trylast makes it the outermost handler, with every other plugin's wrapper inside.
-        if policy_wants_refresh(self.policies.get(route)):
+        policy = self.policies.get(route)
+        if policy is not None and policy.refreshes_in_background:
             self.cache.handlers[route] = handler
 
     @hookimpl
@@ -114,18 +107,10 @@ class CachingPlugin:
         if policy is None:
             return None
         if policy.rule is not None and self.cache.pending(request):
-            return self._store_miss(request, response, policy)
+            return self.cache.on_miss_response(request, response, etag=policy.etag)
         if policy.etag:
             add_etag(response)
         return None
-
-    async def _store_miss(
-        self, request: HttpRequest, response: HttpResponse, policy: RoutePolicy
-    ) -> HttpResponse | None:
-        replacement = await self.cache.on_response(request, response)
-        if replacement is None and policy.etag:
-            add_etag(response)
-        return replacement
 
     @skip_replayed  # a hit has nothing to release
     @hookimpl
@@ -134,18 +119,3 @@ class CachingPlugin:
         # chain that broke before reaching this plugin.
         return self.cache.finish(request) if self.cache.needs_finish(request) else None
 
-
-def add_etag(response: HttpResponse) -> None:
-    """A strong ETag for an opted-in, uncached 200/203 (the core then answers 304s)."""
-    if (
-        response.status_code in VALIDATED_STATUSES
-        and "etag" not in response.headers
-        and is_buffered(response)
-    ):
-        response.headers["etag"] = strong_etag(response.body)
-
-
-def policy_wants_refresh(policy: RoutePolicy | None) -> bool:
-    return (
-        policy is not None and policy.rule is not None and bool(policy.rule.stale_while_revalidate)
-    )

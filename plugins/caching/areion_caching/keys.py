@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlencode
 
 if TYPE_CHECKING:
-    from areion_core.request import HttpRequest
+    from areion_core import HttpRequest
 
 METHOD_CLASS = "GET:"
 VARY_MARK = "#vary:"
@@ -62,7 +62,7 @@ def has_credentials(request: HttpRequest) -> bool:
     Reads the raw pairs rather than the parsed headers: most requests never need their
     header index built, and a cache hit should not build it just for this.
     """
-    for name, _ in request._raw_headers:
+    for name, _ in request.raw_headers:
         if (len(name) == 6 or len(name) == 13) and name.lower() in _CREDENTIAL_HEADERS:
             return True
     return False

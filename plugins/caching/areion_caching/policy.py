@@ -12,7 +12,7 @@ from .rules import CACHE_OPTION, ETAG_OPTION, CacheRule
 from .settings import CachingSettings
 
 if TYPE_CHECKING:
-    from areion_core.routing import Route
+    from areion_core import Route
 
 T = TypeVar("T")
 
@@ -31,6 +31,11 @@ class RoutePolicy:
     @property
     def active(self) -> bool:
         return self.rule is not None or self.cache_control is not None or self.etag
+
+    @property
+    def refreshes_in_background(self) -> bool:
+        """Whether a stale copy is served while the handler runs again (stale-while-revalidate)."""
+        return self.rule is not None and bool(self.rule.stale_while_revalidate)
 
     def hot_hooks(self) -> tuple[str, ...]:
         if self.rule is not None:

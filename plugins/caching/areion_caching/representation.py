@@ -6,15 +6,13 @@ import hashlib
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from areion_core import REPLAYED
-from areion_core.headers import MutableHeaders
-from areion_core.response import FileResponse, HttpResponse, StreamingResponse
-from areion_core.server.dates import origin_date
+from areion_core import REPLAYED, FileResponse, HttpResponse, MutableHeaders, StreamingResponse
+from areion_core.plugin_api import origin_date
 
 from .record import CacheRecord
 
 if TYPE_CHECKING:
-    from areion_core.request import HttpRequest
+    from areion_core import HttpRequest
 
 HIT, MISS, STALE = "HIT", "MISS", "STALE"
 #: ``response.extensions`` keys a replayed response carries, for other plugins.
@@ -113,3 +111,13 @@ def hit_response(
 
 
 _new = object.__new__
+
+
+def add_etag(response: HttpResponse) -> None:
+    """A strong ETag for an opted-in, uncached 200/203 (the core then answers 304s)."""
+    if (
+        response.status_code in VALIDATED_STATUSES
+        and "etag" not in response.headers
+        and is_buffered(response)
+    ):
+        response.headers["etag"] = strong_etag(response.body)

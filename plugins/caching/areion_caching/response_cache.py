@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from areion_core.response import HttpResponse
+from areion_core import HttpResponse
 
 from .keys import (
     CREDENTIALS,
@@ -31,6 +31,7 @@ from .representation import (
     HIT,
     MISS,
     STALE,
+    add_etag,
     add_validators,
     hit_response,
     shareable,
@@ -41,8 +42,7 @@ from .settings import CachingSettings
 from .stores import CacheStore, StoreError
 
 if TYPE_CHECKING:
-    from areion_core.request import HttpRequest
-    from areion_core.routing import Route
+    from areion_core import HttpRequest, Route
 
 Handler = Callable[["HttpRequest"], Awaitable[HttpResponse]]
 Chain = Callable[["HttpRequest", HttpResponse], Awaitable[HttpResponse]]
@@ -329,6 +329,15 @@ class ResponseCache:
             return None
         finally:
             await self.finish(request)
+
+    async def on_miss_response(
+        self, request: HttpRequest, response: HttpResponse, *, etag: bool
+    ) -> HttpResponse | None:
+        """``on_response``, then a strong ETag on what is sent when the route asks for one."""
+        replacement = await self.on_response(request, response)
+        if replacement is None and etag:
+            add_etag(response)
+        return replacement
 
     async def finish(self, request: HttpRequest) -> None:
         """Wake requests waiting on this one and release its lock (idempotent)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
-    from areion_core.request import HttpRequest
+    from areion_core import HttpRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 

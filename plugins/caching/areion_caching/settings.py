@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from areion_core.exceptions import ConfigError
+from areion_core import ConfigError
+from areion_core.plugin_api import EnvText, SettingsReader
 
-from .cache_control import CacheControl, CacheControlError
+from .cache_control import FLAG_DIRECTIVES, SECONDS_DIRECTIVES, CacheControl, CacheControlError
 from .rules import CacheRule
 from .stores import CacheStore, FileSystemStore, MemoryStore, RedisStore
 
+SECTION = "plugins.caching"
 DEFAULT_STATUSES = frozenset({200, 203, 204, 300, 301, 308, 404, 410})
 STORES = ("memory", "filesystem", "redis")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 @dataclass
@@ -49,99 +52,143 @@ class CachingSettings:
             return FileSystemStore(self.path, self.max_entries, self.max_bytes)
         return MemoryStore(self.max_entries, self.max_bytes)
 
+    def check_hook_timeout(self, hook_timeout: float) -> None:
+        """Refuse a ``lock_timeout`` the core's ``hook_timeout`` would cut short.
+
+        A request waits up to ``lock_timeout`` for another's computation inside
+        ``request_received``; past ``hook_timeout`` the core would cancel it as a hung plugin.
+        """
+        if self.lock_timeout >= hook_timeout:
+            raise ConfigError(f"{SECTION}.lock_timeout", self.lock_timeout,
+                              f"less than hook_timeout ({hook_timeout:g}s)")
+
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> CachingSettings:
         """Validate a section; raise ``ConfigError`` naming the key, value and expectation."""
         s = cls()
         known = set(cls.__dataclass_fields__)
-        for key, value in section.items():
-            name = str(key).replace("-", "_")
-            where = f"plugins.caching.{key}"
+        read = SettingsReader(SECTION, section)
+        for key in read:
+            name = str(key).replace("-", "_")  # keys may be spelled max-entries or max_entries
             if name not in known:
-                raise ConfigError(where, value, f"one of {', '.join(sorted(known))}")
-            setattr(s, name, _convert(name, value, where))
+                raise read.error(key, section[key], f"one of {', '.join(sorted(known))}")
+            setattr(s, name, _convert(read, key, name))
         if s.store == "filesystem" and "max_bytes" not in section:
             s.max_bytes = 512 * 1024 * 1024
         return s
 
 
-def _convert(name: str, value: Any, where: str) -> Any:
+def _convert(read: SettingsReader, key: str, name: str) -> Any:
     if name == "store":
-        if value not in STORES:
-            raise ConfigError(where, value, f"one of {', '.join(STORES)}")
-        return value
+        return read.choice(key, None, STORES)
     if name in ("url", "namespace", "path"):
-        if not isinstance(value, str) or not value:
-            raise ConfigError(where, value, "a non-empty string")
-        return value
+        return read.text(key, None)
     if name in ("max_bytes", "max_entry_bytes"):
-        return _size(value, where)
+        return _size(read, key)
     if name == "max_entries":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(where, value, "a whole number >= 1")
-        return value
+        return read.integer(key, None, minimum=1, expected="a whole number >= 1")
     if name in ("default_ttl", "lock_timeout", "store_timeout", "retry_interval"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigError(where, value, "a number of seconds > 0")
-        return float(value)
+        return read.seconds(key, None)
     if name == "cacheable_statuses":
-        if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in value
-        ):
-            raise ConfigError(where, value, "a list of HTTP status codes")
-        return frozenset(value)
+        expected = "a list of HTTP status codes"
+        return frozenset(read.items(key, (), expected=expected, item=lambda k, v: read.as_integer(
+            k, v, minimum=100, maximum=599, expected=expected)))
     if name == "hit_header":
-        if value is False or value == "":
+        value = read.value(key)
+        if value is False or value == "" or (isinstance(value, EnvText) and value.lower() == "false"):
             return None
-        if not isinstance(value, str) or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", value):
-            raise ConfigError(where, value, 'a header name, or false/"" to send none')
-        return value
+        return read.as_text(key, value, pattern=_HEADER_NAME, expected='a header name, or false/"" to send none')
     if name == "routes":
-        if not isinstance(value, Mapping):
-            raise ConfigError(where, value, "a table of route pattern = ttl or settings")
+        table = read.table(key)
         rules: dict[str, CacheRule] = {}
-        for pattern, item in value.items():
+        for pattern in table:
             try:
-                rule = CacheRule.from_value(item, f"{where}.{pattern}")
+                rule = CacheRule.from_value(_rule_value(table, pattern), table.key(pattern))
             except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{where}.{pattern}", item, str(exc)) from None
+                raise table.error(pattern, table.value(pattern), str(exc)) from None
             if rule is not None:
                 rules[str(pattern)] = rule
         return rules
     if name == "cache_control":
-        if not isinstance(value, Mapping):
-            raise ConfigError(where, value, 'a table of route pattern = "directives" or settings')
-        out: dict[str, CacheControl] = {}
-        for pattern, item in value.items():
-            out[str(pattern)] = _cache_control(item, f"{where}.{pattern}")
-        return out
+        table = read.table(key)
+        return {str(pattern): _cache_control(table, pattern) for pattern in table}
     if name == "static_cache_control":
-        return None if value in (False, "") else _cache_control(value, where)
+        value = read.value(key)
+        return None if value in (False, "") else _cache_control(read, key)
     if name == "etag":
-        if isinstance(value, str):
-            value = [value]
+        value = _typed(read, key, read.value(key), read.as_boolean)
         if value is True:
-            value = ["*"]
+            return ("*",)
         if value is False:
-            value = []
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(where, value, "a list of route patterns (or true for every route)")
-        return tuple(value)
-    raise ConfigError(where, value, "a known setting")  # pragma: no cover - names checked above
+            return ()
+        expected = "a list of route patterns (or true for every route)"
+        return tuple(read.as_items(key, value, single=True, expected=expected,
+                                   item=lambda k, v: read.as_text(k, v, expected=expected)))
+    raise read.error(key, read.value(key), "a known setting")  # pragma: no cover - names checked above
 
 
-def _cache_control(value: Any, where: str) -> CacheControl:
+_Convert = Callable[[str, Any], Any]
+
+
+def _typed(read: SettingsReader, key: str, value: Any, convert: _Convert) -> Any:
+    """``value`` converted when it is text from ``${VAR}``; as it is otherwise (checked later)."""
+    if isinstance(value, EnvText):
+        try:
+            return convert(key, value)
+        except ConfigError:
+            return value  # not of this type: left for the caller's own check and message
+    return value
+
+
+def _rule_value(table: SettingsReader, pattern: str) -> Any:
+    """A route's rule with the text of ``${VAR}`` read as what each field expects."""
+    value = table.value(pattern)
+    if isinstance(value, EnvText):
+        return _typed(table, pattern, _typed(table, pattern, value, table.as_boolean), table.as_number)
+    if not isinstance(value, Mapping):
+        return value
+    rule = table.table(pattern)
+    converters: dict[str, _Convert] = {
+        "ttl": rule.as_number, "stale_while_revalidate": rule.as_number, "stale_if_error": rule.as_number,
+        "allow_authorized": rule.as_boolean, "vary": rule.as_items, "tags": rule.as_items,
+    }
+    return {field: _typed(rule, field, item, converters.get(field.replace("-", "_"), _same))
+            for field, item in value.items()}
+
+
+def _cache_control(read: SettingsReader, key: str) -> CacheControl:
+    value = read.value(key)
+    if isinstance(value, Mapping):
+        table = read.table(key)
+        value = {field: _typed(table, field, item, _directive_converter(table, field))
+                 for field, item in value.items()}
     try:
         return CacheControl.from_config(value)
     except (CacheControlError, TypeError) as exc:
-        raise ConfigError(where, value, f"a valid Cache-Control ({exc})") from None
+        raise read.error(key, value, f"a valid Cache-Control ({exc})") from None
 
 
-def _size(value: Any, where: str) -> int:
+def _directive_converter(table: SettingsReader, field: str) -> _Convert:
+    name = field.lower().replace("-", "_")
+    if name in SECONDS_DIRECTIVES:
+        return table.as_integer
+    if name in FLAG_DIRECTIVES:
+        return table.as_boolean
+    if name == "cache_on_status":
+        return lambda k, v: table.as_items(k, v, item=table.as_integer)
+    return _same
+
+
+def _same(key: str, value: Any) -> Any:
+    return value
+
+
+def _size(read: SettingsReader, key: str) -> int:
+    value = read.value(key)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
     if isinstance(value, str):
         match = _SIZE.match(value)
         if match:
             return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-    raise ConfigError(where, value, 'a size in bytes >= 1 (an integer, or text such as "64MB")')
+    raise read.error(key, value, 'a size in bytes >= 1 (an integer, or text such as "64MB")')

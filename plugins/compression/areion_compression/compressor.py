@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING
 
-from areion_core.response import FileResponse, HttpResponse, StreamingResponse, dumps_json
+from areion_core import FileResponse, HttpResponse, StreamingResponse
+from areion_core.plugin_api import dumps_json
 
 from .decorators import ROUTE_OPTION
 from .negotiation import IDENTITY, EncodingNegotiator
@@ -22,8 +23,7 @@ from .static import (
 from .streaming import compress_async_chunks, compress_sync_chunks
 
 if TYPE_CHECKING:
-    from areion_core.request import HttpRequest
-    from areion_core.routing import Route
+    from areion_core import HttpRequest, Route
 
 # 206 is a slice of a representation; compressing it would break the byte offsets.
 _NEVER_COMPRESSED = frozenset({204, 206, 304})

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from areion_core.headers import MutableHeaders
-from areion_core.response import HttpResponse
+from areion_core import HttpResponse, MutableHeaders
 
 
 def suffix_etag(etag: str, encoding: str) -> str:

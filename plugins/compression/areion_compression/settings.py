@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from areion_core.exceptions import ConfigError
+from areion_core.plugin_api import SettingsReader
 
 from .codecs import Codec, registered_codecs
 from .content_types import DEFAULT_CONTENT_TYPES, ContentTypeFilter
 from .negotiation import DEFAULT_PREFERENCE
 
-_SECTION = "plugins.compression"
+SECTION = "plugins.compression"
 _INT_RANGES: dict[str, tuple[int, int, int]] = {
     # key: (default, lowest, highest)
     "brotli_quality": (4, 0, 11),
@@ -45,22 +45,26 @@ class CompressionSettings:
     codecs: Mapping[str, Codec]
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> CompressionSettings:
+    def from_section(cls, section: Mapping[str, Any]) -> CompressionSettings:
         """Validate ``section``; raise ``ConfigError(key, value, expected)`` on the first bad key."""
         registry = registered_codecs()
         extra_keys = {key for entry in registry.values() for key in entry.config_keys}
-        for key, value in section.items():
+        # strings=True: "5" and "true" are read as 5 and True, as they always were here.
+        read = SettingsReader(SECTION, section, strings=True)
+        for key in read:
             if key not in _KNOWN_KEYS and key not in extra_keys:
-                raise ConfigError(f"{_SECTION}.{key}", value, "one of " + ", ".join(sorted(_KNOWN_KEYS)))
+                raise read.error(key, section[key], "one of " + ", ".join(sorted(_KNOWN_KEYS)))
 
-        options: dict[str, Any] = dict(section)
+        # A codec registered by another package gets its own keys as given (${VAR} expanded).
+        options: dict[str, Any] = {key: read.value(key) for key in read}
         for key, (default, low, high) in _INT_RANGES.items():
-            options[key] = _int(key, section.get(key, default), low, high)
-        for key, default in _SIZE_DEFAULTS.items():
-            options[key] = _int(key, section.get(key, default), 0, None)
-        preference = _preference(section, registry)
-        patterns = _content_types(section.get("content_types", DEFAULT_CONTENT_TYPES))
-        not_acceptable = _bool("not_acceptable_406", section.get("not_acceptable_406", False))
+            options[key] = read.integer(key, default, minimum=low, maximum=high,
+                                        expected=f"an integer from {low} to {high}")
+        for key, size in _SIZE_DEFAULTS.items():
+            options[key] = read.integer(key, size, minimum=0, expected="an integer >= 0")
+        preference = _preference(read, registry)
+        patterns = _content_types(read)
+        not_acceptable = read.boolean("not_acceptable_406", False)
 
         codecs = {name: registry[name].factory(options) for name in preference}
         return cls(
@@ -75,36 +79,23 @@ class CompressionSettings:
             codecs=codecs,
         )
 
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> CompressionSettings:
+        """The former name of ``from_section`` (``bench/`` still calls it)."""
+        return cls.from_section(section)
+
     def content_type_filter(self) -> ContentTypeFilter:
         """A matcher for ``content_types``."""
         return ContentTypeFilter(self.content_types)
 
 
-def _int(key: str, value: Any, low: int, high: int | None) -> int:
-    # ${VAR} interpolation yields strings, so "5" is as good as 5; bools are not numbers here.
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    expected = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{_SECTION}.{key}", value, expected)
-    if value < low or (high is not None and value > high):
-        raise ConfigError(f"{_SECTION}.{key}", value, expected)
-    return value
-
-
-def _bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ConfigError(f"{_SECTION}.{key}", value, "true or false")
-
-
-def _names(key: str, value: Any, registry: Mapping[str, object]) -> tuple[str, ...]:
-    if isinstance(value, str):
+def _names(read: SettingsReader, key: str) -> tuple[str, ...]:
+    value = read.value(key)
+    if isinstance(value, str):  # "gzip, br" or "gzip br", written or from ${VAR}
         value = [part for part in value.replace(",", " ").split()]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{_SECTION}.{key}", value, "a list of algorithm names")
+        raise read.error(key, value, "a list of algorithm names")
+    registry = registered_codecs()
     names: list[str] = []
     for raw in value:
         name = raw.strip().lower()
@@ -112,39 +103,39 @@ def _names(key: str, value: Any, registry: Mapping[str, object]) -> tuple[str, .
             expected = "one of " + ", ".join(sorted(registry))
             if name == "zstd":  # registered only when the optional zstandard is importable
                 expected += " (zstd needs: pip install 'areion-compression[zstd]')"
-            raise ConfigError(f"{_SECTION}.{key}", raw, expected)
+            raise read.error(key, raw, expected)
         if name in names:
-            raise ConfigError(f"{_SECTION}.{key}", value, "each algorithm at most once")
+            raise read.error(key, value, "each algorithm at most once")
         names.append(name)
     return tuple(names)
 
 
-def _preference(section: Mapping[str, Any], registry: Mapping[str, object]) -> tuple[str, ...]:
+def _preference(read: SettingsReader, registry: Mapping[str, object]) -> tuple[str, ...]:
     """Enabled codings in preference order.
 
     ``algorithms`` chooses the codings (default: every built-in that is installed) and its
     order is the preference; ``preference`` reorders: the codings it names come first, the
     other enabled ones follow in their ``algorithms`` order.
     """
-    if "algorithms" in section:
-        enabled = _names("algorithms", section["algorithms"], registry)
+    if "algorithms" in read:
+        enabled = _names(read, "algorithms")
     else:
         enabled = tuple(name for name in DEFAULT_PREFERENCE if name in registry)
-    if "preference" not in section:
+    if "preference" not in read:
         return enabled
-    ordered = _names("preference", section["preference"], registry)
+    ordered = _names(read, "preference")
     for name in ordered:
         if name not in enabled:
-            raise ConfigError(f"{_SECTION}.preference", name, "an algorithm that is enabled in algorithms")
+            raise read.error("preference", name, "an algorithm that is enabled in algorithms")
     return ordered + tuple(name for name in enabled if name not in ordered)
 
 
-def _content_types(value: Any) -> tuple[str, ...]:
+def _content_types(read: SettingsReader) -> tuple[str, ...]:
     expected = 'a list of media types ("text/*", "application/json", "+json")'
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{_SECTION}.content_types", value, expected)
+    items = read.items("content_types", list(DEFAULT_CONTENT_TYPES), expected=expected,
+                       item=lambda key, value: read.as_text(key, value, empty=True, expected=expected))
     patterns: list[str] = []
-    for raw in value:
+    for raw in items:
         pattern = raw.strip().lower()
         if pattern.startswith("+") and len(pattern) > 1:
             patterns.append(pattern)
@@ -154,6 +145,6 @@ def _content_types(value: Any) -> tuple[str, ...]:
             patterns.append(minor[1:])  # "*/*+json" is the suffix pattern "+json"
             continue
         if not slash or not major or not minor or ";" in pattern or (major == "*" and minor != "*"):
-            raise ConfigError(f"{_SECTION}.content_types", raw, expected)
+            raise read.error("content_types", raw, expected)
         patterns.append(pattern)
     return tuple(patterns)

@@ -6,7 +6,7 @@ import os
 import stat as stat_module
 from collections.abc import Collection, Iterable
 
-from areion_core.response import FileResponse, StreamingResponse
+from areion_core import FileResponse, StreamingResponse
 
 from .codecs import Codec
 from .representation import copy_extras, encoded_headers, mark_encoded_headers, suffix_etag

@@ -1,6 +1,5 @@
 """areion-openapi: an OpenAPI 3.1 document, Swagger UI and ReDoc for Areion apps, served offline."""
 
-from .config import OpenAPISettings, parse_settings
 from .decorators import (
     deprecated,
     description,
@@ -16,6 +15,7 @@ from .decorators import (
 from .document import DuplicateOperationIdError, build_document
 from .hooks import OpenAPIPlugin
 from .schemas import SchemaRegistry
+from .settings import OpenAPISettings
 
 __version__ = "0.1.0"
 
@@ -30,7 +30,6 @@ __all__ = [
     "exclude",
     "openapi_extra",
     "operation_id",
-    "parse_settings",
     "request_body",
     "responses",
     "security",

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import parse_settings
 from .document import build_document
+from .settings import OpenAPISettings
 
 
 def add_openapi_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,7 +49,7 @@ def run_openapi_command(args: argparse.Namespace) -> int:
     if service is not None and service.app is app:
         doc = service.document()
     else:  # the plugin is not enabled for this app: build from its config section anyway
-        settings = parse_settings(app.config.section("openapi"))
+        settings = OpenAPISettings.from_section(app.config.section("openapi"))
         doc = build_document(app.routes, settings, str(getattr(app, "root_path", "") or ""))
     try:
         text = render(doc, args.yaml)

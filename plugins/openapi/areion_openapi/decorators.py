@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from areion_core.routing import route_options, set_route_option
+from areion_core import route_options, set_route_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -16,14 +16,13 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any, Protocol
 
-from areion_core.exceptions import PluginError
-from areion_core.response import HttpResponse
+from areion_core import HttpResponse, PluginError
 
 from . import decorators as opt
-from .config import OpenAPISettings, check_scheme
 from .docstrings import Docstring, parse_docstring
 from .raises import raised_errors
 from .schemas import SchemaRegistry, is_structured, json_default, split_optional, unwrap_annotated
+from .settings import OpenAPISettings, check_scheme
 
 OPENAPI_VERSION = "3.1.0"
 #: The methods a Path Item Object can hold, in the order OpenAPI lists them.

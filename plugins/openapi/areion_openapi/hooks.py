@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from areion_core import hookimpl
 
 from .cli import add_openapi_command
 from .document import RouteLike
-from .service import OpenAPIService
+from .service import OpenAPIService, service_for
 
 if TYPE_CHECKING:
     from areion_core import App, AreionConfig, Route, Router
@@ -33,19 +33,19 @@ class OpenAPIPlugin:
 
     @hookimpl
     def register_routes(self, app: App, router: Router) -> None:
-        service = self._service(app)
+        service = self.service = service_for(self.service, app)
         if service.site is not None:
             service.site.register(router)
 
     @hookimpl
     def route_added(self, app: App, route: Route) -> None:
-        service = self._service(app)
+        service = self.service = service_for(self.service, app)
         if service.enabled:
             service.check_route(cast(RouteLike, route))
 
     @hookimpl
     def startup(self, app: App) -> None:
-        service = self._service(app)
+        service = self.service = service_for(self.service, app)
         if service.enabled:
             # Build now so a problem (an undeclared security scheme, say) stops startup
             # instead of surfacing on the first request for /openapi.json.
@@ -54,8 +54,3 @@ class OpenAPIPlugin:
     @hookimpl
     def cli_commands(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         add_openapi_command(subparsers)
-
-    def _service(self, app: Any) -> OpenAPIService:
-        if self.service is None or self.service.app is not app:
-            self.service = OpenAPIService(app)
-        return self.service

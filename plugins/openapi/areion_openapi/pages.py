@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from areion_core.response import FileResponse, HttpResponse
-from areion_core.routing import Router
+from areion_core import FileResponse, HttpResponse, Router
 
-from .config import OpenAPISettings
+from .settings import OpenAPISettings
 
 #: The files the pages load (licence files ship in the package but are not served).
 ASSETS = (

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from areion_core.exceptions import HttpError
+from areion_core import HttpError
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ from typing import Any
 
 import orjson
 
-from areion_core.exceptions import PluginError
+from areion_core import PluginError
 
-from .config import OpenAPISettings, parse_settings
 from .document import (
     DuplicateOperationIdError,
     RouteLike,
@@ -20,6 +19,7 @@ from .document import (
     shared_names,
 )
 from .pages import DocsSite
+from .settings import OpenAPISettings
 
 
 class OpenAPIService:
@@ -27,7 +27,7 @@ class OpenAPIService:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.settings: OpenAPISettings = parse_settings(app.config.section("openapi"))
+        self.settings: OpenAPISettings = OpenAPISettings.from_section(app.config.section("openapi"))
         self.enabled = self.settings.is_on(bool(app.development))
         self.site = DocsSite(self.settings, self.document_bytes, self._root_path) if self.enabled else None
         self._ids: dict[str, str] = {}
@@ -78,3 +78,10 @@ class OpenAPIService:
             etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
             cached = self._cached = (fingerprint, doc, body, etag)
         return cached
+
+
+def service_for(current: OpenAPIService | None, app: Any) -> OpenAPIService:
+    """``current`` when it was made for ``app``, else a new service for ``app``."""
+    if current is None or current.app is not app:
+        return OpenAPIService(app)
+    return current

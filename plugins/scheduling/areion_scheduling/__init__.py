@@ -1,6 +1,7 @@
 """Background tasks and cron/interval/one-off jobs for Areion, once per tick across processes."""
 
 from .executor import scheduled_time
+from .hooks import SchedulingPlugin
 from .jobs import JobInfo
 from .orchestrator import DefaultOrchestrator
 from .settings import DEFAULT, SchedulingSettings
@@ -14,6 +15,7 @@ __all__ = [
     "DefaultOrchestrator",
     "Every",
     "JobInfo",
+    "SchedulingPlugin",
     "SchedulingSettings",
     "TaskHandle",
     "TaskQueueFullError",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from areion_core import hookimpl
 
@@ -11,18 +11,24 @@ from .cli import add_jobs_command
 from .orchestrator import DefaultOrchestrator
 from .settings import SECTION, SchedulingSettings
 
+if TYPE_CHECKING:
+    from areion_core import App, AreionConfig
+
 
 class SchedulingPlugin:
     """Wiring only: the orchestrator lives in ``orchestrator.py``."""
 
-    @hookimpl
-    def configure(self, app: Any) -> None:
-        # Fail at startup on a bad [plugins.scheduling] (jobs' functions are imported later,
-        # when the orchestrator binds to the app).
-        SchedulingSettings.from_mapping(app.config.section(SECTION))
+    #: Matches the entry-point name, so ``with_plugins(SchedulingPlugin())`` replaces the installed one.
+    name = SECTION
 
     @hookimpl
-    def orchestrator(self, app: Any) -> DefaultOrchestrator | None:
+    def configure(self, app: App, config: AreionConfig) -> None:
+        # Fail at startup on a bad [plugins.scheduling] (jobs' functions are imported later,
+        # when the orchestrator binds to the app).
+        SchedulingSettings.from_section(config.section(self.name))
+
+    @hookimpl
+    def orchestrator(self, app: App) -> DefaultOrchestrator | None:
         if getattr(app, "orchestrator", None) is not None:
             return None  # the user passed one with with_orchestrator(); the core keeps it
         # Options come from [plugins.scheduling] when the core calls startup(app).

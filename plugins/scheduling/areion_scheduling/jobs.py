@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .settings import DEFAULT, GraceTime, OrDefault, config_error
+from areion_core import ConfigError
+
+from .settings import DEFAULT, GraceTime, OrDefault
 from .tasks import task_name
 from .triggers import At, Cron, Every, Trigger
 
@@ -82,7 +84,7 @@ def resolve_callable(key: str, path: str) -> Callable[..., Any]:
         for part in attr_path.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
-        raise config_error(key, path, f"an importable function ({exc})") from None
+        raise ConfigError(key, path, f"an importable function ({exc})") from None
     if not callable(target):
-        raise config_error(key, path, f"a callable, found {type(target).__name__}")
+        raise ConfigError(key, path, f"a callable, found {type(target).__name__}")
     return target  # type: ignore[no-any-return]

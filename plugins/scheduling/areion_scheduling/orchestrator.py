@@ -61,7 +61,7 @@ class DefaultOrchestrator:
         self._overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         if misfire_grace_time is not DEFAULT:
             self._overrides["misfire_grace_time"] = misfire_grace_time
-        self.settings = SchedulingSettings.from_mapping({}, self._overrides)
+        self.settings = SchedulingSettings.from_section({}, self._overrides)
         self._logger = logger
         self._app: Any = None
         s = self.settings
@@ -92,7 +92,7 @@ class DefaultOrchestrator:
             return
         config = getattr(app, "config", None)
         section = config.section(SECTION) if config is not None else {}
-        self.settings = SchedulingSettings.from_mapping(section or {}, self._overrides)
+        self.settings = SchedulingSettings.from_section(section or {}, self._overrides)
         self._app = app
         s = self.settings
         self._tasks.max_workers, self._tasks.max_coroutines = s.max_workers, s.max_coroutines

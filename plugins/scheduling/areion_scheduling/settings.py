@@ -8,18 +8,19 @@ key, the value and what was expected.
 from __future__ import annotations
 
 import enum
-import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal, TypeAlias
+
+from areion_core.plugin_api import EnvText, SettingsReader
 
 from .triggers import At, Cron, Every, Trigger, parse_timezone
 
 SECTION = "scheduling"
 _PREFIX = f"plugins.{SECTION}"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_FUNC = re.compile(r"[\w.]+[:.]\w+(\.\w+)*")
 
 
 class _Default(enum.Enum):
@@ -30,28 +31,6 @@ class _Default(enum.Enum):
 DEFAULT: Final = _Default.DEFAULT
 GraceTime: TypeAlias = int | None
 OrDefault: TypeAlias = Literal[_Default.DEFAULT]
-
-
-def config_error(key: str, value: Any, expected: str) -> Exception:
-    """The core's ``ConfigError``, imported late: ``areion_core`` re-exports our
-    ``DefaultOrchestrator`` and imports this package while it initialises, so importing it
-    back at module level would hand ``areion_core`` a half-initialised package."""
-    from areion_core.exceptions import ConfigError
-
-    return ConfigError(key, value, expected)
-
-
-def expand_env(key: str, value: str) -> str:
-    """Replace ``${VAR}`` with the environment variable (the core does it too; this covers
-    values passed to the constructor). An unset variable is a config error, never ``""``."""
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise config_error(key, value, f"environment variable {name} to be set")
-        return os.environ[name]
-
-    return _VAR.sub(one, value)
 
 
 @dataclass(frozen=True)
@@ -92,147 +71,138 @@ class SchedulingSettings:
         return self.heartbeat if self.heartbeat is not None else self.lease_ttl / 3
 
     @classmethod
-    def from_mapping(
+    def from_section(
         cls, section: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
     ) -> SchedulingSettings:
         """Validate a config section, then apply constructor ``overrides`` (validated too)."""
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise config_error(f"{_PREFIX}.{unknown[0]}", section[unknown[0]],
-                              f"one of the keys {', '.join(sorted(known))}")
+        keys = set(cls.__dataclass_fields__)
         values: dict[str, Any] = {}
-        for source, prefix in ((section, _PREFIX), (overrides or {}, "DefaultOrchestrator")):
-            for key, value in source.items():
-                values[key] = _OPTION_PARSERS[key](f"{prefix}.{key}", value)
+        for read in (SettingsReader(_PREFIX, section, keys=keys),
+                     SettingsReader("DefaultOrchestrator", overrides, keys=keys)):
+            for key in read:
+                values[key] = _OPTION_PARSERS[key](read, key)
         settings = replace(cls(), **values)
         if settings.heartbeat is not None and settings.heartbeat >= settings.lease_ttl:
-            raise config_error(f"{_PREFIX}.heartbeat", settings.heartbeat,
-                              f"less than lease_ttl ({settings.lease_ttl})")
+            raise SettingsReader(_PREFIX, section).error(
+                "heartbeat", settings.heartbeat, f"less than lease_ttl ({settings.lease_ttl})")
         return settings
 
 
-# --- validators: (key, value) -> parsed value, or ConfigError ------------------------------
+# --- validators: (reader, key) -> parsed value, or ConfigError -----------------------------
+
+_Parser = Callable[[SettingsReader, str], Any]
 
 
-def _int(minimum: int) -> Any:
-    def parse(key: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise config_error(key, value, f"an integer >= {minimum}")
-        return value
-
-    return parse
-
-
-def _seconds(positive: bool) -> Any:
-    def parse(key: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
-            positive and value == 0
-        ):
-            raise config_error(key, value, "a positive number of seconds" if positive
-                              else "a number of seconds >= 0")
-        return float(value)
+def _int(minimum: int) -> _Parser:
+    def parse(read: SettingsReader, key: str) -> int:
+        return read.as_integer(key, read.value(key), minimum=minimum, expected=f"an integer >= {minimum}")
 
     return parse
 
 
-def _optional_seconds(key: str, value: Any) -> float | None:
-    return None if value is None else _seconds(True)(key, value)
+def _seconds(positive: bool) -> _Parser:
+    def parse(read: SettingsReader, key: str) -> float:
+        expected = "a positive number of seconds" if positive else "a number of seconds >= 0"
+        return read.as_seconds(key, read.value(key), zero=not positive, expected=expected)
+
+    return parse
 
 
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise config_error(key, value, "true or false")
-    return value
+def _optional_seconds(read: SettingsReader, key: str) -> float | None:
+    return None if read.value(key) is None else _seconds(True)(read, key)
 
 
-def _grace(key: str, value: Any) -> GraceTime:
+def _bool(read: SettingsReader, key: str) -> bool:
+    return read.as_boolean(key, read.value(key))
+
+
+def _grace(read: SettingsReader, key: str) -> GraceTime:
     # APScheduler 3.x only takes a positive int (or None for "however late").
+    value = read.value(key)
     if value is None or value == "unlimited":
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise config_error(key, value, 'a whole number of seconds >= 1, or "unlimited"')
-    return value
+    return read.as_integer(key, value, minimum=1, expected='a whole number of seconds >= 1, or "unlimited"')
 
 
-def _zone(key: str, value: Any) -> tzinfo:
+def _zone(read: SettingsReader, key: str) -> tzinfo:
+    value = read.value(key)
+    expected = 'an IANA time zone name such as "UTC" or "Europe/Paris"'
     if not isinstance(value, str | tzinfo):
-        raise config_error(key, value, 'an IANA time zone name such as "UTC" or "Europe/Paris"')
+        raise read.error(key, value, expected)
     try:
         return parse_timezone(value)
     except ValueError:
-        raise config_error(key, value, 'an IANA time zone name such as "UTC" or "Europe/Paris"') from None
+        raise read.error(key, value, expected) from None
 
 
-def _redis_url(key: str, value: Any) -> str | None:
+def _redis_url(read: SettingsReader, key: str) -> str | None:
+    value = read.value(key)  # ${VAR} expanded: an unset variable is a ConfigError, never ""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise config_error(key, value, "a redis:// or rediss:// URL")
-    url = expand_env(key, value)
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise config_error(key, value, "a redis://, rediss:// or unix:// URL")
-    return url
+        raise read.error(key, value, "a redis:// or rediss:// URL")
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise read.error(key, value, "a redis://, rediss:// or unix:// URL")
+    return str(value)
 
 
-def _prefix(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise config_error(key, value, "a non-empty string")
-    return value
+def _prefix(read: SettingsReader, key: str) -> str:
+    return read.as_text(key, read.value(key))
 
 
-def _jobs(key: str, value: Any) -> tuple[JobConfig, ...]:
+def _jobs(read: SettingsReader, key: str) -> tuple[JobConfig, ...]:
+    value = read.section[key]
     if isinstance(value, tuple) and all(isinstance(j, JobConfig) for j in value):
         return value
     if not isinstance(value, Mapping):
-        raise config_error(key, value, "a table of job tables ([plugins.scheduling.jobs.<id>])")
-    return tuple(parse_job(f"{key}.{job_id}", job_id, spec) for job_id, spec in value.items())
+        raise read.error(key, value, "a table of job tables ([plugins.scheduling.jobs.<id>])")
+    jobs = read.table(key)
+    return tuple(_job(jobs, str(job_id)) for job_id in jobs)
 
 
 _JOB_KEYS = frozenset({"func", "cron", "every", "at", "args", "kwargs", "coalesce",
                        "max_instances", "misfire_grace_time", "timezone", "start_date", "end_date"})
 _TRIGGER_KEYS = ("cron", "every", "at")
+_TRIGGER_EXPECTED = {
+    "cron": 'a crontab string ("*/5 * * * *") or a table of cron fields',
+    "every": "seconds, or a table of seconds/minutes/hours/days/weeks",
+    "at": "an ISO 8601 date-time",
+}
 
 
-def parse_job(key: str, job_id: str, spec: Any) -> JobConfig:
+def _job(jobs: SettingsReader, job_id: str) -> JobConfig:
     """Validate one job table: ``func`` plus exactly one of ``cron``, ``every`` or ``at``."""
+    spec = jobs.section[job_id]
     if not isinstance(spec, Mapping):
-        raise config_error(key, spec, "a table with func and one of cron, every or at")
-    unknown = sorted(set(spec) - _JOB_KEYS)
-    if unknown:
-        raise config_error(f"{key}.{unknown[0]}", spec[unknown[0]],
-                          f"one of the keys {', '.join(sorted(_JOB_KEYS))}")
-    func = spec.get("func")
-    if not isinstance(func, str) or not re.fullmatch(r"[\w.]+[:.]\w+(\.\w+)*", func):
-        raise config_error(f"{key}.func", func, 'a dotted path such as "myapp.tasks:cleanup"')
-    given = [t for t in _TRIGGER_KEYS if t in spec]
+        raise jobs.error(job_id, spec, "a table with func and one of cron, every or at")
+    job = jobs.table(job_id, keys=_JOB_KEYS)
+    func_expected = 'a dotted path such as "myapp.tasks:cleanup"'
+    if "func" not in job:
+        raise job.error("func", None, func_expected)
+    func = job.as_text("func", job.value("func"), pattern=_FUNC, expected=func_expected)
+    given = [t for t in _TRIGGER_KEYS if t in job]
     if len(given) != 1:
-        raise config_error(key, {k: spec[k] for k in given} or None,
-                          "exactly one trigger: cron, every or at")
-    args = spec.get("args", [])
-    if not isinstance(args, list | tuple):
-        # A lone string here would become one argument per character; say so instead.
-        raise config_error(f"{key}.args", args, 'a list, e.g. args = ["one string"]')
-    kwargs = spec.get("kwargs", {})
+        raise jobs.error(job_id, {k: spec[k] for k in given} or None, "exactly one trigger: cron, every or at")
+    # A lone string here would become one argument per character; say so instead.
+    args = job.items("args", [], expected='a list, e.g. args = ["one string"]')
+    kwargs = job.value("kwargs", {})
     if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
-        raise config_error(f"{key}.kwargs", kwargs, "a table of keyword arguments")
+        raise job.error("kwargs", kwargs, "a table of keyword arguments")
     return JobConfig(
         id=job_id,
         func=func,
-        trigger=_job_trigger(key, given[0], spec),
+        trigger=_job_trigger(job, given[0]),
         args=tuple(args),
         kwargs=dict(kwargs),
-        coalesce=_bool(f"{key}.coalesce", spec["coalesce"]) if "coalesce" in spec else DEFAULT,
-        max_instances=(_int(1)(f"{key}.max_instances", spec["max_instances"])
-                       if "max_instances" in spec else DEFAULT),
-        misfire_grace_time=(_grace(f"{key}.misfire_grace_time", spec["misfire_grace_time"])
-                            if "misfire_grace_time" in spec else DEFAULT),
+        coalesce=_bool(job, "coalesce") if "coalesce" in job else DEFAULT,
+        max_instances=_int(1)(job, "max_instances") if "max_instances" in job else DEFAULT,
+        misfire_grace_time=_grace(job, "misfire_grace_time") if "misfire_grace_time" in job else DEFAULT,
     )
 
 
-def _job_trigger(key: str, kind: str, spec: Mapping[str, Any]) -> Trigger:
-    value = spec[kind]
-    extras = {k: spec[k] for k in ("timezone", "start_date", "end_date") if k in spec}
+def _job_trigger(job: SettingsReader, kind: str) -> Trigger:
+    value = job.value(kind)
+    extras = {k: job.value(k) for k in ("timezone", "start_date", "end_date") if k in job}
     try:
         if kind == "cron":
             if isinstance(value, str):
@@ -241,25 +211,31 @@ def _job_trigger(key: str, kind: str, spec: Mapping[str, Any]) -> Trigger:
                 return Cron.from_fields({**value, **extras})
             raise TypeError("not a crontab string or a table of cron fields")
         if kind == "every":
-            if isinstance(value, Mapping):
-                return Every.from_spec({**value, **extras})
-            return Every.from_spec({"seconds": value, **extras}) if isinstance(
-                value, int | float) and not isinstance(value, bool) else Every.from_spec(value)
+            return _every(job, value, extras)
         if set(extras) - {"timezone"}:
             raise ValueError("a one-off job takes no start_date or end_date")
         if not isinstance(value, str | datetime):
             raise TypeError("not a date")
         return At(value, **extras)
     except (ValueError, TypeError) as exc:
-        expected = {
-            "cron": 'a crontab string ("*/5 * * * *") or a table of cron fields',
-            "every": "seconds, or a table of seconds/minutes/hours/days/weeks",
-            "at": "an ISO 8601 date-time",
-        }[kind]
-        raise config_error(f"{key}.{kind}", value, f"{expected} ({exc})") from None
+        raise job.error(kind, value, f"{_TRIGGER_EXPECTED[kind]} ({exc})") from None
 
 
-_OPTION_PARSERS: dict[str, Any] = {
+def _every(job: SettingsReader, value: Any, extras: Mapping[str, Any]) -> Every:
+    # Numbers from ${VAR} arrive as text: every = "${TICK:-10}", every = {minutes = "${M}"}.
+    expected = _TRIGGER_EXPECTED["every"]
+    if isinstance(value, EnvText):
+        value = job.as_number("every", value, expected=expected)
+    if isinstance(value, Mapping):
+        units = {unit: job.as_number(f"every.{unit}", amount, expected=expected)
+                 if isinstance(amount, EnvText) else amount for unit, amount in value.items()}
+        return Every.from_spec({**units, **extras})
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Every.from_spec({"seconds": value, **extras})
+    return Every.from_spec(value)
+
+
+_OPTION_PARSERS: dict[str, _Parser] = {
     "max_workers": _int(1),
     "max_coroutines": _int(1),
     "max_queued": _int(0),

@@ -71,7 +71,7 @@ class TaskHandle:
         "_future",
         "_kwargs",
         "_runner",
-        "_state",
+        "_stage",
         "_task",
         "is_async",
         "name",
@@ -84,7 +84,7 @@ class TaskHandle:
         self._func: Any = func
         self._args: tuple[Any, ...] | None = args
         self._kwargs: dict[str, Any] | None = kwargs
-        self._state = _State.QUEUED
+        self._stage = _State.QUEUED
         self._task: asyncio.Task[None] | None = None
         # A concurrent future, because the result may be set on a pool thread and read on the loop.
         self._future: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -93,7 +93,7 @@ class TaskHandle:
     @property
     def state(self) -> str:
         """``"queued"``, ``"running"`` or ``"done"`` (cancelled and failed tasks are done)."""
-        return "running" if self._state is _State.STARTING else self._state.value
+        return "running" if self._stage is _State.STARTING else self._stage.value
 
     def done(self) -> bool:
         """True once the task finished, failed or was cancelled."""
@@ -150,7 +150,7 @@ class TaskHandle:
 def _grant(handle: TaskHandle) -> None:
     """Mark a task as holding a slot; done under the runner's lock, so ``cancel`` never finds
     a task that left the queue still marked queued."""
-    handle._state = _State.STARTING if handle.is_async else _State.RUNNING
+    handle._stage = _State.STARTING if handle.is_async else _State.RUNNING
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
@@ -284,14 +284,14 @@ class BackgroundTasks:
             self._finish(handle)
             return
         assert self._loop is not None
-        handle._state = _State.RUNNING
+        handle._stage = _State.RUNNING
         task = self._loop.create_task(self._run_async(handle), name=handle.name)
         handle._task = task
         task.add_done_callback(lambda _t: self._task_done(handle))
 
     def _task_done(self, handle: TaskHandle) -> None:
         # A task cancelled before its first step never enters _run_async's try/finally.
-        if handle._state is not _State.DONE:
+        if handle._stage is not _State.DONE:
             handle._future.cancel()
             self._finish(handle)
 
@@ -332,7 +332,7 @@ class BackgroundTasks:
         """Release the task's slot to the next waiting task of its kind, and forget it."""
         with self._lock:
             self._active.discard(handle)
-            handle._state = _State.DONE
+            handle._stage = _State.DONE
             # Drop references so a handle the user keeps does not pin the arguments.
             handle._func = handle._args = handle._kwargs = handle._task = None
             nxt: TaskHandle | None = None
@@ -379,12 +379,12 @@ class BackgroundTasks:
     def cancel(self, handle: TaskHandle) -> bool:
         """See ``TaskHandle.cancel``."""
         with self._lock:
-            state = handle._state
+            state = handle._stage
             if state is _State.QUEUED:
                 queue = self._waiting_async if handle.is_async else self._waiting_sync
                 queue.remove(handle)
                 self._active.discard(handle)
-                handle._state = _State.DONE
+                handle._stage = _State.DONE
                 self._reject(handle._func)
                 handle._func = handle._args = handle._kwargs = None
                 idle = self._idle if not self._active else None
@@ -427,7 +427,7 @@ class BackgroundTasks:
         outcome: list[tuple[TaskHandle, str]] = []
         awaiting: list[asyncio.Task[None]] = []
         for handle in self.active:
-            state = handle._state
+            state = handle._stage
             task = handle._task
             if handle.cancel():
                 outcome.append((handle, "dropped before it started" if state is _State.QUEUED

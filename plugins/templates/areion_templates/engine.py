@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from areion_core.response import HttpResponse, StreamingResponse
+from areion_core import ConfigError, HttpResponse, StreamingResponse
 
 from .context import ContextProcessor, build_context, build_context_async
 from .error_page import describe, error_page
@@ -31,8 +31,7 @@ from .static_urls import StaticUrls
 from .suffixes import media_type_for, select_autoescape
 
 if TYPE_CHECKING:
-    from areion_core.app import App
-    from areion_core.request import HttpRequest
+    from areion_core import App, HttpRequest
 
 logger = logging.getLogger("areion.templates")
 
@@ -143,7 +142,7 @@ class DefaultEngine:
         options follow ``app.development``.
         """
         self.app = app
-        section = TemplatesSettings.from_mapping(app.config.section(SECTION))
+        section = TemplatesSettings.from_section(app.config.section(SECTION))
         settings = section.override(self.explicit).resolved(bool(app.development))
         packages = list(settings.packages) + self._extra_packages
         hook_processors: list[ContextProcessor] = []
@@ -172,8 +171,6 @@ class DefaultEngine:
             try:
                 loader.add_package(spec)
             except (ImportError, ValueError) as exc:
-                from areion_core.exceptions import ConfigError
-
                 raise ConfigError(f"plugins.{SECTION}.packages", f"{spec.package}:{spec.path}",
                                   f"an importable package with a {spec.path!r} folder ({exc})") from exc
         sync_cache, async_cache = _bytecode_caches(settings)

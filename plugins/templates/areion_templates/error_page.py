@@ -16,7 +16,7 @@ from types import TracebackType
 
 import jinja2
 
-from areion_core.response import HTML, HttpResponse
+from areion_core import HttpResponse, create_html_response
 
 CONTEXT_LINES = 3
 
@@ -108,4 +108,4 @@ def error_page(info: TemplateErrorInfo, exc: BaseException, method: str, path: s
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     parts.append(f"<details><summary>Traceback</summary><pre>{html.escape(tb)}</pre></details>")
     parts.append("<p>Shown because development mode is on.</p></body></html>")
-    return HttpResponse("".join(parts), 500, HTML)
+    return create_html_response("".join(parts), 500)

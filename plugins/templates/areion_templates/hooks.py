@@ -21,7 +21,7 @@ class TemplatesPlugin:
     @hookimpl
     def configure(self, app: Any) -> None:
         # Fail at startup on a bad [plugins.templates]; the engine reads it again when it binds.
-        TemplatesSettings.from_mapping(app.config.section(SECTION))
+        TemplatesSettings.from_section(app.config.section(SECTION))
         # Other plugins' template_* impls were registered before this spec existed; adding it
         # now makes pluggy check their signatures at startup rather than at first call.
         ensure_hookspecs(app.pm)

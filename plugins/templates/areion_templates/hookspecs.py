@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from areion_core.hookspecs import hookspec
+from areion_core import hookspec
 
 if TYPE_CHECKING:
-    from areion_core.app import App
+    from areion_core import App
 
     from .context import ContextProcessor
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from areion_core.exceptions import ConfigError
+from areion_core import ConfigError
+from areion_core.plugin_api import EnvText, SettingsReader
 
 SECTION = "templates"
 _PREFIX = f"plugins.{SECTION}"
@@ -67,7 +68,7 @@ class TemplatesSettings:
     extensions: tuple[str, ...] = ()
 
     @classmethod
-    def from_mapping(cls, section: Mapping[str, Any], prefix: str = _PREFIX) -> TemplatesSettings:
+    def from_section(cls, section: Mapping[str, Any], prefix: str = _PREFIX) -> TemplatesSettings:
         """Validate a ``[plugins.templates]`` table."""
         return cls(**validate_options(section, prefix))
 
@@ -90,55 +91,48 @@ class TemplatesSettings:
 
 def validate_options(options: Mapping[str, Any], prefix: str = _PREFIX) -> dict[str, Any]:
     """Check each option's name and value; the validated values by name (``prefix`` names the source)."""
-    known = {f.name for f in fields(TemplatesSettings)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"{prefix}.{unknown[0]}", options[unknown[0]],
-                          f"one of the known keys: {', '.join(sorted(known))}")
-    return {name: _validate(f"{prefix}.{name}", name, value) for name, value in options.items()}
+    read = SettingsReader(prefix, options, keys=[f.name for f in fields(TemplatesSettings)])
+    return {name: _validate(read, name) for name in read}
 
 
-def _validate(key: str, name: str, value: Any) -> Any:
+def _validate(read: SettingsReader, name: str) -> Any:
+    value = read.value(name)
     if name == "directories":
-        items = [value] if isinstance(value, (str, os.PathLike)) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(v, (str, os.PathLike)) for v in items):
-            raise ConfigError(key, value, "a directory path or a list of them")
+        expected = "a directory path or a list of them"
+        items = read.as_items(name, [value] if isinstance(value, os.PathLike) else value, single=True,
+                              expected=expected)
+        if not all(isinstance(v, (str, os.PathLike)) for v in items):
+            raise read.error(name, value, expected)
         return tuple(os.fspath(v) for v in items)
     if name == "packages":
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)):
-            raise ConfigError(key, value, "a list of 'package' or 'package:folder' strings")
-        return tuple(PackageTemplates.parse(key, v) for v in items)
+        items = read.as_items(name, value, single=True, expected="a list of 'package' or 'package:folder' strings")
+        return tuple(PackageTemplates.parse(read.key(name), v) for v in items)
     if name in ("auto_reload", "strict_undefined", "error_page", "bytecode_cache"):
-        if value is not None and not isinstance(value, bool):
-            raise ConfigError(key, value, "true or false")
-        return value
+        return None if value is None else read.as_boolean(name, value)
     if name in ("trim_blocks", "lstrip_blocks"):
-        if not isinstance(value, bool):
-            raise ConfigError(key, value, "true or false")
-        return value
+        return read.as_boolean(name, value)
     if name == "bytecode_cache_dir":
         if value is None:
             return None
         if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
-            raise ConfigError(key, value, "a directory path")
+            raise read.error(name, value, "a directory path")
         return os.fspath(value)
     if name == "autoescape":
-        if isinstance(value, bool):
-            return value
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) and v.strip(".") for v in items):
-            raise ConfigError(key, value, "true, false or a list of file suffixes such as ['html', 'xml']")
+        if isinstance(value, bool) or (isinstance(value, EnvText) and value.lower() in ("true", "false")):
+            return read.as_boolean(name, value)
+        expected = "true, false or a list of file suffixes such as ['html', 'xml']"
+        items = read.as_items(name, value, single=True, expected=expected)
+        if not all(isinstance(v, str) and v.strip(".") for v in items):
+            raise read.error(name, value, expected)
         return tuple(v.strip(".").lower() for v in items)
     if name in ("cache_size", "stream_chunk_size"):
         # cache_size follows Jinja2: -1 keeps every template, 0 disables the cache.
         low = -1 if name == "cache_size" else 1
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(key, value, f"an integer >= {low}")
-        return value
+        return read.as_integer(name, value, minimum=low, expected=f"an integer >= {low}")
     if name == "extensions":
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
-            raise ConfigError(key, value, "a list of Jinja2 extension import paths")
-        return tuple(items)
-    raise AssertionError(name)  # pragma: no cover - from_mapping checked the name
+        expected = "a list of Jinja2 extension import paths"
+        items = read.as_items(name, value, single=True, expected=expected)
+        if not all(isinstance(v, str) for v in items):
+            raise read.error(name, value, expected)
+        return tuple(str(v) for v in items)
+    raise AssertionError(name)  # pragma: no cover - validate_options checked the name

@@ -13,11 +13,11 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from areion_core.exceptions import NotFoundError
-from areion_core.static import StaticFiles
+from areion_core import NotFoundError
+from areion_core.plugin_api import StaticFiles
 
 if TYPE_CHECKING:
-    from areion_core.app import App
+    from areion_core import App
 
 logger = logging.getLogger("areion.templates")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from areion_core.response import guess_type
+from areion_core.plugin_api import guess_type
 
 JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
 

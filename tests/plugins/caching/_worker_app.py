@@ -1,4 +1,6 @@
-"""A worker process for the cross-process single-flight test: ``_worker_app.py REDIS_URL PORT``.
+"""A worker for the cross-process single-flight test.
+
+Run as ``python -m tests.plugins.caching._worker_app REDIS_URL PORT`` (the repository on PYTHONPATH).
 
 The handler counts its runs in Redis (``test:runs``), so runs in every process are counted.
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _caching_support import build_server
 from areion_caching import CacheControl, CacheTypes, cache
 
 from areion_core import (
@@ -17,6 +16,7 @@ from areion_core import (
     Router,
 )
 from areion_core.testing import TestClient
+from tests.plugins.caching._caching_support import build_server
 
 
 def test_decorator_sets_the_header_on_cache_on_status_only() -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from _caching_support import Counter, build_server
 from areion_caching import cache, etag
 
 from areion_core import HttpRequest, HttpResponse, Router
 from areion_core.testing import TestClient
+from tests.plugins.caching._caching_support import Counter, build_server
 
 
 def router_with(runs: Counter) -> Router:

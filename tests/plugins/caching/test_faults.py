@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from _caching_support import Counter, build_server
-from _redis import RedisServer
 from areion_caching import cache
 
 from areion_core import HttpRequest, Router
 from areion_core.testing import AsyncTestClient, TestClient
+from tests._redis import RedisServer
+from tests.plugins.caching._caching_support import Counter, build_server
 
 
 def counting_router(runs: Counter) -> Router:
@@ -73,7 +73,7 @@ async def test_redis_stopped_mid_traffic_and_restarted(
 
 
 def test_redis_down_from_the_start(caplog: pytest.LogCaptureFixture) -> None:
-    from _redis import free_port
+    from tests._redis import free_port
 
     runs = Counter()
     server = build_server(

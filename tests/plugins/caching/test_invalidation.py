@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import redis
-from _caching_support import Counter, build_server
 from areion_caching import cache, get_cache
 
 from areion_core import HttpRequest, Router
 from areion_core.cli import main as areion
 from areion_core.testing import TestClient
+from tests.plugins.caching._caching_support import Counter, build_server
 
 
 def app_router(runs: Counter) -> Router:
@@ -195,7 +195,7 @@ def test_cli_cache_clear(
 def test_cli_cache_clear_reports_an_unreachable_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from _redis import free_port
+    from tests._redis import free_port
 
     spec = write_app(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
     assert areion(["cache", "clear", "--app", spec]) == 1

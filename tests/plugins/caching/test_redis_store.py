@@ -83,7 +83,7 @@ async def test_garbage_value_is_a_miss(redis_url: str) -> None:
 
 
 async def test_unreachable_server_raises_store_error_quickly() -> None:
-    from _redis import free_port
+    from tests._redis import free_port
 
     store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
     started = time.monotonic()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from _caching_support import Counter, build_server
 from areion_caching import cache
 
 from areion_core import HttpRequest, HttpResponse, Router, StreamingResponse
 from areion_core.testing import TestClient
+from tests.plugins.caching._caching_support import Counter, build_server
 
 
 def test_miss_then_hit_with_age_and_x_cache() -> None:

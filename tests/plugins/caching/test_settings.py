@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _caching_support import build_server
 from areion_caching import CachingSettings, FileSystemStore, MemoryStore, RedisStore
 
 from areion_core import AreionServerBuilder, ConfigError, Router
+from tests.plugins.caching._caching_support import build_server
 
 
 def test_defaults() -> None:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import httpx
 import redis
-from _caching_support import Counter, build_server
-from _redis import free_port
 from areion_caching import cache
 
 from areion_core import HttpRequest, HttpResponse, Router
 from areion_core.testing import AsyncTestClient
+from tests._redis import free_port
+from tests.plugins.caching._caching_support import Counter, build_server
 
-HERE = Path(__file__).parent
+ROOT = Path(__file__).resolve().parents[3]  # the worker runs as tests.plugins.caching._worker_app
 
 
 def slow_router(runs: Counter, delay: float = 0.2) -> Router:
@@ -83,9 +83,9 @@ async def test_two_apps_sharing_redis_compute_a_cold_key_once(redis_url: str) ->
 
 
 def start_worker(redis_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return subprocess.Popen(
-        [sys.executable, str(HERE / "_worker_app.py"), redis_url, str(port)],
+        [sys.executable, "-m", "tests.plugins.caching._worker_app", redis_url, str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -209,11 +210,46 @@ async def test_lock_is_exclusive_for_shared_stores(store: CacheStore) -> None:
 
 
 async def test_concurrent_use(store: CacheStore) -> None:
-    async def one(i: int) -> None:
-        await store.set(f"c{i % 10}", record(str(i).encode()), 60)
-        await store.get(f"c{(i + 3) % 10}")
+    # 200 writes race on 10 shared keys while 200 reads of those keys run between them, and
+    # 50 more keys are each written once. Bodies are large and distinct, and a header names
+    # the write, so a torn or mixed-up record (body of one write, metadata of another, or
+    # another key's entry) cannot pass for a good one.
+    def body_of(key: str, n: int) -> bytes:
+        return bytes([n % 251]) * 40_000 + f"|{key}|{n}".encode()
 
-    await asyncio.gather(*(one(i) for i in range(200)))
-    for i in range(10):
-        got = await store.get(f"c{i}")
-        assert got is not None
+    def record_of(key: str, n: int) -> CacheRecord:
+        made = record(body_of(key, n), tags=(key,))
+        return dataclasses.replace(made, headers=(*made.headers, ("x-write", f"{key}|{n}")))
+
+    shared = [f"c{i}" for i in range(10)]
+    written: dict[str, set[int]] = {key: set() for key in shared}
+    seen: list[tuple[str, CacheRecord | None]] = []
+
+    async def write(key: str, n: int) -> None:
+        written.setdefault(key, set()).add(n)
+        await store.set(key, record_of(key, n), 60)
+
+    async def read(key: str) -> None:
+        seen.append((key, await store.get(key)))
+
+    jobs = []
+    for i in range(200):
+        jobs.append(write(shared[i % 10], i))
+        jobs.append(read(shared[(i + 3) % 10]))
+    jobs.extend(write(f"u{i}", 1000 + i) for i in range(50))
+    await asyncio.gather(*jobs)
+
+    def check(key: str, got: CacheRecord | None) -> None:
+        assert got is not None, f"{key}: nothing stored"
+        marker = dict(got.headers).get("x-write", "")
+        name, _, n = marker.partition("|")
+        assert name == key and int(n) in written[key], f"{key}: holds {marker!r}, never written to it"
+        assert got.body == body_of(key, int(n)), f"{key}: body is not the one written with {marker!r}"
+        assert (got.status, got.tags, got.ttl) == (200, (key,), 60.0)
+
+    assert len(seen) == 200
+    for key, got in seen:
+        if got is not None:  # a read that ran before any write to its key finds nothing
+            check(key, got)
+    for key in written:  # nothing lost: every key holds one complete write of its own
+        check(key, await store.get(key))

@@ -7,11 +7,11 @@ import gzip
 import time
 
 import brotli
-from _caching_support import Counter, build_server
 from areion_caching import cache
 
 from areion_core import HttpRequest, Router
 from areion_core.testing import AsyncTestClient, TestClient
+from tests.plugins.caching._caching_support import Counter, build_server
 
 PAYLOAD = {
     "items": [{"id": i, "name": f"item number {i}", "tags": ["a", "b", "c"]} for i in range(200)]

@@ -10,9 +10,9 @@ import brotli
 import httpx
 import orjson
 import pytest
-from _compression_app import ALGORITHMS, BIG_JSON, BIG_TEXT, SSE_EVENTS, make_server
 
 from areion_core.testing import LiveServer
+from tests.plugins.compression._compression_app import ALGORITHMS, BIG_JSON, BIG_TEXT, SSE_EVENTS, make_server
 
 SCRIPT = ("export const answer = () => 42;\n" * 100).encode()
 

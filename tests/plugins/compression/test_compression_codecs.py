@@ -47,7 +47,7 @@ class _Incremental:
 
 
 def _codecs() -> dict[str, Codec]:
-    return dict(CompressionSettings.from_config({}).codecs)
+    return dict(CompressionSettings.from_section({}).codecs)
 
 
 ALGORITHMS = sorted(_codecs())
@@ -110,13 +110,13 @@ def test_compressors_are_independent(codec: Codec) -> None:
 
 
 def test_levels_come_from_config() -> None:
-    settings = CompressionSettings.from_config({"brotli_quality": 9, "gzip_level": 1, "zstd_level": 12})
+    settings = CompressionSettings.from_section({"brotli_quality": 9, "gzip_level": 1, "zstd_level": 12})
     assert settings.codecs["br"].quality == 9  # type: ignore[attr-defined]
     assert settings.codecs["gzip"].level == 1  # type: ignore[attr-defined]
     if zstd_installed():
         assert settings.codecs["zstd"].level == 12  # type: ignore[attr-defined]
     # Brotli defaults to a dynamic-response quality, not the library's slow 11.
-    assert CompressionSettings.from_config({}).codecs["br"].quality == 4  # type: ignore[attr-defined]
+    assert CompressionSettings.from_section({}).codecs["br"].quality == 4  # type: ignore[attr-defined]
 
 
 def test_gzip_output_is_deterministic() -> None:
@@ -140,11 +140,11 @@ def test_registering_another_codec() -> None:
     try:
         with pytest.raises(ValueError, match="already registered"):
             register_codec("deflate", lambda options: _DeflateCodec())
-        settings = CompressionSettings.from_config({"algorithms": ["deflate", "gzip"]})
+        settings = CompressionSettings.from_section({"algorithms": ["deflate", "gzip"]})
         assert list(settings.codecs) == ["deflate", "gzip"]
         assert zlib.decompress(settings.codecs["deflate"].compress(TEXT)) == TEXT
         # Not enabled unless listed: defaults stay the built-ins.
-        assert "deflate" not in CompressionSettings.from_config({}).codecs
+        assert "deflate" not in CompressionSettings.from_section({}).codecs
     finally:
         from areion_compression import codecs
 

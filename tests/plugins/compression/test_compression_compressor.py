@@ -7,11 +7,19 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-from _compression_app import ALGORITHMS, BIG_JSON, BIG_TEXT, RANDOM, SHARED, decode, make_server
 from areion_compression import Codec, register_codec
 
 from areion_core import ConfigError, HttpRequest
 from areion_core.testing import TestClient
+from tests.plugins.compression._compression_app import (
+    ALGORITHMS,
+    BIG_JSON,
+    BIG_TEXT,
+    RANDOM,
+    SHARED,
+    decode,
+    make_server,
+)
 
 CHROME = "gzip, deflate, br, zstd"
 

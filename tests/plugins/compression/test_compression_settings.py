@@ -12,7 +12,7 @@ from areion_core.exceptions import ConfigError
 
 
 def test_defaults() -> None:
-    s = CompressionSettings.from_config({})
+    s = CompressionSettings.from_section({})
     expected = ("br", "zstd", "gzip") if zstd_installed() else ("br", "gzip")
     assert s.preference == expected
     assert (s.brotli_quality, s.gzip_level, s.zstd_level) == (4, 6, 3)
@@ -22,26 +22,26 @@ def test_defaults() -> None:
 
 
 def test_algorithms_and_preference() -> None:
-    assert CompressionSettings.from_config({"algorithms": ["gzip"]}).preference == ("gzip",)
-    assert CompressionSettings.from_config({"algorithms": ["gzip", "br"]}).preference == ("gzip", "br")
+    assert CompressionSettings.from_section({"algorithms": ["gzip"]}).preference == ("gzip",)
+    assert CompressionSettings.from_section({"algorithms": ["gzip", "br"]}).preference == ("gzip", "br")
     # preference alone reorders the default set; it does not disable what it leaves out.
-    reordered = CompressionSettings.from_config({"preference": ["gzip"]}).preference
+    reordered = CompressionSettings.from_section({"preference": ["gzip"]}).preference
     assert reordered == (("gzip", "br", "zstd") if zstd_installed() else ("gzip", "br"))
-    both = CompressionSettings.from_config({"algorithms": ["br", "gzip"], "preference": ["gzip"]})
+    both = CompressionSettings.from_section({"algorithms": ["br", "gzip"], "preference": ["gzip"]})
     assert both.preference == ("gzip", "br")
     assert set(both.codecs) == {"gzip", "br"}
-    assert CompressionSettings.from_config({"algorithms": "GZIP, br"}).preference == ("gzip", "br")
-    assert CompressionSettings.from_config({"algorithms": []}).preference == ()
+    assert CompressionSettings.from_section({"algorithms": "GZIP, br"}).preference == ("gzip", "br")
+    assert CompressionSettings.from_section({"algorithms": []}).preference == ()
 
 
 def test_environment_strings_are_accepted() -> None:
     # ${VAR} interpolation produces strings.
-    s = CompressionSettings.from_config({"brotli_quality": "5", "min_size": "0", "not_acceptable_406": "true"})
+    s = CompressionSettings.from_section({"brotli_quality": "5", "min_size": "0", "not_acceptable_406": "true"})
     assert (s.brotli_quality, s.min_size, s.not_acceptable_406) == (5, 0, True)
 
 
 def test_content_type_patterns() -> None:
-    s = CompressionSettings.from_config({"content_types": ["Text/*", "*/*+json", "application/wasm"]})
+    s = CompressionSettings.from_section({"content_types": ["Text/*", "*/*+json", "application/wasm"]})
     assert s.content_types == ("text/*", "+json", "application/wasm")
 
 
@@ -77,7 +77,7 @@ def test_content_type_patterns() -> None:
 )
 def test_bad_values_name_key_value_and_expectation(key: str, value: Any) -> None:
     with pytest.raises(ConfigError) as info:
-        CompressionSettings.from_config({key: value})
+        CompressionSettings.from_section({key: value})
     err = info.value
     assert err.key.startswith("plugins.compression.")
     assert err.key.endswith(key)
@@ -87,7 +87,7 @@ def test_bad_values_name_key_value_and_expectation(key: str, value: Any) -> None
 
 def test_preference_must_be_enabled() -> None:
     with pytest.raises(ConfigError) as info:
-        CompressionSettings.from_config({"algorithms": ["gzip"], "preference": ["br"]})
+        CompressionSettings.from_section({"algorithms": ["gzip"], "preference": ["br"]})
     assert info.value.key == "plugins.compression.preference"
     assert info.value.value == "br"
 
@@ -97,6 +97,6 @@ def test_zstd_without_zstandard_says_how_to_install(monkeypatch: pytest.MonkeyPa
     from areion_compression import codecs
 
     monkeypatch.delitem(codecs._REGISTRY, "zstd", raising=False)
-    assert CompressionSettings.from_config({}).preference == ("br", "gzip")
+    assert CompressionSettings.from_section({}).preference == ("br", "gzip")
     with pytest.raises(ConfigError, match=r"areion-compression\[zstd\]"):
-        CompressionSettings.from_config({"algorithms": ["zstd"]})
+        CompressionSettings.from_section({"algorithms": ["zstd"]})

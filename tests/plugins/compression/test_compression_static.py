@@ -9,9 +9,9 @@ from pathlib import Path
 
 import brotli
 import pytest
-from _compression_app import decode, make_server
 
 from areion_core.testing import TestClient
+from tests.plugins.compression._compression_app import decode, make_server
 
 SCRIPT = ("function greet(name) { return 'hello ' + name; }\n" * 80).encode()
 STYLE = ("body { margin: 0; padding: 0; color: #333; }\n" * 80).encode()

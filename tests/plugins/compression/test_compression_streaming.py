@@ -7,11 +7,11 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from _compression_app import ALGORITHMS, SSE_EVENTS, IncrementalDecoder, decode, make_server
 from areion_compression.codecs import GzipCodec
 from areion_compression.streaming import compress_async_chunks, compress_sync_chunks
 
 from areion_core.testing import LiveServer, TestClient
+from tests.plugins.compression._compression_app import ALGORITHMS, SSE_EVENTS, IncrementalDecoder, decode, make_server
 
 EVENTS = [e.encode() for e in SSE_EVENTS]
 

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _compression_app import BIG_TEXT, decode
 from areion_compression import BrotliCodec, Codec, register_codec
 from areion_compression.codecs import registered_codecs
 from areion_compression.representation import suffix_etag
 
 from areion_core import AreionServerBuilder, HttpResponse, Router
 from areion_core.testing import TestClient
+from tests.plugins.compression._compression_app import BIG_TEXT, decode
 
 caching = pytest.importorskip("areion_caching")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _openapi_support import valid
 
 from areion_core.cli import main
+from tests.plugins.openapi._openapi_support import valid
 
 _counter = itertools.count()
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from areion_openapi import OpenAPISettings, parse_settings
+from areion_openapi import OpenAPISettings
 
 from areion_core import ConfigError
 
 
 def test_defaults() -> None:
-    s = parse_settings({})
+    s = OpenAPISettings.from_section({})
     assert (s.docs_path, s.redoc_path, s.openapi_path) == ("/docs", "/redoc", "/openapi.json")
     assert s.is_on(development=True) and not s.is_on(development=False)
 
@@ -19,11 +19,11 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(("enabled", "development", "on"), [
     (True, False, True), (False, True, False), (True, True, True), (False, False, False)])
 def test_enabled_overrides_the_mode(enabled: bool, development: bool, on: bool) -> None:
-    assert parse_settings({"enabled": enabled}).is_on(development) is on
+    assert OpenAPISettings.from_section({"enabled": enabled}).is_on(development) is on
 
 
 def test_every_key() -> None:
-    s = parse_settings({
+    s = OpenAPISettings.from_section({
         "enabled": True, "title": "Shop", "version": "3", "description": "d",
         "servers": ["https://a.example", {"url": "/v1", "description": "here"}],
         "docs_path": "/api/docs", "redoc_path": False, "openapi_path": "/api/spec.json",
@@ -51,5 +51,5 @@ def test_every_key() -> None:
 ])
 def test_bad_values_name_the_key(section: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as info:
-        parse_settings(section)
+        OpenAPISettings.from_section(section)
     assert info.value.key == key

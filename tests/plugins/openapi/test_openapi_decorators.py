@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from _openapi_support import document_for
 from areion_openapi import deprecated, exclude, operation_id, responses, security, tags
 
 from areion_core import Router
+from tests.plugins.openapi._openapi_support import document_for
 
 
 def test_above_and_below_the_route_decorator() -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pytest
-from _openapi_support import document_for, routes_of, valid
 from areion_openapi import (
     DuplicateOperationIdError,
     OpenAPISettings,
@@ -27,6 +26,7 @@ from areion_openapi import (
 )
 
 from areion_core import HttpError, HttpResponse, NotFoundError, PluginError, Router
+from tests.plugins.openapi._openapi_support import document_for, routes_of, valid
 
 
 class Sort(enum.Enum):

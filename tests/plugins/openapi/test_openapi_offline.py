@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from _openapi_support import build_server
 from areion_openapi.pages import ASSETS
 
 from areion_core import Router
 from areion_core.testing import TestClient
+from tests.plugins.openapi._openapi_support import build_server
 
 URL = re.compile(r"""https?://[^\s"'`<>()\\\],;{}|]*""")
 
@@ -134,21 +134,24 @@ def test_no_served_page_or_asset_points_off_the_host() -> None:
 
 
 def test_stylesheets_load_nothing_but_data_urls() -> None:
-    for path, body in _served().items():
-        if path.endswith(".css"):
-            text = body.decode()
-            assert "@import" not in text and "@font-face" not in text, path
-            targets = re.findall(r"url\(\s*['\"]?([^'\")]+)", text)
-            assert all(t.startswith("data:") for t in targets), (path, [t for t in targets if not t.startswith("data:")])
-            assert "sourceMappingURL" not in text
+    stylesheets = {path: body for path, body in _served().items() if path.endswith(".css")}
+    # Every stylesheet the pages use is checked (none missing would make the loop pass idle).
+    assert {path.rsplit("/", 1)[-1] for path in stylesheets} == {n for n in ASSETS if n.endswith(".css")}
+    for path, body in stylesheets.items():
+        text = body.decode()
+        assert "@import" not in text and "@font-face" not in text, path
+        targets = re.findall(r"url\(\s*['\"]?([^'\")]+)", text)
+        assert all(t.startswith("data:") for t in targets), (path, [t for t in targets if not t.startswith("data:")])
+        assert "sourceMappingURL" not in text
 
 
 def test_scripts_reference_no_source_maps() -> None:
     # Devtools would request a referenced map (not shipped: a 404). The only ones left are
     # css-loader's inline "data:" maps, built at run time and never fetched.
-    for path, body in _served().items():
-        if path.endswith(".js"):
-            assert re.search(rb"sourceMappingURL=(?!data:)", body) is None, path
+    scripts = {path: body for path, body in _served().items() if path.endswith(".js")}
+    assert {path.rsplit("/", 1)[-1] for path in scripts} == {n for n in ASSETS if n.endswith(".js")}
+    for path, body in scripts.items():
+        assert re.search(rb"sourceMappingURL=(?!data:)", body) is None, path
 
 
 def test_pages_have_no_inline_script_or_style_and_send_a_strict_csp() -> None:

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from _openapi_support import build_server, valid
 from areion_openapi import operation_id
 from areion_openapi.pages import ASSET_CACHE_CONTROL, ASSETS, asset_version
 
 from areion_core import NotFoundError, PluginError, Router
 from areion_core.testing import TestClient
+from tests.plugins.openapi._openapi_support import build_server, valid
 
 
 @dataclass
@@ -182,7 +182,9 @@ def test_live_server_serves_the_assets_byte_for_byte() -> None:
 
     with LiveServer(build_server(pets_router())) as live, httpx.Client(base_url=live.url) as http:
         page = http.get("/docs").text
-        for ref in _refs(page):
+        refs = _refs(page)
+        assert any("/static/" in ref for ref in refs), refs  # the assets below are really fetched
+        for ref in refs:
             r = http.get(ref)
             assert r.status_code == 200, ref
             if "/static/" in ref:

@@ -25,8 +25,9 @@ from typing import (
 import msgspec
 import pydantic
 import pytest
-from _openapi_support import schema_document
 from areion_openapi.schemas import SchemaRegistry, is_structured, sanitize_name
+
+from tests.plugins.openapi._openapi_support import schema_document
 
 T = TypeVar("T")
 UserId = NewType("UserId", int)

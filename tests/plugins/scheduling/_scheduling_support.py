@@ -45,7 +45,7 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
 
 
 #: What ``record`` saw; a job declared in config by dotted path
-#: (``func = "_scheduling_support:record"``) appends here.
+#: (``func = "tests.plugins.scheduling._scheduling_support:record"``) appends here.
 RECORDED: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
 

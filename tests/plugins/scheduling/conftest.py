@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from _scheduling_support import StandaloneApp, make_app
 from areion_scheduling import DefaultOrchestrator
+
+from tests.plugins.scheduling._scheduling_support import StandaloneApp, make_app
 
 
 @pytest.fixture

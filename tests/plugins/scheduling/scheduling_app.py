@@ -1,4 +1,4 @@
-"""A small real Areion app for the CLI and multi-worker tests: ``--app scheduling_app:server``.
+"""A small real Areion app for the CLI and multi-worker tests: ``--app tests.plugins.scheduling.scheduling_app:server``.
 
 One job in code (``nightly``), one in config (``config-job``), and a route that hands work to
 a background task. With ``SCHEDULING_TEST_REDIS`` set, the orchestrator takes the Redis lease
@@ -61,8 +61,8 @@ def remember_later(request: HttpRequest, value: str) -> Any:
 
 
 scheduling: dict[str, Any] = {
-    "jobs": {"config-job": {"func": "scheduling_app:nightly", "cron": {"day_of_week": "sun",
-                                                                       "hour": 6}}},
+    "jobs": {"config-job": {"func": "tests.plugins.scheduling.scheduling_app:nightly",
+                            "cron": {"day_of_week": "sun", "hour": 6}}},
 }
 if REDIS_URL:
     scheduling.update(redis_url="${SCHEDULING_TEST_REDIS}", lease_ttl=2, key_prefix="app:")

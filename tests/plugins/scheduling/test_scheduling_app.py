@@ -6,14 +6,14 @@ import asyncio
 import threading
 from typing import Any
 
-import _scheduling_support as support
 import httpx
 import pytest
-from _scheduling_support import wait_until
 from areion_scheduling import DefaultOrchestrator, Every, TaskHandle
 
 from areion_core import AreionServerBuilder, HttpRequest, HttpResponse, Router
 from areion_core.testing import AsyncTestClient, LiveServer, TestClient
+from tests.plugins.scheduling import _scheduling_support as support
+from tests.plugins.scheduling._scheduling_support import wait_until
 
 
 def build(router: Router, scheduling: dict[str, Any] | None = None,
@@ -68,7 +68,7 @@ async def test_the_plugin_builds_the_orchestrator_from_config_and_runs_config_jo
     support.RECORDED.clear()
     server = build(Router(), {
         "max_workers": 2, "shutdown_timeout": 1,
-        "jobs": {"tick": {"func": "_scheduling_support:record", "every": 0.1,
+        "jobs": {"tick": {"func": "tests.plugins.scheduling._scheduling_support:record", "every": 0.1,
                           "args": ["from config"]}},
     })
     async with AsyncTestClient(server):

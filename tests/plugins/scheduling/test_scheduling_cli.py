@@ -8,7 +8,7 @@ import pytest
 
 from areion_core.cli import main
 
-APP = "scheduling_app:server"
+APP = "tests.plugins.scheduling.scheduling_app:server"
 
 
 @pytest.fixture(autouse=True)

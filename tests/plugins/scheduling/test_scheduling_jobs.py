@@ -8,10 +8,11 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-import _scheduling_support as support
 import pytest
-from _scheduling_support import StandaloneApp, make_app, wait_until
 from areion_scheduling import At, Cron, DefaultOrchestrator, Every, scheduled_time
+
+from tests.plugins.scheduling import _scheduling_support as support
+from tests.plugins.scheduling._scheduling_support import StandaloneApp, make_app, wait_until
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -168,9 +169,9 @@ async def test_the_same_id_replaces_the_job_instead_of_doubling_it(
 async def test_jobs_declared_in_config_by_dotted_path() -> None:
     support.RECORDED.clear()
     app = make_app({"jobs": {
-        "heartbeat": {"func": "_scheduling_support:record", "every": 0.1,
+        "heartbeat": {"func": "tests.plugins.scheduling._scheduling_support:record", "every": 0.1,
                       "args": ["one string"], "kwargs": {"source": "config"}},
-        "nightly": {"func": "_scheduling_support.record", "cron": "0 3 * * *",
+        "nightly": {"func": "tests.plugins.scheduling._scheduling_support.record", "cron": "0 3 * * *",
                     "timezone": "Europe/Paris"},
     }})
     orch = DefaultOrchestrator(shutdown_timeout=2)

@@ -12,9 +12,10 @@ from datetime import datetime
 import pytest
 import redis
 import redis.asyncio as aioredis
-from _redis import RedisServer
-from _scheduling_support import make_app, wait_until
 from areion_scheduling import DefaultOrchestrator, Every, scheduled_time
+
+from tests._redis import RedisServer
+from tests.plugins.scheduling._scheduling_support import make_app, wait_until
 
 PREFIX = "t:"
 

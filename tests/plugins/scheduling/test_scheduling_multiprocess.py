@@ -15,9 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from _redis import free_port
+
+from tests._redis import free_port
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[2]  # the repository: the app is imported as tests.plugins.scheduling.scheduling_app
 TTL = 2.0  # lease_ttl in scheduling_app.py: the period a takeover must fit in
 
 
@@ -35,10 +37,10 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = {**os.environ, "SCHEDULING_TEST_REDIS": redis_url, "AREION_PLUGINS": "scheduling",
-               "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "areion_core", "run", "scheduling_app:server",
+                [sys.executable, "-m", "areion_core", "run", "tests.plugins.scheduling.scheduling_app:server",
                  "--port", str(self.port), "--no-access-log"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=HERE,
             )

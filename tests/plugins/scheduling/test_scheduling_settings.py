@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from _scheduling_support import make_app
 from areion_scheduling import At, Cron, DefaultOrchestrator, Every, SchedulingSettings
 from areion_scheduling.triggers import crontab_day_of_week
 
 from areion_core.exceptions import ConfigError
+from tests.plugins.scheduling._scheduling_support import make_app
 
 
 @pytest.mark.parametrize(("section", "key"), [
@@ -41,12 +41,12 @@ from areion_core.exceptions import ConfigError
 ])
 def test_bad_config_names_the_key(section: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as info:
-        SchedulingSettings.from_mapping(section)
+        SchedulingSettings.from_section(section)
     assert info.value.key == key
 
 
 def test_good_config_is_parsed() -> None:
-    s = SchedulingSettings.from_mapping({
+    s = SchedulingSettings.from_section({
         "max_workers": 8, "misfire_grace_time": "unlimited", "timezone": "Europe/Paris",
         "lease_ttl": 6, "jobs": {
             "a": {"func": "pkg.mod:f", "cron": {"day_of_week": "mon-fri", "hour": 9}},

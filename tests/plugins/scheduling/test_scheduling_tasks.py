@@ -8,8 +8,9 @@ import logging
 import threading
 
 import pytest
-from _scheduling_support import StandaloneApp, wait_until
 from areion_scheduling import DefaultOrchestrator, TaskHandle, TaskQueueFullError
+
+from tests.plugins.scheduling._scheduling_support import StandaloneApp, wait_until
 
 
 async def test_sync_function_runs_on_a_pool_thread_with_its_arguments(
@@ -139,7 +140,7 @@ async def test_the_queue_is_bounded_and_says_so_when_full(app: StandaloneApp) ->
     await running
     for handle in queued:
         await handle
-    assert orch.submit_task(lambda: "room again") is not None
+    assert await orch.submit_task(lambda: "room again") == "room again"  # a slot is free and runs it
     await orch.shutdown(app)
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _templates_support import make_server
 from areion_templates import DefaultEngine, render_template_async
 
 from areion_core import HttpResponse, Router, hookimpl
 from areion_core.exceptions import PluginError
 from areion_core.testing import TestClient
+from tests.plugins.templates._templates_support import make_server
 
 TEMPLATE = "{{ site }}|{{ user }}|{{ path }}"
 

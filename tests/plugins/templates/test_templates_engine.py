@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import jinja2
 import pytest
-from _templates_support import make_server, write_files
 from areion_templates import (
     DefaultEngine,
     TemplateNotFoundError,
@@ -18,6 +17,7 @@ from areion_templates import (
 
 from areion_core import HttpResponse, Router
 from areion_core.testing import LiveServer, TestClient
+from tests.plugins.templates._templates_support import make_server, write_files
 
 XSS = "<script>alert('x')</script>"
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
@@ -263,7 +263,6 @@ def test_filters_globals_and_tests_reach_both_environments(tmp_path: Path) -> No
 def test_dict_attribute_lookup_matches_jinja2_semantics(tmp_path) -> None:
     """The fast ``row.field`` path gives exactly what plain Jinja2 gives, methods and misses included."""
     import jinja2
-
     from areion_templates.engine import FastAttributeEnvironment
 
     source = "{{ row.name }}|{{ row.items is callable }}|{{ row.missing is defined }}|{{ obj.upper() }}"

@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from _templates_support import make_server, rewrite, write_files
-
 from areion_core import HttpResponse, Router
 from areion_core.testing import TestClient
+from tests.plugins.templates._templates_support import make_server, rewrite, write_files
 
 
 def _router(template: str = "page.html") -> Router:

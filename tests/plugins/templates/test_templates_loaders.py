@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _templates_support import make_server, write_files
 from areion_templates import DefaultEngine, TemplateNotFoundError
 
 from areion_core import HttpResponse, Router, hookimpl
 from areion_core.exceptions import ConfigError
 from areion_core.testing import TestClient
+from tests.plugins.templates._templates_support import make_server, write_files
 
 _counter = itertools.count()
 
@@ -26,7 +26,7 @@ def make_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
 
     def make(files: dict[str, str]) -> str:
         name = f"tplpkg_{next(_counter)}_{tmp_path.name[-8:].replace('-', '_')}"
-        write_files(tmp_path / "site" / name, {"__init__.py": "", **files})
+        write_files(tmp_path / "site" / name, {"tests.plugins.templates.__init__.py": "", **files})
         created.append(name)
         return name
 
@@ -70,7 +70,7 @@ def test_app_directory_overrides_a_package_template_for_unprefixed_names(tmp_pat
 def test_package_with_a_custom_folder(tmp_path: Path, make_package: Any) -> None:
     pkg = make_package({"ui/jinja/card.txt": "card {{ who }}"})
     server = make_server(tmp_path, _router(f"{pkg}.ui:card.txt"), section={"packages": [f"{pkg}.ui:jinja"]})
-    write_files(tmp_path / "site" / pkg / "ui", {"__init__.py": ""})
+    write_files(tmp_path / "site" / pkg / "ui", {"tests.plugins.templates.__init__.py": ""})
     with TestClient(server) as client:
         r = client.get("/")
     assert (r.text, r.headers["content-type"]) == ("card <you>", "text/plain; charset=utf-8")

@@ -8,11 +8,11 @@ from typing import Any
 
 import jinja2
 import pytest
-from _templates_support import make_server, rewrite, write_files
 from areion_templates import DefaultEngine, render_template_async
 
 from areion_core import HttpResponse, Router
 from areion_core.testing import TestClient
+from tests.plugins.templates._templates_support import make_server, rewrite, write_files
 
 
 def _page_router(name: str = "page.html", context: dict[str, Any] | None = None) -> Router:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _templates_support import make_server, write_files
 from areion_templates import DefaultEngine, TemplatesPlugin, TemplatesSettings
 
 from areion_core import AreionServerBuilder, HttpResponse, Router
 from areion_core.exceptions import ConfigError
 from areion_core.testing import TestClient
+from tests.plugins.templates._templates_support import make_server, write_files
 
 
 def _router(name: str = "p.html") -> Router:

@@ -8,7 +8,9 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from .._env import expand_env
+from areion_core import ConfigError
+from areion_core.plugin_api import expand_env
+
 from ..record import CacheRecord, RecordError, decode_record, encode_record
 from .base import CacheStore, StoreError
 
@@ -81,8 +83,8 @@ class RedisStore(CacheStore):
         timeout: float = 0.5,
     ) -> None:
         try:
-            self.url = expand_env(url)
-        except ValueError as exc:
+            self.url = str(expand_env(url, "url"))
+        except ConfigError as exc:
             raise ValueError(f"redis url {url!r}: {exc}") from None
         self.namespace = namespace
         self.max_connections = max_connections
