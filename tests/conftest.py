@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _redis import RedisServer, external_url, free_port  # noqa: E402
+from tests._redis import RedisServer, external_url, free_port
 
 
 @pytest.fixture(scope="session")

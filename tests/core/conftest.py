@@ -1,5 +1,5 @@
 """Fixtures for core tests (the helpers themselves live in _core_support.py)."""
 
-from _core_support import live
+from tests.core._core_support import live
 
 __all__ = ["live"]

@@ -15,7 +15,7 @@ from areion_core import (
 )
 from areion_core.headers import MutableHeaders
 from areion_core.testing import TestClient
-from _core_support import exchange, make_server
+from tests.core._core_support import exchange, make_server
 
 
 def client_for(router: Router, **config) -> TestClient:
@@ -175,7 +175,7 @@ def test_response_helpers():
     assert create_html_response("<b>").headers["content-type"] == "text/html; charset=utf-8"
     redirect = create_redirect_response("/there")
     assert redirect.status_code == 302 and redirect.headers["Location"] == "/there"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="redirect status must be"):
         create_redirect_response("/x", 200)
     assert create_error_response(418, "teapot").body == b'{"error":"teapot"}'
     empty = create_empty_response(headers={"X-A": "1"})
@@ -185,11 +185,11 @@ def test_response_helpers():
 def test_response_headers_reject_crlf_and_nul():
     response = HttpResponse("x")
     for bad in ("a\r\nb", "a\nb", "a\rb", "a\x00b"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="invalid character in response header 'X-Test'"):
             response.set_header("X-Test", bad)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid response header name 'Bad Name'"):
         response.set_header("Bad Name", "v")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid character in response header 'X-A'"):
         HttpResponse("x", headers={"X-A": "1\r\nX-B: 2"})
     headers = MutableHeaders({"Vary": "Cookie"})
     headers.add_vary("Accept-Encoding", "cookie")
@@ -333,7 +333,7 @@ def test_stream_failing_before_its_first_chunk_is_a_proper_500():
 
 
 def test_preencoded_headers_are_shared_until_written_then_copied():
-    from areion_core._wire import encode_head
+    from areion_core.writing import encode_head
 
     template = MutableHeaders({"Content-Type": "application/json", "ETag": '"abc"'})
     template.preencode()

@@ -9,7 +9,7 @@ import pytest
 from areion_core import HttpResponse, RouteError, Router
 from areion_core.routing import Route, RouteTree, normalise_path
 from areion_core.testing import TestClient
-from _core_support import make_server
+from tests.core._core_support import make_server
 
 
 def client_for(router: Router, **config) -> TestClient:
@@ -294,7 +294,7 @@ def test_url_for_builds_paths_from_route_names():
     server = make_server(r)
     assert server.app.url_for("post", id=3, post="a b") == "/users/3/posts/a%20b"
     assert server.app.url_for("post", id=3, post=4, page=2) == "/users/3/posts/4?page=2"
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match=r"url_for\('post'\) needs post"):
         server.app.url_for("post", id=3)
 
 

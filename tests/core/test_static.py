@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from areion_core import Router
-from _core_support import exchange, status_of
+from tests.core._core_support import exchange, status_of
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_symlink_inside_the_root_is_served(server):
 
 def test_missing_static_dir_is_a_startup_error(tmp_path):
     from areion_core import ConfigError
-    from _core_support import make_server
+    from tests.core._core_support import make_server
 
     with pytest.raises(ConfigError, match="static_dir"):
         make_server(Router(), static_dir=str(tmp_path / "nope"))

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from _browser import PageRecorder, launch_chromium
+
+from tests.integration._browser import PageRecorder, launch_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

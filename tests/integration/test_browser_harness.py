@@ -8,10 +8,10 @@ loads an image from another host are both reported.
 from __future__ import annotations
 
 import pytest
-from _browser import PageRecorder
 
 from areion_core import AreionServerBuilder, HttpRequest, HttpResponse, Router
 from areion_core.testing import LiveServer
+from tests.integration._browser import PageRecorder
 
 pytestmark = pytest.mark.browser
 

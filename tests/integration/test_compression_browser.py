@@ -14,10 +14,10 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from _browser import PageRecorder
 
 from areion_core import AreionServerBuilder, HttpRequest, HttpResponse, Router, StreamingResponse
 from areion_core.testing import LiveServer
+from tests.integration._browser import PageRecorder
 
 pytestmark = pytest.mark.browser
 

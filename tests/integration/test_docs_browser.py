@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _browser import PageRecorder
-from _prefix_proxy import PrefixProxy
-from _showcase_api import showcase_server
 
 from areion_core.testing import LiveServer
+from tests.integration._browser import PageRecorder
+from tests.integration._prefix_proxy import PrefixProxy
+from tests.integration._showcase_api import showcase_server
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from _browser import PageRecorder
 
 from areion_core.testing import LiveServer
+from tests.integration._browser import PageRecorder
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 def live() -> Iterator[LiveServer]:
     from examples.showcase.app import server
 
-    server.app._access = False
+    server.app.set_access_log(False)
     with LiveServer(server) as running:
         yield running
 

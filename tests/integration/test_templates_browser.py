@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _browser import PageRecorder
 
 from areion_core import AreionServerBuilder, HttpRequest, HttpResponse, Router
 from areion_core.testing import LiveServer
+from tests.integration._browser import PageRecorder
 
 pytestmark = pytest.mark.browser
 

@@ -3,10 +3,3 @@
 Everything runs on loopback against the real server, bounded in time and count; see
 ``_budget.py`` for the short (CI) and long (``make reliability``) budgets.
 """
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))

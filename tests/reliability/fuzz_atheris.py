@@ -34,9 +34,6 @@ try:
 except ImportError:
     atheris = None
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 INSTALL_HINT = (
     "atheris is not installed, so there is nothing to fuzz with.\n"
     "Install it into the project's environment (it needs a Linux or macOS wheel, or clang to build):\n"
@@ -46,21 +43,35 @@ INSTALL_HINT = (
 )
 
 
-def _import_targets() -> tuple[Any, ...]:
-    from _raw_http import ErrorLog, hostile_input_router
+def _rerun_as_module() -> None:
+    """Run again as ``-m tests.reliability.fuzz_atheris``, the repository root given through PYTHONPATH.
 
+    Started by path (``scripts/fuzz_atheris.sh`` does), only this folder is on ``sys.path``, and
+    the helpers are imported by their package path from the repository root.
+    """
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    os.execve(sys.executable, [sys.executable, "-m", "tests.reliability.fuzz_atheris", *sys.argv[1:]], env)
+
+
+if __name__ == "__main__" and not __package__:
+    _rerun_as_module()
+
+
+def _import_targets() -> tuple[Any, ...]:
     from areion_core import AreionServerBuilder
-    from areion_core.server.protocol import HttpConnection
-    from areion_core.server.server import ServerState
+    from areion_core.server.connection import HttpConnection
+    from areion_core.server.state import ServerState
     from areion_core.serving import new_event_loop
     from areion_core.testing import _MemoryTransport
+    from tests.reliability._raw_http import ErrorLog, hostile_input_router
 
     return ErrorLog, hostile_input_router, AreionServerBuilder, HttpConnection, ServerState, new_event_loop, \
         _MemoryTransport
 
 
 if atheris is not None:
-    with atheris.instrument_imports(include=["areion_core", "_raw_http"]):
+    with atheris.instrument_imports(include=["areion_core", "tests.reliability._raw_http"]):
         TARGETS = _import_targets()
 else:
     TARGETS = _import_targets()
@@ -164,7 +175,7 @@ DICTIONARY = [
 
 def _prepare(argv: list[str]) -> list[str]:
     """Seed empty corpus directories with the malformed corpus; add the dictionary."""
-    from corpus import CORPUS
+    from tests.reliability.corpus import CORPUS
 
     for arg in argv[1:]:
         if arg.startswith("-") or os.path.isfile(arg):

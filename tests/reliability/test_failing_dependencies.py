@@ -36,14 +36,14 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from _budget import budget, count
-from _redis import RedisServer, free_port
 from areion_caching import cache
 from areion_scheduling import DefaultOrchestrator, Every, scheduled_time
 
 from areion_core import AreionServerBuilder, HttpRequest, HttpResponse, Router, hookimpl
 from areion_core.serving import AreionServer
 from areion_core.testing import LiveServer
+from tests._redis import RedisServer, free_port
+from tests.reliability._budget import budget, count
 
 HERE = Path(__file__).parent
 
@@ -343,6 +343,7 @@ class CacheServer:
     def __init__(self, cache_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # The subprocess imports the app as the top-level module `_cache_app`, found through PYTHONPATH.
         env = {**os.environ, "CACHE_TEST_PATH": str(cache_path), "AREION_PLUGINS": "caching",
                "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
         self.proc = subprocess.Popen(

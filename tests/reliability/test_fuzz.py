@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
-from _budget import FULL, budget, count
-from _raw_http import ErrorLog, RawConnection, fresh_follow_up, serve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from areion_core.serving import ServerThread
+from tests.reliability._budget import FULL, budget, count
+from tests.reliability._raw_http import ErrorLog, RawConnection, fresh_follow_up, serve
 
 LIMITS = {"max_url_bytes": 512, "max_header_bytes": 1024, "max_headers": 16, "max_body_bytes": 2048,
           # Far past the hang timeout: a connection left open shows up as a hang, never as a close.

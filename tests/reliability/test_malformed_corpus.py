@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _raw_http import ErrorLog, RawConnection, follow_up, fresh_follow_up, serve, status_line
-from corpus import CLOSE, CORPUS, LIMITS, Case
 
 from areion_core.serving import ServerThread
+from tests.reliability._raw_http import ErrorLog, RawConnection, follow_up, fresh_follow_up, serve, status_line
+from tests.reliability.corpus import CLOSE, CORPUS, LIMITS, Case
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,10 @@ import time
 from collections import Counter
 
 import pytest
-from _budget import budget, count
-from _load import LoadClient, LoadStats, Wrk
-from _serve import HttpConnection, ServerProcess, get, wait_for
+
+from tests.reliability._budget import budget, count
+from tests.reliability._load import LoadClient, LoadStats, Wrk
+from tests.reliability._serve import HttpConnection, ServerProcess, get, wait_for
 
 CONNECTIONS = count(32, 128)
 LOAD_SECONDS = budget(1.5, 8.0)  # load before the signal

@@ -18,10 +18,10 @@ import threading
 import time
 
 import pytest
-from _budget import budget, count
-from _serve import HttpConnection, ServerProcess, get, proc_status, wait_for
 
 from areion_core.testing import parse_response
+from tests.reliability._budget import budget, count
+from tests.reliability._serve import HttpConnection, ServerProcess, get, proc_status, wait_for
 
 
 def _report(name: str, text: str) -> None:

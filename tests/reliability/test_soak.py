@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _budget import budget, count
+
+from tests.reliability._budget import budget, count
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
@@ -112,6 +113,7 @@ class Server:
     def __init__(self, tmp: Path) -> None:
         self.port = free_port()
         self.log = (tmp / "server.log").open("wb")
+        # The subprocess imports `examples.showcase` from the repository root, given it through PYTHONPATH.
         env = {**os.environ, "SHOWCASE_CACHE_STORE": "memory", "PYTHONPATH": str(REPO)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "areion_core", "run", str(HERE / "_soak_app.py") + ":server",
