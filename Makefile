@@ -1,27 +1,51 @@
 # Areion — `make run` serves the showcase, `make test` runs the whole suite.
-# Both create .venv and install the core, every plugin and the example plugin (editable).
+# Both create .venv. `make run` installs only what serving needs: the core, every plugin and
+# the example plugin (editable). `make test` (and lint, packaging-test, reliability, fuzz,
+# bench) installs that plus the dev tools of requirements-dev.txt. Two stamps keep the two
+# sets apart: `make run` after `make test` installs nothing, `make test` after `make run`
+# installs only the dev tools.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
-STAMP  := $(VENV)/.areion-installed
+SERVE_DIRS  := . $(PLUGIN_DIRS) examples/plugin_example
+SERVE_STAMP := $(VENV)/.areion-serve
+DEV_STAMP   := $(VENV)/.areion-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test system-deps packaging-test reliability fuzz bench lint clean
+.PHONY: setup setup-serve run test system-deps packaging-test reliability fuzz bench lint clean
 
-$(STAMP): pyproject.toml requirements-dev.txt $(wildcard plugins/*/pyproject.toml) examples/plugin_example/pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
 		{ echo "Areion needs Python 3.11 or newer: run make PYTHON=python3.11 ..."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e . $(addprefix -e ,$(PLUGIN_DIRS)) -e examples/plugin_example -r requirements-dev.txt
+
+# Where a fresh clone's time went: a pip upgrade (never needed: Python 3.11's own pip builds
+# PEP 660 editables) and one isolated build environment per editable package, each
+# downloading setuptools again. Now setuptools>=77 (what every pyproject.toml here asks for)
+# is installed once and the seven editables are built in one pip call without isolation.
+$(SERVE_STAMP): $(addsuffix /pyproject.toml,$(SERVE_DIRS)) | $(BIN)/python
+	@$(BIN)/python -c 'import sys; from importlib.metadata import version; \
+		sys.exit(tuple(map(int, version("pip").split(".")[:2])) < (21, 3))' 2>/dev/null || \
+		$(PIP) install --upgrade pip
+	$(PIP) install 'setuptools>=77'
+	$(PIP) install --no-build-isolation $(addprefix -e ,$(SERVE_DIRS))
 	@touch $@
 
-setup: $(STAMP)
+# Order-only on the serving set: a changed plugin pyproject.toml reinstalls the serving set,
+# not the dev tools.
+$(DEV_STAMP): requirements-dev.txt | $(SERVE_STAMP)
+	$(PIP) install -r requirements-dev.txt
+	@touch $@
 
-run: setup
+setup-serve: $(SERVE_STAMP)
+
+setup: $(SERVE_STAMP) $(DEV_STAMP)
+
+run: setup-serve
 	@echo "Serving examples/showcase on http://$(HOST):$(PORT)"
 	$(BIN)/areion run examples.showcase.app:server --host $(HOST) --port $(PORT)
 

@@ -5,14 +5,20 @@ A command is a tuple of strings with ``{python}`` (the bench interpreter), ``{ho
 framework's ``env`` may hold ``{static}`` (the directory served under ``/static/``) and
 ``{redis_url}`` (the private Redis the runner starts for the frameworks that need one).
 Every server runs from the repository root as one process (unless it is a multi-worker
-variant), debug off, access log off, and gets ``AREION_BENCH_STATIC`` pointing at the
-directory it serves under ``/static/``.
+variant, or a server that supervises one worker process of its own, as Granian does), debug
+off, and gets ``AREION_BENCH_STATIC`` pointing at the directory it serves under
+``/static/``. Its output (an access log included) goes to a file, the same for every server.
+
+Access logs: a peer whose documented start-up writes a line per request runs twice, as its
+documentation starts it (``<name>+log``) and with the access log off (``<name>``); a peer
+whose default writes none runs once, as documented (see bench/README.md, per peer).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 
 class Kind(Enum):
@@ -31,36 +37,70 @@ class Framework:
     env: dict[str, str] = field(default_factory=dict)
     description: str = ""
     #: Whether it runs every shared scenario. A variant (``False``) runs only the scenarios
-    #: that name it in ``Scenario.only``: the Redis store, the worker counts.
+    #: that name it in ``Scenario.only`` or ``Scenario.extra``: the Redis store, the worker
+    #: counts, the interleaved overhead rows, uvicorn on the asyncio loop.
     matrix: bool = True
     #: Pinned to the server CPU like every single-process server; ``False`` lets it use every
     #: CPU but wrk's (every CPU, wrk's included, on a 2-CPU machine): the multi-worker runs.
     pinned: bool = True
     #: Needs the private Redis server (``{redis_url}`` in its env).
     needs_redis: bool = False
+    #: Writes a line per request to its output. The runner checks that it did; the other
+    #: rows are checked for the opposite (a chatty log is flagged).
+    access_log: bool = False
+    #: The server handling the requests is not Python (Rust, C++): Robyn, socketify, Granian.
+    #: The others are the "pure-Python" peers (uvicorn, aiohttp and Sanic, on uvloop and
+    #: httptools, count as Python servers).
+    native: bool = False
+    #: Seconds between SIGTERM and SIGKILL when the runner stops it.
+    stop_grace: float = 10.0
+    #: Scenarios it is left out of, each with the reason (the report and README say it).
+    skips: tuple[tuple[str, str], ...] = ()
+    #: What a reader of a scenario's table must know about its row there.
+    caveats: tuple[tuple[str, str], ...] = ()
+
+    def skip_reason(self, scenario: str) -> str | None:
+        return dict(self.skips).get(scenario)
+
+    def caveat(self, scenario: str) -> str | None:
+        return dict(self.caveats).get(scenario)
 
 
 # ─────────────────────────────────────────────────────────────────────────────────────────
 # Areion: how the suite starts it. This block is the one place to adjust.
-#   - "areion" runs the showcase with every installed plugin enabled (issue 3's "all five
-#     plugins installed and enabled"), "areion-noplugins" the same app with none.
-#   - The access log must be off and development mode must be off in both.
-#   - "No plugins" is an empty selection, AREION_PLUGINS="" (config: `plugins = []` loads
-#     exactly none); change it here if a --no-plugins flag is preferred.
-#   - Every server gets AREION_BENCH_STATIC, the directory holding 100k.bin, which it
-#     must serve under /static/; the showcase reads AREION_STATIC_DIR, set here.
+#   - "areion-default" is exactly what `make run` serves: the same command (`areion run
+#     examples.showcase.app:server --host … --port …`), the default configuration (access
+#     log on), every installed plugin (the five official ones and the example plugin
+#     examples/plugin_example, which bench/setup.sh installs). The one addition, as for
+#     every row: AREION_STATIC_DIR, so that /static/ serves the bench's 100 KB file.
+#   - "areion" is the tuned row (as before issue 14): the five official plugins, selected
+#     by name, access log off. On /json none of them acts: "installed and idle".
+#   - "areion-bare" is the showcase with no plugin (AREION_PLUGINS="") and no access log.
+#   - "areion-log" (no plugin, access log on) and "areion-request-id" (the example plugin
+#     alone, no log) exist for the interleaved comparisons with areion-bare.
 #   - "areion-redis" is "areion" with the caching plugin's Redis store, on a private
 #     redis-server the runner starts (never the machine's 6379) and flushes before each start.
 #   - "areion-workers1" / "areion-workers2" run with --workers N, not pinned to one CPU (see
 #     the README on what this measures on a 2-CPU machine).
+#   - Development mode is off in every row (the default).
 AREION_APP = "examples.showcase.app:server"
-AREION_COMMAND: tuple[str, ...] = (
-    "{python}", "-m", "areion_core", "run", AREION_APP,
-    "--host", "{host}", "--port", "{port}", "--no-access-log",
+#: `make run`'s command (it runs `.venv/bin/areion run …`, the same entry point).
+AREION_MAKE_RUN_COMMAND: tuple[str, ...] = (
+    "{python}", "-m", "areion_core", "run", AREION_APP, "--host", "{host}", "--port", "{port}",
 )  # fmt: skip
-AREION_ENV: dict[str, str] = {"AREION_STATIC_DIR": "{static}"}
-AREION_NOPLUGINS_COMMAND: tuple[str, ...] = AREION_COMMAND  # or (*AREION_COMMAND, "--no-plugins")
-AREION_NOPLUGINS_ENV: dict[str, str] = {**AREION_ENV, "AREION_PLUGINS": ""}
+AREION_COMMAND: tuple[str, ...] = (*AREION_MAKE_RUN_COMMAND, "--no-access-log")
+#: The official plugins: every plugins/<name> with a pyproject.toml (the folder name is the
+#: entry-point name). The example plugin (request_id) is not one of them.
+OFFICIAL_PLUGINS = ",".join(
+    sorted(
+        path.parent.name
+        for path in (Path(__file__).resolve().parent.parent / "plugins").glob("*/pyproject.toml")
+    )
+)
+AREION_STATIC_ENV: dict[str, str] = {"AREION_STATIC_DIR": "{static}"}
+AREION_ENV: dict[str, str] = {**AREION_STATIC_ENV, "AREION_PLUGINS": OFFICIAL_PLUGINS}
+AREION_BARE_ENV: dict[str, str] = {**AREION_STATIC_ENV, "AREION_PLUGINS": ""}
+AREION_REQUEST_ID_ENV: dict[str, str] = {**AREION_STATIC_ENV, "AREION_PLUGINS": "request_id"}
 AREION_REDIS_ENV: dict[str, str] = {
     **AREION_ENV,
     "SHOWCASE_CACHE_STORE": "redis",
@@ -75,64 +115,161 @@ def areion_workers_command(workers: int) -> tuple[str, ...]:
 # ─────────────────────────────────────────────────────────────────────────────────────────
 
 
-def _uvicorn(module: str) -> tuple[str, ...]:
-    return (
+def _uvicorn(module: str, *, log: bool = False, loop: str = "uvloop") -> tuple[str, ...]:
+    """uvicorn as its documentation starts it (``uvicorn module:app``), with httptools and
+    the loop named (``auto`` picks the same two here); ``log=False`` adds
+    ``--no-access-log --log-level warning``, otherwise uvicorn's defaults stay (log level
+    info, one access-log line per request on stdout)."""
+    command: tuple[str, ...] = (
         "{python}", "-m", "uvicorn", f"{module}:app",
         "--app-dir", "{apps}",
         "--host", "{host}", "--port", "{port}",
-        "--http", "httptools", "--loop", "uvloop",
-        "--no-access-log", "--log-level", "warning",
+        "--http", "httptools", "--loop", loop,
+    )  # fmt: skip
+    return command if log else (*command, "--no-access-log", "--log-level", "warning")
+
+
+def _script(file: str, *extra: str) -> tuple[str, ...]:
+    return ("{python}", f"{{apps}}/{file}", "--host", "{host}", "--port", "{port}", *extra)
+
+
+def _uvicorn_pair(name: str, module: str, description: str) -> tuple[Framework, Framework]:
+    """A peer on uvicorn, without and with uvicorn's default access log."""
+    return (
+        Framework(
+            name, Kind.PEER, _uvicorn(module),
+            description=f"{description} on uvicorn (httptools, uvloop), access log off",
+        ),
+        Framework(
+            f"{name}+log", Kind.PEER, _uvicorn(module, log=True),
+            description=f"{description} on uvicorn (httptools, uvloop), uvicorn's default "
+            "logging (access log on)",
+            access_log=True,
+        ),
     )  # fmt: skip
 
 
-def _script(file: str) -> tuple[str, ...]:
-    return ("{python}", f"{{apps}}/{file}", "--host", "{host}", "--port", "{port}")
-
+#: Robyn stops accepting on SIGTERM but never exits when run as one process.
+ROBYN_STOP_GRACE = 1.0
+SOCKETIFY_STATIC = (
+    "its static-file support (`app.static`, the `sendfile` helper) aborts the process under "
+    "this load (SIGABRT: cffi's `from_handle()` on a collected handle in "
+    "`uws_generic_on_writable_handler`, when clients close with a transfer in flight), "
+    "every run, in socketify 0.0.31, the newest release"
+)
+SOCKETIFY_CLOSE = (
+    "closes the connection after answering `Connection: close` without saying "
+    "`Connection: close`, so wrk tries the next request on the closed socket: about one read "
+    "error per response, each answer still counted"
+)
 
 FRAMEWORKS: tuple[Framework, ...] = (
     Framework(
-        "areion", Kind.AREION, AREION_COMMAND, AREION_ENV,
-        "the showcase app, every installed plugin enabled",
+        "areion-default", Kind.AREION, AREION_MAKE_RUN_COMMAND, AREION_STATIC_ENV,
+        "what `make run` serves: the showcase, default configuration (access log on), every "
+        "installed plugin (the five official ones and the example plugin)",
+        access_log=True,
     ),
     Framework(
-        "areion-noplugins", Kind.AREION, AREION_NOPLUGINS_COMMAND, AREION_NOPLUGINS_ENV,
-        "the showcase app, no plugin enabled",
+        "areion", Kind.AREION, AREION_COMMAND, AREION_ENV,
+        f"the showcase, tuned: the five official plugins ({OFFICIAL_PLUGINS}), access log off",
+    ),
+    Framework(
+        "areion-bare", Kind.AREION, AREION_COMMAND, AREION_BARE_ENV,
+        "the showcase, no plugin, access log off",
+    ),
+    Framework(
+        "areion-log", Kind.AREION, AREION_MAKE_RUN_COMMAND, AREION_BARE_ENV,
+        "the showcase, no plugin, access log on (the interleaved comparisons)",
+        matrix=False, access_log=True,
+    ),
+    Framework(
+        "areion-request-id", Kind.AREION, AREION_COMMAND, AREION_REQUEST_ID_ENV,
+        "the showcase, the example plugin (request_id) alone, access log off "
+        "(the interleaved comparisons)",
+        matrix=False,
     ),
     Framework(
         "areion-redis", Kind.AREION, AREION_COMMAND, AREION_REDIS_ENV,
-        "the showcase app, every plugin enabled, the cache on a private Redis",
+        "the tuned showcase, the cache on a private Redis",
         matrix=False, needs_redis=True,
     ),
     Framework(
         "areion-workers1", Kind.AREION, areion_workers_command(1), AREION_ENV,
-        "the showcase app with --workers 1, not pinned (the workers comparison)",
+        "the tuned showcase with --workers 1, not pinned (the workers comparison)",
         matrix=False, pinned=False,
     ),
     Framework(
         "areion-workers2", Kind.AREION, areion_workers_command(2), AREION_ENV,
-        "the showcase app with --workers 2, not pinned (the workers comparison)",
+        "the tuned showcase with --workers 2, not pinned (the workers comparison)",
         matrix=False, pinned=False,
     ),
-    Framework("aiohttp", Kind.PEER, _script("aiohttp_app.py"), description="aiohttp on uvloop"),
     Framework(
-        "blacksheep", Kind.PEER, _uvicorn("blacksheep_app"),
-        description="BlackSheep on uvicorn (httptools, uvloop)",
+        "aiohttp", Kind.PEER, _script("aiohttp_app.py"),
+        description="aiohttp on uvloop, access_log=None",
     ),
     Framework(
-        "falcon", Kind.PEER, _uvicorn("falcon_app"),
-        description="Falcon (ASGI) on uvicorn (httptools, uvloop)",
+        "aiohttp+log", Kind.PEER, _script("aiohttp_app.py", "--access-log"),
+        description="aiohttp on uvloop, run_app's default access log with the minimal "
+        "logging set-up of aiohttp's logging page (basicConfig at DEBUG)",
+        access_log=True,
+    ),
+    *_uvicorn_pair("blacksheep", "blacksheep_app", "BlackSheep"),
+    Framework(
+        "blacksheep-granian", Kind.PEER,
+        (
+            "{python}", "-m", "granian", "--interface", "asgi", "--working-dir", "{apps}",
+            "--host", "{host}", "--port", "{port}", "blacksheep_app:app",
+        ),
+        description="BlackSheep on Granian (ASGI), Granian's defaults (access log off)",
+        native=True,
+    ),
+    *_uvicorn_pair("falcon", "falcon_app", "Falcon (ASGI)"),
+    *_uvicorn_pair("starlette", "starlette_app", "Starlette"),
+    Framework(
+        "starlette-asyncio", Kind.PEER, _uvicorn("starlette_app", loop="asyncio"),
+        description="Starlette on uvicorn with --loop asyncio, access log off (burst only)",
+        matrix=False,
     ),
     Framework(
-        "starlette", Kind.PEER, _uvicorn("starlette_app"),
-        description="Starlette on uvicorn (httptools, uvloop); `/table` through Jinja2Templates",
+        "starlette-asyncio+log", Kind.PEER, _uvicorn("starlette_app", log=True, loop="asyncio"),
+        description="Starlette on uvicorn with --loop asyncio, uvicorn's default logging "
+        "(burst only)",
+        matrix=False, access_log=True,
     ),
     Framework(
         "sanic", Kind.PEER, _script("sanic_app.py"),
-        description="Sanic, single_process=True (its own server, uvloop)",
+        description="Sanic, single_process=True (its own server, uvloop), its default: "
+        "access log off",
     ),
     Framework(
-        "fastapi", Kind.PEER, _uvicorn("fastapi_app"),
-        description="FastAPI on uvicorn (httptools, uvloop)",
+        "sanic+log", Kind.PEER, _script("sanic_app.py", "--access-log"),
+        description="Sanic, single_process=True, access_log=True",
+        access_log=True,
+    ),
+    *_uvicorn_pair("fastapi", "fastapi_app", "FastAPI"),
+    *_uvicorn_pair("litestar", "litestar_app", "Litestar"),
+    Framework(
+        "emmett55-granian", Kind.PEER,
+        (
+            "{python}", "-m", "emmett55.cli", "-a", "{apps}/emmett55_app.py", "serve",
+            "--host", "{host}", "--port", "{port}",
+        ),
+        description="Emmett55 on Granian (RSGI), `emmett55 serve` defaults (access log off)",
+        native=True,
+    ),
+    Framework(
+        "robyn", Kind.PEER, _script("robyn_app.py"),
+        description="Robyn (Rust runtime), one process, one worker, default log level "
+        "(INFO, no line per request)",
+        native=True, stop_grace=ROBYN_STOP_GRACE,
+    ),
+    Framework(
+        "socketify", Kind.PEER, _script("socketify_app.py"),
+        description="socketify.py (C++ uWebSockets), no access log",
+        native=True,
+        skips=(("static", SOCKETIFY_STATIC),),
+        caveats=(("json-close", SOCKETIFY_CLOSE),),
     ),
     Framework(
         "raw", Kind.CEILING, _script("raw_httptools_app.py"),

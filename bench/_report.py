@@ -14,15 +14,24 @@ from _codec_table import CodecFigure
 from _frameworks import Framework, Kind
 from _results import Measurement, Results
 from _scenarios import Scenario
-from _targets import IDLE_RSS_SCENARIO, check_targets, idle_rss_mb
+from _targets import (
+    IDLE_RSS_SCENARIO,
+    TargetCheck,
+    check_issue14_targets,
+    check_targets,
+    idle_rss_mb,
+)
 from _wrk import wrk_version
 
 #: Distributions whose versions the report states (Areion's own are found by name).
 PACKAGES = (
     "aiohttp", "blacksheep", "falcon", "fastapi", "pydantic", "sanic", "starlette",
+    "litestar", "msgspec", "robyn", "socketify", "emmett55", "emmett-core", "granian",
     "uvicorn", "httptools", "uvloop", "orjson", "pluggy", "jinja2", "brotli", "zstandard",
     "redis",
 )  # fmt: skip
+#: The row every table starts with: Areion as `make run` serves it.
+FIRST_ROW = "areion-default"
 
 
 @dataclass(frozen=True)
@@ -104,11 +113,18 @@ def _cell_mb(kib: int) -> str:
 
 
 def _scenario_setup(rows: list[Measurement], settings: RunSettings) -> list[str]:
-    """What differs from the run's defaults: wrk's connections, the servers' CPUs."""
+    """What differs from the run's defaults: wrk's threads, connections and duration, the
+    servers' CPUs."""
     said = []
     connections = {m.connections for m in rows if m.connections}
     if connections and connections != {settings.connections}:
         said.append("wrk `-c" + "`, `-c".join(str(c) for c in sorted(connections)) + "`")
+    threads = {m.threads for m in rows if m.threads}
+    if threads and threads != {settings.threads}:
+        said.append("wrk `-t" + "`, `-t".join(str(t) for t in sorted(threads)) + "`")
+    durations = {m.duration_s for m in rows if m.duration_s}
+    if durations and durations != {settings.duration_s}:
+        said.append(" and ".join(f"{d} s" for d in sorted(durations)) + " measured")
     default_cpu = str(settings.server_cpu) if settings.server_cpu is not None else ""
     for m in rows:
         if m.server_cpus != default_cpu:
@@ -117,7 +133,25 @@ def _scenario_setup(rows: list[Measurement], settings: RunSettings) -> list[str]
     return [f"Here: {'; '.join(said)}.", ""] if said else []
 
 
-def _scenario_table(results: Results, scenario: Scenario, settings: RunSettings) -> list[str]:
+def _row_name(m: Measurement) -> str:
+    name = m.framework.name
+    if m.framework.kind is Kind.CEILING:
+        name += " (ceiling)"
+    elif m.framework.native:
+        name += " (native)"
+    return f"**{name}**" if m.framework.name == FIRST_ROW else name
+
+
+def _table_order(rows: list[Measurement]) -> list[Measurement]:
+    """`areion-default` first, then fastest first, failures last."""
+    return sorted(rows, key=lambda m: (m.framework.name != FIRST_ROW, not m.ok, -m.rps))
+
+
+def _scenario_table(
+    results: Results, scenario: Scenario, settings: RunSettings, frameworks: list[Framework]
+) -> list[str]:
+    if scenario.rounds > 1:
+        return _interleaved_table(results, scenario, settings)
     rows = results.for_scenario(scenario.name)
     fastest = results.fastest_peer(scenario.name)
     lines = [f"### {scenario.title}", ""]
@@ -126,27 +160,92 @@ def _scenario_table(results: Results, scenario: Scenario, settings: RunSettings)
     lines += _scenario_setup(rows, settings)
     lines += [
         (
-            "| Framework | Requests/s | × fastest peer | p50 ms | p99 ms | Socket errors "
-            "| HTTP ≥ 400 | Peak RSS MB |"
+            "| Framework | Access log | Requests/s | × ref | p50 ms | p99 ms | max ms "
+            "| Socket errors | HTTP ≥ 400 | Peak RSS MB |"
         ),
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for m in sorted(rows, key=lambda m: (not m.ok, -m.rps)):
-        name = m.framework.name
-        if m.framework.kind is Kind.CEILING:
-            name += " (ceiling)"
+    for m in _table_order(rows):
+        logged = "on" if m.framework.access_log else "–"
         if m.ok and m.result is not None:
             ratio = f"{m.rps / fastest.rps:.2f}×" if fastest else "–"
             r = m.result
             cells = [
-                _cell_rps(m), ratio, f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
-                r.socket_errors_text(), str(r.http_errors), _cell_mb(m.peak_rss_kib),
+                logged, _cell_rps(m), ratio, f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
+                f"{r.max_ms:.1f}", r.socket_errors_text(), str(r.http_errors),
+                _cell_mb(m.peak_rss_kib),
             ]  # fmt: skip
         else:
-            cells = [_cell_rps(m), "–", "–", "–", "–", "–", _cell_mb(m.peak_rss_kib)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            cells = [logged, _cell_rps(m), *["–"] * 7, _cell_mb(m.peak_rss_kib)]
+        lines.append(f"| {_row_name(m)} | " + " | ".join(cells) + " |")
     if fastest is not None:
-        lines += ["", f"Fastest peer: {fastest.framework.name}."]
+        lines += [
+            "",
+            f"× ref: against {fastest.framework.name}, the fastest pure-Python peer without "
+            "an access log (the reference of the earlier targets).",
+        ]
+    lines += _left_out_and_caveats(rows, scenario, frameworks)
+    return [*lines, ""]
+
+
+def _left_out_and_caveats(
+    rows: list[Measurement], scenario: Scenario, frameworks: list[Framework]
+) -> list[str]:
+    said = []
+    for m in {m.framework.name: m for m in rows}.values():
+        caveat = m.framework.caveat(scenario.name)
+        if caveat:
+            said.append(f"- {m.framework.name}: {caveat}.")
+    for framework in {f.name: f for f in frameworks}.values():
+        reason = framework.skip_reason(scenario.name)
+        if reason and scenario.serves(framework.name, framework.matrix):
+            said.append(f"- {framework.name} is left out: {reason}.")
+    return ["", *said] if said else []
+
+
+def _interleaved_table(
+    results: Results, scenario: Scenario, settings: RunSettings
+) -> list[str]:
+    """One row per framework: each round's requests/s, the mean, and the mean against the
+    first framework measured (areion-bare)."""
+    rows = results.for_scenario(scenario.name)
+    measured = list(dict.fromkeys(m.framework.name for m in rows))
+    names = [name for name in scenario.order if name in measured]
+    names += [name for name in measured if name not in names]
+    lines = [f"### {scenario.title}", ""]
+    if scenario.notes:
+        lines += [scenario.notes, ""]
+    lines += _scenario_setup(rows, settings)
+    rounds = max(m.round for m in rows)
+    reference = names[0]
+    lines += [
+        "| Framework | Access log | "
+        + " | ".join(f"Round {i} req/s" for i in range(1, rounds + 1))
+        + f" | Mean req/s | × {reference} | p99 ms (mean) | Socket errors | HTTP ≥ 400 |",
+        "| --- | --- | " + " | ".join(["---:"] * (rounds + 5)) + " |",
+    ]
+    means: dict[str, float] = {}
+    for name in names:
+        mine = results.rounds(name, scenario.name)
+        answered = [m for m in mine if m.ok]
+        # A mean over fewer rounds than the others would not be comparable: none at all.
+        means[name] = (
+            sum(m.rps for m in answered) / len(answered) if len(answered) == len(mine) else 0.0
+        )
+    for name in names:
+        mine = results.rounds(name, scenario.name)
+        cells = [_cell_rps(m) for m in mine] + ["–"] * (rounds - len(mine))
+        figures = [m.result for m in mine if m.ok and m.result is not None]
+        mean = means[name]
+        ratio = f"{mean / means[reference]:.1%}" if mean and means[reference] else "–"
+        p99 = f"{sum(r.p99_ms for r in figures) / len(figures):.2f}" if figures else "–"
+        errors = sum(r.socket_errors for r in figures)
+        status = sum(r.http_errors for r in figures)
+        logged = "on" if mine[0].framework.access_log else "–"
+        lines.append(
+            f"| {name} | {logged} | " + " | ".join(cells)
+            + f" | {mean:,.0f} | {ratio} | {p99} | {errors} | {status} |"
+        )
     return [*lines, ""]
 
 
@@ -187,7 +286,7 @@ def _idle_table(results: Results, frameworks: list[Framework]) -> list[str]:
         "| Framework | Idle RSS MB | Highest peak RSS MB |",
         "| --- | ---: | ---: |",
     ]
-    for framework in frameworks:
+    for framework in {f.name: f for f in frameworks}.values():
         mine = [m for m in results.measurements if m.framework.name == framework.name]
         if not mine:
             continue
@@ -259,8 +358,9 @@ def render(
         (
             f"- {wrk_version()}: `-t{settings.threads} -c{settings.connections}`, "
             f"{settings.warmup_s} s warm-up then {settings.duration_s} s measured, "
-            f"keep-alive unless the scenario says otherwise; {pinning}; "
-            "every server single-process, a fresh process per scenario"
+            "keep-alive, unless a scenario says otherwise (its \"Here:\" line); "
+            f"{pinning}; every server one worker process (Granian: a supervisor and one "
+            "worker), a fresh process per scenario, its output to a file"
         ),
         f"- Command: `{settings.command_line}`",
         "- Versions: " + ", ".join(f"{name} {version}" for name, version in _versions())
@@ -276,16 +376,30 @@ def render(
         "## Targets",
         "",
     ]
+    issue14 = check_issue14_targets(results)
     checks = check_targets(results)
+    if issue14:
+        lines += [
+            "### Issue 14: Areion as `make run` serves it, the fast peers, the costs",
+            "",
+            (
+                "`areion-default` is the `make run` command (access log on, every installed "
+                "plugin, the example plugin included); `areion-bare` the showcase with no "
+                "plugin and no log. Peer rows with `+log` run with their access log on; "
+                "(native) marks a server that is not Python."
+            ),
+            "",
+            *_target_table(issue14),
+            "",
+        ]
     if checks:
-        lines += ["| Target | From | Measured | Result |", "| --- | --- | --- | --- |"]
-        lines += [f"| {c.target} | {c.source} | {c.measured} | {c.status} |" for c in checks]
-    else:
+        lines += (["### Earlier issues", ""] if issue14 else []) + _target_table(checks)
+    if not issue14 and not checks:
         lines.append("None measured in this run (Areion or the peers were not selected).")
     lines += ["", "## Scenarios", ""]
     for scenario in scenarios:
         if results.for_scenario(scenario.name):
-            lines += _scenario_table(results, scenario, settings)
+            lines += _scenario_table(results, scenario, settings, frameworks)
     lines += _codec_table(results)
     lines += [
         "## Memory",
@@ -300,11 +414,20 @@ def render(
     lines += _idle_table(results, frameworks)
     lines += ["## Frameworks", ""]
     used = {m.framework.name for m in results.measurements}
-    lines += [f"- **{f.name}**: {f.description}" for f in frameworks if f.name in used]
+    listed = {f.name: f for f in frameworks if f.name in used}.values()
+    lines += [f"- **{f.name}**: {f.description}" for f in listed]
     lines.append("")
     lines += _warnings(results)
     lines += _failures(results)
     return "\n".join(lines)
+
+
+def _target_table(checks: list[TargetCheck]) -> list[str]:
+    return [
+        "| Target | From | Measured | Result |",
+        "| --- | --- | --- | --- |",
+        *(f"| {c.target} | {c.source} | {c.measured} | {c.status} |" for c in checks),
+    ]
 
 
 def now() -> datetime:

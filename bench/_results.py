@@ -32,6 +32,11 @@ class Measurement:
     connections: int = 0
     #: The last correct answer's body, decoded (the codec table compresses ``/big``'s).
     sample: bytes = b""
+    #: wrk's ``-t`` and the measured seconds asked for.
+    threads: int = 0
+    duration_s: int = 0
+    #: The round of an interleaved scenario (1, 2, …); 1 elsewhere.
+    round: int = 1
 
     @property
     def ok(self) -> bool:
@@ -64,11 +69,41 @@ class Results:
                 return measurement
         return None
 
-    def fastest_peer(self, scenario: str) -> Measurement | None:
-        """The peer with the most requests/s (never Areion, never the raw ceiling)."""
-        peers = [m for m in self.for_scenario(scenario) if m.framework.kind is Kind.PEER and m.ok]
-        return max(peers, key=lambda m: m.rps, default=None)
+    def rounds(self, framework: str, scenario: str) -> list[Measurement]:
+        """Every measurement of ``framework`` on ``scenario`` (the rounds of an interleaved
+        scenario), in the order taken."""
+        return [
+            m for m in self.measurements
+            if m.framework.name == framework and m.scenario.name == scenario
+        ]  # fmt: skip
+
+    def peers(
+        self, scenario: str, *, native: bool | None = False, access_log: bool | None = False
+    ) -> list[Measurement]:
+        """The peers that answered ``scenario`` (never Areion, never the raw ceiling). By
+        default the reference set of the earlier targets: pure-Python servers without an
+        access log; ``None`` takes either kind."""
+        return [
+            m for m in self.for_scenario(scenario)
+            if m.framework.kind is Kind.PEER and m.ok
+            and (native is None or m.framework.native is native)
+            and (access_log is None or m.framework.access_log is access_log)
+        ]  # fmt: skip
+
+    def fastest_peer(
+        self, scenario: str, *, native: bool | None = False, access_log: bool | None = False
+    ) -> Measurement | None:
+        """The peer with the most requests/s among ``peers(...)``."""
+        return max(
+            self.peers(scenario, native=native, access_log=access_log),
+            key=lambda m: m.rps,
+            default=None,
+        )
 
     def best_peer_p99(self, scenario: str) -> Measurement | None:
-        peers = [m for m in self.for_scenario(scenario) if m.framework.kind is Kind.PEER and m.ok]
-        return min(peers, key=lambda m: m.result.p99_ms if m.result else 0.0, default=None)
+        """The reference peer (pure-Python, no access log) with the lowest p99."""
+        return min(
+            self.peers(scenario),
+            key=lambda m: m.result.p99_ms if m.result else 0.0,
+            default=None,
+        )

@@ -3,8 +3,9 @@
 Every framework serves the same routes (see ``apps/`` and the README): a scenario names
 the request wrk repeats, and a check that one answer to it is right, run before the load
 so that no framework is measured answering 404s quickly. The Areion-only scenarios (cache
-hit, brotli of a cached 50 KB response, template page, workers) name the frameworks they
-apply to in ``only``.
+hit, brotli of a cached 50 KB response, template page, workers, the interleaved overhead
+rows) name the frameworks they apply to in ``only``; ``burst`` (256 connections opened at
+once) is shared and adds uvicorn on the asyncio loop through ``extra``.
 """
 
 from __future__ import annotations
@@ -42,10 +43,28 @@ class Scenario:
     expect_headers: tuple[tuple[str, str], ...] = ()
     #: Response headers the answers after the warm-up must carry (``X-Cache: HIT``).
     expect_headers_warm: tuple[tuple[str, str], ...] = ()
+    #: wrk's ``-t`` for this scenario; ``None``: the run's ``--threads`` (1).
+    threads: int | None = None
+    #: Measured seconds, whatever ``--duration`` says (a burst's p99 depends on run length).
+    duration_s: int | None = None
+    #: Frameworks outside the matrix that run this shared scenario too.
+    extra: frozenset[str] = frozenset()
+    #: Measure the frameworks of ``only`` this many times, round by round (A, B, C, A, B,
+    #: C, …), so that drift between passes hits every one alike.
+    rounds: int = 1
+    #: The order of the frameworks within a round; the first is the one the others are
+    #: compared with. Empty: the order of ``FRAMEWORKS``.
+    order: tuple[str, ...] = ()
 
     @property
     def shared(self) -> bool:
         return self.only is None
+
+    def serves(self, framework: str, in_matrix: bool) -> bool:
+        """Whether ``framework`` runs this scenario."""
+        if self.only is not None:
+            return framework in self.only
+        return in_matrix or framework in self.extra
 
 
 def static_file_bytes() -> bytes:
@@ -144,6 +163,11 @@ def _table_rows(count: int) -> Callable[[bytes], bool]:
 
 #: The showcase's endpoint that costs 5 ms, cached and not: what it answers.
 SLOW_BODY = {"message": "worth caching"}
+#: Connections and wrk threads of the burst scenario, and its fixed measured duration.
+BURST_CONNECTIONS, BURST_THREADS, BURST_DURATION_S = 256, 8, 5
+#: The interleaved comparisons on /json (issue 14): each against areion-bare, in rounds.
+OVERHEAD_ORDER = ("areion-bare", "areion-log", "areion-request-id", "areion")
+OVERHEAD_ROUNDS = 3
 #: A brotli-only client: the compressed-response scenarios.
 ACCEPT_BR = (("Accept-Encoding", "br"),)
 AREION = frozenset({"areion"})
@@ -207,6 +231,30 @@ SCENARIOS: tuple[Scenario, ...] = (
         content_type="application/json",
         headers=(("Connection", "close"),),
         check_body=_json_equals({"message": "Hello, World!"}),
+    ),
+    Scenario(
+        name="burst",
+        title=(
+            f"GET /json, a burst: {BURST_CONNECTIONS} connections opened at once "
+            f"(wrk -t{BURST_THREADS} -c{BURST_CONNECTIONS}, {BURST_DURATION_S} s)"
+        ),
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        check_body=_json_equals({"message": "Hello, World!"}),
+        connections=BURST_CONNECTIONS,
+        threads=BURST_THREADS,
+        duration_s=BURST_DURATION_S,
+        extra=frozenset({"starlette-asyncio", "starlette-asyncio+log"}),
+        notes=(
+            f"The measured run is a fresh wrk: its {BURST_CONNECTIONS} connections are opened "
+            f"at once by {BURST_THREADS} threads, as TechEmpower opens them (the warm-up before "
+            "it is a wrk of its own, with its own connections). The tail of a burst is in its "
+            f"first second, so the p99 depends on how long the run is: it is fixed at "
+            f"{BURST_DURATION_S} s, whatever `--duration` says. Starlette runs on uvicorn with "
+            "both loops here: `starlette` (uvloop) and `starlette-asyncio` (`--loop asyncio`), "
+            "each with and without uvicorn's access log."
+        ),
     ),
     # ── Areion only: the plugin paths (issues 4, 5, 7) and the workers (issue 9) ──────────
     Scenario(
@@ -305,6 +353,26 @@ SCENARIOS: tuple[Scenario, ...] = (
             "wrk keeps its CPU; the servers may use every other CPU, and on a 2-CPU machine "
             "every CPU, wrk's included: there the two workers and wrk share two cores and the "
             "figure measures contention, not scaling (see the README)."
+        ),
+    ),
+    Scenario(
+        name="overhead",
+        title=(
+            f"GET /json, Areion's close comparisons interleaved ({OVERHEAD_ROUNDS} rounds)"
+        ),
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        check_body=_json_equals({"message": "Hello, World!"}),
+        only=frozenset(OVERHEAD_ORDER),
+        rounds=OVERHEAD_ROUNDS,
+        order=OVERHEAD_ORDER,
+        notes=(
+            "Each variant against areion-bare (the showcase, no plugin, no log): the access "
+            "log on (areion-log), the example plugin alone (areion-request-id), the five "
+            "official plugins installed and idle on this route (areion). The four are measured "
+            "in turn, round after round, so that drift between passes hits all of them alike; "
+            "each ratio is the mean of a variant's rounds over the mean of areion-bare's."
         ),
     ),
 )

@@ -27,6 +27,29 @@ class ServerFailed(Exception):
     """The server did not start, answered wrongly, or died under load."""
 
 
+#: A server log longer than this after its run (an access log) keeps its head and tail only.
+LOG_KEEP_BYTES = 64 * 1024
+
+
+def compact_log(log: Path, keep: int = LOG_KEEP_BYTES) -> None:
+    """Cut the middle out of a long server log, once the server has stopped: the server
+    wrote every line to the file (the cost being measured), the disk keeps ``keep`` bytes at
+    each end."""
+    try:
+        size = log.stat().st_size
+        if size <= 2 * keep:
+            return
+        with log.open("rb") as handle:
+            head = handle.read(keep)
+            handle.seek(size - keep)
+            tail = handle.read()
+    except OSError:
+        return
+    dropped = size - len(head) - len(tail)
+    marker = f"\n[… bench: {dropped:,} bytes of server output cut here …]\n".encode()
+    log.write_bytes(head + marker + tail)
+
+
 def free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

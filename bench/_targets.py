@@ -1,7 +1,12 @@
 """The targets the issues set, each checked against one run's figures.
 
 A target is reported only when this run measured what it needs (its framework and its
-scenario were selected); one whose framework failed is "not met".
+scenario were selected); one whose framework failed is "not met". Issue 14's targets (Areion
+as `make run` serves it, against the peers users pick for speed, and what the access log
+and the plugins cost) come first, in ``check_issue14_targets``; the earlier issues' follow
+in ``check_targets``. The earlier throughput and latency targets compare the tuned Areion
+row with the pure-Python peers running without an access log, the set they were set
+against; the native-server peers and the ``+log`` rows have targets of their own here.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ THROUGHPUT_TARGETS: tuple[tuple[str, float, str], ...] = (
 TEMPLATE_TARGETS: tuple[tuple[str, float, str], ...] = (("table", 1.5, "issue 7"),)
 CEILING_SCENARIO, CEILING_MINIMUM = "json", 0.5
 PLUGIN_SCENARIO, PLUGIN_TOLERANCE = "json", 0.03
+#: The interleaved comparisons (issue 14); issue 3's target reads it when it ran.
+OVERHEAD_SCENARIO = "overhead"
+#: The scenarios of issue 9's "every shared scenario" (64 connections): not the burst.
+ISSUE9_SCENARIOS = tuple(name for name, _, _ in THROUGHPUT_TARGETS)
 IDLE_RSS_LIMIT_MB = 40.0
 IDLE_RSS_SCENARIO = "json"
 
@@ -91,7 +100,10 @@ def _throughput(
         peer = results.fastest_peer(scenario)
         if areion is None or peer is None:
             continue
-        target = f"{areion.scenario.title}: Areion ≥ {minimum:.1f}× the fastest peer"
+        target = (
+            f"{areion.scenario.title}: Areion ≥ {minimum:.1f}× the fastest peer "
+            "(pure-Python, no access log)"
+        )
         if not areion.ok:
             yield TargetCheck(target, source, _failed(areion), NOT_MET)
             continue
@@ -106,7 +118,7 @@ def _ahead(results: Results) -> Iterator[TargetCheck]:
     seen: set[str] = set()
     for measurement in results.measurements:
         scenario = measurement.scenario
-        if scenario.name in seen or not scenario.shared:
+        if scenario.name in seen or scenario.name not in ISSUE9_SCENARIOS:
             continue
         seen.add(scenario.name)
         areion = results.get("areion", scenario.name)
@@ -149,7 +161,7 @@ def _p99(results: Results) -> Iterator[TargetCheck]:
     seen: set[str] = set()
     for measurement in results.measurements:
         scenario = measurement.scenario
-        if scenario.name in seen or not scenario.shared:
+        if scenario.name in seen or scenario.name not in ISSUE9_SCENARIOS:
             continue
         seen.add(scenario.name)
         areion = results.get("areion", scenario.name)
@@ -185,8 +197,14 @@ def _errors(results: Results) -> Iterator[TargetCheck]:
 
 
 def _plugin_overhead(results: Results) -> Iterator[TargetCheck]:
+    """Issue 3 from the matrix's single `json` figures; when the interleaved `overhead`
+    scenario ran, issue 14's line judges the same thing from it instead."""
+    if results.rounds("areion", OVERHEAD_SCENARIO) and results.rounds(
+        "areion-bare", OVERHEAD_SCENARIO
+    ):
+        return
     full = results.get("areion", PLUGIN_SCENARIO)
-    bare = results.get("areion-noplugins", PLUGIN_SCENARIO)
+    bare = results.get("areion-bare", PLUGIN_SCENARIO)
     if full is None or bare is None:
         return
     target = (
@@ -255,7 +273,7 @@ def _idle_rss(results: Results) -> Iterator[TargetCheck]:
         return
     idle_mb = idle_rss_mb(results, "areion")
     measured = f"{idle_mb:.1f} MB"
-    bare = idle_rss_mb(results, "areion-noplugins")
+    bare = idle_rss_mb(results, "areion-bare")
     if bare:
         measured += f" (no plugins: {bare:.1f} MB)"
     status = MET if idle_mb < IDLE_RSS_LIMIT_MB else NOT_MET
@@ -287,4 +305,119 @@ def check_targets(results: Results) -> list[TargetCheck]:
         *_throughput(results, TEMPLATE_TARGETS),
         *_workers(results),
         *_idle_rss(results),
+    ]
+
+
+# ── Issue 14: Areion as `make run` serves it, the fast peers, what the log and plugins cost ──
+
+ISSUE14 = "issue 14"
+DEFAULT, BARE = "areion-default", "areion-bare"
+BURST_SCENARIO = "burst"
+#: (target, framework a, framework b, minimum of a ÷ b), on `json`.
+ISSUE14_PEER_RATIOS: tuple[tuple[str, str, str, float], ...] = (
+    ("`areion-default` ≥ 1.0× Robyn", DEFAULT, "robyn", 1.0),
+    ("`areion-default` ≥ 1.0× Emmett55 on Granian", DEFAULT, "emmett55-granian", 1.0),
+    ("`areion-bare` ≥ 0.85× socketify", BARE, "socketify", 0.85),
+)
+#: (target, variant, largest cost against areion-bare), interleaved on `overhead`.
+ISSUE14_COSTS: tuple[tuple[str, str, float], ...] = (
+    ("access log on vs off (no plugin)", "areion-log", 0.10),
+    ("the example plugin (request_id) alone vs none", "areion-request-id", 0.10),
+    ("the five official plugins installed and idle vs none (issues 3, 14)", "areion", 0.03),
+)
+#: (Areion row, uvicorn on the asyncio loop with the same logging, largest p99 ratio).
+ISSUE14_BURST: tuple[tuple[str, str, float], ...] = (
+    (DEFAULT, "starlette-asyncio+log", 2.0),
+    (BARE, "starlette-asyncio", 2.0),
+)
+PYTHON_LOG_MINIMUM = 1.5
+
+
+def _rate_ratio(target: str, a: Measurement, b: Measurement, minimum: float) -> TargetCheck:
+    if not (a.ok and b.ok):
+        return TargetCheck(target, ISSUE14, _failed(a if not a.ok else b), NOT_MET)
+    value = a.rps / b.rps
+    measured = f"{value:.2f}× ({_rate(a)} vs {_rate(b)})"
+    return TargetCheck(target, ISSUE14, measured, MET if value >= minimum else NOT_MET)
+
+
+def _issue14_python_log(results: Results) -> Iterator[TargetCheck]:
+    """areion-default against the fastest pure-Python peer that runs with its access log."""
+    mine = results.get(DEFAULT, "json")
+    peer = results.fastest_peer("json", native=False, access_log=True)
+    if mine is None or peer is None:
+        return
+    target = (
+        f"`GET /json`: `areion-default` ≥ {PYTHON_LOG_MINIMUM:.1f}× the fastest pure-Python "
+        "peer running with its access log on"
+    )
+    yield _rate_ratio(target, mine, peer, PYTHON_LOG_MINIMUM)
+
+
+def _issue14_peers(results: Results) -> Iterator[TargetCheck]:
+    for text, a_name, b_name, minimum in ISSUE14_PEER_RATIOS:
+        a, b = results.get(a_name, "json"), results.get(b_name, "json")
+        if a is None or b is None:
+            continue
+        yield _rate_ratio(f"`GET /json`: {text}", a, b, minimum)
+
+
+def _mean_rps(rounds: list[Measurement]) -> float:
+    return sum(m.rps for m in rounds) / len(rounds)
+
+
+def _issue14_costs(results: Results) -> Iterator[TargetCheck]:
+    bare = results.rounds(BARE, OVERHEAD_SCENARIO)
+    if not bare:
+        return
+    for text, variant, tolerance in ISSUE14_COSTS:
+        rounds = results.rounds(variant, OVERHEAD_SCENARIO)
+        if not rounds:
+            continue
+        target = (
+            f"`GET /json`, interleaved: {text} costs ≤ {tolerance:.0%} "
+            f"(`{variant}` vs `{BARE}`)"
+        )
+        failed = [m for m in (*rounds, *bare) if not m.ok]
+        if failed:
+            yield TargetCheck(target, ISSUE14, _failed(failed[0]), NOT_MET)
+            continue
+        mine, theirs = _mean_rps(rounds), _mean_rps(bare)
+        cost = 1 - mine / theirs
+        measured = (
+            f"cost {cost:.1%} ({variant} {mine:,.0f}/s vs {BARE} {theirs:,.0f}/s, means of "
+            f"{len(rounds)} and {len(bare)} interleaved runs)"
+        )
+        yield TargetCheck(target, ISSUE14, measured, MET if cost <= tolerance else NOT_MET)
+
+
+def _issue14_burst(results: Results) -> Iterator[TargetCheck]:
+    for mine_name, uvicorn_name, maximum in ISSUE14_BURST:
+        mine = results.get(mine_name, BURST_SCENARIO)
+        uvicorn = results.get(uvicorn_name, BURST_SCENARIO)
+        if mine is None or uvicorn is None:
+            continue
+        target = (
+            f"Burst p99: `{mine_name}` ≤ {maximum:.0f}× uvicorn on the asyncio loop "
+            f"(`{uvicorn_name}`)"
+        )
+        if not (mine.ok and uvicorn.ok) or mine.result is None or uvicorn.result is None:
+            yield TargetCheck(target, ISSUE14, _failed(mine if not mine.ok else uvicorn), NOT_MET)
+            continue
+        a, b = mine.result, uvicorn.result
+        value = a.p99_ms / b.p99_ms if b.p99_ms else float("inf")
+        measured = (
+            f"{value:.2f}× (p99 {a.p99_ms:.1f} ms vs {b.p99_ms:.1f} ms; max {a.max_ms:.0f} "
+            f"vs {b.max_ms:.0f} ms)"
+        )
+        yield TargetCheck(target, ISSUE14, measured, MET if value <= maximum else NOT_MET)
+
+
+def check_issue14_targets(results: Results) -> list[TargetCheck]:
+    """Issue 14's targets this run can judge, in the order the report lists them."""
+    return [
+        *_issue14_python_log(results),
+        *_issue14_peers(results),
+        *_issue14_costs(results),
+        *_issue14_burst(results),
     ]

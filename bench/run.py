@@ -5,12 +5,12 @@ in one run, and write ``RESULTS.md``.
                         [--frameworks areion,aiohttp,...] [--output bench/RESULTS.md]
 
 Each (scenario, framework) pair gets a fresh server process on a free port, pinned to one
-CPU, and wrk (``-t1 -c64``) pinned to the other: warm-up, then the measured run. A framework
-that fails to start, answers wrongly or dies is reported as failed and the run goes on.
-The Areion-only scenarios run the Areion variants they name (the Redis store on a private
-redis-server, one and two workers); after the load runs the compression codecs are timed
-in-process on ``/big``'s body. See ``bench/README.md`` for the method and how to read the
-results.
+CPU, and wrk (``-t1 -c64``; ``-t8 -c256`` for the burst) pinned to the other: warm-up, then
+the measured run. A framework that fails to start, answers wrongly or dies is reported as
+failed and the run goes on. The Areion-only scenarios run the Areion variants they name
+(the Redis store on a private redis-server, one and two workers, the interleaved overhead
+rows, round after round); after the load runs the compression codecs are timed in-process
+on ``/big``'s body. See ``bench/README.md`` for the method and how to read the results.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from _codec_table import measure_codecs
-from _frameworks import FRAMEWORKS, FRAMEWORKS_BY_NAME, Framework
+from _frameworks import FRAMEWORKS, FRAMEWORKS_BY_NAME, Framework, Kind
 from _redis import PrivateRedis, RedisFailed, redis_version
 from _report import RunSettings, now, render
 from _results import Measurement, Results
 from _scenarios import SCENARIOS, SCENARIOS_BY_NAME, Scenario, write_static_dir
-from _server import ServerFailed, ServerProcess, cpu_list, free_port, request_once
+from _server import ServerFailed, ServerProcess, compact_log, cpu_list, free_port, request_once
 from _wrk import WrkResult, lua_script, run_wrk
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -49,6 +49,32 @@ DEFAULT_DURATION, DEFAULT_WARMUP = 10, 2
 QUICK_DURATION, QUICK_WARMUP = 3, 1
 #: The scenario whose answer is the document the codec table compresses.
 CODEC_SCENARIO = "big-br"
+#: ``--preset NAME``: scenarios and frameworks of one part of the suite (explicit
+#: ``--scenarios`` / ``--frameworks`` still win).
+PRESETS: dict[str, tuple[list[str], list[str]]] = {
+    # What issue 14's targets need: /json, the burst and the interleaved overhead rows, with
+    # Areion as `make run` serves it, the fast peers and every pure-Python peer with its log.
+    "issue14": (
+        ["json", "burst", "overhead"],
+        [
+            "areion-default", "areion-bare", "areion-log", "areion-request-id", "areion",
+            "robyn", "emmett55-granian", "socketify", "starlette-asyncio",
+            "starlette-asyncio+log", *(
+                name for name, f in FRAMEWORKS_BY_NAME.items()
+                if f.access_log and f.matrix and not f.native and f.kind is Kind.PEER
+            ),
+        ],
+    ),
+    # The peers issue 14 added, with the three Areion rows of the matrix, on every shared
+    # scenario.
+    "new-peers": (
+        ["json", "plaintext", "params", "echo", "static", "json-close", "burst"],
+        [
+            "areion-default", "areion", "areion-bare", "robyn", "socketify", "litestar",
+            "litestar+log", "emmett55-granian", "blacksheep-granian",
+        ],
+    ),
+}  # fmt: skip
 
 
 def _names(value: str, known: Mapping[str, object], what: str) -> list[str]:
@@ -78,15 +104,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--warmup", type=int, default=None, help=f"warm-up seconds ({DEFAULT_WARMUP})"
     )
     parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="the scenarios and frameworks of one part: " + "; ".join(
+            f"{name}: {', '.join(scenarios)}" for name, (scenarios, _) in PRESETS.items()
+        ),
+    )
+    parser.add_argument(
         "--scenarios",
         type=lambda v: _names(v, SCENARIOS_BY_NAME, "scenario"),
-        default=list(SCENARIOS_BY_NAME),
+        default=None,
         help="comma-separated, from: " + ", ".join(SCENARIOS_BY_NAME),
     )
     parser.add_argument(
         "--frameworks",
         type=lambda v: _names(v, FRAMEWORKS_BY_NAME, "framework"),
-        default=list(FRAMEWORKS_BY_NAME),
+        default=None,
         help="comma-separated, from: " + ", ".join(FRAMEWORKS_BY_NAME),
     )
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
@@ -99,6 +132,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--list", action="store_true", help="list frameworks and scenarios")
     args = parser.parse_args(argv)
+    everything = (list(SCENARIOS_BY_NAME), list(FRAMEWORKS_BY_NAME))
+    preset_scenarios, preset_frameworks = PRESETS[args.preset] if args.preset else everything
+    if args.scenarios is None:
+        args.scenarios = preset_scenarios
+    if args.frameworks is None:
+        args.frameworks = preset_frameworks
     if args.duration is None:
         args.duration = QUICK_DURATION if args.quick else DEFAULT_DURATION
     if args.warmup is None:
@@ -170,16 +209,20 @@ def measure(
     log_dir: Path,
     pinned: bool,
     redis: PrivateRedis | None,
+    round_: int = 1,
 ) -> Measurement:
     port = free_port(HOST)
-    log = log_dir / f"{scenario.name}-{framework.name}.log"
-    wrk_log = log_dir / f"{scenario.name}-{framework.name}.wrk.log"
+    stem = f"{scenario.name}-{framework.name}" + (f".r{round_}" if scenario.rounds > 1 else "")
+    log = log_dir / f"{stem}.log"
+    wrk_log = log_dir / f"{stem}.wrk.log"
     command = [
         part.format(python=sys.executable, host=HOST, port=port, apps=APPS_DIR)
         for part in framework.command
     ]
     cpus = server_cpus(framework, args, pinned)
     connections = scenario.connections or args.connections
+    threads = min(scenario.threads or args.threads, connections)
+    duration = scenario_duration(scenario, args)
     measurement = Measurement(
         framework,
         scenario,
@@ -187,6 +230,9 @@ def measure(
         server_cpus=cpu_list(cpus) if cpus is not None else "",
         shares_client_cpu=cpus is None or args.client_cpu in cpus,
         connections=connections,
+        threads=threads,
+        duration_s=duration,
+        round=round_,
     )
     if framework.needs_redis:
         try:
@@ -208,7 +254,7 @@ def measure(
         run_wrk,
         url,
         script,
-        threads=min(args.threads, connections),
+        threads=threads,
         connections=connections,
         cpu=args.client_cpu if pinned else None,
         log=wrk_log,
@@ -227,9 +273,14 @@ def measure(
             # Warm-up over: what the measured run gets (a cache hit) must hold now.
             validate(port, scenario, warm=True)
         log_size = log.stat().st_size
-        measurement.result = load(duration_s=args.duration)
+        measurement.result = load(duration_s=duration)
         logged = log.stat().st_size - log_size
-        if logged > CHATTY_LOG_BYTES:
+        if framework.access_log and logged == 0:
+            measurement.warnings.append(
+                "an access-log row whose server wrote nothing during the measured run "
+                "(is its access log really on?)"
+            )
+        elif not framework.access_log and logged > CHATTY_LOG_BYTES:
             measurement.warnings.append(
                 f"the server wrote {logged // 1024} KB of output during the measured run "
                 "(access log or debug output on?)"
@@ -240,19 +291,30 @@ def measure(
         measurement.error = str(error) or type(error).__name__
     finally:
         measurement.peak_rss_kib = server.peak_rss_kib()
-        server.stop()
+        server.stop(grace=framework.stop_grace)
+        # An access log of a 10 s run is tens of MB: keep its head and tail.
+        compact_log(log)
     return measurement
 
 
+def scenario_duration(scenario: Scenario, args: argparse.Namespace) -> int:
+    """Measured seconds: the scenario's own (the burst) or ``--duration``."""
+    return scenario.duration_s or args.duration
+
+
 def _progress(index: int, total: int, measurement: Measurement) -> str:
-    head = f"[{index}/{total}] {measurement.scenario.name} · {measurement.framework.name}:"
+    round_ = f" (round {measurement.round})" if measurement.scenario.rounds > 1 else ""
+    head = (
+        f"[{index}/{total}] {measurement.scenario.name} · {measurement.framework.name}{round_}:"
+    )
     result: WrkResult | None = measurement.result
     if not measurement.ok or result is None:
         return f"{head} FAILED — {measurement.error}"
     warnings = "".join(f"\n    warning: {w}" for w in measurement.warnings)
     return (
         f"{head} {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
-        f"p99 {result.p99_ms:.2f} ms, socket errors {result.socket_errors_text()}, "
+        f"p99 {result.p99_ms:.2f} ms, max {result.max_ms:.1f} ms, "
+        f"socket errors {result.socket_errors_text()}, "
         f"HTTP ≥400 {result.http_errors}, peak RSS {measurement.peak_rss_kib / 1024:.1f} MB"
         f"{warnings}"
     )
@@ -260,16 +322,22 @@ def _progress(index: int, total: int, measurement: Measurement) -> str:
 
 def planned(
     scenarios: Sequence[Scenario], frameworks: Sequence[Framework]
-) -> list[tuple[Scenario, Framework]]:
-    """Scenario by scenario, each framework that serves it: a shared scenario every
-    framework of the matrix; an Areion-only one the frameworks it names."""
-    return [
-        (scenario, framework)
-        for scenario in scenarios
-        for framework in frameworks
-        if (scenario.only is None and framework.matrix)
-        or (scenario.only is not None and framework.name in scenario.only)
-    ]
+) -> list[tuple[Scenario, Framework, int]]:
+    """Scenario by scenario, each framework that serves it, with its round: a shared
+    scenario every framework of the matrix (and its ``extra``); an Areion-only one the
+    frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round."""
+    plan = []
+    for scenario in scenarios:
+        serving = [
+            f for f in frameworks
+            if scenario.serves(f.name, f.matrix) and f.skip_reason(scenario.name) is None
+        ]  # fmt: skip
+        if scenario.order:
+            rank = {name: index for index, name in enumerate(scenario.order)}
+            serving.sort(key=lambda f: rank.get(f.name, len(rank)))
+        for round_ in range(1, scenario.rounds + 1):
+            plan += [(scenario, framework, round_) for framework in serving]
+    return plan
 
 
 def start_redis(log_dir: Path, args: argparse.Namespace, pinned: bool) -> PrivateRedis:
@@ -290,9 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         for f in FRAMEWORKS:
-            print(f"framework {f.name:18} {f.description}")
+            print(f"framework {f.name:22} {f.description}")
         for s in SCENARIOS:
-            print(f"scenario  {s.name:18} {s.title}")
+            print(f"scenario  {s.name:22} {s.title}")
         return 0
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed; run bench/setup.sh", file=sys.stderr)
@@ -319,18 +387,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not plan:
         print("bench: nothing to measure: no selected framework serves a selected scenario")
         return 2
-    estimate = len(plan) * (args.warmup + args.duration + OVERHEAD_S) / 60
+    estimate = sum(
+        args.warmup + scenario_duration(scenario, args) + OVERHEAD_S for scenario, _, _ in plan
+    ) / 60
     print(f"bench: {len(plan)} measurements, about {estimate:.0f} min; logs in {log_dir}")
     load_before = os.getloadavg()
 
     results = Results()
     scripts: dict[str, Path] = {}
     redis: PrivateRedis | None = None
-    used_redis = any(framework.needs_redis for _, framework in plan)
+    used_redis = any(framework.needs_redis for _, framework, _ in plan)
     try:
         if used_redis:
             redis = start_redis(log_dir, args, pinned)
-        for index, (scenario, framework) in enumerate(plan, start=1):
+        for index, (scenario, framework, round_) in enumerate(plan, start=1):
             if scenario.name not in scripts:
                 scripts[scenario.name] = script_dir / f"{scenario.name}.lua"
                 scripts[scenario.name].write_text(lua_script(scenario))
@@ -343,6 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_dir=log_dir,
                 pinned=pinned,
                 redis=redis,
+                round_=round_,
             )
             results.add(measurement)
             print(_progress(index, len(plan), measurement), flush=True)

@@ -3,9 +3,11 @@
 #   - wrk (from Debian's package when root, otherwise stops with the command to run);
 #   - redis-server for the Redis cache scenarios (Debian's package when root, otherwise a
 #     warning: those scenarios then fail and the rest runs);
+#   - libuv (Debian's libuv1) for socketify, whose bundled native library links against it;
 #   - .venv-bench at the repository root, on Python 3.11, with the peer frameworks from
-#     bench/requirements.txt, the core (-e .) and every plugin that has a pyproject.toml
-#     (-e plugins/<name>).
+#     bench/requirements.txt, the core (-e .), every plugin that has a pyproject.toml
+#     (-e plugins/<name>) and the example plugin (-e examples/plugin_example): what
+#     `make run` serves, for the areion-default row.
 # A second run with nothing changed does nothing: the hash of the inputs (requirements,
 # every pyproject.toml, the interpreter's version) is kept in .venv-bench/.bench-stamp.
 #
@@ -43,14 +45,27 @@ if ! command -v redis-server >/dev/null 2>&1; then
     fi
 fi
 
+# socketify ships a prebuilt libsocketify that needs libuv.so.1 at run time.
+if ! ldconfig -p 2>/dev/null | grep -q 'libuv\.so\.1'; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing libuv1 from Debian's package (for socketify)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libuv1 >/dev/null
+    else
+        say "warning: libuv.so.1 is missing, the socketify rows will fail" \
+            "(Debian/Ubuntu: sudo apt-get install libuv1)"
+    fi
+fi
+
 command -v "$PYTHON" >/dev/null 2>&1 \
     || die "$PYTHON not found: install Python 3.11 or set PYTHON=/path/to/python3.11"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
     || die "$PYTHON is not Python 3.11 (the benchmark's reference interpreter); set PYTHON"
 
-# The editable installs: the core, then each plugin that already has a pyproject.toml.
+# The editable installs: the core, each plugin that already has a pyproject.toml, and the
+# example plugin (`make run` serves the showcase with it; so does areion-default).
 EDITABLES=("$ROOT")
-for dir in "$ROOT"/plugins/*/; do
+for dir in "$ROOT"/plugins/*/ "$ROOT"/examples/plugin_example/; do
     [ -f "$dir/pyproject.toml" ] && EDITABLES+=("${dir%/}")
 done
 
@@ -84,7 +99,10 @@ say "installing the peer frameworks"
 say "installing Areion (editable): ${EDITABLES[*]#"$ROOT/"}"
 EDITABLE_ARGS=()
 for dir in "${EDITABLES[@]}"; do EDITABLE_ARGS+=(-e "$dir"); done
-"${PIP[@]}" install "${EDITABLE_ARGS[@]}"
+# As the Makefile does: the build backend once, then every editable without an isolated
+# build environment each.
+"${PIP[@]}" install 'setuptools>=77'
+"${PIP[@]}" install --no-build-isolation "${EDITABLE_ARGS[@]}"
 
 printf '%s\n' "$HASH" > "$STAMP"
 say "ready: $VENV"

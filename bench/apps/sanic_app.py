@@ -1,6 +1,7 @@
-"""Sanic, single process (``single_process=True``), access log and debug off.
+"""Sanic, single process (``single_process=True``), debug off; access log off (Sanic's
+default outside debug mode: ``ACCESS_LOG`` is ``False``), or on with ``--access-log``.
 
-Run: ``python bench/apps/sanic_app.py --host 127.0.0.1 --port 8000``.
+Run: ``python bench/apps/sanic_app.py --host 127.0.0.1 --port 8000 [--access-log]``.
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--access-log", action="store_true", help="access_log=True")
     args = parser.parse_args()
     app.run(
         host=args.host,
         port=args.port,
         single_process=True,
-        access_log=False,
+        access_log=args.access_log,
         debug=False,
         motd=False,
     )

@@ -1,0 +1,55 @@
+"""socketify.py (C++ uWebSockets through cffi), one process, as its documentation writes it.
+
+Run: ``python bench/apps/socketify_app.py --host 127.0.0.1 --port 8000``.
+
+``res.send`` sends a dict as JSON (socketify's default serializer) and a str as text/plain;
+the body of ``POST /echo`` is read with ``await res.get_json()``; the static file through
+``app.static`` (socketify's ``sendfile`` helper). socketify has no access log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from socketify import App, AppListenOptions, Request, Response
+
+
+def json_handler(res: Response, req: Request) -> None:
+    res.send({"message": "Hello, World!"})
+
+
+def plaintext(res: Response, req: Request) -> None:
+    res.send("Hello, World!")
+
+
+def user_post(res: Response, req: Request) -> None:
+    res.send({"user": req.get_parameter(0), "post": req.get_parameter(1)})
+
+
+async def echo(res: Response, req: Request) -> None:
+    res.send(await res.get_json())
+
+
+def make_app() -> App:
+    app = App()
+    app.get("/json", json_handler)
+    app.get("/plaintext", plaintext)
+    app.get("/users/:id/posts/:post", user_post)
+    app.post("/echo", echo)
+    app.static("/static", os.environ["AREION_BENCH_STATIC"])
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    app = make_app()
+    app.listen(AppListenOptions(port=args.port, host=args.host))
+    app.run()
+
+
+if __name__ == "__main__":
+    main()
