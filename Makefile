@@ -52,8 +52,11 @@ run: setup-serve
 system-deps:
 	@scripts/system-deps.sh
 
+# The whole suite, then the core's smoke suite with the eager request driver off and on
+# Python 3.12 and 3.13 where they are installed (scripts/smoke.sh).
 test: setup system-deps
 	$(BIN)/python -m pytest -q
+	@scripts/smoke.sh
 
 packaging-test: setup
 	@scripts/packaging_test.sh
@@ -77,4 +80,4 @@ lint: setup
 	$(BIN)/mypy areion_core $(dir $(wildcard plugins/*/areion_*/__init__.py))
 
 clean:
-	rm -rf $(VENV) .venv-bench build dist *.egg-info
+	rm -rf $(VENV) .venv-bench .venv-3.12 .venv-3.13 build dist *.egg-info

@@ -34,8 +34,8 @@ from .response import (
     create_text_response,
 )
 from .routing import DefaultRouter, Route, Router, route_options, set_route_option
+from .runner import AreionServer
 from .server import ServerLimits
-from .serving import AreionServer
 
 __version__ = "2.0.0"
 
@@ -44,9 +44,9 @@ def __getattr__(name: str) -> object:
     # DefaultEngine / DefaultOrchestrator live in their plugins; resolve them on first use so
     # that importing a plugin before areion_core cannot freeze the "not installed" stand-in.
     if name in ("DefaultEngine", "DefaultOrchestrator"):
-        from . import _optional
+        from . import _plugin_classes
 
-        value = _optional.resolve(name)
+        value = _plugin_classes.resolve(name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'areion_core' has no attribute {name!r}")

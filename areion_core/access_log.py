@@ -55,14 +55,19 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 class AccessLog:
     """Collects one record per request and writes them, formatted, from a thread of its own."""
 
-    __slots__ = ("_dropped", "_format", "_lock", "_loop", "_pending", "_queue", "_records", "_timer",
-                 "_writer", "fd", "format")
+    __slots__ = ("_dropped", "_format", "_lock", "_loop", "_owns_fd", "_pending", "_queue", "_records",
+                 "_timer", "_writer", "destination", "fd", "format", "max_pending")
 
-    def __init__(self, fd: int, format: str = "text") -> None:
+    def __init__(self, destination: int | str = 2, format: str = "text", *, max_pending: int = MAX_PENDING) -> None:
+        """``destination``: a file descriptor (2, stderr, by default) or a file path, appended to."""
         if format not in FORMATS:
             raise ValueError(f"access log format must be one of {', '.join(FORMATS)}, not {format!r}")
-        self.fd = fd
+        self.destination = destination
+        #: The descriptor written to (a path is opened by start(), in the process that serves).
+        self.fd = destination if isinstance(destination, int) else -1
+        self._owns_fd = False
         self.format = format
+        self.max_pending = max_pending
         self._format: Callable[[list[_Record]], bytes] = _text_lines if format == "text" else _json_lines
         self._records: list[_Record] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -74,7 +79,11 @@ class AccessLog:
         self._dropped = 0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the writer thread (in the process that serves: a worker starts its own)."""
+        """Open the file (for a path) and start the writer thread, in the process that serves
+        (each worker has its own)."""
+        if isinstance(self.destination, str):
+            self.fd = os.open(self.destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._owns_fd = True
         self._loop = loop
         self._writer = threading.Thread(target=self._write_forever, name="areion-access-log", daemon=True)
         self._writer.start()
@@ -82,7 +91,9 @@ class AccessLog:
     def record(self, request: HttpRequest, status: int, nbytes: int, started: float) -> None:
         """Note one answered request (the only part of the log on the request's way)."""
         records = self._records
-        records.append((_perf_counter(), started, request.conn.client, request.method, request.raw_path,
+        conn = request.conn
+        records.append((_perf_counter(), started, conn.client if conn is not None else None, request.method,
+                        request.raw_path,
                         request.query_string, request.http_version, status, nbytes, request.request_id))
         if len(records) == 1:
             loop = self._loop
@@ -103,7 +114,7 @@ class AccessLog:
         self._records = []
         data = self._format(records)
         with self._lock:
-            if self._pending + len(data) > MAX_PENDING and self._writer is not None:
+            if self._pending + len(data) > self.max_pending and self._writer is not None:
                 self._dropped += len(records)
                 return
             if self._dropped:
@@ -125,6 +136,9 @@ class AccessLog:
         if writer is not None:
             self._queue.put(None)
             await asyncio.get_running_loop().run_in_executor(None, writer.join, timeout)
+        if self._owns_fd and not (writer is not None and writer.is_alive()):
+            os.close(self.fd)
+            self._owns_fd = False
 
     def _write_forever(self) -> None:
         while True:
@@ -179,25 +193,33 @@ def _target(path: str, query: str) -> str:
     return target
 
 
-_TEXT = '%s - - [%s.%03d +0000] "%s %s HTTP/%s" %d %d %d.%03dms %s\n'
+# Digits of 0..999, three-digit and plain: a table lookup costs less than formatting an int.
+_MS = tuple(f"{i:03d}" for i in range(1000))
+_NUM = tuple(str(i) for i in range(1000))
 
 
 def _text_lines(records: list[_Record]) -> bytes:
     offset = time.time() - _perf_counter()
     second = -1
     stamp = ""
-    lines = []
+    lines: list[str] = []
+    append = lines.append
+    ms_of, num, clients = _MS, _NUM, _clients
     for end, started, client, method, path, query, version, status, nbytes, request_id in records:
         now = end + offset
         if int(now) != second:
             second = int(now)
             t = time.gmtime(second)
             stamp = (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
-                     f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}")
+                     f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.")
         us = int((end - started) * 1e6 + 0.5)
-        lines.append(_TEXT % (_clients.get(client) or _client_text(client), stamp, int((now - second) * 1000),
-                              method, _target(path, query), version, status, nbytes, us // 1000, us % 1000,
-                              request_id or "-"))
+        ms = us // 1000
+        if query or '"' in path or "\\" in path or not path.isprintable():
+            path = _target(path, query)
+        append(f'{clients.get(client) or _client_text(client)} - - [{stamp}{ms_of[int((now - second) * 1000)]}'
+               f' +0000] "{method} {path} HTTP/{version}" {num[status] if status < 1000 else status}'
+               f' {num[nbytes] if nbytes < 1000 else nbytes} {num[ms] if ms < 1000 else ms}.{ms_of[us - ms * 1000]}ms'
+               f' {request_id or "-"}\n')
     return "".join(lines).encode("utf-8", "backslashreplace")
 
 
@@ -206,7 +228,7 @@ def _json_lines(records: list[_Record]) -> bytes:
     dumps = orjson.dumps
     second = -1
     stamp = ""
-    lines = []
+    lines: list[str] = []
     for end, started, client, method, path, query, version, status, nbytes, request_id in records:
         now = end + offset
         if int(now) != second:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pluggy
 
-from ._builtin import ErrorPages, StaticFilesPlugin
+from ._builtin_plugins import ErrorPages, StaticFilesPlugin
 from .access_log import AccessLog
 from .config import AreionConfig
 from .dispatch import Dispatcher
@@ -118,7 +118,8 @@ class App:
         self.config.access_log = enabled
         if format is not None:
             self.config.access_log_format = format
-        self.access_log = AccessLog(2, self.config.access_log_format) if enabled else None
+        cfg = self.config
+        self.access_log = AccessLog(cfg.access_log_file or 2, cfg.access_log_format) if enabled else None
         if self.dispatcher is not None:
             self.dispatcher.access_log = self.access_log
 

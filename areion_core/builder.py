@@ -1,4 +1,4 @@
-"""``AreionServerBuilder``: the seed's fluent API for putting an app together."""
+"""``AreionServerBuilder``: Areion 1.x's fluent API for putting an app together."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .config import AreionConfig
 from .exceptions import ConfigError
 from .headers import FRAMING, check_header
 from .routing import Router
-from .serving import AreionServer
+from .runner import AreionServer
 
 
 class AreionServerBuilder:

@@ -24,7 +24,7 @@ from .app import App
 from .config import AreionConfig
 from .exceptions import ConfigError, PluginError, RouteError
 from .plugins import PluginInfo, PluginRegistry, discover, load_entry_point, select
-from .serving import AreionServer
+from .runner import AreionServer
 
 
 def load_target(spec: str) -> AreionServer:

@@ -16,7 +16,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ _SECRET_URL = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 
 _TOP_KEYS = {
     "app", "host", "port", "workers", "development", "plugins", "disabled", "server_header",
-    "global_headers", "access_log", "access_log_format", "log_level", "log_file", "sync_handlers",
-    "thread_pool_size",
-    "static_dir", "static_prefix", "root_path", "limits", "tls", "reload", "hook_timeout",
+    "global_headers", "access_log", "access_log_format", "access_log_file", "log_level", "log_file",
+    "sync_handlers", "thread_pool_size", "static_dir", "static_prefix", "root_path", "limits", "tls", "reload",
+    "hook_timeout",
 }
 #: Seconds an async plugin hook may run before it is cancelled (see ``hook_timeout``): as
 #: long as a client may take to send its headers (``limits.header_timeout``), far above
@@ -126,6 +126,7 @@ def _env_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "AREION_WORKERS": "workers", "AREION_DEVELOPMENT": "development",
         "AREION_LOG_LEVEL": "log_level", "AREION_LOG_FILE": "log_file",
         "AREION_ACCESS_LOG": "access_log", "AREION_ACCESS_LOG_FORMAT": "access_log_format",
+        "AREION_ACCESS_LOG_FILE": "access_log_file",
         "AREION_STATIC_DIR": "static_dir",
         "AREION_SERVER_HEADER": "server_header", "AREION_ROOT_PATH": "root_path",
         "AREION_SYNC_HANDLERS": "sync_handlers", "AREION_HOOK_TIMEOUT": "hook_timeout",
@@ -181,12 +182,25 @@ def _as_seconds(key: str, value: Any) -> float:
 
 
 def _limits(value: Any) -> ServerLimits:
+    """The ``[limits]`` table as ServerLimits; an unknown key or a bad value raises ``ConfigError``."""
     if not isinstance(value, Mapping):
         raise ConfigError("limits", value, "a table of limits")
-    # Numbers given as text (${VAR}, AREION_LIMITS_*) are read as numbers; the limits check the rest.
-    return ServerLimits.from_mapping(
-        {k: _number(v, f"limits.{k}") if isinstance(v, str) else v for k, v in value.items()}
-    )
+    known = {f.name: f for f in fields(ServerLimits)}
+    values: dict[str, Any] = {}
+    for key, given in value.items():
+        if key not in known:
+            raise ConfigError(f"limits.{key}", given, f"one of {', '.join(sorted(known))}")
+        # Numbers given as text (${VAR}, AREION_LIMITS_*) are read as numbers.
+        number = _number(given, f"limits.{key}") if isinstance(given, str) else given
+        kind: type[int] | type[float] = int if isinstance(known[key].default, int) else float
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ConfigError(f"limits.{key}", given, f"a positive {kind.__name__}")
+        if number <= 0:
+            raise ConfigError(f"limits.{key}", given, "a value greater than 0")
+        if kind is int and not float(number).is_integer():
+            raise ConfigError(f"limits.{key}", given, "a whole number")
+        values[key] = kind(number)
+    return ServerLimits(**values)
 
 
 @dataclass
@@ -204,6 +218,7 @@ class AreionConfig:
     global_headers: dict[str, str] = field(default_factory=dict)
     access_log: bool = True
     access_log_format: str = "text"
+    access_log_file: str | None = None
     log_level: str = "INFO"
     log_file: str | None = None
     sync_handlers: str = "thread"
@@ -336,13 +351,15 @@ def _read_headers(cfg: AreionConfig, d: dict[str, Any]) -> None:
 
 
 def _read_logging(cfg: AreionConfig, d: dict[str, Any]) -> None:
-    """access_log, access_log_format, log_level, log_file."""
+    """access_log, access_log_format, access_log_file, log_level, log_file."""
     if "access_log" in d:
         cfg.access_log = _as_bool("access_log", d["access_log"])
     if "access_log_format" in d:
         if d["access_log_format"] not in ("text", "json"):
             raise ConfigError("access_log_format", d["access_log_format"], "'text' or 'json'")
         cfg.access_log_format = d["access_log_format"]
+    if d.get("access_log_file"):
+        cfg.access_log_file = str(d["access_log_file"])
     if "log_level" in d:
         lvl = str(d["log_level"]).upper()
         if lvl not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

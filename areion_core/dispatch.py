@@ -186,8 +186,8 @@ class Dispatcher:
         self.logger.error("could not frame the response for %s %s", request.method, request.raw_path, exc_info=exc)
         try:
             return writing.send_buffered(request, create_error_response(500, "Internal Server Error"))
-        except Exception as exc:
-            self._failed_to_send(request, exc)
+        except Exception as again:
+            self._failed_to_send(request, again)
             return None
 
     async def _send(self, request: HttpRequest, response: HttpResponse, route: Route | None) -> HttpResponse | None:

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._params import build_binder
+from ._param_binding import build_binder
 from .exceptions import RouteError
 from .request import HttpRequest
 from .response import HttpResponse, to_response
@@ -42,20 +42,20 @@ def _takes_no_args(func: Callable[..., Any]) -> bool:
 
 def _async_adapter(sync_inner: Callable[..., Any], run_sync: Callable[..., Any], inline: bool) -> Callable[..., Any]:
     """An awaitable stand-in for a sync handler, for async middleware to ``await``."""
-    if inline:
-        async def adapter(*args: Any, **kwargs: Any) -> Any:
-            return sync_inner(*args, **kwargs)
-    else:
-        async def adapter(*args: Any, **kwargs: Any) -> Any:
-            return await run_sync(sync_inner, *args, **kwargs)
-    return adapter
+    async def inline_adapter(*args: Any, **kwargs: Any) -> Any:
+        return sync_inner(*args, **kwargs)
+
+    async def pooled_adapter(*args: Any, **kwargs: Any) -> Any:
+        return await run_sync(sync_inner, *args, **kwargs)
+
+    return inline_adapter if inline else pooled_adapter
 
 
 def compose(
     handler: Callable[..., Any], middlewares: Sequence[Middleware],
     run_sync: Callable[..., Any], inline: bool,
 ) -> tuple[Callable[..., Any], bool]:
-    """Wrap ``handler`` in seed-style middleware (outermost first in ``middlewares``).
+    """Wrap ``handler`` in 1.x-style middleware (outermost first in ``middlewares``).
 
     Returns the composed callable and whether it may return an awaitable. An async
     middleware around a sync handler gets an async adapter (thread pool unless inline), so

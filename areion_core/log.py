@@ -1,4 +1,4 @@
-"""``DefaultLogger``: the seed's logger, a thin layer over the standard ``logging`` module."""
+"""``DefaultLogger``: Areion 1.x's logger, a thin layer over the standard ``logging`` module."""
 
 from __future__ import annotations
 

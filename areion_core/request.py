@@ -215,7 +215,7 @@ class HttpRequest:
         qs = f"?{self.query_string}" if self.query_string else ""
         return f"{scheme}://{host}{self.raw_path}{qs}"
 
-    # --- seed API ---------------------------------------------------------------------
+    # --- 1.x compatibility API ---------------------------------------------------------------------
     def get_header(self, key: str, default: str | None = None) -> str | None:
         return self.headers.get(key, default)
 

@@ -87,7 +87,7 @@ class HttpResponse:
         #: Free-form per-response state for plugins (namespaced keys, e.g. "caching.hit").
         self.extensions: dict[str, Any] | None = None
 
-    # --- seed API ---------------------------------------------------------------------
+    # --- 1.x compatibility API ---------------------------------------------------------------------
     @property
     def content_type(self) -> str | None:
         value: str | None = self.headers.get("content-type")
@@ -190,7 +190,7 @@ class HttpResponse:
         return self.extensions
 
     def format_response(self) -> bytes:
-        """The response as HTTP/1.1 bytes (seed API; the server does its own framing)."""
+        """The response as HTTP/1.1 bytes (the 1.x API; the server does its own framing)."""
         return encode_head(self, b"", keep_alive=True, content_length=len(self.body), body=self.body)
 
     def __repr__(self) -> str:
@@ -356,7 +356,7 @@ def to_response(value: Any) -> HttpResponse:
     return HttpResponse(value)
 
 
-# --- seed helpers -----------------------------------------------------------------------
+# --- 1.x compatibility helpers -----------------------------------------------------------------------
 
 
 Headers = Mapping[str, object] | None

@@ -361,7 +361,7 @@ class Router:
         name: str | None = None,
         **options: Any,
     ) -> None:
-        """Register ``handler`` for ``path`` (seed API; ``methods`` defaults to GET)."""
+        """Register ``handler`` for ``path`` (the 1.x API; ``methods`` defaults to GET)."""
         if not callable(handler):
             raise RouteError(f"handler for {path!r} is not callable: {handler!r}")
         if isinstance(methods, str):
@@ -455,7 +455,7 @@ class Router:
         for child in self._children:
             child._collect(base, mws, tags, out, global_mws)
 
-    # --- seed introspection ----------------------------------------------------------------
+    # --- 1.x compatibility: introspection ----------------------------------------------------------------
     def _tree(self) -> RouteTree:
         tree = RouteTree()
         for spec in self.collect()[0]:

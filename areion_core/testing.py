@@ -17,9 +17,9 @@ import orjson
 
 from .app import App
 from .headers import Headers
+from .runner import AreionServer, ServerThread
 from .server.connection import HttpConnection
 from .server.state import ServerState
-from .serving import AreionServer, ServerThread
 
 __all__ = ["AsyncTestClient", "LiveServer", "TestClient", "TestResponse", "parse_response"]
 
@@ -266,7 +266,7 @@ class TestClient:
     __test__ = False
 
     def __init__(self, app: App | AreionServer) -> None:
-        from .serving import new_event_loop
+        from .runner import new_event_loop
 
         self.loop = new_event_loop()
         self._client = AsyncTestClient(app)

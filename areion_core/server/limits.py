@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,24 +27,3 @@ class ServerLimits:
     shutdown_grace: float = 30.0  # SIGTERM: how long in-flight requests may take before being cut
     drain_linger: float = 1.0  # SIGTERM: an idle keep-alive connection still answers a request this long
     retry_after: int = 1  # seconds, in 503 answers when over max_connections
-
-    @classmethod
-    def from_mapping(cls, data: dict[str, Any]) -> ServerLimits:
-        """Build limits from a config mapping; an unknown key or a bad value raises ``ConfigError``."""
-        from ..exceptions import ConfigError
-
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                raise ConfigError(f"limits.{key}", value, f"one of {', '.join(sorted(known))}")
-            default = known[key].default
-            kind: type[int] | type[float] = int if isinstance(default, int) else float
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"limits.{key}", value, f"a positive {kind.__name__}")
-            if value <= 0:
-                raise ConfigError(f"limits.{key}", value, "a value greater than 0")
-            if kind is int and not float(value).is_integer():
-                raise ConfigError(f"limits.{key}", value, "a whole number")
-            values[key] = kind(value)
-        return cls(**values)

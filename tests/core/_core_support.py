@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from areion_core import AreionServerBuilder, Router
-from areion_core.serving import AreionServer
+from areion_core.runner import AreionServer
 from areion_core.testing import LiveServer
 
 
@@ -57,7 +57,7 @@ def read_all(sock: socket.socket, *, timeout: float = 3.0, until_close: bool = T
     while time.monotonic() < deadline:
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             if not until_close and out and (expect is None or expect in out):
                 break
             continue

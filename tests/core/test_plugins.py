@@ -11,6 +11,9 @@ from areion_core import AreionServerBuilder, ConfigError, HttpResponse, PluginEr
 from areion_core.plugins import PluginRegistry
 from areion_core.testing import TestClient
 
+#: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
+pytestmark = pytest.mark.smoke
+
 
 class Plain:
     def __init__(self, name: str, seen: list[str]) -> None:

@@ -9,13 +9,29 @@ import httpx
 import pytest
 
 from areion_core import (
-    BadRequestError, ForbiddenError, HttpError, HttpResponse, InternalServerError, MethodNotAllowedError,
-    NotFoundError, Router, StreamingResponse, UnauthorizedError, create_empty_response, create_error_response,
-    create_html_response, create_json_response, create_redirect_response, create_text_response,
+    BadRequestError,
+    ForbiddenError,
+    HttpError,
+    HttpResponse,
+    InternalServerError,
+    MethodNotAllowedError,
+    NotFoundError,
+    Router,
+    StreamingResponse,
+    UnauthorizedError,
+    create_empty_response,
+    create_error_response,
+    create_html_response,
+    create_json_response,
+    create_redirect_response,
+    create_text_response,
 )
 from areion_core.headers import MutableHeaders
 from areion_core.testing import TestClient
 from tests.core._core_support import exchange, make_server
+
+#: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
+pytestmark = pytest.mark.smoke
 
 
 def client_for(router: Router, **config) -> TestClient:

@@ -11,6 +11,9 @@ from areion_core.routing import Route, RouteTree, normalise_path
 from areion_core.testing import TestClient
 from tests.core._core_support import make_server
 
+#: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
+pytestmark = pytest.mark.smoke
+
 
 def client_for(router: Router, **config) -> TestClient:
     return TestClient(make_server(router, **config))
@@ -272,7 +275,7 @@ def test_normalise_path_and_catch_all():
         assert c.get("/files/a/b/c.txt").text == "a/b/c.txt"
 
 
-def test_seed_introspection_helpers():
+def test_1x_introspection_helpers():
     r = Router()
 
     @r.route("/user/:id", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from areion_core import AreionServerBuilder, HttpRequest, NotFoundError, Router
-from areion_core.serving import AreionServer
+from areion_core.runner import AreionServer
 
 
 @dataclass

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from areion_core import AreionServerBuilder, HttpResponse, Router
-from areion_core.serving import ServerThread
+from areion_core.runner import ServerThread
 from areion_core.testing import TestResponse, parse_response
 
 #: Generous: nothing here waits on a server timeout, so reaching this means a hang.

@@ -16,7 +16,7 @@ from typing import Any
 
 from areion_core import HttpRequest, Router, hookimpl
 from areion_core.app import App
-from areion_core.serving import AreionServer
+from areion_core.runner import AreionServer
 from examples.showcase import app as showcase
 
 

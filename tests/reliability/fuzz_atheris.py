@@ -62,7 +62,7 @@ def _import_targets() -> tuple[Any, ...]:
     from areion_core import AreionServerBuilder
     from areion_core.server.connection import HttpConnection
     from areion_core.server.state import ServerState
-    from areion_core.serving import new_event_loop
+    from areion_core.runner import new_event_loop
     from areion_core.testing import _MemoryTransport
     from tests.reliability._raw_http import ErrorLog, hostile_input_router
 

@@ -40,7 +40,7 @@ from areion_caching import cache
 from areion_scheduling import DefaultOrchestrator, Every, scheduled_time
 
 from areion_core import AreionServerBuilder, HttpRequest, HttpResponse, Router, hookimpl
-from areion_core.serving import AreionServer
+from areion_core.runner import AreionServer
 from areion_core.testing import LiveServer
 from tests._redis import RedisServer, free_port
 from tests.reliability._budget import budget, count

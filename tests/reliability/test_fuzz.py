@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from areion_core.serving import ServerThread
+from areion_core.runner import ServerThread
 from tests.reliability._budget import FULL, budget, count
 from tests.reliability._raw_http import ErrorLog, RawConnection, fresh_follow_up, serve
 

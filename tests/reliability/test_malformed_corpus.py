@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from areion_core.serving import ServerThread
+from areion_core.runner import ServerThread
 from tests.reliability._raw_http import ErrorLog, RawConnection, follow_up, fresh_follow_up, serve, status_line
 from tests.reliability.corpus import CLOSE, CORPUS, LIMITS, Case
 

@@ -1,4 +1,4 @@
-"""``Cache-Control`` for clients and proxies: the seed's ``CacheControl`` and ``CacheTypes``.
+"""``Cache-Control`` for clients and proxies: Areion 1.x's ``CacheControl`` and ``CacheTypes``.
 
 Every directive is spelled as RFC 9111 §5.2.2 (and RFC 5861 / RFC 8246 for the stale and
 immutable extensions) spell it: ``max-age=60``, never ``max_age=60``; ``stale-if-error``
@@ -88,7 +88,7 @@ class CacheControl:
     ``CacheControl(CacheTypes.PUBLIC, max_age=300)`` is ``public, max-age=300``. As a
     decorator it sets the header on the route's responses whose status is in
     ``cache_on_status`` (default ``[200]``), unless the handler set ``Cache-Control``
-    itself. The seed's positional parameters come first; every other RFC 9111 directive is
+    itself. The 1.x positional parameters come first; every other RFC 9111 directive is
     a keyword: ``s_maxage``, ``must_revalidate``, ``proxy_revalidate``, ``public``,
     ``private``, ``no_cache``, ``no_store``.
 

@@ -1,6 +1,6 @@
 """Handler docstrings → summary, description and per-parameter text.
 
-The convention (the seed's, which is Google style): the first line is the summary; the text
+The convention (Areion 1.x's, which is Google style): the first line is the summary; the text
 after it, up to the first section, is the description; ``Args:`` (or ``Arguments:``,
 ``Parameters:``, ``Params:``) lists ``name: text`` or ``name (type): text`` entries;
 ``Returns:`` describes the success response; ``Raises:`` lists ``ErrorName: text``. NumPy

@@ -1,6 +1,6 @@
 """``DefaultOrchestrator``: background tasks and scheduled jobs, started and stopped with the app.
 
-The seed API stays (``DefaultOrchestrator(max_workers=4)``, ``submit_task(func, *args)``,
+The 1.x API stays (``DefaultOrchestrator(max_workers=4)``, ``submit_task(func, *args)``,
 ``schedule_cron_task(func, {"hour": "*/1"})``); APScheduler 3.x is the engine underneath and
 never shows through. The core calls ``startup(app)`` on the running loop and ``shutdown(app)``
 after the last request.

@@ -61,7 +61,7 @@ class FastAttributeEnvironment(jinja2.Environment):
 class DefaultEngine:
     """Renders Jinja2 templates into responses; the engine behind ``request.render_template``.
 
-    ``DefaultEngine("templates")`` keeps the seed's API. Keyword arguments override the
+    ``DefaultEngine("templates")`` keeps the 1.x API. Keyword arguments override the
     ``[plugins.templates]`` config section key by key (``strict`` is ``strict_undefined``);
     options left at ``None`` follow the app's development mode when the app starts. Globals in
     every template: ``request``, ``url_for(route_name, **params)``, ``static_url(path)``.

@@ -10,7 +10,7 @@ from areion_caching import CacheControl, CacheControlError, CacheTypes
 from areion_core.response import HttpResponse
 
 
-def test_seed_names_and_values() -> None:
+def test_1x_names_and_values() -> None:
     assert [t.value for t in CacheTypes] == ["no-cache", "no-store", "public", "private"]
     assert CacheTypes.PUBLIC == "public"
 
@@ -155,7 +155,7 @@ def test_applied_only_on_cache_on_status_and_never_over_the_handlers_own() -> No
     assert own.headers["cache-control"] == "no-store"
 
 
-def test_default_cache_on_status_is_200_like_the_seed() -> None:
+def test_default_cache_on_status_is_200_like_1x() -> None:
     assert CacheControl(CacheTypes.PUBLIC, 1).cache_on_status == frozenset({200})
 
 

@@ -303,7 +303,7 @@ def test_one_handler_on_several_routes_gets_path_and_method_qualified_ids() -> N
 
     router.add_route("/items/:id", get_item, ["GET"])
     router.add_route("/v2/items/{id}", get_item, ["GET"])
-    router.add_route("/v2/items/{id}", get_item, ["DELETE"])  # seed style: one route per method
+    router.add_route("/v2/items/{id}", get_item, ["DELETE"])  # 1.x style: one route per method
     doc = document_for(router)
     assert _op(doc, "/items/{id}")["operationId"] == "get_item_items_id_get"
     assert _op(doc, "/v2/items/{id}")["operationId"] == "get_item_v2_items_id_get"

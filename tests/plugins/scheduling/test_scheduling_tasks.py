@@ -35,7 +35,7 @@ async def test_a_single_string_argument_stays_one_string(
     await orchestrator.startup(app)
     got: list[tuple[object, ...]] = []
     await orchestrator.submit_task(lambda *args: got.append(args), "hello")
-    assert got == [("hello",)]  # the seed passed ("h", "e", "l", "l", "o")
+    assert got == [("hello",)]  # Areion 1.x passed ("h", "e", "l", "l", "o")
 
 
 async def test_coroutine_function_runs_on_the_event_loop(

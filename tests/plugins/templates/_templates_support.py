@@ -11,7 +11,7 @@ from typing import Any
 from areion_templates import TemplatesPlugin
 
 from areion_core import AreionServerBuilder, Router
-from areion_core.serving import AreionServer
+from areion_core.runner import AreionServer
 
 
 def write_files(directory: Path, files: Mapping[str, str]) -> Path:

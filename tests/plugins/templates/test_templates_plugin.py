@@ -53,7 +53,7 @@ def test_with_engine_is_kept_and_its_arguments_win_over_config(tmp_path: Path) -
     assert engine.settings.auto_reload is True  # development
 
 
-def test_seed_style_engine_without_the_plugin(tmp_path: Path) -> None:
+def test_1x_style_engine_without_the_plugin(tmp_path: Path) -> None:
     write_files(tmp_path / "templates", {"home.html": "<h1>{{ title }}</h1>"})
     router = Router()
 

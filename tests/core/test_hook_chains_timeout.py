@@ -24,7 +24,7 @@ from areion_core import (
     Router,
     hookimpl,
 )
-from areion_core.serving import AreionServer
+from areion_core.runner import AreionServer
 from areion_core.testing import LiveServer
 
 LIMIT = 0.3

@@ -46,7 +46,7 @@ class AreionServer:
         self._stopped: asyncio.Event | None = None
         self._asgi: Any = None
 
-    # --- seed attributes ----------------------------------------------------------------------
+    # --- 1.x compatibility: attributes ----------------------------------------------------------------------
     @property
     def router(self) -> Any:
         return self.app.router

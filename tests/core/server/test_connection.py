@@ -13,7 +13,11 @@ import httpx
 import pytest
 
 from areion_core import HttpResponse, Router, StreamingResponse
+from areion_core.server.driver import EAGER
 from tests.core._core_support import exchange, read_all, status_of
+
+#: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
+pytestmark = pytest.mark.smoke
 
 
 def _router() -> Router:
@@ -307,7 +311,7 @@ def test_requests_before_a_bad_one_are_still_answered(server):
 
 
 def test_lowercase_content_length_body_is_not_parsed_as_next_request(server):
-    """The seed's bug: a lower-case header name was ignored and the body became a request."""
+    """Areion 1.x's bug: a lower-case header name was ignored and the body became a request."""
     data = b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 30\r\nconnection: close\r\n\r\nGET /n/7 HTTP/1.1\r\nHost: x\r\n\r\n"
     out = exchange(server.port, data)
     assert out.count(b"HTTP/1.1 ") == 1
@@ -488,3 +492,66 @@ def test_thousands_of_pipelined_requests_in_one_write_are_all_answered_in_order(
         sender.join(10)
     numbers = [int(part.rsplit(b"response ", 1)[1]) for part in out.split(b"HTTP/1.1 200 OK")[1:]]
     assert numbers == [*range(n), -1]
+
+
+class _Writes(asyncio.Transport):
+    """An in-memory transport that keeps each write apart (the connection under test is real)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data) -> None:  # type: ignore[no-untyped-def]
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def get_extra_info(self, name, default=None):  # type: ignore[no-untyped-def]
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+
+async def _answer(requests: bytes) -> list[bytes]:
+    from areion_core.server import HttpConnection, ServerState
+    from tests.core._core_support import make_server
+
+    app = make_server(_router()).app
+    state = ServerState(asyncio.get_running_loop(), app.handle, app.make_request, app.config.limits,
+                        app.constant_headers())
+    conn = HttpConnection(state)
+    transport = _Writes()
+    conn.connection_made(transport)
+    conn.data_received(requests)
+    assert transport.writes == []  # answered at the end of the turn, not inside data_received
+    for _ in range(5):
+        await asyncio.sleep(0)
+    conn.connection_lost(None)
+    return transport.writes
+
+
+@pytest.mark.skipif(not EAGER, reason="with AREION_EAGER=0 each request runs in a task of its own, outside the turn")
+async def test_a_turns_responses_leave_in_one_write():
+    writes = await _answer(b"".join(b"GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3)))
+    assert len(writes) == 1
+    assert [part.split(b"\r\n\r\n", 1)[1][:10] for part in writes[0].split(b"HTTP/1.1 200 OK")[1:]] == [
+        b"response 0", b"response 1", b"response 2"]
+
+
+@pytest.mark.skipif(not EAGER, reason="with AREION_EAGER=0 each request runs in a task of its own, outside the turn")
+async def test_a_request_that_waits_writes_what_came_before_it_at_the_end_of_the_turn():
+    writes = await _answer(b"GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    # /n/1 leaves with the turn; /slow is answered later by the connection's driver (not within 5 turns).
+    assert len(writes) == 1 and writes[0].count(b"HTTP/1.1 200 OK") == 1 and writes[0].endswith(b"response 1")

@@ -8,8 +8,17 @@ import sys
 import httpx
 
 from areion_core import (
-    AreionServer, AreionServerBuilder, DefaultLogger, DefaultRouter, HttpRequest, HttpResponse, NotFoundError,
-    create_error_response, create_html_response, create_json_response, create_redirect_response,
+    AreionServer,
+    AreionServerBuilder,
+    DefaultLogger,
+    DefaultRouter,
+    HttpRequest,
+    HttpResponse,
+    NotFoundError,
+    create_error_response,
+    create_html_response,
+    create_json_response,
+    create_redirect_response,
     create_text_response,
 )
 from areion_core.testing import LiveServer, TestClient

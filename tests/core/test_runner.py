@@ -21,6 +21,10 @@ from areion_core import AreionServerBuilder, Router
 from areion_core.testing import LiveServer
 from tests.core._core_support import make_server, read_all
 
+#: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
+pytestmark = pytest.mark.smoke
+
+
 APP = str(Path(__file__).parent / "apps" / "worker_app.py") + ":server"
 
 

@@ -1,0 +1,241 @@
+"""areion_core/access_log.py: fields, formats, batching, a slow destination, and no line lost at SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from areion_core import AreionServerBuilder, ConfigError, HttpRequest, Router
+from areion_core.access_log import AccessLog
+from areion_core.testing import LiveServer, TestClient
+
+#: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
+pytestmark = pytest.mark.smoke
+
+
+TEXT_LINE = re.compile(
+    r'^(?P<client>\S+) - - \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}) \+0000\] '
+    r'"(?P<method>\S+) (?P<target>.*) HTTP/(?P<version>1\.[01])" (?P<status>\d{3}) (?P<bytes>\d+) '
+    r'(?P<ms>\d+\.\d{3})ms (?P<request_id>\S+)$'
+)
+APP = str(Path(__file__).parent / "apps" / "log_app.py") + ":server"
+
+
+def router() -> Router:
+    r = Router()
+
+    @r.get("/hello")
+    async def hello(request: HttpRequest) -> str:
+        return "Hello, World!"
+
+    @r.get("/tagged")
+    async def tagged(request: HttpRequest) -> str:
+        request.request_id = "req-42"
+        return "tagged"
+
+    @r.get("/slow")
+    async def slow(request: HttpRequest) -> str:
+        await asyncio.sleep(0.05)
+        return "slow"
+
+    return r
+
+
+def server(path: Path, fmt: str = "text", plugins: list[str] | None = None):  # type: ignore[no-untyped-def]
+    return (AreionServerBuilder().with_router(router()).without_config_file()
+            .with_config(plugins=plugins or [], access_log_file=str(path), access_log_format=fmt).build())
+
+
+def test_text_lines_hold_every_field(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    with LiveServer(server(log)) as live, httpx.Client(base_url=live.url) as client:
+        hello = client.get("/hello?name=x")
+        client.get("/tagged")
+        client.get("/missing")
+        client.head("/hello")
+        client.get("/slow")
+    lines = log.read_text().splitlines()
+    assert len(lines) == 5
+    fields = [TEXT_LINE.match(line) for line in lines]
+    assert all(fields), lines
+    first = fields[0]
+    assert first["client"].startswith("127.0.0.1:") and first["method"] == "GET"
+    assert first["target"] == "/hello?name=x" and first["version"] == "1.1" and first["status"] == "200"
+    # bytes counts everything written for the response, its head included
+    head_and_body = sum(len(f"{k}: {v}\r\n") for k, v in hello.headers.items()) + len("HTTP/1.1 200 OK\r\n\r\n")
+    assert int(first["bytes"]) == head_and_body + len(hello.content)
+    assert first["request_id"] == "-"
+    assert fields[1]["request_id"] == "req-42"
+    assert fields[2]["status"] == "404" and fields[3]["method"] == "HEAD"
+    assert float(fields[4]["ms"]) >= 45.0  # the duration covers the handler's 50 ms wait (timers round to 1 ms)
+    stamp = time.strptime(first["time"].split(".")[0], "%d/%b/%Y:%H:%M:%S")
+    assert abs(time.mktime(stamp) - time.mktime(time.gmtime())) < 60
+
+
+def test_json_lines_hold_the_same_fields(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    with LiveServer(server(log, "json")) as live, httpx.Client(base_url=live.url) as client:
+        client.get('/hello?q="quoted"')
+        client.get("/tagged")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [set(r) for r in records] == [{"time", "client", "method", "target", "http_version", "status", "bytes",
+                                          "duration_ms", "request_id"}] * 2
+    first, second = records
+    assert first["target"] == '/hello?q=%22quoted%22' and first["status"] == 200 and first["request_id"] is None
+    assert first["client"].startswith("127.0.0.1:") and first["http_version"] == "1.1"
+    assert first["bytes"] > len("Hello, World!") and first["duration_ms"] >= 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["time"])
+    assert second["request_id"] == "req-42"
+
+
+def test_a_target_cannot_break_out_of_its_quotes(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    with TestClient(server(log)) as client:
+        # A raw quote and backslash (legal in a request target for llhttp) must not end the field.
+        client.raw(b'GET /hello?a="b"\\c HTTP/1.1\r\nHost: x\r\n\r\n')
+    line = log.read_text()
+    assert line.count("\n") == 1
+    match = TEXT_LINE.match(line.rstrip("\n"))
+    assert match is not None and match["target"] == '/hello?a=\\"b\\"\\\\c'
+
+
+def test_the_example_plugins_request_id_is_logged(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    app = server(log, plugins=["request_id"])
+    with TestClient(app) as client:
+        response = client.get("/hello")
+    match = TEXT_LINE.match(log.read_text().rstrip("\n"))
+    assert match is not None and match["request_id"] == response.headers["x-request-id"]
+
+
+def test_lines_are_written_in_batches_not_per_request() -> None:
+    # A SOCK_SEQPACKET socket keeps each write() a message of its own: reading counts the writes.
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+    async def main() -> None:
+        log = AccessLog(ours.fileno())
+        log.start(asyncio.get_running_loop())
+        request = HttpRequest("GET", "/x", "", [])
+        for _ in range(10):
+            log.record(request, 200, 10, time.perf_counter())
+            await asyncio.sleep(0.001)  # turns of the loop between requests
+        await asyncio.sleep(0.2)  # past the flush interval
+        await log.close()
+
+    with ours, theirs:
+        asyncio.run(main())
+        theirs.setblocking(False)
+        writes = []
+        while True:
+            try:
+                writes.append(theirs.recv(65536))
+            except BlockingIOError:
+                break
+    assert len(writes) == 1  # ten requests, one write
+    assert writes[0].count(b"\n") == 10
+
+
+def test_a_destination_that_does_not_read_never_blocks_the_loop_and_bounds_memory() -> None:
+    read, write = os.pipe()  # nobody reads until the end: the writer thread blocks on a full pipe
+
+    async def main() -> tuple[float, int]:
+        log = AccessLog(write, max_pending=256 * 1024)
+        log.start(asyncio.get_running_loop())
+        request = HttpRequest("GET", "/" + "x" * 200, "", [])
+        worst = 0.0
+        for _ in range(40):
+            started = time.perf_counter()
+            for _ in range(1000):
+                log.record(request, 200, 10, started)
+            worst = max(worst, time.perf_counter() - started)
+            await asyncio.sleep(0)
+        pending = log._pending
+        drained = threading.Thread(target=lambda: _drain(read))
+        drained.start()
+        await log.close()
+        drained.join(5)
+        return worst, pending
+
+    out: list[bytes] = []
+
+    def _drain(fd: int) -> None:
+        while chunk := os.read(fd, 1 << 20):
+            out.append(chunk)
+
+    try:
+        worst, pending = asyncio.run(main())
+        os.close(write)
+    finally:
+        os.close(read)
+    assert worst < 1.0  # 1,000 requests' records never waited on the pipe
+    assert pending <= 256 * 1024 + 512 * 300  # bounded: at most the limit plus one batch
+    text = b"".join(out)
+    assert re.search(rb"areion: the access log could not keep up; \d+ lines were dropped\n", text)
+
+
+def test_the_format_is_checked_at_startup() -> None:
+    with pytest.raises(ConfigError) as caught:
+        AreionServerBuilder().with_router(router()).without_config_file().with_config(
+            plugins=[], access_log_format="xml").build()
+    assert caught.value.key == "access_log_format"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_no_line_is_lost_at_sigterm(tmp_path: Path, workers: int) -> None:
+    port = _free_port()
+    err = tmp_path / "stderr.log"
+    env = dict(os.environ, AREION_PLUGINS="")
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "areion_core", "run", APP, "--port", str(port), "--workers", str(workers)],
+            stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, err.read_text()
+                time.sleep(0.1)
+        sent = 1
+
+        def burst(count: int) -> None:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                for i in range(count):
+                    assert client.get(f"/hit/{i}").status_code == 200
+
+        threads = [threading.Thread(target=burst, args=(300,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        sent += 1200
+        proc.send_signal(signal.SIGTERM)  # straight after the last answer: lines are still buffered
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    lines = [line for line in err.read_text().splitlines() if '" 200 ' in line]
+    assert len(lines) == sent, err.read_text()[-2000:]
+    assert all(TEXT_LINE.match(line) for line in lines)  # whole lines, even with two workers writing
