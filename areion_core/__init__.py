@@ -36,6 +36,7 @@ from .response import (
 from .routing import DefaultRouter, Route, Router, route_options, set_route_option
 from .runner import AreionServer
 from .server import ServerLimits
+from .types import Connection, Orchestrator, Plugin, PluginApp, TemplateEngine
 
 __version__ = "2.0.0"
 
@@ -60,6 +61,7 @@ __all__ = [
     "AreionServerBuilder",
     "BadRequestError",
     "ConfigError",
+    "Connection",
     "DefaultEngine",
     "DefaultLogger",
     "DefaultOrchestrator",
@@ -74,7 +76,10 @@ __all__ = [
     "MethodNotAllowedError",
     "MutableHeaders",
     "NotFoundError",
+    "Orchestrator",
     "PayloadTooLargeError",
+    "Plugin",
+    "PluginApp",
     "PluginError",
     "Route",
     "RouteError",
@@ -82,6 +87,7 @@ __all__ = [
     "ServerLimits",
     "ServiceUnavailableError",
     "StreamingResponse",
+    "TemplateEngine",
     "UnauthorizedError",
     "create_empty_response",
     "create_error_response",

@@ -10,9 +10,10 @@ shutdown, after the last request) writes everything that is left.
 Two formats with the same fields — time, client, method, target, status, bytes, duration,
 request id:
 
-- ``text``: ``127.0.0.1:50412 - - [02/Dec/2026:18:03:11.204 +0000] "GET /json HTTP/1.1" 200 152 0.114ms -``
-  (the Common Log Format's first fields, then the duration and the request id, ``-`` when none);
-- ``json``: one object per line, ``{"time": "2026-12-02T18:03:11.204Z", "client": ...,
+- ``text``: ``127.0.0.1:50412 - - [02/Dec/2026:18:03:11 +0000] "GET /json HTTP/1.1" 200 152 0.114ms -``
+  (the Common Log Format's fields, its time to the second, then the duration and the request
+  id, ``-`` when none);
+- ``json``: one object per line, the time to the millisecond, ``{"time": "2026-12-02T18:03:11.204Z", "client": ...,
   "method": ..., "target": ..., "http_version": ..., "status": ..., "bytes": ...,
   "duration_ms": ..., "request_id": ...}``.
 
@@ -200,26 +201,25 @@ _NUM = tuple(str(i) for i in range(1000))
 
 def _text_lines(records: list[_Record]) -> bytes:
     offset = time.time() - _perf_counter()
-    second = -1
-    stamp = ""
+    until = -1.0  # the perf_counter() time at which `prefix` goes stale
+    prefix = ""
     lines: list[str] = []
     append = lines.append
     ms_of, num, clients = _MS, _NUM, _clients
     for end, started, client, method, path, query, version, status, nbytes, request_id in records:
-        now = end + offset
-        if int(now) != second:
-            second = int(now)
+        if end >= until:
+            second = int(end + offset)
+            until = second + 1 - offset
             t = time.gmtime(second)
-            stamp = (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
-                     f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.")
+            prefix = (f" - - [{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:"
+                      f'{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000] "')
         us = int((end - started) * 1e6 + 0.5)
         ms = us // 1000
         if query or '"' in path or "\\" in path or not path.isprintable():
             path = _target(path, query)
-        append(f'{clients.get(client) or _client_text(client)} - - [{stamp}{ms_of[int((now - second) * 1000)]}'
-               f' +0000] "{method} {path} HTTP/{version}" {num[status] if status < 1000 else status}'
-               f' {num[nbytes] if nbytes < 1000 else nbytes} {num[ms] if ms < 1000 else ms}.{ms_of[us - ms * 1000]}ms'
-               f' {request_id or "-"}\n')
+        append(f'{clients.get(client) or _client_text(client)}{prefix}{method} {path} HTTP/{version}" '
+               f"{num[status] if status < 1000 else status} {num[nbytes] if nbytes < 1000 else nbytes} "
+               f'{num[ms] if ms < 1000 else ms}.{ms_of[us - ms * 1000]}ms {request_id or "-"}\n')
     return "".join(lines).encode("utf-8", "backslashreplace")
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from . import writing
-from .hook_chains import PluginFailure, run_first, run_observers, run_replace
+from .hook_chains import PluginFailure, run_first, run_observers, run_received, run_replace
 from .hookspecs import REPLAYED
 from .request import HttpRequest
 from .response import HttpResponse, create_error_response
@@ -95,7 +95,8 @@ class Dispatcher:
                 found = tree.static.get("/".join(segments))
                 hit = (found, []) if found is not None else None
         else:
-            hit = tree.match(raw)
+            found = tree.static.get(raw)  # tree.match()'s first step, inline for the common case
+            hit = (found, []) if found is not None else tree.match_segments(raw.split("/"))
         if hit is None:
             return self._unmatched(request)
         methods, values = hit
@@ -142,7 +143,7 @@ class Dispatcher:
                 answer: HttpResponse | None = None
                 chain = route.request_chain
                 if chain is not None:
-                    first = run_first(chain, "request_received", request)
+                    first = run_received(chain, request)
                     answer = first if first is None or isinstance(first, HttpResponse) else await first
                 response = answer if answer is not None else await route.endpoint(request)
             except asyncio.CancelledError:

@@ -71,6 +71,17 @@ def canonical_name(lower: str) -> bytes:
     return name
 
 
+def _line(lower: str, value: str) -> bytes:
+    """The encoded ``Name: value`` line of a validated header (cached while values repeat)."""
+    item = (lower, value)
+    line = _LINES.get(item)
+    if line is None:
+        line = canonical_name(lower) + b": " + value.encode("latin-1") + b"\r\n"
+        if len(value) < 128 and len(_LINES) < _CACHE_LIMIT:
+            _LINES[item] = line
+    return line
+
+
 def encode_lines(headers: Mapping[str, str]) -> bytes:
     """The ``Name: value`` lines of lower-case ``headers`` (framing headers left out)."""
     lines = _LINES
@@ -179,12 +190,15 @@ class MutableHeaders(Mapping[str, str]):
     ``Set-Cookie`` lives in ``HttpResponse.cookies``, not here, because it cannot be folded.
     """
 
-    __slots__ = ("_d", "_wire")
+    __slots__ = ("_d", "_own", "_wire")
 
     def __init__(self, items: Mapping[str, object] | Iterable[tuple[str, object]] | None = None) -> None:
         self._d: dict[str, str] = {}
-        #: The encoded header lines, kept by :meth:`preencode` until the next change.
+        #: The encoded header lines, kept by :meth:`preencode` until a line changes (an added
+        #: line is appended to them).
         self._wire: bytes | None = None
+        #: Whether ``_d`` is this object's alone (False: shared with copies, copied on write).
+        self._own = True
         if items is not None:
             pairs = items.items() if isinstance(items, Mapping) else items
             for k, v in pairs:
@@ -195,13 +209,29 @@ class MutableHeaders(Mapping[str, str]):
 
     def __setitem__(self, key: str, value: object) -> None:
         text = value if value.__class__ is str else str(value)
-        lower = _checked_lower(key)
-        _check_value(key, text)
+        # _checked_lower() and _check_value(), inline: plugins set headers on every response.
+        lower = _LOWER.get(key)
+        if lower is None:
+            lower = _checked_lower(key)
+        if not (text.isascii() and text.isprintable()):
+            _check_value(key, text)
         if lower == "set-cookie":
             raise ValueError("use HttpResponse.set_cookie() / .cookies for Set-Cookie")
-        if self._wire is not None:
-            self._unshare()
-        self._d[lower] = text
+        wire = self._wire
+        if wire is None:
+            self._d[lower] = text
+        elif lower in self._d:
+            self._unshare()  # a line of the encoded block changes: encoded again when sent
+            self._d[lower] = text
+        else:
+            # A line added to an encoded block (a plugin's header on a prebuilt or cached
+            # response): the block stays valid with the line appended.
+            if not self._own:
+                self._d = dict(self._d)
+                self._own = True
+            self._d[lower] = text
+            if lower not in FRAMING:
+                self._wire = wire + _line(lower, text)
 
     def __delitem__(self, key: str) -> None:
         if self._wire is not None:
@@ -212,6 +242,7 @@ class MutableHeaders(Mapping[str, str]):
         # Pre-encoded blocks share their dict with their copies (see preencode): the first
         # write takes a private copy and drops the encoded lines.
         self._d = dict(self._d)
+        self._own = True
         self._wire = None
 
     def __contains__(self, key: object) -> bool:
@@ -266,7 +297,12 @@ class MutableHeaders(Mapping[str, str]):
         new = _new(MutableHeaders)
         wire = new._wire = self._wire
         # A pre-encoded block is copied on write: until then copies share its dict.
-        new._d = self._d if wire is not None else self._d.copy()
+        if wire is not None:
+            new._d = self._d
+            new._own = self._own = False
+        else:
+            new._d = self._d.copy()
+            new._own = True
         return new
 
     def preencode(self) -> None:
@@ -304,8 +340,8 @@ class MutableHeaders(Mapping[str, str]):
         new = _new(cls)
         new._d = lower
         new._wire = None
+        new._own = True
         return new
-
 
     def __repr__(self) -> str:
         return f"MutableHeaders({self._d!r})"
@@ -329,6 +365,7 @@ def content_type_only(content_type: str) -> MutableHeaders:
     new = _new(MutableHeaders)
     new._wire = template._wire
     new._d = template._d
+    new._own = False
     return new
 
 

@@ -241,18 +241,50 @@ def _checked(name: str, hook: str, result: Any) -> HttpResponse:
     return result
 
 
+def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+    """request_received: the first plugin's answer, None, or an awaitable of either.
+
+    Like the other runners, sync-first: a coroutine a hook returns is run at once to its first
+    suspension (an ``async def`` that never waits costs no more than a plain function), and
+    only one that really waits makes the runner return an awaitable for the rest.
+    """
+    for link in chain:
+        try:
+            result = link[1](request)
+            if result.__class__ is _COROUTINE:
+                try:
+                    result = _Resumed(result, result.send(None))
+                except StopIteration as done:
+                    result = done.value
+        except Exception as exc:
+            raise PluginFailure(link[0], "request_received", exc) from exc
+        if result is None:
+            continue
+        if result.__class__ is HttpResponse:
+            return result
+        if inspect.isawaitable(result):
+            return _first_async(chain, chain.index(link), result, "request_received", (request,))
+        return _checked(link[0], "request_received", result)
+    return None
+
+
 def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | Awaitable[HttpResponse | None] | None:
     """A first-answer-wins chain (request_received, exception): the answer, None, or an awaitable of either."""
     for link in chain:
         try:
             result = link[1](*args)
+            if result.__class__ is _COROUTINE:
+                try:
+                    result = _Resumed(result, result.send(None))
+                except StopIteration as done:
+                    result = done.value
         except Exception as exc:
             raise PluginFailure(link[0], hook, exc) from exc
         if result is None:
             continue
         if result.__class__ is HttpResponse:
             return result
-        if link[2] or inspect.isawaitable(result):
+        if inspect.isawaitable(result):
             return _first_async(chain, chain.index(link), result, hook, args)
         return _checked(link[0], hook, result)
     return None
@@ -281,11 +313,16 @@ def run_replace(
     for link in chain:
         try:
             result = link[1](request, response)
+            if result.__class__ is _COROUTINE:
+                try:
+                    result = _Resumed(result, result.send(None))
+                except StopIteration as done:
+                    result = done.value
         except Exception as exc:
             raise PluginFailure(link[0], "response_ready", exc) from exc
         if result is None:
             continue
-        if result.__class__ is not HttpResponse and (link[2] or inspect.isawaitable(result)):
+        if result.__class__ is not HttpResponse and inspect.isawaitable(result):
             return _replace_async(chain, chain.index(link), result, request, response)
         response = _checked(link[0], "response_ready", result)
     return response
@@ -308,14 +345,19 @@ async def _replace_async(chain: tuple[Link, ...], index: int, pending: Any, requ
 
 
 def run_observers(chain: tuple[Link, ...], request: Any, response: HttpResponse) -> Awaitable[None] | None:
-    """response_sent: a failure is logged and never reaches the client; an awaitable if a plugin is async."""
+    """response_sent: a failure is logged and never reaches the client; an awaitable if a plugin waits."""
     for link in chain:
         try:
             result = link[1](request, response)
+            if result.__class__ is _COROUTINE:
+                try:
+                    result = _Resumed(result, result.send(None))
+                except StopIteration as done:
+                    result = done.value
         except Exception:
             logger.exception("plugin %r raised in response_sent", link[0])
             continue
-        if result is not None and (link[2] or inspect.isawaitable(result)):
+        if result is not None and inspect.isawaitable(result):
             return _observers_async(chain, chain.index(link), result, request, response)
     return None
 

@@ -336,7 +336,7 @@ def to_response(value: Any) -> HttpResponse:
     """
     cls = value.__class__
     if cls is dict or cls is list:
-        return prebuilt(dumps_json(value), JSON)
+        return prebuilt(orjson.dumps(value, default=_json_default), JSON)  # dumps_json(), inline
     if cls is str:
         return prebuilt(value.encode(), TEXT)
     if isinstance(value, HttpResponse):

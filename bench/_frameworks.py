@@ -4,9 +4,10 @@ A command is a tuple of strings with ``{python}`` (the bench interpreter), ``{ho
 ``{port}`` and ``{apps}`` (the ``bench/apps`` directory) filled in at start; the values of a
 framework's ``env`` may hold ``{static}`` (the directory served under ``/static/``) and
 ``{redis_url}`` (the private Redis the runner starts for the frameworks that need one).
-Every server runs from the repository root as one process (unless it is a multi-worker
-variant, or a server that supervises one worker process of its own, as Granian does), debug
-off, and gets ``AREION_BENCH_STATIC`` pointing at the directory it serves under
+Every server runs from the repository root (its ``cwd``; the before-rows of ``--before REV``
+run from the earlier revision's tree, see ``_before.py``) as one process (unless it is a
+multi-worker variant, or a server that supervises one worker process of its own, as Granian
+does), debug off, and gets ``AREION_BENCH_STATIC`` pointing at the directory it serves under
 ``/static/``. Its output (an access log included) goes to a file, the same for every server.
 
 Access logs: a peer whose documented start-up writes a line per request runs twice, as its
@@ -58,6 +59,12 @@ class Framework:
     skips: tuple[tuple[str, str], ...] = ()
     #: What a reader of a scenario's table must know about its row there.
     caveats: tuple[tuple[str, str], ...] = ()
+    #: The server's working directory; ``None``: the repository root. The before-rows
+    #: (``--before REV``) run from the earlier revision's tree.
+    cwd: Path | None = None
+    #: A before-row (``--before REV``): the current row it is a copy of, running the earlier
+    #: revision's code; it runs where that row runs, right after it. ``None`` elsewhere.
+    before_of: str | None = None
 
     def skip_reason(self, scenario: str) -> str | None:
         return dict(self.skips).get(scenario)
@@ -77,7 +84,9 @@ class Framework:
 #     by name, access log off. On /json none of them acts: "installed and idle".
 #   - "areion-bare" is the showcase with no plugin (AREION_PLUGINS="") and no access log.
 #   - "areion-log" (no plugin, access log on) and "areion-request-id" (the example plugin
-#     alone, no log) exist for the interleaved comparisons with areion-bare.
+#     alone, no log) exist for the interleaved comparisons with areion-bare, and so do
+#     "areion-hooks" / "areion-hooks-async": the showcase with a minimal plugin of one sync
+#     (or async) request_received and response_ready, bench/apps/areion_hooks_app.py.
 #   - "areion-redis" is "areion" with the caching plugin's Redis store, on a private
 #     redis-server the runner starts (never the machine's 6379) and flushes before each start.
 #   - "areion-workers1" / "areion-workers2" run with --workers N, not pinned to one CPU (see
@@ -89,6 +98,11 @@ AREION_MAKE_RUN_COMMAND: tuple[str, ...] = (
     "{python}", "-m", "areion_core", "run", AREION_APP, "--host", "{host}", "--port", "{port}",
 )  # fmt: skip
 AREION_COMMAND: tuple[str, ...] = (*AREION_MAKE_RUN_COMMAND, "--no-access-log")
+#: The showcase with one minimal plugin (a sync or async request_received and response_ready).
+AREION_HOOKS_COMMAND: tuple[str, ...] = (
+    "{python}", "-m", "areion_core", "run", "{apps}/areion_hooks_app.py:server",
+    "--host", "{host}", "--port", "{port}", "--no-access-log",
+)  # fmt: skip
 #: The official plugins: every plugins/<name> with a pyproject.toml (the folder name is the
 #: entry-point name). The example plugin (request_id) is not one of them.
 OFFICIAL_PLUGINS = ",".join(
@@ -187,6 +201,19 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "areion-request-id", Kind.AREION, AREION_COMMAND, AREION_REQUEST_ID_ENV,
         "the showcase, the example plugin (request_id) alone, access log off "
         "(the interleaved comparisons)",
+        matrix=False,
+    ),
+    Framework(
+        "areion-hooks", Kind.AREION, AREION_HOOKS_COMMAND, AREION_BARE_ENV,
+        "the showcase with one minimal plugin (bench/apps/areion_hooks_app.py): a sync "
+        "request_received and a sync response_ready, access log off (the interleaved comparisons)",
+        matrix=False,
+    ),
+    Framework(
+        "areion-hooks-async", Kind.AREION, AREION_HOOKS_COMMAND,
+        {**AREION_BARE_ENV, "AREION_BENCH_HOOKS": "async"},
+        "the same plugin with both hooks async def, finishing without suspending, access log "
+        "off (the interleaved comparisons)",
         matrix=False,
     ),
     Framework(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from _before import BeforeTree
 from _codec_table import CodecFigure
 from _frameworks import Framework, Kind
 from _results import Measurement, Results
@@ -49,6 +50,8 @@ class RunSettings:
     finished: datetime
     #: redis-server's version when a scenario used the private Redis.
     redis: str | None = None
+    #: ``--before REV``: the earlier revision the before-rows ran.
+    before: BeforeTree | None = None
 
 
 #: A one-minute load average above this before the run means someone else was using the
@@ -363,6 +366,16 @@ def render(
             "worker), a fresh process per scenario, its output to a file"
         ),
         f"- Command: `{settings.command_line}`",
+        *(
+            [
+                f"- Before-rows (`--before {settings.before.rev}`): commit "
+                f"`{settings.before.sha}` ({settings.before.subject[:80]}"
+                f"{'…' if len(settings.before.subject) > 80 else ''}), its tree in "
+                f"`bench/.work/{settings.before.path.name}/`"
+            ]
+            if settings.before is not None
+            else []
+        ),
         "- Versions: " + ", ".join(f"{name} {version}" for name, version in _versions())
         + (f", redis-server {settings.redis} (private, on the server CPU)"
            if settings.redis else ""),
@@ -396,7 +409,10 @@ def render(
         lines += (["### Earlier issues", ""] if issue14 else []) + _target_table(checks)
     if not issue14 and not checks:
         lines.append("None measured in this run (Areion or the peers were not selected).")
-    lines += ["", "## Scenarios", ""]
+    lines.append("")
+    if settings.before is not None:
+        lines += _before_after(results, scenarios, settings.before)
+    lines += ["## Scenarios", ""]
     for scenario in scenarios:
         if results.for_scenario(scenario.name):
             lines += _scenario_table(results, scenario, settings, frameworks)
@@ -420,6 +436,139 @@ def render(
     lines += _warnings(results)
     lines += _failures(results)
     return "\n".join(lines)
+
+
+#: The current code may be this much slower than the before-row and still count as "within".
+BEFORE_TOLERANCE = 0.05
+
+
+def _pair_figures(rounds: list[Measurement]) -> tuple[float, float, str] | None:
+    """Mean requests/s, mean p99 and the errors (socket errors, responses ≥ 400) over a
+    row's rounds (one round outside the interleaved scenario); ``None`` when any failed."""
+    figures = [m.result for m in rounds if m.ok and m.result is not None]
+    if not rounds or len(figures) != len(rounds):
+        return None
+    rps = sum(m.rps for m in rounds) / len(rounds)
+    sockets = sum(r.socket_errors for r in figures)
+    status = sum(r.http_errors for r in figures)
+    errors = f"{sockets} / {status}"
+    return rps, sum(r.p99_ms for r in figures) / len(figures), errors
+
+
+def _before_after(
+    results: Results, scenarios: list[Scenario], before: BeforeTree
+) -> list[str]:
+    """Each current Areion row against the same row on the earlier revision's code, scenario
+    by scenario: the two were measured back to back."""
+    lines = [
+        f"## Before and after (REV {before.short})",
+        "",
+        (
+            f"`--before {before.rev}`: commit `{before.sha}`. Its tree (`git archive "
+            f"{before.short} | tar -x`) is `bench/.work/{before.path.name}/`. Each "
+            "before-row is its current row's command and configuration with that tree as "
+            "the server's working directory and its `plugins/<name>` folders and "
+            "`examples/plugin_example` on `PYTHONPATH`, so that the core, the showcase, the "
+            "plugins and the example plugin (found through the installed entry points) are "
+            "the old code; before any measurement the runner imported them as each "
+            "before-row's server does and found every Areion module in the old tree"
+            + _checked_sample(before)
+            + "."
+        ),
+        "",
+        (
+            "**Each pair was measured back to back in this one run**: in every scenario the "
+            "before-row's server started right after its current counterpart's stopped, with "
+            "the same warm-up, duration, connections and CPUs, so that drift over the run hits "
+            "both alike (in an interleaved scenario, each round; the figures are the means of "
+            "the rounds). Now ÷ before is the current code's requests/s over the old code's; "
+            f"below {1 - BEFORE_TOLERANCE:.2f} (the current code more than "
+            f"{BEFORE_TOLERANCE:.0%} slower) is flagged. One pair is one run each: runs of the "
+            "same code differ by 1–4%, so a flag near the line is a reason to measure again. "
+            "Errors: socket errors / responses ≥ 400 (expected 0 / 0)."
+        ),
+        "",
+        (
+            "| Scenario | Row | Now req/s | Before req/s | Now ÷ before | Now p99 ms "
+            f"| Before p99 ms | Within {BEFORE_TOLERANCE:.0%} | Errors now | Errors before |"
+        ),
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
+    judged, slower, failed = 0, [], []
+    for scenario in scenarios:
+        rows = results.for_scenario(scenario.name)
+        pairs = dict.fromkeys(m.framework.before_of for m in rows if m.framework.before_of)
+        for current in pairs:
+            if current is None:
+                continue
+            old_name = next(m.framework.name for m in rows if m.framework.before_of == current)
+            now = _pair_figures(results.rounds(current, scenario.name))
+            old = _pair_figures(results.rounds(old_name, scenario.name))
+            label = scenario.name + (f" ({scenario.rounds} rounds)" if scenario.rounds > 1 else "")
+            judged += 1
+            if now is None or old is None:
+                failed.append(f"{scenario.name} ({current})")
+                lines.append(
+                    f"| {label} | {current} | "
+                    + (f"{now[0]:,.0f}" if now else "failed")
+                    + " | "
+                    + (f"{old[0]:,.0f}" if old else "failed")
+                    + " | – | – | – | not shown (see Failures) | – | – |"
+                )
+                continue
+            ratio = now[0] / old[0] if old[0] else float("inf")
+            if ratio < 1 - BEFORE_TOLERANCE:
+                verdict = f"**no: {1 - ratio:.1%} slower**"
+                slower.append(f"{scenario.name} ({current}, {ratio:.3f})")
+            elif ratio < 1:
+                verdict = f"yes ({1 - ratio:.1%} slower)"
+            else:
+                verdict = f"yes ({ratio - 1:.1%} faster)"
+            lines.append(
+                f"| {label} | {current} | {now[0]:,.0f} | {old[0]:,.0f} | {ratio:.3f} "
+                f"| {now[1]:.2f} | {old[1]:.2f} | {verdict} | {now[2]} | {old[2]} |"
+            )
+    if not judged:
+        return [*lines[:2], "No before-row was measured beside its current row.", ""]
+    if slower or failed:
+        said = []
+        if slower:
+            said.append(
+                f"more than {BEFORE_TOLERANCE:.0%} slower: " + ", ".join(slower)
+            )
+        if failed:
+            said.append("failed: " + ", ".join(failed))
+        summary = (
+            f"Every pair within {BEFORE_TOLERANCE:.0%} of before: **no** "
+            f"({len(slower) + len(failed)} of {judged}; {'; '.join(said)})."
+        )
+    else:
+        summary = (
+            f"Every pair within {BEFORE_TOLERANCE:.0%} of before: yes ({judged} pairs, one "
+            "interleaved run)."
+        )
+    return [*lines, "", summary, ""]
+
+
+def _checked_sample(before: BeforeTree) -> str:
+    """Where the check found the core and the showcase, for the first before-row checked."""
+    for name, files in before.checked.items():
+        shown = [
+            f"`{module}` from `{_under_work(files[module], before)}`"
+            for module in ("areion_core", "examples.showcase.app")
+            if module in files
+        ]
+        if shown:
+            return f" ({name}: {', '.join(shown)}; {len(files)} Areion modules)"
+    return ""
+
+
+def _under_work(file: str, before: BeforeTree) -> str:
+    path = Path(file)
+    tree = before.path.resolve()
+    if path.is_relative_to(tree):
+        return f"bench/.work/{before.path.name}/{path.relative_to(tree)}"
+    return file
 
 
 def _target_table(checks: list[TargetCheck]) -> list[str]:

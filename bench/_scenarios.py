@@ -166,7 +166,9 @@ SLOW_BODY = {"message": "worth caching"}
 #: Connections and wrk threads of the burst scenario, and its fixed measured duration.
 BURST_CONNECTIONS, BURST_THREADS, BURST_DURATION_S = 256, 8, 5
 #: The interleaved comparisons on /json (issue 14): each against areion-bare, in rounds.
-OVERHEAD_ORDER = ("areion-bare", "areion-log", "areion-request-id", "areion")
+OVERHEAD_ORDER = (
+    "areion-bare", "areion-log", "areion-hooks", "areion-hooks-async", "areion-request-id", "areion",
+)
 OVERHEAD_ROUNDS = 3
 #: A brotli-only client: the compressed-response scenarios.
 ACCEPT_BR = (("Accept-Encoding", "br"),)
@@ -369,10 +371,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         order=OVERHEAD_ORDER,
         notes=(
             "Each variant against areion-bare (the showcase, no plugin, no log): the access "
-            "log on (areion-log), the example plugin alone (areion-request-id), the five "
-            "official plugins installed and idle on this route (areion). The four are measured "
-            "in turn, round after round, so that drift between passes hits all of them alike; "
-            "each ratio is the mean of a variant's rounds over the mean of areion-bare's."
+            "log on (areion-log), a minimal plugin with a sync (areion-hooks) or async "
+            "(areion-hooks-async) request_received and response_ready, the example plugin alone "
+            "(areion-request-id), the five official plugins installed and idle on this route "
+            "(areion). They are measured in turn, round after round, so that drift between "
+            "passes hits all of them alike; each ratio is the mean of a variant's rounds over "
+            "the mean of areion-bare's."
         ),
     ),
 )

@@ -3,6 +3,7 @@ in one run, and write ``RESULTS.md``.
 
     python bench/run.py [--quick] [--duration 10] [--warmup 2] [--scenarios json,...]
                         [--frameworks areion,aiohttp,...] [--output bench/RESULTS.md]
+                        [--before REV]
 
 Each (scenario, framework) pair gets a fresh server process on a free port, pinned to one
 CPU, and wrk (``-t1 -c64``; ``-t8 -c256`` for the burst) pinned to the other: warm-up, then
@@ -10,7 +11,9 @@ the measured run. A framework that fails to start, answers wrongly or dies is re
 failed and the run goes on. The Areion-only scenarios run the Areion variants they name
 (the Redis store on a private redis-server, one and two workers, the interleaved overhead
 rows, round after round); after the load runs the compression codecs are timed in-process
-on ``/big``'s body. See ``bench/README.md`` for the method and how to read the results.
+on ``/big``'s body. ``--before REV`` adds Areion rows running an earlier revision's code,
+each measured right after its current counterpart (``_before.py``). See ``bench/README.md``
+for the method and how to read the results.
 """
 
 from __future__ import annotations
@@ -25,6 +28,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from _before import (
+    BEFORE_ROWS,
+    COUNTERPARTS,
+    BeforeFailed,
+    BeforeTree,
+    check_imports,
+    materialise,
+    with_before_rows,
+)
 from _codec_table import measure_codecs
 from _frameworks import FRAMEWORKS, FRAMEWORKS_BY_NAME, Framework, Kind
 from _redis import PrivateRedis, RedisFailed, redis_version
@@ -57,7 +69,8 @@ PRESETS: dict[str, tuple[list[str], list[str]]] = {
     "issue14": (
         ["json", "burst", "overhead"],
         [
-            "areion-default", "areion-bare", "areion-log", "areion-request-id", "areion",
+            "areion-default", "areion-bare", "areion-log", "areion-hooks", "areion-hooks-async",
+            "areion-request-id", "areion",
             "robyn", "emmett55-granian", "socketify", "starlette-asyncio",
             "starlette-asyncio+log", *(
                 name for name, f in FRAMEWORKS_BY_NAME.items()
@@ -118,9 +131,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--frameworks",
-        type=lambda v: _names(v, FRAMEWORKS_BY_NAME, "framework"),
+        type=lambda v: _names(v, {**FRAMEWORKS_BY_NAME, **BEFORE_ROWS}, "framework"),
         default=None,
-        help="comma-separated, from: " + ", ".join(FRAMEWORKS_BY_NAME),
+        help="comma-separated, from: " + ", ".join(FRAMEWORKS_BY_NAME)
+        + "; with --before also " + ", ".join(BEFORE_ROWS),
+    )
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        default=None,
+        help="also run Areion as of git revision REV (e.g. ef0623c): "
+        + ", ".join(f"{b} beside {c}" for b, c in BEFORE_ROWS.items())
+        + ", each right after its counterpart in every scenario it runs (the ones named in "
+        "--frameworks, or one per selected counterpart); REV's tree goes to "
+        "bench/.work/before-<short sha>/",
     )
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
     parser.add_argument("--connections", type=int, default=64, help="wrk -c (64)")
@@ -142,6 +166,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.duration = QUICK_DURATION if args.quick else DEFAULT_DURATION
     if args.warmup is None:
         args.warmup = QUICK_WARMUP if args.quick else DEFAULT_WARMUP
+    named_before = [name for name in args.frameworks if name in BEFORE_ROWS]
+    if named_before and args.before is None:
+        parser.error(f"{', '.join(named_before)}: a before-row needs --before REV")
+    lonely = [name for name in named_before if BEFORE_ROWS[name] not in args.frameworks]
+    if lonely:
+        parser.error(
+            "a before-row runs right after its current counterpart: add "
+            + ", ".join(f"{BEFORE_ROWS[name]} (for {name})" for name in lonely)
+            + " to --frameworks"
+        )
+    if args.before is not None and not any(name in COUNTERPARTS for name in args.frameworks):
+        parser.error(
+            "--before adds rows beside " + ", ".join(COUNTERPARTS) + ": select one of them"
+        )
+    # The current rows; the before-rows named (None: one per selected counterpart).
+    args.before_rows = named_before or None
+    args.frameworks = [name for name in args.frameworks if name not in BEFORE_ROWS]
     return args
 
 
@@ -245,7 +286,7 @@ def measure(
     server = ServerProcess(
         command,
         env=server_env(framework, static_dir, redis.url if redis is not None else ""),
-        cwd=ROOT,
+        cwd=framework.cwd or ROOT,
         cpus=cpus,
         log=log,
     )
@@ -259,6 +300,13 @@ def measure(
         cpu=args.client_cpu if pinned else None,
         log=wrk_log,
     )
+    if framework.before_of is not None:
+        # The log's first lines say which code the server runs (the command line follows).
+        with log.open("a") as handle:
+            handle.write(
+                f"# bench: {framework.name}: {framework.before_of} on an earlier revision: cwd "
+                f"{framework.cwd}, PYTHONPATH={framework.env.get('PYTHONPATH', '')}\n"
+            )
     try:
         server.start()
         server.wait_ready(HOST, port, scenario, args.startup_timeout)
@@ -325,16 +373,20 @@ def planned(
 ) -> list[tuple[Scenario, Framework, int]]:
     """Scenario by scenario, each framework that serves it, with its round: a shared
     scenario every framework of the matrix (and its ``extra``); an Areion-only one the
-    frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round."""
+    frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round.
+    A before-row (``--before``) runs wherever its counterpart runs, right after it."""
     plan = []
+    befores = {f.before_of: f for f in frameworks if f.before_of is not None}
     for scenario in scenarios:
         serving = [
             f for f in frameworks
-            if scenario.serves(f.name, f.matrix) and f.skip_reason(scenario.name) is None
+            if f.before_of is None
+            and scenario.serves(f.name, f.matrix) and f.skip_reason(scenario.name) is None
         ]  # fmt: skip
         if scenario.order:
             rank = {name: index for index, name in enumerate(scenario.order)}
             serving.sort(key=lambda f: rank.get(f.name, len(rank)))
+        serving = [g for f in serving for g in (f, befores.get(f.name)) if g is not None]
         for round_ in range(1, scenario.rounds + 1):
             plan += [(scenario, framework, round_) for framework in serving]
     return plan
@@ -354,11 +406,42 @@ def start_redis(log_dir: Path, args: argparse.Namespace, pinned: bool) -> Privat
     return redis
 
 
+def _relative(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def prepare_before(args: argparse.Namespace, static_dir: Path) -> BeforeTree:
+    """``--before REV``: REV's tree (written once), and the import check of each before-row
+    the run will measure, before any measurement: every Areion module it imports must come
+    from the old tree."""
+    tree = materialise(args.before, ROOT, WORK_DIR)
+    where = _relative(tree.path)
+    print(
+        f"bench: --before {args.before}: {tree.sha[:12]} ({tree.subject[:60]}), "
+        f"{'wrote' if tree.created else 'reusing'} {where}/"
+    )
+    currents = [FRAMEWORKS_BY_NAME[name] for name in dict.fromkeys(args.frameworks)]
+    for framework in with_before_rows(currents, tree, args.before_rows):
+        if framework.before_of is None:
+            continue
+        files = check_imports(framework, server_env(framework, static_dir), sys.executable, tree)
+        shown = ", ".join(
+            f"{name} from {_relative(Path(files[name]))}"
+            for name in ("areion_core", "examples.showcase.app")
+        )
+        print(
+            f"bench: {framework.name}: {len(files)} Areion modules, all from {where}/ ({shown})"
+        )
+    return tree
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         for f in FRAMEWORKS:
             print(f"framework {f.name:22} {f.description}")
+        for row, current in BEFORE_ROWS.items():
+            print(f"framework {row:22} with --before REV: {current}, running REV's code")
         for s in SCENARIOS:
             print(f"scenario  {s.name:22} {s.title}")
         return 0
@@ -378,6 +461,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = now()
     static_dir = write_static_dir(WORK_DIR / "static")
+    before: BeforeTree | None = None
+    if args.before is not None:
+        try:
+            before = prepare_before(args, static_dir)
+        except BeforeFailed as error:
+            print(f"bench: --before {args.before}: {error}", file=sys.stderr)
+            return 2
+        frameworks = with_before_rows(frameworks, before, args.before_rows)
     log_dir = WORK_DIR / "logs" / started.strftime("%Y%m%dT%H%M%SZ")
     log_dir.mkdir(parents=True, exist_ok=True)
     script_dir = WORK_DIR / "lua"
@@ -447,6 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started=started,
         finished=now(),
         redis=redis_version() if used_redis else None,
+        before=before,
     )
     args.output.write_text(render(results, scenarios, frameworks, settings))
     print(f"bench: wrote {args.output}")

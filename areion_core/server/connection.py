@@ -217,7 +217,12 @@ class HttpConnection(asyncio.Protocol):
             self.keep_alive = keep_alive
             if not driver.start(state.handler(request), state.context.copy()):
                 return  # it carries on in the driver, which calls run_pending again
-            self.finish_request()
+            # finish_request(), inline: this runs once per request.
+            self._busy = False
+            if not self.keep_alive:
+                self._close()
+                return
+            self._idle_since = state.now
         if not queue:
             self._after_pending()
 

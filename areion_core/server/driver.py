@@ -40,7 +40,6 @@ def _task_hooks() -> tuple[Callable[..., None], Callable[..., None]] | None:
 _HOOKS = _task_hooks()
 #: Whether handlers take their first step eagerly (False: a plain Task per request).
 EAGER = _HOOKS is not None
-_current_task = asyncio.current_task
 
 
 class DriverOwner(Protocol):
@@ -68,7 +67,7 @@ class DriverOwner(Protocol):
 class RequestDriver:
     """Runs one connection's handler coroutines, one at a time, and reports back when each ends."""
 
-    __slots__ = ("_cancel_requested", "_handoff", "_job", "conn", "loop", "task")
+    __slots__ = ("_cancel_requested", "_handoff", "_in_task", "_job", "conn", "loop", "task")
 
     def __init__(self, conn: DriverOwner) -> None:
         self.conn = conn
@@ -78,6 +77,9 @@ class RequestDriver:
         self._job: _Job | None = None
         self._handoff: asyncio.Future[None] | None = None
         self._cancel_requested = False
+        #: True while the driver task itself asks for the next request (it is then the current
+        #: task already); the ready queue and the protocol's callbacks run outside any task.
+        self._in_task = False
 
     def start(self, coro: Coroutine[Any, Any, None], ctx: contextvars.Context) -> bool:
         """Run ``coro``'s first step now. True when it finished; False when it carries on later
@@ -92,7 +94,7 @@ class RequestDriver:
         if task is None:
             task = loop.create_task(self._drive_loop())
             self.task = task
-        entered = _current_task(loop) is None
+        entered = not self._in_task
         if entered:
             _HOOKS[0](loop, task)
         try:
@@ -159,7 +161,11 @@ class RequestDriver:
             self._job = None
             await self._drive(*job)
             # As after an eager run: the next queued request, or resume reading, or close.
-            conn.run_pending()
+            self._in_task = True
+            try:
+                conn.run_pending()
+            finally:
+                self._in_task = False
 
     async def _drive(self, coro: Coroutine[Any, Any, None], yielded: Any, ctx: contextvars.Context) -> None:
         """Resume a handler coroutine until it finishes, as Task.__step would."""

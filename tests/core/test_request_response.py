@@ -348,6 +348,30 @@ def test_stream_failing_before_its_first_chunk_is_a_proper_500():
     assert closed and responses == []
 
 
+def test_a_header_added_to_a_preencoded_block_is_appended_to_it_alone():
+    from areion_core.headers import encode_head
+
+    template = MutableHeaders({"Content-Type": "application/json"})
+    template.preencode()
+    first, second = template.copy(), template.copy()
+    first["X-Request-ID"] = "abc"
+    first["x-two"] = "2"
+    first["Content-Length"] = "5"  # framing: kept out of the block, as always
+    response = HttpResponse(b"{}")
+    response.headers = first
+    assert encode_head(response, b"", keep_alive=True, content_length=2) == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-ID: abc\r\nX-Two: 2\r\n"
+        b"Content-Length: 2\r\n\r\n")
+    # The appended block is what encoding the headers afresh gives.
+    assert first.encoded() == MutableHeaders.trusted(dict(first.items_lower())).encoded()
+    # The template and the other copy never see the additions.
+    assert dict(template) == dict(second) == {"content-type": "application/json"}
+    assert template.encoded() == second.encoded() == b"Content-Type: application/json\r\n"
+    # Changing a line the block already holds re-encodes it.
+    first["X-Request-ID"] = "def"
+    assert b"X-Request-ID: def\r\n" in first.encoded() and b"abc" not in first.encoded()
+
+
 def test_preencoded_headers_are_shared_until_written_then_copied():
     from areion_core.writing import encode_head
 
