@@ -231,7 +231,8 @@ class MutableHeaders(Mapping[str, str]):
                 self._own = True
             self._d[lower] = text
             if lower not in FRAMING:
-                self._wire = wire + _line(lower, text)
+                line = _LINES.get((lower, text))  # _line(), inline
+                self._wire = wire + (line if line is not None else _line(lower, text))
 
     def __delitem__(self, key: str) -> None:
         if self._wire is not None:
