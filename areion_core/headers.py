@@ -318,22 +318,7 @@ class MutableHeaders(Mapping[str, str]):
     def encoded(self) -> bytes:
         """The header lines as they go on the wire (``Name: value\\r\\n`` each, framing headers left out)."""
         wire = self._wire
-        if wire is not None:
-            return wire
-        # encode_lines() inline: this runs once per response.
-        lines = _LINES
-        parts = []
-        for item in self._d.items():
-            line = lines.get(item)
-            if line is None:
-                name, value = item
-                if name in FRAMING:
-                    continue
-                line = canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
-                if len(value) < 128 and len(lines) < _CACHE_LIMIT:
-                    lines[item] = line
-            parts.append(line)
-        return b"".join(parts)
+        return wire if wire is not None else encode_lines(self._d)
 
     @classmethod
     def trusted(cls, lower: dict[str, str]) -> MutableHeaders:

@@ -169,7 +169,7 @@ BURST_CONNECTIONS, BURST_THREADS, BURST_DURATION_S = 256, 8, 5
 OVERHEAD_ORDER = (
     "areion-bare", "areion-log", "areion-hooks", "areion-hooks-async", "areion-request-id", "areion",
 )
-OVERHEAD_ROUNDS = 3
+OVERHEAD_ROUNDS = 5
 #: A brotli-only client: the compressed-response scenarios.
 ACCEPT_BR = (("Accept-Encoding", "br"),)
 AREION = frozenset({"areion"})

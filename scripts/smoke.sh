@@ -40,7 +40,7 @@ for version in 3.12 3.13; do
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check 'setuptools>=77'
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation \
-      -e . -e examples/plugin_example 'pytest>=8.3' 'pytest-asyncio>=0.24' 'pytest-timeout>=2.3' 'httpx>=0.27' 'uvicorn>=0.30'
+      -e . -e examples/plugin_example 'pytest>=8.3' 'pytest-asyncio>=0.24' 'pytest-timeout>=2.3' 'httpx>=0.27' 'uvicorn>=0.30' 'pydantic>=2.5'
     touch "$stamp"
   fi
   echo "smoke: Python $("$venv/bin/python" -c 'import sys; print(sys.version.split()[0])')"
