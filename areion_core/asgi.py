@@ -2,10 +2,19 @@
 
 The request goes through exactly the same ``App.handle`` as on Areion's own server; the
 connection object below turns what it writes into ASGI ``http.response.*`` messages.
+
+- ``root_path`` (``uvicorn --root-path /svc``): routes match the path below it, whether the
+  server's ``path`` includes it (uvicorn, as the ASGI spec now says) or not, and ``url_for``
+  and redirects put it back in front.
+- A client that disconnects while a body streams stops it: the handler is cancelled where it
+  waits, so the body's generator is closed and its ``finally`` runs — the server's ``send``
+  would otherwise return quietly and the generator run on (and hold up shutdown).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from .app import App
@@ -29,6 +38,7 @@ class _ASGIConnection:
         self._buffer: list[bytes] = []
         self._started = False
         self._head = bytearray()
+        self.streaming = False  # part of the body went out before the handler returned
 
     def write(self, data: bytes) -> None:
         self.bytes_written += len(data)
@@ -62,7 +72,13 @@ class _ASGIConnection:
             await self._send({"type": "http.response.body", "body": data, "more_body": more_body})
 
     async def drain(self) -> None:
-        await self._flush(True)
+        if self.closed:
+            return
+        self.streaming = True
+        try:
+            await self._flush(True)
+        except OSError:  # some servers raise once the client is gone
+            self.closed = True
 
     async def sendfile(self, file: Any, offset: int, count: int) -> None:
         file.seek(offset)
@@ -76,7 +92,10 @@ class _ASGIConnection:
             await self._flush(True)
 
     async def finish(self) -> None:
-        await self._flush(False)
+        if self.closed:
+            return
+        with contextlib.suppress(OSError):
+            await self._flush(False)
 
 
 class ASGIAdapter:
@@ -113,6 +132,9 @@ class ASGIAdapter:
         )
         conn = _ASGIConnection(send, scope.get("client"), prefix)
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        root = scope.get("root_path") or ""
+        if root:
+            raw_path = self._below_root(root, raw_path)
         qs = scope.get("query_string", b"")
         url = raw_path + (b"?" + qs if qs else b"")
         headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
@@ -123,8 +145,43 @@ class ASGIAdapter:
             await send({"type": "http.response.start", "status": 400, "headers": []})
             await send({"type": "http.response.body", "body": str(exc).encode()})
             return
-        await app.handle(request)
+        task = asyncio.current_task()
+        assert task is not None
+        watcher = asyncio.ensure_future(self._watch_disconnect(receive, conn, task))
+        try:
+            await app.handle(request)
+        except asyncio.CancelledError:
+            if not (conn.closed and watcher.done()):
+                raise  # cancelled by the server, not by the disconnect
+            task.uncancel()
+            return
+        finally:
+            watcher.cancel()
+        if conn.closed and task.cancelling():
+            task.uncancel()  # the cancel came after the handler's last wait: nothing to undo
         await conn.finish()
+
+    @staticmethod
+    async def _watch_disconnect(receive: Any, conn: _ASGIConnection, task: asyncio.Task[Any]) -> None:
+        """Wait for the client to go; then stop a body that is streaming (not a handler still
+        working on its answer: that one finishes, and its response goes nowhere)."""
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        conn.closed = True
+        if conn.streaming:
+            task.cancel()
+
+    def _below_root(self, root: str, raw_path: bytes) -> bytes:
+        """The path the routes see, and ``root`` made the app's root path for ``url_for``."""
+        app = self.app
+        if app.root_path != root.rstrip("/"):
+            app.root_path = root.rstrip("/")  # one per deployment: the server passes it on every request
+            if app.dispatcher is not None:
+                app.dispatcher.root_path = app.root_path
+        encoded = root.rstrip("/").encode("utf-8")
+        if raw_path.startswith(encoded) and raw_path[len(encoded):len(encoded) + 1] in (b"/", b""):
+            raw_path = raw_path[len(encoded):] or b"/"
+        return raw_path
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

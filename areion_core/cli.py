@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from .config import AreionConfig
 from .exceptions import ConfigError, PluginError, RouteError
 from .plugins import PluginInfo, PluginRegistry, discover, load_entry_point, select
 from .runner import AreionServer
+from .server import ServerLimits, lifeline
 
 
 def load_target(spec: str) -> AreionServer:
@@ -102,33 +104,56 @@ def _watched_files(root: Path) -> dict[Path, float]:
 
 
 def _reload_loop(args: argparse.Namespace) -> int:
-    """Run the app in a child process and restart it whenever a source file changes."""
+    """Run the app in a child process and restart it whenever a source file changes.
+
+    The child gets a lifeline (it stops when this process is gone, even after ``kill -9``);
+    SIGTERM, SIGINT or SIGHUP here stop the child (and, through it, its workers) first.
+    """
     cmd = [sys.executable, "-m", "areion_core", "run", args.target]
-    for flag, value in (("--host", args.host), ("--port", args.port), ("--workers", args.workers)):
+    for flag, value in (("--host", args.host), ("--port", args.port), ("--workers", args.workers),
+                        ("--access-log-format", args.access_log_format), ("--log-config", args.log_config)):
         if value is not None:
             cmd += [flag, str(value)]
     if args.no_access_log:
         cmd.append("--no-access-log")
-    if args.access_log_format:
-        cmd += ["--access-log-format", args.access_log_format]
     root = Path.cwd()
-    while True:
-        snapshot = _watched_files(root)
-        child = subprocess.Popen(cmd)
-        try:
-            while child.poll() is None:
-                time.sleep(0.5)
+    stop: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.append(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    life_read, life_write = lifeline.make()
+    try:
+        while True:
+            snapshot = _watched_files(root)
+            child = subprocess.Popen(cmd, pass_fds=(life_read,), env={**os.environ, **lifeline.child_env(life_read)})
+            while child.poll() is None and not stop:
+                time.sleep(0.2)
                 if _watched_files(root) != snapshot:
                     print("areion: change detected, restarting", file=sys.stderr, flush=True)
-                    child.terminate()
-                    child.wait(15)
+                    _stop_child(child)
                     break
             else:
+                if stop:
+                    _stop_child(child)
+                    return 0
                 return child.returncode or 0
-        except KeyboardInterrupt:
-            child.terminate()
-            child.wait(15)
-            return 0
+    finally:
+        os.close(life_read)
+        os.close(life_write)
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then, if it has not drained in time, SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(ServerLimits().shutdown_grace + 5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -185,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-access-log", action="store_true", help="do not write the access log")
     run.add_argument("--access-log-format", choices=("text", "json"),
                      help="the access log's format (default: access_log_format in the config, else text)")
+    run.add_argument("--log-config", metavar="FILE",
+                     help="configure logging from a logging.config.dictConfig file (TOML, JSON or YAML)")
     run.set_defaults(func=_cmd_run)
     for name, func, text in (("plugins", _cmd_plugins, "list installed plugins and whether they are enabled"),
                              ("routes", _cmd_routes, "list the app's routes and the plugins on each"),

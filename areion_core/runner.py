@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
+import os
 import signal
+import socket
 import ssl as _ssl
 import sys
 import threading
@@ -13,10 +16,18 @@ from collections.abc import Callable
 from typing import Any
 
 from .app import App
-from .server import HttpServer
-from .server.workers import Supervisor
+from .server import HttpServer, lifeline
+from .server.workers import AddressInUseError, Supervisor, WorkerHandoff, bind_exclusive, worker_command
 
 logger = logging.getLogger("areion")
+
+_BACKLOG = 2048
+#: Listening sockets kept open across a SIGHUP re-exec of a single-process server.
+_LISTEN_ENV = "AREION_LISTEN_FDS"
+#: When the parent (supervisor, or `areion run --reload`) is gone: drain this long at most,
+#: and end the process this long after it noticed, whatever is still running.
+_ORPHAN_GRACE = 2.5
+_ORPHAN_HARD_EXIT = 4.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -95,51 +106,101 @@ class AreionServer:
         self.port = http.port
         self._stopped = asyncio.Event()
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Stop accepting, drain in-flight requests (up to the grace period), run shutdown hooks."""
+    async def stop(self, grace: float | None = None, *, keep_listening: bool = False) -> None:
+        """Stop accepting, drain in-flight requests (up to the grace period), run shutdown hooks.
+
+        ``keep_listening`` leaves the listening sockets open (not accepting): connections
+        arriving meanwhile wait in the kernel's queue for whoever serves those sockets next."""
         if self._http is not None:
             http, self._http = self._http, None
-            await http.shutdown(grace)
+            await http.shutdown(grace, close_listeners=not keep_listening)
         await self.app.shutdown()
         if self._stopped is not None:
             self._stopped.set()
 
     async def serve_until_stopped(self, sock: Any = None, on_ready: Callable[[int], None] | None = None,
-                                  on_stop: Callable[[], None] | None = None) -> None:
-        """Serve until SIGINT or SIGTERM, then drain and stop (``on_stop`` is called as the drain begins)."""
+                                  on_stop: Callable[[], None] | None = None, *, parent: int | None = None,
+                                  reload_on_hup: bool = False) -> bool:
+        """Serve until SIGINT or SIGTERM (or until the process behind the ``parent`` lifeline is
+        gone), then drain and stop; ``on_stop`` is called as the drain begins. With
+        ``reload_on_hup``, SIGHUP drains and stops too but keeps the listening sockets open and
+        returns True: the caller loads the application anew on them."""
         await self.start(sock)
         if on_ready is not None:
             on_ready(self.port)
         loop = asyncio.get_running_loop()
         stop_requested = asyncio.Event()
+        why: list[str] = []
+
+        def request_stop(reason: str) -> None:
+            why.append(reason)
+            stop_requested.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop_requested.set)
+            loop.add_signal_handler(sig, request_stop, "signal")
+        if reload_on_hup:
+            loop.add_signal_handler(signal.SIGHUP, request_stop, "reload")
+        elif on_stop is not None:  # a worker: SIGHUP is its supervisor's business
+            loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        if parent is not None:
+            def orphaned() -> None:
+                loop.call_soon_threadsafe(request_stop, "orphaned")
+
+            lifeline.watch(parent, orphaned, _ORPHAN_HARD_EXIT)
         await stop_requested.wait()
-        logger.info("shutting down: draining in-flight requests")
+        reason = why[0]
+        grace = None
+        if reason == "orphaned":
+            logger.warning("the parent process is gone: draining for at most %.1f s, then exiting", _ORPHAN_GRACE)
+            grace = min(self.app.config.limits.shutdown_grace, _ORPHAN_GRACE)
+        elif reason == "reload":
+            logger.info("SIGHUP: draining, then loading the application anew on the same socket")
+        else:
+            logger.info("shutting down: draining in-flight requests")
         if on_stop is not None:
             on_stop()
-        await self.stop()
+        await self.stop(grace, keep_listening=reason == "reload")
+        return reason == "reload"
 
     # --- blocking entry points ----------------------------------------------------------------
     def run(self, on_ready: Callable[[int], None] | None = None) -> int:
-        """Serve until SIGINT/SIGTERM; with ``workers > 1`` pre-fork that many processes."""
+        """Serve until SIGINT/SIGTERM; with ``workers > 1`` under a supervisor owning the port.
+
+        A port that anything else listens on stops the process with one line naming it. In a
+        worker process (started by the supervisor) this serves the inherited sockets and exits.
+        """
+        handoff = WorkerHandoff.inherited()
+        if handoff is not None:
+            raise SystemExit(self._run_worker(handoff))
         app = self.app
         app.build()
         workers = app.config.workers
+        inherited = _inherited_listeners()
+        try:
+            slots = [inherited] if inherited else bind_exclusive(self.host, self.port, _BACKLOG, workers)
+        except AddressInUseError as exc:
+            raise SystemExit(f"areion: {exc.strerror}") from None
+        announce = on_ready or self._announce
         if workers > 1:
-            def run_worker(worker_id: int, sock: Any) -> int:
-                app.worker_id = worker_id
-                self.port = supervisor.port
-                with asyncio.Runner(loop_factory=new_event_loop) as runner:
-                    runner.run(self.serve_until_stopped(sock, on_stop=supervisor.announce_draining))
-                return 0
-
-            supervisor = Supervisor(workers, self.host, self.port, run_worker,
-                                    app.config.limits.shutdown_grace, on_ready or self._announce)
+            supervisor = Supervisor(workers, slots, worker_command(), app.config.limits.shutdown_grace)
+            announce(supervisor.port)
             return supervisor.run()
-
+        parent = lifeline.inherit()
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            runner.run(self.serve_until_stopped(None, on_ready or self._announce))
+            reload = runner.run(self.serve_until_stopped(slots[0], None if inherited else announce,
+                                                         parent=parent, reload_on_hup=True))
+        if reload:
+            _exec_again(slots[0], parent)
+        return 0
+
+    def _run_worker(self, handoff: WorkerHandoff) -> int:
+        app = self.app
+        app.build()
+        app.worker_id = handoff.worker_id
+        parent = lifeline.inherit()
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(self.serve_until_stopped(handoff.sockets, lambda port: handoff.ready(),
+                                                handoff.draining, parent=parent))
         return 0
 
     def _announce(self, port: int) -> None:
@@ -209,6 +270,39 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _inherited_listeners() -> list[socket.socket]:
+    """The listening sockets a SIGHUP re-exec of this process handed on to itself."""
+    value = os.environ.pop(_LISTEN_ENV, None)
+    if not value:
+        return []
+    sockets = [socket.socket(fileno=fd) for fd in json.loads(value)]
+    for sock in sockets:
+        sock.set_inheritable(False)
+    return sockets
+
+
+def _exec_again(sockets: list[socket.socket], parent: int | None) -> None:
+    """Replace this process by a new run of its own command (same pid), on the same sockets.
+
+    The sockets stay open through ``exec``, so the port is never free and connections that
+    arrive meanwhile wait in the listen queue; the new image imports the application anew.
+    """
+    env = dict(os.environ)
+    fds = [sock.fileno() for sock in sockets]
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    env[_LISTEN_ENV] = json.dumps(fds)
+    if parent is not None:
+        os.set_inheritable(parent, True)
+        env.update(lifeline.child_env(parent))
+    command = worker_command()
+    logger.info("SIGHUP: starting the application again (pid %d)", os.getpid())
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, env)
 
 
 def _tls_from_config(tls: dict[str, str] | None) -> _ssl.SSLContext | None:

@@ -246,6 +246,11 @@ async def _send_stream(request: HttpRequest, response: StreamingResponse) -> Non
         conn.end_after_response()
         await _close_iterator(iterator)
         return
+    except BaseException:
+        # Cancelled (the client left, or the server stops): the body's ``finally`` runs now,
+        # not whenever the collector gets to the generator.
+        await _close_iterator(iterator)
+        raise
     await _close_iterator(iterator)
     if chunked and not conn.closed:
         conn.write(b"0\r\n\r\n")

@@ -28,8 +28,10 @@ _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.
 _RESOURCE_PAUSE = 0.5
 
 
-def bind_sockets(host: str, port: int, backlog: int, reuse_port: bool = False) -> list[socket.socket]:
-    """Listening TCP sockets for every address ``host`` resolves to, all on the same port."""
+def bind_sockets(host: str, port: int, backlog: int, reuse_port: bool = False,
+                 listen: bool = True) -> list[socket.socket]:
+    """Listening TCP sockets for every address ``host`` resolves to, all on the same port
+    (bound only, not yet listening, with ``listen=False``)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     sockets: list[socket.socket] = []
     seen: set[tuple[Any, ...]] = set()
@@ -53,8 +55,9 @@ def bind_sockets(host: str, port: int, backlog: int, reuse_port: bool = False) -
         for sock in sockets:
             sock.close()
         raise
-    for sock in sockets:
-        sock.listen(backlog)
+    if listen:
+        for sock in sockets:
+            sock.listen(backlog)
     return sockets
 
 
@@ -160,8 +163,9 @@ class Listener:
                 pending.close()
         self._attaching.clear()
 
-    def stop(self) -> list[socket.socket]:
-        """Stop accepting and close the listening sockets; return the connections still queued.
+    def stop(self, close: bool = True) -> list[socket.socket]:
+        """Stop accepting and close the listening sockets (unless ``close`` is false); return
+        the connections still queued.
 
         Closing a listening socket resets the connections in its queue, whose clients may
         already have sent a request: they are taken out of the queue first, for the caller
@@ -178,5 +182,6 @@ class Listener:
                     queued.append(conn)
             except OSError:  # BlockingIOError: the queue is empty
                 pass
-            sock.close()
+            if close:
+                sock.close()
         return queued

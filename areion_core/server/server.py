@@ -42,12 +42,12 @@ class HttpServer:
         host: str = "127.0.0.1",
         port: int = 8000,
         *,
-        sock: socket.socket | None = None,
+        sock: socket.socket | list[socket.socket] | None = None,
         ssl: _ssl.SSLContext | None = None,
         reuse_port: bool = False,
         backlog: int = 2048,
     ) -> None:
-        """Listen on ``host:port`` (or on ``sock``, already bound) and start serving."""
+        """Listen on ``host:port`` (or on ``sock``, already bound: one socket or several) and start serving."""
         loop = asyncio.get_running_loop()
         state = ServerState(loop, self.handler, self.request_factory, self.limits,
                             self.constant_headers, tls=ssl is not None)
@@ -56,7 +56,10 @@ class HttpServer:
         def factory() -> HttpConnection:
             return HttpConnection(state)
 
-        sockets = [sock] if sock is not None else bind_sockets(host, port, backlog, reuse_port)
+        if sock is None:
+            sockets = bind_sockets(host, port, backlog, reuse_port)
+        else:
+            sockets = list(sock) if isinstance(sock, list) else [sock]
         listener = self._listener = Listener(loop, factory, ssl)
         listener.listen(sockets, backlog)
         self.sockets = list(sockets)
@@ -66,7 +69,7 @@ class HttpServer:
     def port(self) -> int:
         return int(self.sockets[0].getsockname()[1]) if self.sockets else 0
 
-    async def shutdown(self, grace: float | None = None) -> bool:
+    async def shutdown(self, grace: float | None = None, close_listeners: bool = True) -> bool:
         """Stop accepting, let in-flight requests finish, close idle connections.
 
         Connections already waiting in the listen queue are accepted and served rather than
@@ -75,7 +78,9 @@ class HttpServer:
         ``limits.drain_linger`` seconds so that a request already on its way is answered (with
         ``Connection: close``) instead of meeting a closed socket, then is closed. After
         ``grace`` seconds (the limits' ``shutdown_grace`` by default) what is left is cut.
-        Returns True when everything finished within the grace period.
+        With ``close_listeners=False`` the listening sockets stay open, not accepting (their
+        queue waits for whoever serves them next). Returns True when everything finished
+        within the grace period.
         """
         state = self.state
         listener = self._listener
@@ -86,7 +91,7 @@ class HttpServer:
         deadline = started + grace
         linger_until = started + min(self.limits.drain_linger, grace)
         state.draining = True
-        queued = listener.stop()
+        queued = listener.stop(close=close_listeners)
         for conn in list(state.connections):
             conn.begin_drain()
         for sock in queued:
