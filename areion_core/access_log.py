@@ -19,6 +19,12 @@ request id:
 
 ``bytes`` counts every byte written for the response, its head included (nginx's
 ``$bytes_sent``).
+
+The access log does not go through ``logging``: a ``LogRecord`` per request would cost more
+than the rest of the line's way. So its lines are written exactly once, to its own
+destination, whatever logging the application configured (handlers on the root logger
+never see them and so cannot repeat them). ``log_format = "json"`` makes them JSON too,
+so stderr carries one JSON object per line from both.
 """
 
 from __future__ import annotations
@@ -119,8 +125,7 @@ class AccessLog:
                 self._dropped += len(records)
                 return
             if self._dropped:
-                data = (b"areion: the access log could not keep up; %d lines were dropped\n"
-                        % self._dropped) + data
+                data = _dropped_line(self._dropped, self.format) + data
                 self._dropped = 0
             self._pending += len(data)
         if self._writer is None:
@@ -151,6 +156,17 @@ class AccessLog:
             finally:
                 with self._lock:
                     self._pending -= len(data)
+
+
+def _dropped_line(count: int, format: str) -> bytes:
+    """The notice of ``count`` lines dropped, in the log's format (a JSON log stays all JSON)."""
+    message = f"the access log could not keep up; {count} lines were dropped"
+    if format == "text":
+        return f"areion: {message}\n".encode()
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    return orjson.dumps({"time": f"{stamp}.{int(now % 1 * 1000):03d}Z", "level": "WARNING",
+                         "logger": "areion.access", "message": message}) + b"\n"
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import pluggy
 
 from ._builtin_plugins import ErrorPages, StaticFilesPlugin
+from ._log_config import load_log_config_once
 from .access_log import AccessLog
 from .config import AreionConfig
 from .dispatch import Dispatcher
@@ -30,7 +31,7 @@ from .exceptions import ConfigError, PluginError
 from .headers import canonical_name
 from .hook_chains import bounded, compile_chain
 from .hookspecs import HOT_HOOKS
-from .log import DefaultLogger
+from .log import DefaultLogger, setup_logging
 from .plugins import PluginInfo, PluginRegistry, discover, enable_tracing, load_entry_point, plugin_name, select
 from .request import HttpRequest
 from .routing import Middleware, Route, Router, RouteTree
@@ -59,7 +60,10 @@ class App:
         self.static_dir = config.static_dir
         self.root_path = config.root_path
         self._direct_plugins = list(plugins)
-        self.logger: logging.Logger = _as_logger(logger, config)
+        self.logger: logging.Logger = _as_logger(logger)
+        #: Areion chooses the ``areion`` logger's handlers (no with_logger()).
+        self._owns_logging = logger is None
+        self.setup_logging()
         self.template_engine: TemplateEngine | None = engine
         self.orchestrator: Orchestrator | None = orchestrator
         self.state: dict[str, Any] = {}
@@ -122,6 +126,19 @@ class App:
         self.access_log = AccessLog(cfg.access_log_file or 2, cfg.access_log_format) if enabled else None
         if self.dispatcher is not None:
             self.dispatcher.access_log = self.access_log
+
+    def setup_logging(self) -> None:
+        """Apply ``log_config``, then give the ``areion`` logger its level and Areion's handlers.
+
+        Areion's stderr handler is attached only when the application has configured no
+        logging (no handler on the root or ``areion`` logger); see ``log.setup_logging``.
+        Called when the app is made and again when it starts (and safe to call any time
+        before), so logging the application configures after building the app still counts.
+        """
+        cfg = self.config
+        if cfg.log_config:
+            load_log_config_once(cfg.log_config)
+        setup_logging(level=cfg.log_level, format=cfg.log_format, log_file=cfg.log_file, own=self._owns_logging)
 
     def _load_plugins(self) -> None:
         """Register the selected installed plugins, those given to with_plugins(), then the built-ins."""
@@ -219,6 +236,7 @@ class App:
             return
         self.build()
         self._started = True
+        self.setup_logging()
         if self.access_log is not None:
             self.access_log.start(asyncio.get_running_loop())
         for component in (self.template_engine, self.orchestrator):
@@ -319,13 +337,13 @@ class App:
         return out
 
 
-def _as_logger(logger: Any, config: AreionConfig) -> logging.Logger:
+def _as_logger(logger: Any) -> logging.Logger:
     if isinstance(logger, logging.Logger):
         return logger
     if isinstance(logger, DefaultLogger):
         return logger.logger
     if logger is None:
-        return DefaultLogger(log_file=config.log_file, log_level=config.log_level).logger
+        return logging.getLogger("areion")  # its level and handlers: App.setup_logging()
     duck: logging.Logger = logger  # a duck-typed logger with info/error/exception
     return duck
 

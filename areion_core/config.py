@@ -20,7 +20,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ._log_config import SUFFIXES
 from .exceptions import ConfigError
+from .log import LOG_FORMATS
 from .server.limits import ServerLimits
 from .settings import SettingsReader, expand_env
 
@@ -30,8 +32,8 @@ _SECRET_URL = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 _TOP_KEYS = {
     "app", "host", "port", "workers", "development", "plugins", "disabled", "server_header",
     "global_headers", "access_log", "access_log_format", "access_log_file", "log_level", "log_file",
-    "sync_handlers", "thread_pool_size", "static_dir", "static_prefix", "root_path", "limits", "tls", "reload",
-    "hook_timeout",
+    "log_format", "log_config", "sync_handlers", "thread_pool_size", "static_dir", "static_prefix", "root_path",
+    "limits", "tls", "reload", "hook_timeout",
 }
 #: Seconds an async plugin hook may run before it is cancelled (see ``hook_timeout``): as
 #: long as a client may take to send its headers (``limits.header_timeout``), far above
@@ -125,6 +127,7 @@ def _env_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "AREION_APP": "app", "AREION_HOST": "host", "AREION_PORT": "port",
         "AREION_WORKERS": "workers", "AREION_DEVELOPMENT": "development",
         "AREION_LOG_LEVEL": "log_level", "AREION_LOG_FILE": "log_file",
+        "AREION_LOG_FORMAT": "log_format", "AREION_LOG_CONFIG": "log_config",
         "AREION_ACCESS_LOG": "access_log", "AREION_ACCESS_LOG_FORMAT": "access_log_format",
         "AREION_ACCESS_LOG_FILE": "access_log_file",
         "AREION_STATIC_DIR": "static_dir",
@@ -221,6 +224,8 @@ class AreionConfig:
     access_log_file: str | None = None
     log_level: str = "INFO"
     log_file: str | None = None
+    log_format: str = "text"
+    log_config: str | None = None
     sync_handlers: str = "thread"
     thread_pool_size: int | None = None
     static_dir: str | None = None
@@ -351,15 +356,7 @@ def _read_headers(cfg: AreionConfig, d: dict[str, Any]) -> None:
 
 
 def _read_logging(cfg: AreionConfig, d: dict[str, Any]) -> None:
-    """access_log, access_log_format, access_log_file, log_level, log_file."""
-    if "access_log" in d:
-        cfg.access_log = _as_bool("access_log", d["access_log"])
-    if "access_log_format" in d:
-        if d["access_log_format"] not in ("text", "json"):
-            raise ConfigError("access_log_format", d["access_log_format"], "'text' or 'json'")
-        cfg.access_log_format = d["access_log_format"]
-    if d.get("access_log_file"):
-        cfg.access_log_file = str(d["access_log_file"])
+    """log_level, log_file, log_format, log_config, then the access log's keys."""
     if "log_level" in d:
         lvl = str(d["log_level"]).upper()
         if lvl not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -367,6 +364,31 @@ def _read_logging(cfg: AreionConfig, d: dict[str, Any]) -> None:
         cfg.log_level = lvl
     if d.get("log_file") is not None:
         cfg.log_file = str(d["log_file"])
+    if "log_format" in d:
+        if d["log_format"] not in LOG_FORMATS:
+            raise ConfigError("log_format", d["log_format"], "'text' or 'json'")
+        cfg.log_format = str(d["log_format"])
+    if d.get("log_config"):
+        path = str(d["log_config"])
+        if Path(path).suffix.lower() not in SUFFIXES or not Path(path).is_file():
+            raise ConfigError("log_config", path, "an existing .toml, .json, .yaml or .yml file "
+                              "(a logging.config.dictConfig dictionary)")
+        cfg.log_config = path
+    _read_access_log(cfg, d)
+
+
+def _read_access_log(cfg: AreionConfig, d: dict[str, Any]) -> None:
+    """access_log, access_log_format (log_format's unless given), access_log_file."""
+    if "access_log" in d:
+        cfg.access_log = _as_bool("access_log", d["access_log"])
+    if "access_log_format" in d:
+        if d["access_log_format"] not in ("text", "json"):
+            raise ConfigError("access_log_format", d["access_log_format"], "'text' or 'json'")
+        cfg.access_log_format = d["access_log_format"]
+    else:
+        cfg.access_log_format = cfg.log_format
+    if d.get("access_log_file"):
+        cfg.access_log_file = str(d["access_log_file"])
 
 
 def _read_paths(cfg: AreionConfig, d: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 
+- `/` — an index page linking everything below
 - `/json`, `/plaintext`, `/users/:id/posts/:post`, `POST /echo` — the benchmark handlers
 - `/api/report` — a slow (0.5 s) endpoint, cached for 30 s (`X-Cache: MISS` then `HIT`)
 - `/report` — an HTML page rendered from a Jinja2 template with the report's data, cached too
@@ -47,6 +48,59 @@ class Report:
     generated_at: float
     rows: list[dict[str, object]]
     total: int
+
+
+@dataclass(frozen=True)
+class Link:
+    """One entry of the index page: the route's name (for ``url_for``), its parameters, what it shows."""
+
+    route: str
+    label: str
+    shows: str
+    params: tuple[tuple[str, object], ...] = ()
+    method: str = "GET"
+
+
+#: The index page: first what the README's showcase section lists, then the other endpoints.
+INDEX = {
+    "Try these": (
+        Link("api_report", "/api/report", "a slow (0.5 s) JSON report, cached for 30 s: reload it for X-Cache: HIT"),
+        Link("report_page", "/report", "the same report as an HTML page rendered from a Jinja2 template, cached"),
+        Link("big", "/big", "a 50 KB JSON document, compressed once per encoding (brotli, zstd, gzip), cached"),
+        Link("stream", "/stream", "five server-sent events, 100 ms apart"),
+        Link("submit", "/tasks", "run a background task", method="POST"),
+        Link("task_stats", "/tasks", "background tasks done, and a job that ticks every 10 s"),
+        Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
+        Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
+    ),
+    "More endpoints": (
+        Link("json_endpoint", "/json", "hello world as JSON"),
+        Link("plaintext", "/plaintext", "hello world as text"),
+        Link("user_post", "/users/7/posts/3", "typed path parameters, a dataclass answer", (("id", 7), ("post", 3))),
+        Link("big_uncached", "/big/uncached", "the 50 KB document built and compressed on every request"),
+        Link("slow", "/slow", "an endpoint that costs 5 ms, cached"),
+        Link("slow_uncached", "/slow/uncached", "the same without the cache"),
+        Link("table", "/table", "a 100-row table rendered from a template on every request"),
+        Link("openapi_document", "/openapi.json", "the OpenAPI 3.1 document"),
+        Link("static", "/static/favicon.svg", "a static file", (("path", "favicon.svg"),)),
+    ),
+}
+
+
+@router.get("/", include_in_schema=False)
+async def index(request: HttpRequest) -> object:
+    """This page: a link to every endpoint of the showcase."""
+    sections = {title: [(link, _href(request, link)) for link in links] for title, links in INDEX.items()}
+    return request.render_template("index.html", {"sections": sections})
+
+
+def _href(request: HttpRequest, link: Link) -> str | None:
+    """The link's URL, or None when the plugin that serves it is off (``AREION_PLUGINS``)."""
+    assert request.app is not None
+    try:
+        return request.app.url_for(link.route, **dict(link.params))
+    except KeyError:
+        return None
 
 
 @router.get("/json")

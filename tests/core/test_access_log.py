@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -183,6 +184,48 @@ def test_a_destination_that_does_not_read_never_blocks_the_loop_and_bounds_memor
     assert pending <= 256 * 1024 + 512 * 300  # bounded: at most the limit plus one batch
     text = b"".join(out)
     assert re.search(rb"areion: the access log could not keep up; \d+ lines were dropped\n", text)
+
+
+def test_a_json_log_stays_json_when_lines_are_dropped() -> None:
+    read, write = os.pipe()  # nobody reads until the end: batches are dropped
+    out: list[bytes] = []
+
+    def drain() -> None:
+        while chunk := os.read(read, 1 << 20):
+            out.append(chunk)
+
+    async def main() -> None:
+        log = AccessLog(write, "json", max_pending=64 * 1024)
+        log.start(asyncio.get_running_loop())
+        request = HttpRequest("GET", "/" + "x" * 200, "", [])
+        for _ in range(20):
+            for _ in range(1000):
+                log.record(request, 200, 10, time.perf_counter())
+            await asyncio.sleep(0)
+        reader = threading.Thread(target=drain)
+        reader.start()
+        await asyncio.to_thread(_wait_until, lambda: not log._pending, 5.0)  # the writer catches up
+        log.record(request, 200, 10, time.perf_counter())  # the next batch carries the notice
+        await log.close()
+        os.close(write)
+        reader.join(5)
+
+    try:
+        asyncio.run(main())
+    finally:
+        os.close(read)
+    records = [json.loads(line) for line in b"".join(out).splitlines()]
+    notices = [r for r in records if "message" in r]
+    assert notices and all(r["level"] == "WARNING" and r["logger"] == "areion.access" for r in notices)
+    assert re.fullmatch(r"the access log could not keep up; \d+ lines were dropped", notices[0]["message"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", notices[0]["time"])
+    assert len(records) - len(notices) < 20_001  # some lines were dropped, and counted
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_the_format_is_checked_at_startup() -> None:

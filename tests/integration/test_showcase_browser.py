@@ -49,3 +49,18 @@ def test_report_page_from_the_cached_endpoint(recorder: PageRecorder, live: Live
 
     again = recorder.goto(live.url + "/report")
     assert again.header_value("x-cache") == "HIT"
+
+
+def test_the_index_page_leads_to_the_report(recorder: PageRecorder, live: LiveServer) -> None:
+    response = recorder.goto(live.url + "/")
+    assert response.status == 200
+    page = recorder.page
+    recorder.settle()
+    assert page.title() == "Areion showcase"
+    assert page.locator("main a").count() >= 15
+    with page.expect_navigation():
+        page.get_by_role("link", name="/report", exact=True).click()
+    recorder.settle()
+    assert page.title() == "Sales report"
+    recorder.assert_only_host(live.url)
+    recorder.assert_clean()
