@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._log_config import load_log_config
 from .app import App
 from .config import AreionConfig
 from .exceptions import ConfigError, PluginError, RouteError
@@ -79,6 +80,8 @@ def _app_spec(args: argparse.Namespace) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.reload:
         return _reload_loop(args)
+    if args.log_config:
+        load_log_config(args.log_config)  # a bad file: LogConfigError (a ConfigError), one line, exit 1
     server = load_target(args.target)
     app = server.app
     if args.host:

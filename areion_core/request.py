@@ -335,7 +335,12 @@ class HttpRequest:
     def log(self, message: str, level: str | int = "info") -> None:
         logger = self.app.logger if self.app is not None else logging.getLogger("areion")
         lvl = level if isinstance(level, int) else logging.getLevelName(level.upper())
-        logger.log(lvl if isinstance(lvl, int) else logging.INFO, message)
+        lvl = lvl if isinstance(lvl, int) else logging.INFO
+        std = logger if isinstance(logger, logging.Logger) else getattr(logger, "logger", None)
+        if self.request_id is not None and isinstance(std, logging.Logger):
+            std.log(lvl, message, extra={"request_id": self.request_id})  # JSON logs carry it
+            return
+        logger.log(lvl, message)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -174,6 +174,7 @@ class AreionServer:
             raise SystemExit(self._run_worker(handoff))
         app = self.app
         app.build()
+        app.setup_logging()  # the app may have configured logging after building the server
         workers = app.config.workers
         inherited = _inherited_listeners()
         try:
@@ -207,7 +208,7 @@ class AreionServer:
         self.port = port
         workers = self.app.config.workers
         extra = f" with {workers} workers" if workers > 1 else ""
-        print(f"Areion serving on {self.url}{extra} (Ctrl+C to stop)", file=sys.stderr, flush=True)
+        logger.info("Areion serving on %s%s (Ctrl+C to stop)", self.url, extra)
 
     def start_in_thread(self, timeout: float = 10.0) -> ServerThread:
         """Serve from a background thread; returns a handle with ``url``, ``port`` and ``stop()``."""
