@@ -70,6 +70,12 @@ class CachingPlugin:
         cli.add_commands(subparsers)
 
     @hookimpl
+    def startup(self, app: App) -> None:
+        # Only entries need invalidating: an app that caches no route joins no sibling group.
+        if any(policy.rule is not None for policy in self.policies.values()):
+            self.cache.join_siblings()
+
+    @hookimpl
     async def shutdown(self, app: App) -> None:
         await self.cache.close()
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from areion_core import HttpResponse
 
+from ._siblings import SiblingInvalidations, group_directory
 from .keys import (
     CREDENTIALS,
     VARY_MARK,
@@ -39,7 +40,7 @@ from .representation import (
 )
 from .rules import CacheRule
 from .settings import CachingSettings
-from .stores import CacheStore, StoreError
+from .stores import CacheStore, MemoryStore, StoreError
 
 if TYPE_CHECKING:
     from areion_core import HttpRequest, Route
@@ -114,6 +115,9 @@ class ResponseCache:
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
+        # This process's socket among its sibling workers (memory store only), joined once.
+        self._siblings: SiblingInvalidations | None = None
+        self._siblings_joined = False
         #: Route → the route's fully wrapped handler, for background refreshes.
         self.handlers: dict[Route, Handler] = {}
         #: Runs the other plugins' response_ready impls on a refreshed response, if set.
@@ -398,6 +402,8 @@ class ResponseCache:
         )
         lifetime = record.lifetime
         store = self.store
+        if not self._siblings_joined:
+            self.join_siblings()  # no startup hook ran (an ASGI server without lifespan)
         try:
             if names:
                 key = variant_key(base, request, names, self.normalizers)
@@ -471,6 +477,10 @@ class ResponseCache:
         variant of it goes too. ``prefix`` is matched against the same text
         (``"/users"`` removes ``/users``, ``/users/1`` and ``/users?page=2``). Store
         failures are logged and give 0 unless ``raise_errors`` is true.
+
+        With the memory store, the other worker processes of this app on this host hold the
+        invalidation too when this returns (and apply it as their loop next runs); the count
+        is this process's.
         """
         if sum(x is not None for x in (key, prefix, tag)) != 1:
             raise TypeError("invalidate() takes exactly one of key=, prefix= or tag=")
@@ -478,23 +488,27 @@ class ResponseCache:
         store = self.store
         try:
             if key is not None:
-                full = user_key(key)
-                removed = int(await store.delete(full))
-                removed += await store.delete_prefix(full + VARY_MARK)
+                kind, text = "key", user_key(key)
+                removed = int(await store.delete(text))
+                removed += await store.delete_prefix(text + VARY_MARK)
             elif prefix is not None:
-                removed = await store.delete_prefix(user_key(prefix))
+                kind, text = "prefix", user_key(prefix)
+                removed = await store.delete_prefix(text)
             else:
                 assert tag is not None
+                kind, text = "tag", tag
                 removed = await store.delete_tag(tag)
         except StoreError as exc:
             if raise_errors:
                 raise
             self._failed(exc, "invalidate")
             return 0
+        if self._siblings is not None:
+            await self._siblings.publish(kind, text)
         return removed
 
     async def clear(self, *, raise_errors: bool = False) -> None:
-        """Remove every entry of this cache."""
+        """Remove every entry of this cache (in every worker, as ``invalidate`` does)."""
         self._generation += 1
         try:
             await self.store.clear()
@@ -502,6 +516,53 @@ class ResponseCache:
             if raise_errors:
                 raise
             self._failed(exc, "clear")
+            return
+        if self._siblings is not None:
+            await self._siblings.publish("clear", "")
+
+    # --- sibling worker processes ---------------------------------------------------------
+    def join_siblings(self) -> None:
+        """Exchange invalidations with this app's other worker processes on this host.
+
+        Only the memory store needs it (the filesystem and Redis stores are shared by the
+        workers already), and only once per process: the plugin calls it at startup, and the
+        first store calls it when no startup hook ran. Needs a running event loop.
+        """
+        if self._siblings_joined:
+            return
+        self._siblings_joined = True
+        if not self.settings.broadcast_invalidations:
+            return
+        if self._store is None and self.settings.store != "memory":
+            return  # not made yet, and not a memory store: nothing to make it for
+        if not isinstance(self.store, MemoryStore):
+            return
+        directory = group_directory(self.settings.namespace)
+        siblings = SiblingInvalidations(directory, self._apply_sibling_invalidation, self.logger)
+        try:
+            siblings.open()
+        except OSError as exc:
+            self.logger.warning("caching: cannot join the sibling workers in %s (%s); "
+                                "invalidations will reach this process only", directory, exc)
+            return
+        self._siblings = siblings
+
+    def _apply_sibling_invalidation(self, kind: str, text: str) -> None:
+        # Synchronous, from the socket's reader callback: gone before any request read later.
+        # A response computed here meanwhile may predate it, so it is not stored either.
+        self._generation += 1
+        store = self._store
+        if not isinstance(store, MemoryStore):
+            return
+        if kind == "key":
+            store.delete_nowait(text)
+            store.delete_prefix_nowait(text + VARY_MARK)
+        elif kind == "prefix":
+            store.delete_prefix_nowait(text)
+        elif kind == "tag":
+            store.delete_tag_nowait(text)
+        else:
+            store.clear_nowait()
 
     async def close(self) -> None:
         """Cancel background refreshes, wake waiters and close the store."""
@@ -512,6 +573,10 @@ class ResponseCache:
         for flight in self._flights.values():
             flight.event.set()
         self._flights.clear()
+        if self._siblings is not None:
+            self._siblings.close()
+            self._siblings = None
+        self._siblings_joined = False
         if self._store is not None:
             await self._store.close()
 

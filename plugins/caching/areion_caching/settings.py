@@ -43,6 +43,7 @@ class CachingSettings:
     cache_control: dict[str, CacheControl] = field(default_factory=dict)
     static_cache_control: CacheControl | None = None
     etag: tuple[str, ...] = ()
+    broadcast_invalidations: bool = True
 
     def make_store(self) -> CacheStore:
         """A new store as configured (connections are opened lazily, on first use)."""
@@ -81,6 +82,8 @@ class CachingSettings:
 def _convert(read: SettingsReader, key: str, name: str) -> Any:
     if name == "store":
         return read.choice(key, None, STORES)
+    if name == "broadcast_invalidations":
+        return read.boolean(key, None)
     if name in ("url", "namespace", "path"):
         return read.text(key, None)
     if name in ("max_bytes", "max_entry_bytes"):

@@ -49,6 +49,7 @@ def test_store_choices(tmp_path: Path) -> None:
         ({"routes": {"/a": {"ttl": 5, "colour": "red"}}}, "routes./a"),
         ({"cache_control": {"/a": "public, private"}}, "cache_control./a"),
         ({"etag": 5}, "etag"),
+        ({"broadcast_invalidations": "sometimes"}, "broadcast_invalidations"),
         ({"ttl": 5}, "ttl"),
     ],
 )

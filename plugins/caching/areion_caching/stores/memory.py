@@ -25,7 +25,9 @@ class MemoryStore(CacheStore):
     Bounded twice: at most ``max_entries`` records and at most ``max_bytes`` bytes (bodies,
     headers and a fixed per-entry overhead). When either bound would be passed, expired
     records go first, then the least recently used. A record larger than ``max_bytes`` on
-    its own is not stored. Each worker process has its own copy; use Redis to share.
+    its own is not stored. Each worker process has its own copy: the response cache sends
+    its invalidations to the sibling worker processes on the host, and the Redis store
+    shares the entries themselves.
     """
 
     def __init__(self, max_entries: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
@@ -86,19 +88,36 @@ class MemoryStore(CacheStore):
         self._evict(now)
 
     async def delete(self, key: str) -> bool:
-        return self._remove(key)
+        return self.delete_nowait(key)
 
     async def delete_prefix(self, prefix: str) -> int:
+        return self.delete_prefix_nowait(prefix)
+
+    async def delete_tag(self, tag: str) -> int:
+        return self.delete_tag_nowait(tag)
+
+    async def clear(self) -> None:
+        self.clear_nowait()
+
+    # --- the same without awaiting (invalidations from sibling processes) ----------------
+    def delete_nowait(self, key: str) -> bool:
+        """``delete``, done before returning."""
+        return self._remove(key)
+
+    def delete_prefix_nowait(self, prefix: str) -> int:
+        """``delete_prefix``, done before returning."""
         doomed = [k for k in self._data if k.startswith(prefix)]
         for k in doomed:
             self._remove(k)
         return len(doomed)
 
-    async def delete_tag(self, tag: str) -> int:
+    def delete_tag_nowait(self, tag: str) -> int:
+        """``delete_tag``, done before returning."""
         keys = self._tags.pop(tag, set())
         return sum(1 for k in list(keys) if self._remove(k))
 
-    async def clear(self) -> None:
+    def clear_nowait(self) -> None:
+        """``clear``, done before returning."""
         self._data.clear()
         self._tags.clear()
         self._expiry.clear()
