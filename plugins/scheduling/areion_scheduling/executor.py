@@ -3,9 +3,10 @@
 APScheduler's own ``AsyncIOExecutor`` runs plain functions on the loop's default executor,
 cannot wait for running jobs on shutdown, and never tells the job which tick it is running.
 This one runs coroutine jobs on the loop and plain ones on the orchestrator's thread pool,
-keeps the running jobs so shutdown can wait for them, exposes the tick through
-:func:`scheduled_time`, and before each tick asks ``claim`` (the Redis tick guard, when a
-lease is in use) whether this process may run it, so a tick runs once across processes.
+keeps the running jobs (and, for plain ones, the thread's future) so shutdown can wait for
+them and tell a cancelled coroutine from a thread it can only abandon, exposes the tick through
+:func:`scheduled_time`, and before each tick asks ``claim`` (the tick guard of the Redis lease
+or of the lock file) whether this process may run it, so a tick runs once across processes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextvars
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,16 +46,21 @@ def scheduled_time() -> datetime | None:
     return _SCHEDULED.get()
 
 
-async def call_job(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-                   pool: ThreadPoolExecutor, run_time: datetime) -> Any:
-    """Run one job function for ``run_time``: awaited on the loop or on a pool thread."""
+async def call_job(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], pool: Executor,
+                   run_time: datetime,
+                   on_thread: Callable[[Future[Any]], object] | None = None) -> Any:
+    """Run one job function for ``run_time``: awaited on the loop or on a pool thread
+    (``on_thread`` receives that thread's future: cancelling the caller cannot stop it)."""
     token = _SCHEDULED.set(run_time)
     try:
         if is_async_callable(func):
             return await func(*args, **kwargs)
-        # run_in_executor does not carry context variables over; copy_context does.
+        # A pool thread does not inherit context variables; copy_context carries them over.
         call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        future = pool.submit(call)
+        if on_thread is not None:
+            on_thread(future)
+        return await asyncio.wrap_future(future)
     finally:
         _SCHEDULED.reset(token)
 
@@ -62,7 +68,7 @@ async def call_job(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
 class JobExecutor(BaseExecutor):  # type: ignore[misc]
     """The executor the orchestrator installs as APScheduler's ``default``."""
 
-    def __init__(self, pool: Callable[[], ThreadPoolExecutor],
+    def __init__(self, pool: Callable[[], Executor],
                  logger: Callable[[], logging.Logger]) -> None:
         super().__init__()
         self._pool = pool
@@ -71,6 +77,8 @@ class JobExecutor(BaseExecutor):  # type: ignore[misc]
         self.claim: TickClaim | None = None
         #: The job runs in progress (their asyncio tasks), for graceful shutdown.
         self.running: dict[asyncio.Task[None], str] = {}
+        #: For a run whose plain function is on a pool thread now: that thread's future.
+        self.threads: dict[asyncio.Task[None], Future[Any]] = {}
 
     def start(self, scheduler: Any, alias: str) -> None:
         super().start(scheduler, alias)
@@ -87,10 +95,17 @@ class JobExecutor(BaseExecutor):  # type: ignore[misc]
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self.running.pop(task, None)
+        self.threads.pop(task, None)
 
     async def _run(self, job: Any, run_times: list[datetime]) -> None:
         events: list[JobExecutionEvent] = []
         log = self._log()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_thread(future: Future[Any]) -> None:
+            self.threads[task] = future
+
         try:
             for run_time in run_times:
                 late = datetime.now(UTC) - run_time
@@ -106,7 +121,7 @@ class JobExecutor(BaseExecutor):  # type: ignore[misc]
                 log.debug("running job %s (tick %s)", job.id, run_time.isoformat())
                 try:
                     retval = await call_job(job.func, tuple(job.args), dict(job.kwargs),
-                                            self._pool(), run_time)
+                                            self._pool(), run_time, on_thread)
                 except Exception as exc:
                     events.append(JobExecutionEvent(EVENT_JOB_ERROR, job.id, job._jobstore_alias,
                                                     run_time, exception=exc))
@@ -115,6 +130,8 @@ class JobExecutor(BaseExecutor):  # type: ignore[misc]
                 else:
                     events.append(JobExecutionEvent(EVENT_JOB_EXECUTED, job.id,
                                                     job._jobstore_alias, run_time, retval=retval))
+                finally:
+                    self.threads.pop(task, None)
         finally:
             # Releases the max_instances slot APScheduler took when it submitted the job.
             self._run_job_success(job.id, events)

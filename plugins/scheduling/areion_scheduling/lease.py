@@ -9,7 +9,7 @@ again just after it would expire, so a dead holder is replaced within one lease 
 The lease alone leaves a gap: a holder that ran a tick and died, and a successor that finds
 the same tick still due (within ``misfire_grace_time``), would both run it. So each tick is
 also claimed with ``SET <prefix>tick:<job>:<fire time ms> NX EX``; only the process that sets
-the key runs the tick. Without Redis the choice is static: worker 0 runs the scheduler.
+the key runs the tick. Without Redis, a lock file elects one process per host (``lock_file.py``).
 
 A Redis that restarts without persistence (or is flushed) forgets those claims. So a process
 taking the lease also reads when Redis started, and skips ticks due before that: whether they
@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -63,23 +64,14 @@ class Leadership:
     def stop_campaign(self) -> None:
         """Do not try to become the scheduler any more (shutdown has begun)."""
 
-    async def stop(self) -> None:
-        """Give up leadership (releasing a lease) and free resources."""
+    async def stop(self, keep_while: Callable[[], bool] | None = None) -> None:
+        """Stop campaigning and give up leadership (releasing the lease), freeing resources.
 
-
-class FixedLeadership(Leadership):
-    """A decision made once at startup: worker 0 (or the only process) schedules."""
-
-    def __init__(self, leader: bool) -> None:
-        self.leader = leader
-
-    async def start(self, elected: Callable[[], None], deposed: Callable[[], None]) -> None:
-        self.is_leader = self.leader
-        if self.leader:
-            elected()
-
-    async def stop(self) -> None:
-        self.is_leader = False
+        With ``keep_while`` (a job of this process still runs: shutdown abandoned its thread),
+        a leader keeps the lease from a daemon thread until ``keep_while()`` turns false, then
+        releases it; if the process exits first, the lease ends with it. So another process
+        never starts the next tick beside a run of this one.
+        """
 
 
 class RedisLease(Leadership):
@@ -241,7 +233,7 @@ class RedisLease(Leadership):
     def stop_campaign(self) -> None:
         self._campaigning = False
 
-    async def stop(self) -> None:
+    async def stop(self, keep_while: Callable[[], bool] | None = None) -> None:
         from redis.exceptions import RedisError
 
         self._campaigning = False
@@ -254,8 +246,9 @@ class RedisLease(Leadership):
             self._expiry = None
         if self._redis is None:
             return
+        keep = self.is_leader and keep_while is not None and keep_while()
         try:
-            if self.is_leader:
+            if self.is_leader and not keep:
                 self.is_leader = False
                 await self._release(keys=[self.key], args=[self.token])
                 self._log().info("scheduler lease %s released", self.key)
@@ -265,3 +258,44 @@ class RedisLease(Leadership):
         finally:
             await self._redis.aclose()
             self._redis = None
+        if keep and keep_while is not None:
+            self._log().info("scheduler lease %s kept until the job(s) still running finish or "
+                             "this process exits", self.key)
+            # The loop may be gone by the time the job returns: a thread with its own client.
+            threading.Thread(target=self._keep_while, args=(keep_while,), daemon=True,
+                             name="areion scheduler lease keeper").start()
+
+    def _keep_while(self, keep_while: Callable[[], bool]) -> None:
+        """Renew the lease every heartbeat while ``keep_while()``; then release it."""
+        import redis
+        from redis.exceptions import RedisError
+
+        client = redis.Redis.from_url(self.url, socket_timeout=self.heartbeat,
+                                      socket_connect_timeout=self.heartbeat)
+        renew, release = client.register_script(_RENEW), client.register_script(_RELEASE)
+        renewed_at = 0.0  # renew at once: the loop's heartbeat has stopped
+        try:
+            while keep_while():
+                time.sleep(0.05)
+                if time.monotonic() - renewed_at < self.heartbeat:
+                    continue
+                try:
+                    held = renew(keys=[self.key], args=[self.token, int(self.ttl * 1000)])
+                except (TimeoutError, RedisError, OSError) as exc:
+                    self._log().warning("scheduler lease: could not renew %s while a job of "
+                                        "this process still runs (%r)", self.key, exc)
+                    held = 1  # unknown: try again next heartbeat
+                renewed_at = time.monotonic()
+                if held != 1:
+                    self._log().warning("scheduler lease lost while a job of this process still "
+                                        "runs: another process may start the next tick beside it")
+                    return
+            self.is_leader = False
+            release(keys=[self.key], args=[self.token])
+            self._log().info("scheduler lease %s released: the job(s) still running at shutdown "
+                             "have finished", self.key)
+        except (TimeoutError, RedisError, OSError) as exc:
+            self._log().warning("scheduler lease: could not release %s (%r); it expires in "
+                                "%.3gs", self.key, exc, self.ttl)
+        finally:
+            client.close()

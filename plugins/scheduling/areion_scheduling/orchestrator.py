@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from apscheduler.events import EVENT_JOB_REMOVED  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
+from areion_core.plugin_api import SettingsReader
+
 from .executor import JobExecutor, call_job
 from .jobs import JobInfo, JobSpec, check_args, coerce_trigger, default_job_id, resolve_callable
-from .lease import FixedLeadership, Leadership, RedisLease
+from .lease import Leadership, RedisLease
+from .lock_file import LockFileLease, default_lock_path
 from .settings import DEFAULT, SECTION, GraceTime, OrDefault, SchedulingSettings
 from .tasks import BackgroundTasks, TaskHandle
 from .triggers import At, Cron, DateValue, Every, Trigger, ZoneValue
@@ -51,13 +58,14 @@ class DefaultOrchestrator:
         lease_ttl: float | None = None,
         heartbeat: float | None = None,
         key_prefix: str | None = None,
+        lock_file: str | os.PathLike[str] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         given = {"max_workers": max_workers, "max_queued": max_queued,
                  "max_coroutines": max_coroutines, "shutdown_timeout": shutdown_timeout,
                  "timezone": timezone, "coalesce": coalesce, "max_instances": max_instances,
                  "redis_url": redis_url, "lease_ttl": lease_ttl, "heartbeat": heartbeat,
-                 "key_prefix": key_prefix}
+                 "key_prefix": key_prefix, "lock_file": lock_file}
         self._overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         if misfire_grace_time is not DEFAULT:
             self._overrides["misfire_grace_time"] = misfire_grace_time
@@ -127,7 +135,16 @@ class DefaultOrchestrator:
         scheduler.start(paused=True)
         self._leadership = self._choose_leadership()
         self._executor.claim = self._leadership.claim
-        await self._leadership.start(self._resume, self._pause)
+        try:
+            await self._leadership.start(self._resume, self._pause)
+        except OSError as exc:  # the lock file cannot be opened: no safe way to schedule
+            path = str(getattr(self._leadership, "path", ""))
+            self._leadership = None
+            scheduler.shutdown(wait=False)
+            self._scheduler = self._executor = None
+            raise SettingsReader(f"plugins.{SECTION}", {}).error(
+                "lock_file", path, f"a file this user can create and lock ({exc.strerror or exc})"
+            ) from exc
         self.logger.info("scheduler started with %d job(s); %s", len(self._jobs),
                          "this process runs them" if self._leadership.is_leader
                          else "another process runs them")
@@ -137,13 +154,10 @@ class DefaultOrchestrator:
         if s.redis_url:
             return RedisLease(s.redis_url, s.key_prefix, s.lease_ttl, s.heartbeat_interval,
                               lambda: self.logger)
-        count = getattr(self._app, "worker_count", 1) or 1
-        worker = getattr(self._app, "worker_id", 0) or 0
-        if count > 1 and worker != 0:
-            self.logger.info("worker %d of %d: scheduled jobs run on worker 0 (set redis_url to "
-                             "elect one scheduler across hosts)", worker, count)
-            return FixedLeadership(False)
-        return FixedLeadership(True)
+        config = getattr(self._app, "config", None)
+        path = Path(s.lock_file) if s.lock_file else default_lock_path(
+            s.key_prefix, getattr(config, "source", None))
+        return LockFileLease(path, s.heartbeat_interval, lambda: self.logger)
 
     def _resume(self) -> None:
         if not self._closing and self._scheduler is not None:
@@ -159,8 +173,10 @@ class DefaultOrchestrator:
         return self._leadership is not None and self._leadership.is_leader
 
     async def shutdown(self, app: Any = None) -> None:
-        """Stop scheduling, wait up to ``shutdown_timeout`` for running jobs and tasks, cancel
-        (and log) what is still running, then release the lease."""
+        """Stop scheduling, wait up to ``shutdown_timeout`` for running jobs and tasks, then
+        cancel what is still running on the loop and abandon what runs on a thread (each one
+        logged as what happened to it), then release the lease; if an abandoned job still
+        runs, the lease is kept until it returns or the process exits."""
         loop = asyncio.get_running_loop()
         timeout = self.settings.shutdown_timeout
         deadline = loop.time() + timeout
@@ -168,8 +184,8 @@ class DefaultOrchestrator:
         if self._leadership is not None:
             self._leadership.stop_campaign()  # keep renewing while our jobs finish
         self._pause()
-        log = self.logger
-        running = dict(self._executor.running) if self._executor is not None else {}
+        executor = self._executor
+        running = dict(executor.running) if executor is not None else {}
         if running:
             await asyncio.wait(running, timeout=max(0.0, deadline - loop.time()))
         # Jobs may still submit follow-up tasks while they finish; only now refuse new ones.
@@ -177,22 +193,52 @@ class DefaultOrchestrator:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._tasks.wait_idle(), max(0.0, deadline - loop.time()))
         late = {task: job_id for task, job_id in running.items() if not task.done()}
-        for task, job_id in late.items():
-            task.cancel()
-            log.warning("shutdown: cancelled job %s, still running after the %gs grace period",
-                        job_id, timeout)
-        if late:
-            await asyncio.wait(late, timeout=1.0)
-        for handle, outcome in await self._tasks.cancel_all():
-            log.warning("shutdown: background task %s %s after the %gs grace period",
-                        handle.name, outcome, timeout)
+        still_running = await self._stop_late(
+            late, dict(executor.threads) if executor is not None else {})
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
         self._scheduler = self._executor = None
         if self._leadership is not None:
-            await self._leadership.stop()
+            # Never released while a job of ours runs: another process would start the next
+            # tick beside it. Kept until it returns, or until the process exits.
+            await self._leadership.stop(
+                (lambda: any(check() for check in still_running)) if still_running else None)
             self._leadership = None
+
+    async def _stop_late(self, late: dict[asyncio.Task[None], str],
+                         threads: dict[asyncio.Task[None], Future[Any]]) -> list[Callable[[], bool]]:
+        """Cancel late coroutine jobs and every background task, abandon late thread jobs, and
+        log each outcome; returns, for each job still running, a check "is it still running?"."""
+        loop = asyncio.get_running_loop()
+        log, timeout = self.logger, self.settings.shutdown_timeout
+        still_running: list[Callable[[], bool]] = []
+        for task, job_id in late.items():
+            thread = threads.get(task)
+            # A call still queued for a thread can be cancelled; one on a thread cannot.
+            if thread is None or thread.cancel():
+                log.warning("shutdown: cancelled job %s, still running after the %gs grace period",
+                            job_id, timeout)
+                task.cancel()
+            elif not thread.done():
+                still_running.append(functools.partial(_thread_running, thread))
+                log.warning("shutdown: job %s is still running in a thread after the %gs grace "
+                            "period; threads cannot be interrupted, so it is abandoned when the "
+                            "process exits", job_id, timeout)
+                task.cancel()  # stops waiting for the thread, not the thread
+            # else: its function returned this instant; its bookkeeping finishes in the wait below.
+        cancelled_at = loop.time()
+        for handle, outcome in await self._tasks.cancel_all():
+            log.warning("shutdown: background task %s %s after the %gs grace period",
+                        handle.name, outcome, timeout)
+        if late:
+            await asyncio.wait(late, timeout=max(0.0, cancelled_at + 1.0 - loop.time()))
+        for task, job_id in late.items():
+            if not task.done():  # a coroutine that caught its CancelledError and carried on
+                still_running.append(functools.partial(_task_running, task, loop))
+                log.warning("shutdown: job %s is still running 1s after it was cancelled (does "
+                            "it catch CancelledError?)", job_id)
+        return still_running
 
     # --- background tasks ----------------------------------------------------------------
 
@@ -370,3 +416,12 @@ class DefaultOrchestrator:
             next_run = spec.trigger.build(tz).get_next_fire_time(None, now)
         name = f"{getattr(spec.func, '__module__', '?')}:{getattr(spec.func, '__qualname__', '?')}"
         return JobInfo(spec.id, name, str(spec.trigger), next_run, spec.source)
+
+
+def _thread_running(future: Future[Any]) -> bool:
+    return not future.done()
+
+
+def _task_running(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> bool:
+    # Read from the lease keeper's thread: a closed loop will never run the task again.
+    return not task.done() and not loop.is_closed()

@@ -8,6 +8,7 @@ key, the value and what was expected.
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,7 @@ class SchedulingSettings:
     lease_ttl: float = 10.0
     heartbeat: float | None = None
     key_prefix: str = "areion:scheduling:"
+    lock_file: str | None = None
     jobs: tuple[JobConfig, ...] = ()
 
     @property
@@ -148,6 +150,17 @@ def _redis_url(read: SettingsReader, key: str) -> str | None:
 
 def _prefix(read: SettingsReader, key: str) -> str:
     return read.as_text(key, read.value(key))
+
+
+def _lock_file(read: SettingsReader, key: str) -> str | None:
+    # The file itself is opened at startup; one that cannot be is a ConfigError then.
+    value = read.value(key)
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if value is None or value == "":
+        return None
+    path = read.as_text(key, value, expected="the path of a lock file")
+    return os.path.expanduser(path)
 
 
 def _jobs(read: SettingsReader, key: str) -> tuple[JobConfig, ...]:
@@ -248,5 +261,6 @@ _OPTION_PARSERS: dict[str, _Parser] = {
     "lease_ttl": _seconds(True),
     "heartbeat": _optional_seconds,
     "key_prefix": _prefix,
+    "lock_file": _lock_file,
     "jobs": _jobs,
 }

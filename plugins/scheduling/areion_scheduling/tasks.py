@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
+from .threads import DaemonThreadPool
+
 
 class TaskQueueFullError(RuntimeError):
     """``submit_task`` found ``max_queued`` tasks already waiting for a free slot."""
@@ -169,7 +171,7 @@ class BackgroundTasks:
         self.max_queued = max_queued
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: DaemonThreadPool | None = None
         self._threads_busy = 0
         self._coroutines_busy = 0
         self._waiting_sync: deque[TaskHandle] = deque()
@@ -187,13 +189,12 @@ class BackgroundTasks:
             return list(self._active)
 
     @property
-    def pool(self) -> concurrent.futures.ThreadPoolExecutor:
-        """The thread pool plain functions run on (scheduled jobs share it)."""
+    def pool(self) -> DaemonThreadPool:
+        """The thread pool plain functions run on (scheduled jobs share it): daemon threads, so
+        a function still running after shutdown does not keep the process alive."""
         with self._lock:
             if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=self.max_workers, thread_name_prefix="areion-task"
-                )
+                self._pool = DaemonThreadPool(self.max_workers, thread_name_prefix="areion-task")
             return self._pool
 
     def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -435,7 +436,8 @@ class BackgroundTasks:
                 if task is not None:
                     awaiting.append(task)
             elif not handle.done():
-                outcome.append((handle, "still running in a thread (threads cannot be interrupted)"))
+                outcome.append((handle, "still running in a thread (threads cannot be interrupted); "
+                                        "abandoned when the process exits"))
         if awaiting:
             await asyncio.wait(awaiting, timeout=1.0)
         with self._lock:

@@ -2,12 +2,22 @@
 
 One job in code (``nightly``), one in config (``config-job``), and a route that hands work to
 a background task. With ``SCHEDULING_TEST_REDIS`` set, the orchestrator takes the Redis lease
-and an every-second job counts its runs in Redis.
+and an every-second job counts its runs in Redis. Without it, the host's lock file decides.
+
+More, for the multi-process tests, from the environment:
+
+- ``SCHEDULING_TEST_RUNS``: a file; an every-second job appends ``<tick ms> <pid>`` to it,
+  one line per run (append mode, one short write: lines from several processes never mix).
+- ``SCHEDULING_TEST_SLOW`` (with Redis): a thread job that runs for a minute, pushing
+  ``<time> <lease holder>`` to ``app:seen`` every 20 ms, to outlive ``shutdown_timeout``.
+- ``SCHEDULING_TEST_LOCK``, ``SCHEDULING_TEST_HEARTBEAT``, ``SCHEDULING_TEST_SHUTDOWN``:
+  the ``lock_file``, ``heartbeat`` and ``shutdown_timeout`` options.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from areion_scheduling import DefaultOrchestrator, scheduled_time
@@ -45,6 +55,27 @@ if REDIS_URL:
         pipe.execute()
 
 
+RUNS_FILE = os.environ.get("SCHEDULING_TEST_RUNS")
+if RUNS_FILE:
+
+    @orchestrator.every(seconds=1, id="ticker")
+    def ticker() -> None:
+        tick = scheduled_time()
+        assert tick is not None and RUNS_FILE is not None
+        with open(RUNS_FILE, "a") as runs:
+            runs.write(f"{round(tick.timestamp() * 1000)} {os.getpid()}\n")
+
+
+if REDIS_URL and os.environ.get("SCHEDULING_TEST_SLOW"):
+
+    @orchestrator.every(seconds=1, id="slow")
+    def slow() -> None:
+        client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+        for _ in range(3000):
+            client.rpush("app:seen", f"{time.time():.3f} {client.get('app:lease')}")
+            time.sleep(0.02)
+
+
 def remember(store_key: str, value: str) -> None:
     import redis
 
@@ -66,6 +97,11 @@ scheduling: dict[str, Any] = {
 }
 if REDIS_URL:
     scheduling.update(redis_url="${SCHEDULING_TEST_REDIS}", lease_ttl=2, key_prefix="app:")
+for option, variable in (("lock_file", "SCHEDULING_TEST_LOCK"),
+                         ("heartbeat", "SCHEDULING_TEST_HEARTBEAT"),
+                         ("shutdown_timeout", "SCHEDULING_TEST_SHUTDOWN")):
+    if os.environ.get(variable):
+        scheduling[option] = f"${{{variable}}}"
 
 server = (
     AreionServerBuilder()

@@ -304,27 +304,33 @@ async def test_shutdown_cancels_after_the_grace_period_and_logs_it(
     assert "background task endless-task cancelled while running" in caplog.text
 
 
-async def test_without_redis_only_worker_zero_runs_jobs() -> None:
-    runs: dict[int, int] = {0: 0, 1: 0}
-    orchestrators = []
-    for worker in (0, 1):
-        orch = DefaultOrchestrator(shutdown_timeout=1)
-        orch.add_job(lambda w=worker: runs.__setitem__(w, runs[w] + 1), Every(seconds=0.05),
-                     id="per-tick")
-        await orch.startup(make_app(worker_id=worker, worker_count=2))
-        orchestrators.append(orch)
+async def test_a_thread_job_past_the_grace_period_is_abandoned_not_cancelled(
+    app: StandaloneApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A thread cannot be interrupted: shutdown stops waiting for it, says so, and returns.
+    orch = DefaultOrchestrator(shutdown_timeout=0.2)
+    release, finished = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        release.wait(10)
+        finished.set()
+
+    orch.add_job(stuck, Every(seconds=0.05), id="stuck-job")
+    await orch.startup(app)
+    await wait_until(lambda: orch.running_jobs == ["stuck-job"])
     try:
-        await wait_until(lambda: runs[0] >= 3)
-        assert runs[1] == 0
-        assert [o.is_scheduler for o in orchestrators] == [True, False]
-        # Background tasks still run on every worker.
-        assert await orchestrators[1].submit_task(lambda: "worker 1 task") == "worker 1 task"
-        # The idle worker still lists the job with its next run time.
-        info = orchestrators[1].get_job("per-tick")
-        assert info is not None and info.next_run_time is not None
+        with caplog.at_level(logging.WARNING):
+            began = time.monotonic()
+            await orch.shutdown(app)
+        assert time.monotonic() - began < 0.2 + 1.0
+        assert not finished.is_set()  # it runs on, in its daemon thread
+        assert ("shutdown: job stuck-job is still running in a thread after the 0.2s grace "
+                "period; threads cannot be interrupted, so it is abandoned when the process "
+                "exits") in caplog.text
+        assert "cancelled job stuck-job" not in caplog.text
     finally:
-        for orch in orchestrators:
-            await orch.shutdown()
+        release.set()
+    assert finished.wait(5)
 
 
 async def test_run_job_now_runs_outside_the_schedule(orchestrator: DefaultOrchestrator) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -28,8 +29,8 @@ async def store(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 def leased(redis_url: str, **options: object) -> DefaultOrchestrator:
-    return DefaultOrchestrator(redis_url=redis_url, key_prefix=PREFIX, shutdown_timeout=1,
-                               **options)  # type: ignore[arg-type]
+    given: dict[str, object] = {"key_prefix": PREFIX, "shutdown_timeout": 1, **options}
+    return DefaultOrchestrator(redis_url=redis_url, **given)  # type: ignore[arg-type]
 
 
 async def test_a_lone_process_takes_the_lease_runs_jobs_and_releases_on_shutdown(
@@ -84,6 +85,31 @@ async def test_two_processes_one_scheduler_and_a_prompt_handover(
     await wait_until(lambda: len(runs["b"]) >= 2)
     await orchestrators["b"].shutdown()
     assert not set(runs["a"]) & set(runs["b"])  # no tick ran on both
+
+
+async def test_the_lease_is_kept_while_a_job_abandoned_at_shutdown_runs(
+    redis_url: str, store: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Released at shutdown, or left to lapse, the lease would let another process start the
+    # next tick beside a job of this one that still runs: it is renewed until the job returns.
+    orch = leased(redis_url, lease_ttl=0.6, shutdown_timeout=0.2)
+    release = threading.Event()
+    orch.add_job(lambda: release.wait(10), Every(seconds=0.05), id="stuck")
+    await orch.startup(make_app())
+    token = await store.get(f"{PREFIX}lease")
+    await wait_until(lambda: orch.running_jobs == ["stuck"])
+    try:
+        with caplog.at_level(logging.INFO):
+            await orch.shutdown()
+            assert await store.get(f"{PREFIX}lease") == token
+            await asyncio.sleep(1.5)  # two and a half TTLs after the loop stopped renewing
+            assert await store.get(f"{PREFIX}lease") == token
+            release.set()
+            await wait_until(lambda: "have finished" in caplog.text, timeout=2)
+    finally:
+        release.set()
+    assert await store.get(f"{PREFIX}lease") is None  # released once the job returned
+    assert f"scheduler lease {PREFIX}lease kept until the job(s) still running finish" in caplog.text
 
 
 async def test_a_tick_already_claimed_elsewhere_is_skipped(

@@ -1,74 +1,48 @@
-"""Three real server processes (``areion run``) share one Redis: each tick of a job runs once,
-background tasks run where they are submitted, and ``kill -9`` on the lease holder hands the
-schedule to another process within one lease period without running a tick twice."""
+"""Real server processes: three ``areion run`` servers sharing one Redis run each tick once and
+hand over after ``kill -9``; two workers under uvicorn or ``areion run --workers 2`` without
+Redis run each tick once (the host's lock file); SIGTERM during a thread job that outlives
+``shutdown_timeout`` ends the process anyway, says the job was abandoned, and keeps the lease."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from tests._redis import free_port
+from tests.plugins.scheduling._scheduling_support import ServerProcess, wait_for
 
-HERE = Path(__file__).parent
-ROOT = HERE.parents[2]  # the repository: the app is imported as tests.plugins.scheduling.scheduling_app
 TTL = 2.0  # lease_ttl in scheduling_app.py: the period a takeover must fit in
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-
-
-class Server:
-    def __init__(self, redis_url: str, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        env = {**os.environ, "SCHEDULING_TEST_REDIS": redis_url, "AREION_PLUGINS": "scheduling",
-               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "areion_core", "run", "tests.plugins.scheduling.scheduling_app:server",
-                 "--port", str(self.port), "--no-access-log"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=HERE,
-            )
-
-    def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"server exited early:\n{self.log.read_text()}")
-        try:
-            return httpx.get(self.url + "/remember/ping", timeout=0.5).status_code == 200
-        except httpx.TransportError:
-            return False
+def read_runs(path: Path) -> list[tuple[int, int]]:
+    """The ``<tick ms> <pid>`` lines the app's ``ticker`` job appended, one per run."""
+    if not path.exists():
+        return []
+    return [(int(ms), int(pid)) for ms, pid in
+            (line.split() for line in path.read_text().splitlines() if line.strip())]
 
 
 @pytest.fixture
-def servers(redis_url: str, tmp_path: Path) -> Iterator[list[Server]]:
-    started = [Server(redis_url, tmp_path / f"server{i}.log") for i in range(3)]
+def servers(redis_url: str, tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    env = {"SCHEDULING_TEST_REDIS": redis_url}
+    started = [ServerProcess(tmp_path / f"server{i}.log", env) for i in range(3)]
     try:
         yield started
     finally:
         for server in started:
-            if server.proc.poll() is None:
-                server.proc.kill()
-            server.proc.wait(10)
+            server.kill()
 
 
 @pytest.mark.slow
 def test_three_servers_one_run_per_tick_and_a_takeover_after_kill_9(
-    redis_url: str, servers: list[Server]
+    redis_url: str, servers: list[ServerProcess]
 ) -> None:
     store = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
@@ -103,7 +77,7 @@ def test_three_servers_one_run_per_tick_and_a_takeover_after_kill_9(
                 server.proc.send_signal(signal.SIGTERM)
         for server in servers:
             if server is not holder:
-                assert server.proc.wait(10) == 0, server.log.read_text()
+                assert server.proc.wait(10) == 0, server.output()
 
         runs = {int(ms): int(n) for ms, n in store.hgetall("app:runs").items()}
         runner = {int(ms): int(pid) for ms, pid in store.hgetall("app:runner").items()}
@@ -125,3 +99,72 @@ def test_three_servers_one_run_per_tick_and_a_takeover_after_kill_9(
         assert store.get("app:lease") is None  # released by the graceful shutdowns
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["uvicorn", "areion"])
+def test_two_workers_without_redis_run_each_tick_once(
+    server: str, tmp_path: Path, private_runtime_dir: Path
+) -> None:
+    # uvicorn's workers all see worker_id 0; Areion's are 0 and 1. Either way the lock file
+    # (at its default path: no lock_file set) lets one of them schedule.
+    runs = tmp_path / "runs"
+    proc = ServerProcess(tmp_path / "server.log", {"SCHEDULING_TEST_RUNS": str(runs)},
+                         server=server, workers=2)
+    try:
+        wait_for(proc.ready, 20, "the server")
+        wait_for(lambda: proc.output().count("scheduler started with") == 2, 10,
+                 "both workers to start their scheduler")
+        start = (int(time.time()) + 1) * 1000  # ten whole seconds from the next one
+        end = start + 10_000
+        wait_for(lambda: any(ms >= end for ms, _ in read_runs(runs)), 14, "ten seconds of ticks")
+        assert proc.terminate() == 0, proc.output()
+    finally:
+        proc.kill()
+    ran = read_runs(runs)
+    in_window = [ms for ms, _ in ran if start <= ms < end]
+    assert 9 <= len(in_window) <= 11, ran  # one run per tick; a run per worker would be ~20
+    assert len({ms for ms, _ in ran}) == len(ran), ran  # no tick ran twice
+    assert len({pid for ms, pid in ran if start <= ms < end}) == 1
+    log = proc.output()
+    assert "is held by another process" in log  # the other worker waited
+    path = Path(re.findall(r"scheduler lock file (\S+) acquired by", log)[0])
+    assert path.parent == private_runtime_dir
+    assert path.name.startswith(f"areion-scheduling-{os.getuid()}-")
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_thread_job_past_shutdown_timeout(redis_url: str, tmp_path: Path) -> None:
+    timeout = 1.0
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    proc = ServerProcess(tmp_path / "server.log", {
+        "SCHEDULING_TEST_REDIS": redis_url, "SCHEDULING_TEST_SLOW": "1",
+        "SCHEDULING_TEST_SHUTDOWN": str(timeout)})
+    try:
+        wait_for(proc.ready, 20, "the server")
+        wait_for(lambda: store.llen("app:seen") >= 5, 10, "the slow job to run")
+        token = store.get("app:lease")
+        assert token is not None and token.split(":")[1] == str(proc.pid)
+        signalled = time.monotonic()
+        proc.proc.send_signal(signal.SIGTERM)
+        code = proc.proc.wait(15)
+        took = time.monotonic() - signalled
+        # Read at once: the lease after the process is gone.
+        holder_after_exit, ttl_after_exit = store.get("app:lease"), store.pttl("app:lease")
+        seen = store.lrange("app:seen", 0, -1)
+        wait_for(lambda: store.get("app:lease") is None, TTL + 1, "the lease to lapse")
+    finally:
+        proc.kill()
+        store.close()
+    log = proc.output()
+    assert code == 0, log
+    # The job sleeps for a minute in a thread; the process did not wait for it.
+    assert took <= timeout + 1.5, (took, log)
+    assert ("shutdown: job slow is still running in a thread after the 1s grace period; threads "
+            "cannot be interrupted, so it is abandoned when the process exits") in log
+    assert "cancelled job slow" not in log
+    # Never released while the job ran: still held by the dead process, it lapses on its own.
+    assert "scheduler lease app:lease kept until the job(s) still running finish" in log
+    assert "scheduler lease app:lease released" not in log
+    assert holder_after_exit == token and 0 < ttl_after_exit <= TTL * 1000
+    assert seen and {entry.split(" ", 1)[1] for entry in seen} == {token}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,8 @@ from tests.plugins.scheduling._scheduling_support import make_app
     ({"redis_url": "${SCHEDULING_SURELY_UNSET_VAR}"}, "plugins.scheduling.redis_url"),
     ({"lease_ttl": 0}, "plugins.scheduling.lease_ttl"),
     ({"lease_ttl": 1, "heartbeat": 2}, "plugins.scheduling.heartbeat"),
+    ({"lock_file": 5}, "plugins.scheduling.lock_file"),
+    ({"lock_file": ["a.lock"]}, "plugins.scheduling.lock_file"),
     ({"max_worker": 4}, "plugins.scheduling.max_worker"),
     ({"jobs": {"j": {"cron": "* * * * *"}}}, "plugins.scheduling.jobs.j.func"),
     ({"jobs": {"j": {"func": "m:f"}}}, "plugins.scheduling.jobs.j"),
@@ -60,6 +64,15 @@ def test_good_config_is_parsed() -> None:
     assert by_id["b"].trigger == Every(minutes=5) and by_id["b"].args == ("x",)
     assert by_id["b"].coalesce is False
     assert isinstance(by_id["c"].trigger, At)
+    assert s.lock_file is None  # the default path, worked out at startup
+
+
+def test_lock_file_is_a_path_with_the_home_directory_expanded() -> None:
+    assert SchedulingSettings.from_section({"lock_file": "~/run/app.lock"}).lock_file == \
+        os.path.expanduser("~/run/app.lock")
+    assert SchedulingSettings.from_section({"lock_file": ""}).lock_file is None
+    orch = DefaultOrchestrator(lock_file=Path("/run/app/scheduler.lock"))
+    assert orch.settings.lock_file == "/run/app/scheduler.lock"
 
 
 def test_constructor_arguments_are_validated_and_win_over_config() -> None:
