@@ -54,15 +54,16 @@ def _yaml(settings: dict[str, object]) -> str:
 
 @pytest.fixture
 def clean_logger() -> Iterator[logging.Logger]:
-    """LOGGER, and the ``areion.server`` logger's state, put back after the test."""
+    """LOGGER, and every logger's ``disabled`` flag (dictConfig may switch them all off), put back after the test."""
     logger = logging.getLogger(LOGGER)
-    server = logging.getLogger("areion.server")
-    disabled = server.disabled
+    loggers = [item for item in logging.root.manager.loggerDict.values() if isinstance(item, logging.Logger)]
+    disabled = {item: item.disabled for item in loggers}
     yield logger
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
-    server.disabled = disabled
+    for item, flag in disabled.items():
+        item.disabled = flag
 
 
 @pytest.mark.parametrize("suffix", [".toml", ".json", ".yaml", ".yml"])
