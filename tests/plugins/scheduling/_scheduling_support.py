@@ -89,9 +89,17 @@ class ServerProcess:
         if server == "areion":
             cmd = [sys.executable, "-m", "areion_core", "run", APP, "--port", str(self.port),
                    "--no-access-log"]
-        else:
+        elif server == "uvicorn":
             cmd = [sys.executable, "-m", server, f"{APP}.asgi", "--port", str(self.port),
                    "--no-access-log"]
+        elif server == "hypercorn":
+            cmd = [sys.executable, "-m", server, APP.replace(":server", ":asgi"), "--bind",
+                   f"127.0.0.1:{self.port}"]
+        else:  # granian
+            # Granian names the module after the packages around its working directory.
+            cmd = [sys.executable, "-m", server, "--interface", "asgi", APP.replace(":server", ":asgi"),
+                   "--port", str(self.port)]
+            cwd = ROOT
         if workers > 1:
             cmd += ["--workers", str(workers)]
         full_env = {**os.environ, "AREION_PLUGINS": "scheduling", **env,

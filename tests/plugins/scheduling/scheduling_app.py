@@ -110,3 +110,4 @@ server = (
     .with_config({"plugins": {"enabled": ["scheduling"], "scheduling": scheduling}})
     .build()
 )
+asgi = server.asgi  # for ASGI servers that take module:attr only (Hypercorn, Granian)

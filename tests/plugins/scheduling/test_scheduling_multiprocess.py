@@ -102,11 +102,11 @@ def test_three_servers_one_run_per_tick_and_a_takeover_after_kill_9(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("server", ["uvicorn", "areion"])
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "granian", "areion"])
 def test_two_workers_without_redis_run_each_tick_once(
     server: str, tmp_path: Path, private_runtime_dir: Path
 ) -> None:
-    # uvicorn's workers all see worker_id 0; Areion's are 0 and 1. Either way the lock file
+    # The ASGI servers' workers all see worker_id 0; Areion's are 0 and 1. Either way the lock file
     # (at its default path: no lock_file set) lets one of them schedule.
     runs = tmp_path / "runs"
     proc = ServerProcess(tmp_path / "server.log", {"SCHEDULING_TEST_RUNS": str(runs)},
