@@ -163,7 +163,13 @@ def test_lifespan_runs_once_per_worker_and_shutdown_does_not_hang(asgi_server):
     assert sorted(server.lines("startup")) == sorted(pids)  # each worker once, and only workers
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(15) in (0, -signal.SIGTERM)  # some re-raise the signal once stopped
-    assert sorted(server.lines("shutdown")) == sorted(server.lines("startup"))
+    shutdowns, startups = sorted(server.lines("shutdown")), sorted(server.lines("startup"))
+    if server.name == "hypercorn":
+        # Hypercorn's main process SIGTERMs the remaining workers as soon as the first one has
+        # exited, which can cut another's lifespan shutdown short: never twice, at least once.
+        assert shutdowns and set(shutdowns) <= set(startups) and len(set(shutdowns)) == len(shutdowns)
+    else:
+        assert shutdowns == startups
 
 
 def test_root_path_is_honoured_by_routing_and_url_for(asgi_server):
