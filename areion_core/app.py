@@ -300,8 +300,12 @@ class App:
         """The loaded plugin object called ``name``, or None."""
         return self.registry.by_name.get(name)
 
-    def url_for(self, name: str, **params: Any) -> str:
-        """The path of the route called ``name`` with ``params`` filled in (percent-encoded)."""
+    def url_for(self, name: str, *, request: HttpRequest | None = None, **params: Any) -> str:
+        """The path of the route called ``name`` with ``params`` filled in (percent-encoded).
+
+        It starts with the app's ``root_path``; given the ``request`` being answered, with that
+        request's (a trusted proxy's ``X-Forwarded-Prefix``, see ``forwarded_allow_ips``).
+        """
         from urllib.parse import quote
 
         route = self._names.get(name)
@@ -325,7 +329,7 @@ class App:
             from urllib.parse import urlencode
 
             path += "?" + urlencode(params, doseq=True)
-        return self.root_path + path
+        return (self.root_path if request is None else request.root_path) + path
 
     def constant_headers(self) -> bytes:
         """``Server`` and the global headers, pre-encoded once (``Date`` is added by the server)."""

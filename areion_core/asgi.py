@@ -6,6 +6,8 @@ connection object below turns what it writes into ASGI ``http.response.*`` messa
 - ``root_path`` (``uvicorn --root-path /svc``): routes match the path below it, whether the
   server's ``path`` includes it (uvicorn, as the ASGI spec now says) or not, and ``url_for``
   and redirects put it back in front.
+- The scope's ``client`` and ``scheme`` are the connection's peer and scheme: behind a proxy,
+  ``forwarded_allow_ips`` applies to them exactly as on Areion's own server.
 - A client that disconnects while a body streams stops it: the handler is cancelled where it
   waits, so the body's generator is closed and its ``finally`` runs — the server's ``send``
   would otherwise return quietly and the generator run on (and hold up shutdown).
@@ -27,14 +29,16 @@ class _ASGIConnection:
 
     raw_framing = False  # the ASGI server frames the body itself
 
-    def __init__(self, send: Any, client: Any, head_prefix: bytes) -> None:
+    def __init__(self, send: Any, client: Any, head_prefix: bytes, scheme: str = "http") -> None:
         self._send = send
+        # The peer, as the ASGI server reports it: request.client applies forwarded_allow_ips to
+        # it as to a socket's peer (run uvicorn with --no-proxy-headers; README "Behind a proxy").
         self.client = tuple(client) if client else None
         self.head_prefix = head_prefix
         self.keep_alive = True
         self.bytes_written = 0
         self.closed = False
-        self.tls = False
+        self.tls = scheme == "https"
         self._buffer: list[bytes] = []
         self._started = False
         self._head = bytearray()
@@ -130,7 +134,7 @@ class ASGIAdapter:
             line + b"\r\n" for line in app.constant_headers().split(b"\r\n")
             if line and not line.lower().startswith(b"server:")
         )
-        conn = _ASGIConnection(send, scope.get("client"), prefix)
+        conn = _ASGIConnection(send, scope.get("client"), prefix, scope.get("scheme", "http"))
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
         root = scope.get("root_path") or ""
         if root:

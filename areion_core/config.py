@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ._forwarded import EXPECTED_ENTRY, TrustedProxies
 from ._log_config import SUFFIXES
 from .exceptions import ConfigError
 from .log import LOG_FORMATS
@@ -33,7 +34,7 @@ _TOP_KEYS = {
     "app", "host", "port", "workers", "development", "plugins", "disabled", "server_header",
     "global_headers", "access_log", "access_log_format", "access_log_file", "log_level", "log_file",
     "log_format", "log_config", "sync_handlers", "thread_pool_size", "static_dir", "static_prefix", "root_path",
-    "limits", "tls", "reload", "hook_timeout",
+    "limits", "tls", "reload", "hook_timeout", "forwarded_allow_ips",
 }
 #: Seconds an async plugin hook may run before it is cancelled (see ``hook_timeout``): as
 #: long as a client may take to send its headers (``limits.header_timeout``), far above
@@ -141,6 +142,8 @@ def _env_config(environ: Mapping[str, str]) -> dict[str, Any]:
         out["plugins"] = [p.strip() for p in environ["AREION_PLUGINS"].split(",") if p.strip()]
     if "AREION_DISABLE_PLUGINS" in environ:
         out["disabled"] = [p.strip() for p in environ["AREION_DISABLE_PLUGINS"].split(",") if p.strip()]
+    if "AREION_FORWARDED_ALLOW_IPS" in environ:
+        out["forwarded_allow_ips"] = environ["AREION_FORWARDED_ALLOW_IPS"].split(",")
     limits = {}
     for var, value in environ.items():
         if var.startswith("AREION_LIMITS_"):
@@ -235,6 +238,8 @@ class AreionConfig:
     tls: dict[str, str] | None = None
     reload: bool = False
     hook_timeout: float = DEFAULT_HOOK_TIMEOUT
+    #: Peers whose Forwarded / X-Forwarded-* headers are believed (None: nobody; see _forwarded.py).
+    forwarded_allow_ips: TrustedProxies | None = None
     source: str | None = None
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -295,7 +300,7 @@ class AreionConfig:
         cfg.enabled_plugins = d["_enabled"]
         cfg.disabled_plugins = d["_disabled"]
         cfg.sections = d["_sections"]
-        for read in (_read_serving, _read_headers, _read_logging, _read_paths):
+        for read in (_read_serving, _read_headers, _read_logging, _read_paths, _read_proxies):
             read(cfg, d)
         return cfg
 
@@ -405,6 +410,21 @@ def _read_paths(cfg: AreionConfig, d: dict[str, Any]) -> None:
         if rp and not rp.startswith("/"):
             raise ConfigError("root_path", rp, "'' or a path starting with '/'")
         cfg.root_path = rp.rstrip("/")
+
+
+def _read_proxies(cfg: AreionConfig, d: dict[str, Any]) -> None:
+    """forwarded_allow_ips: a list, or one string of comma-separated entries (env, ``${VAR}``)."""
+    value = d.get("forwarded_allow_ips")
+    if value is None:
+        return
+    entries = value.split(",") if isinstance(value, str) else value
+    if not isinstance(entries, (list, tuple)) or not all(isinstance(e, str) for e in entries):
+        raise ConfigError("forwarded_allow_ips", value, f"a list of entries, each {EXPECTED_ENTRY}")
+    try:
+        # An item may itself be a comma-separated ${VAR} (["${PROXIES}"]).
+        cfg.forwarded_allow_ips = TrustedProxies.parse(part for entry in entries for part in entry.split(","))
+    except ValueError as exc:
+        raise ConfigError("forwarded_allow_ips", exc.args[0], EXPECTED_ENTRY) from None
 
 
 def _mask(value: Any, key: str = "") -> Any:

@@ -124,7 +124,8 @@ class Dispatcher:
             stripped = raw.rstrip("/") or "/"
             if "%" not in stripped and self.tree.match(stripped) is not None:
                 query = request.query_string
-                location = self.root_path + stripped + (f"?{query}" if query else "")
+                # request.root_path: the app's, or a trusted proxy's X-Forwarded-Prefix.
+                location = request.root_path + stripped + (f"?{query}" if query else "")
                 return HttpResponse(None, 308, headers={"location": location})
         return create_error_response(404, "Not Found")
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from ._forms import parse_multipart, parse_urlencoded
+from ._forwarded import RequestOrigin, TrustedProxies, resolve_origin
 from .exceptions import BadRequestError
 from .headers import Headers
 
@@ -89,13 +90,16 @@ class HttpRequest:
 
     Attributes: ``method``, ``path`` (percent-decoded), ``raw_path``, ``query_string``,
     ``headers`` (case-insensitive, multi-valued), ``query_params``, ``body`` (bytes; also
-    ``await request.body()``), ``metadata``, ``cookies``, ``client`` and ``route``.
+    ``await request.body()``), ``metadata``, ``cookies``, ``client``, ``scheme``, ``host``,
+    ``root_path``, ``url`` and ``route``. Behind a proxy that ``forwarded_allow_ips`` trusts,
+    ``client``, ``scheme``, ``host`` and ``root_path`` are what its proxy headers report.
     """
 
     __slots__ = (
         "_cookies",
         "_headers",
         "_metadata",
+        "_origin",
         "_parsed_body",
         "_path",
         "_query",
@@ -113,6 +117,8 @@ class HttpRequest:
         "route",
         "state",
     )
+    #: Set on first use by _forwarded() (only with forwarded_allow_ips); never by __init__.
+    _origin: RequestOrigin
 
     def __init__(
         self,
@@ -202,18 +208,63 @@ class HttpRequest:
             self._cookies = jar
         return self._cookies
 
+    # client, scheme, host and root_path are the connection's, unless the peer is a proxy that
+    # forwarded_allow_ips trusts: then its proxy headers say (_forwarded.py), read on first use.
     @property
     def client(self) -> tuple[str, int] | None:
-        """The peer's (host, port), or None when not on a socket."""
+        """The client's (host, port): the peer's, or the one a trusted proxy names; None off a socket."""
+        app = self.app
+        if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
+            return self._forwarded(trusted).client
         conn = self.conn
         return conn.client if conn is not None else None
 
     @property
+    def scheme(self) -> str:
+        """``"https"`` or ``"http"``: the connection's, or the one a trusted proxy reports."""
+        app = self.app
+        if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
+            return self._forwarded(trusted).scheme
+        return self._own_scheme()
+
+    @property
+    def host(self) -> str:
+        """The host (and port) the client asked for: ``Host``, or the one a trusted proxy reports."""
+        app = self.app
+        if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
+            return self._forwarded(trusted).host
+        return self.headers.get("host") or ""
+
+    @property
+    def root_path(self) -> str:
+        """The path the app is mounted under: ``root_path`` (or the ASGI server's), or a trusted
+        proxy's ``X-Forwarded-Prefix``. ``app.url_for(name, request=request)`` starts with it."""
+        app = self.app
+        if app is None:
+            return ""
+        trusted = app.config.forwarded_allow_ips
+        return app.root_path if trusted is None else self._forwarded(trusted).root_path
+
+    @property
     def url(self) -> str:
-        host = self.headers.get("host", "")
-        scheme = "https" if self.conn is not None and getattr(self.conn, "tls", False) else "http"
+        """The URL the client asked for: scheme, host, root path, path and query."""
         qs = f"?{self.query_string}" if self.query_string else ""
-        return f"{scheme}://{host}{self.raw_path}{qs}"
+        return f"{self.scheme}://{self.host}{self.root_path}{self.raw_path}{qs}"
+
+    def _own_scheme(self) -> str:
+        return "https" if self.conn is not None and getattr(self.conn, "tls", False) else "http"
+
+    def _forwarded(self, trusted: TrustedProxies) -> RequestOrigin:
+        try:
+            return self._origin
+        except AttributeError:  # left unset by __init__, so that a request that never asks pays nothing
+            pass
+        conn = self.conn
+        app = self.app
+        origin = self._origin = resolve_origin(
+            self._raw_headers, conn.client if conn is not None else None, self._own_scheme(),
+            self.headers.get("host") or "", app.root_path if app is not None else "", trusted)
+        return origin
 
     # --- 1.x compatibility API ---------------------------------------------------------------------
     def get_header(self, key: str, default: str | None = None) -> str | None:

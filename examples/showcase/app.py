@@ -12,6 +12,7 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 - `/table` — a 100-row table rendered from a template on every request
 - `/stream` — five server-sent events, 100 ms apart (compressed chunk by chunk)
 - `POST /tasks` and `/tasks` — background tasks; a job also ticks every 10 s
+- `/whoami` — the client, scheme and host; from 127.0.0.1 the proxy headers are believed
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
 - `/static/...` — files from examples/showcase/static
 """
@@ -70,6 +71,8 @@ INDEX = {
         Link("stream", "/stream", "five server-sent events, 100 ms apart"),
         Link("submit", "/tasks", "run a background task", method="POST"),
         Link("task_stats", "/tasks", "background tasks done, and a job that ticks every 10 s"),
+        Link("whoami", "/whoami", "the client, scheme and host as the app sees them (behind a proxy on 127.0.0.1: "
+             "what its X-Forwarded-* or Forwarded headers say)"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
         Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
     ),
@@ -98,7 +101,7 @@ def _href(request: HttpRequest, link: Link) -> str | None:
     """The link's URL, or None when the plugin that serves it is off (``AREION_PLUGINS``)."""
     assert request.app is not None
     try:
-        return request.app.url_for(link.route, **dict(link.params))
+        return request.app.url_for(link.route, request=request, **dict(link.params))  # X-Forwarded-Prefix too
     except KeyError:
         return None
 
@@ -132,6 +135,18 @@ async def user_post(request: HttpRequest, id: int, post: int) -> Post:
 async def echo(request: HttpRequest) -> object:
     """Send back the JSON body."""
     return request.get_parsed_body()
+
+
+@router.get("/whoami")
+async def whoami(request: HttpRequest) -> dict[str, str | None]:
+    """Who is asking: the client's address, the scheme and the host.
+
+    From a proxy on 127.0.0.1 (the showcase's ``forwarded_allow_ips``) they are what its
+    ``Forwarded`` or ``X-Forwarded-For``/``-Proto``/``-Host`` headers say; from anywhere else,
+    the connection's own.
+    """
+    client = request.client
+    return {"client": client[0] if client else None, "scheme": request.scheme, "host": request.host}
 
 
 async def build_report() -> Report:
@@ -243,6 +258,8 @@ server = (
     .with_orchestrator(orchestrator)
     .with_static_dir(os.environ.get("AREION_STATIC_DIR") or HERE / "static")
     .with_global_headers({"X-Content-Type-Options": "nosniff"})
+    # Proxy headers (X-Forwarded-*, Forwarded) are believed from 127.0.0.1 only: README "Behind a proxy".
+    .with_config(forwarded_allow_ips=["127.0.0.1"])
     .with_config({"plugins": {
         "openapi": {"enabled": True, "title": "Areion showcase"},
         # memory by default; SHOWCASE_CACHE_STORE=redis and SHOWCASE_REDIS_URL for Redis.
