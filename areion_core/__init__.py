@@ -20,6 +20,7 @@ from .exceptions import (
 from .headers import Headers, MutableHeaders
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
 from .log import DefaultLogger
+from .problem import problem_response
 from .request import HttpRequest
 from .response import (
     FileResponse,
@@ -98,6 +99,7 @@ __all__ = [
     "create_text_response",
     "hookimpl",
     "hookspec",
+    "problem_response",
     "route_options",
     "set_route_option",
     "skip_replayed",

@@ -203,7 +203,8 @@ class App:
     def _compile_route(self, route: Route, global_mws: tuple[Middleware, ...], trace: bool) -> None:
         inline = route.inline or self.config.sync_handlers == "inline"
         args: dict[str, Any] = {"app": self, "route": route,
-                "handler": compile_endpoint(route, global_mws + route.middlewares, self._run_sync, inline)}
+                "handler": compile_endpoint(route, global_mws + route.middlewares, self._run_sync, inline,
+                                            self.config.limits.request_timeout, self.logger)}
         for name, wrapped in self.registry.call("wrap_handler", args, where=f"in wrap_handler for {route.path}"):
             if wrapped is not None:
                 if not callable(wrapped):

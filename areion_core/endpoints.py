@@ -8,6 +8,7 @@ calls the composed handler and turns what it returns into an :class:`HttpRespons
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,21 +17,32 @@ from .exceptions import RouteError
 from .request import HttpRequest
 from .response import HttpResponse, to_response
 from .routing import Middleware, Route
+from .timeouts import check_default_timeout, with_timeout
 
 Endpoint = Callable[[HttpRequest], Any]
 
 
 def compile_endpoint(
     route: Route, middlewares: Sequence[Middleware], run_sync: Callable[..., Any], inline: bool,
+    request_timeout: float | None = None, logger: logging.Logger | None = None,
 ) -> Endpoint:
     """The endpoint of ``route``: ``middlewares`` (outermost first) around its handler.
 
     ``run_sync`` runs a plain function in the thread pool; with ``inline`` plain functions are
-    called on the event loop instead.
+    called on the event loop instead. ``request_timeout`` (``limits.request_timeout``) bounds
+    the handler of a route without a ``timeout=`` of its own; ``route.timeout`` is set to the
+    bound the route gets, and only a bounded route's endpoint is wrapped (``timeouts.py``).
     """
     binder = build_binder(route)
     call, is_async = compose(route.handler, middlewares, run_sync, inline)
-    return _make_endpoint(call, is_async, binder, route.param_names, None if inline else run_sync)
+    endpoint = _make_endpoint(call, is_async, binder, route.param_names, None if inline else run_sync)
+    if "timeout" not in route.options:
+        route.timeout = check_default_timeout(request_timeout)
+    if route.timeout is None:
+        return endpoint
+    in_thread = not inline and not inspect.iscoroutinefunction(route.handler)
+    return with_timeout(endpoint, route.timeout, f"{route.name} ({route.path})",
+                        logger or logging.getLogger("areion"), in_thread)
 
 
 def _takes_no_args(func: Callable[..., Any]) -> bool:

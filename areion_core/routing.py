@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .exceptions import RouteError
+from .timeouts import check_timeout
 
 Middleware = Callable[[Callable[..., Any]], Callable[..., Any]]
 _OPTIONS_ATTR = "__areion_route_options__"
@@ -143,6 +144,7 @@ class Route:
         "response_chain",
         "sent_chain",
         "tags",
+        "timeout",
         "wrapped_by",
     )
 
@@ -164,6 +166,9 @@ class Route:
         self.middlewares = spec.middlewares
         self.localns = spec.localns
         self.inline = bool(opts.get("inline", False))
+        #: Seconds the handler may take (``timeout=``; None: none). The app replaces it with the
+        #: timeout the route really gets (its own, else ``limits.request_timeout``) when it builds.
+        self.timeout: float | None = check_timeout(opts.get("timeout"), f"route {self.name} ({self.path})")
         # Filled in by the app when it compiles the pipeline.
         self.endpoint: Callable[[Any], Awaitable[Any]] = _not_compiled
         self.request_chain: Any = None
@@ -361,7 +366,13 @@ class Router:
         name: str | None = None,
         **options: Any,
     ) -> None:
-        """Register ``handler`` for ``path`` (the 1.x API; ``methods`` defaults to GET)."""
+        """Register ``handler`` for ``path`` (the 1.x API; ``methods`` defaults to GET).
+
+        ``options`` are per-route options: ``inline=True`` (a plain ``def`` runs on the event
+        loop), ``timeout=`` (seconds the handler may take before it is cancelled and the client
+        gets a 503; None: no timeout even when ``limits.request_timeout`` is set), and
+        whatever plugins read (``include_in_schema``, ...).
+        """
         if not callable(handler):
             raise RouteError(f"handler for {path!r} is not callable: {handler!r}")
         if isinstance(methods, str):
@@ -371,6 +382,8 @@ class Router:
             if not m.isalpha():
                 raise RouteError(f"invalid HTTP method {m!r} for {path!r}")
         segments = _split(path)  # validates the leading slash
+        if "timeout" in options:
+            check_timeout(options["timeout"], f"route {path!r}")
         for i, seg in enumerate(segments):
             _segment_param(seg)
             if _is_rest(seg) and i != len(segments) - 1:

@@ -27,3 +27,6 @@ class ServerLimits:
     shutdown_grace: float = 30.0  # SIGTERM: how long in-flight requests may take before being cut
     drain_linger: float = 1.0  # SIGTERM: an idle keep-alive connection still answers a request this long
     retry_after: int = 1  # seconds, in 503 answers when over max_connections
+    # Seconds a handler may take before it is cancelled and the client gets a 503 (None: no bound;
+    # a route's timeout= wins). Not the once-a-second sweep: the app sets a loop timer per request.
+    request_timeout: float | None = None

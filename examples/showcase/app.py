@@ -13,6 +13,8 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 - `/stream` — five server-sent events, 100 ms apart (compressed chunk by chunk)
 - `POST /tasks` and `/tasks` — background tasks; a job also ticks every 10 s
 - `/whoami` — the client, scheme and host; from 127.0.0.1 the proxy headers are believed
+- `/sleep?s=N` — sleeps N seconds (0.5 by default) under a 1 s route timeout: past it the sleep is
+  cancelled and the answer is a 503 problem+json; `/sleep/cancelled` counts the cancelled sleeps
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
 - `/static/...` — files from examples/showcase/static
 """
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from areion_caching import CacheControl, CacheTypes, cache
-from areion_core import AreionServerBuilder, HttpRequest, NotFoundError, Router, StreamingResponse
+from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
 from areion_scheduling import DefaultOrchestrator
 from areion_templates import DefaultEngine
 
@@ -35,6 +37,8 @@ router = Router()
 orchestrator = DefaultOrchestrator(max_workers=4)
 engine = DefaultEngine(templates_dir=str(HERE / "templates"))
 stats = {"tasks_done": 0, "ticks": 0, "last_tick": None}
+#: Sleeps of /sleep that its timeout cancelled, in this process.
+sleeps = {"cancelled": 0}
 
 
 @dataclass
@@ -71,6 +75,9 @@ INDEX = {
         Link("stream", "/stream", "five server-sent events, 100 ms apart"),
         Link("submit", "/tasks", "run a background task", method="POST"),
         Link("task_stats", "/tasks", "background tasks done, and a job that ticks every 10 s"),
+        Link("sleep", "/sleep", "sleeps 0.5 s, or ?s=N seconds; past its 1 s timeout the sleep is cancelled: a 503 "
+             "problem+json"),
+        Link("sleeps_cancelled", "/sleep/cancelled", "how many sleeps the timeout has cancelled so far"),
         Link("whoami", "/whoami", "the client, scheme and host as the app sees them (behind a proxy on 127.0.0.1: "
              "what its X-Forwarded-* or Forwarded headers say)"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
@@ -243,6 +250,29 @@ async def submit(request: HttpRequest) -> dict[str, str]:
 async def task_stats(request: HttpRequest) -> dict[str, object]:
     """How many background tasks finished, and the last scheduled tick."""
     return dict(stats)
+
+
+@router.get("/sleep", name="sleep", timeout=1)
+async def sleep_for(request: HttpRequest, s: float = 0.5) -> dict[str, float]:
+    """Sleep ``s`` seconds, under a 1 s timeout: past it the sleep is cancelled and the answer is a 503.
+
+    Args:
+        s: how long to sleep, in seconds (0 to 60).
+    """
+    if not 0 <= s <= 60:  # also refuses nan
+        raise BadRequestError("s must be between 0 and 60")
+    try:
+        await asyncio.sleep(s)
+    except asyncio.CancelledError:
+        sleeps["cancelled"] += 1
+        raise
+    return {"slept": s}
+
+
+@router.get("/sleep/cancelled")
+async def sleeps_cancelled(request: HttpRequest) -> dict[str, int]:
+    """How many sleeps of /sleep its timeout has cancelled in this process."""
+    return dict(sleeps)
 
 
 @orchestrator.every(seconds=10, id="showcase.heartbeat")
