@@ -190,13 +190,30 @@ def _write_all(fd: int, data: bytes) -> None:
 # A record holds perf_counter() times; the wall clock of each line is worked out once per batch
 # (one time.time() against one perf_counter()), which keeps a clock read off the request's way.
 
+class ProxiedAccessLog(AccessLog):
+    """The access log behind trusted proxies (``forwarded_allow_ips``): the client it writes is
+    the one the proxy headers name (``request.client``), not the proxy's address."""
+
+    def record(self, request: HttpRequest, status: int, nbytes: int, started: float) -> None:
+        records = self._records
+        records.append((_perf_counter(), started, request.client, request.method, request.raw_path,
+                        request.query_string, request.http_version, status, nbytes, request.request_id))
+        if len(records) == 1:
+            loop = self._loop
+            if loop is not None:
+                self._timer = loop.call_later(FLUSH_INTERVAL, self.flush)
+        elif len(records) >= FLUSH_LINES:
+            self.flush()
+
+
 _clients: dict[Any, str] = {}
 
 
 def _client_text(client: Any) -> str:
     text = _clients.get(client)
     if text is None:
-        text = f"{client[0]}:{client[1]}" if client else "-"
+        # No port (0) when a proxy header named only the address.
+        text = (f"{client[0]}:{client[1]}" if client[1] else str(client[0])) if client else "-"
         if len(_clients) < 4096:
             _clients[client] = text
     return text

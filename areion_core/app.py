@@ -23,7 +23,7 @@ import pluggy
 
 from ._builtin_plugins import ErrorPages, StaticFilesPlugin
 from ._log_config import load_log_config_once
-from .access_log import AccessLog
+from .access_log import AccessLog, ProxiedAccessLog
 from .config import AreionConfig
 from .dispatch import Dispatcher
 from .endpoints import compile_endpoint
@@ -123,7 +123,8 @@ class App:
         if format is not None:
             self.config.access_log_format = format
         cfg = self.config
-        self.access_log = AccessLog(cfg.access_log_file or 2, cfg.access_log_format) if enabled else None
+        kind = AccessLog if cfg.forwarded_allow_ips is None else ProxiedAccessLog
+        self.access_log = kind(cfg.access_log_file or 2, cfg.access_log_format) if enabled else None
         if self.dispatcher is not None:
             self.dispatcher.access_log = self.access_log
 

@@ -85,6 +85,19 @@ def test_text_lines_hold_every_field(tmp_path: Path) -> None:
     assert abs(time.mktime(stamp) - time.mktime(time.gmtime())) < 60
 
 
+def test_behind_a_trusted_proxy_the_client_is_the_one_it_names(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    app = (AreionServerBuilder().with_router(router()).without_config_file()
+           .with_config(plugins=[], access_log_file=str(log), forwarded_allow_ips=["127.0.0.1"]).build())
+    with LiveServer(app) as live, httpx.Client(base_url=live.url) as client:
+        client.get("/hello", headers={"x-forwarded-for": "198.51.100.4, 203.0.113.7"})
+        client.get("/hello")
+    lines = [TEXT_LINE.match(line) for line in log.read_text().splitlines()]
+    assert all(lines) and len(lines) == 2
+    assert lines[0]["client"] == "203.0.113.7"  # the rightmost hop the proxy (127.0.0.1) names (no port)
+    assert lines[1]["client"].startswith("127.0.0.1:")  # no header: the peer itself
+
+
 def test_json_lines_hold_the_same_fields(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     with LiveServer(server(log, "json")) as live, httpx.Client(base_url=live.url) as client:
