@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING
 
-from areion_core import FileResponse, HttpResponse, StreamingResponse
-from areion_core.plugin_api import dumps_json
+from areion_core import FileResponse, HttpResponse, StreamingResponse, create_error_response
 
 from .decorators import ROUTE_OPTION
 from .negotiation import IDENTITY, EncodingNegotiator
@@ -100,8 +99,7 @@ class ResponseCompressor:
         if len(body) < self.min_size:
             return None  # the framing would eat the gain; no Vary: identity for everyone
         headers.add_vary("Accept-Encoding")
-        if request.method == "HEAD":
-            return None  # no body to compress; identity headers describe what GET may send
+        # HEAD too: the body is GET's, and Content-Length must be what GET would send.
         encoding = self.negotiator.negotiate(accept_encoding(request))
         if encoding is None:
             return self._not_acceptable(response)
@@ -121,13 +119,18 @@ class ResponseCompressor:
         if declared is not None and declared.isdigit() and int(declared) < self.min_size:
             return None
         response.headers.add_vary("Accept-Encoding")
-        if request.method == "HEAD":
-            return None
         encoding = self.negotiator.negotiate(accept_encoding(request))
         if encoding is None:
             return self._not_acceptable(response)
         if encoding == IDENTITY:
             return None
+        if request.method == "HEAD":
+            # GET's headers (no Content-Length, chunked); the core closes the handler's
+            # iterator unread, so no compressor wraps it and nothing is compressed.
+            head = StreamingResponse(response.body_iterator, response.status_code)
+            head.headers = encoded_headers(response, encoding)
+            copy_extras(response, head, encoding)
+            return head
         compressor = self.settings.codecs[encoding].compressor()
         source = response.body_iterator
         # Keep the iterator's kind: the core iterates a sync one as the handler intended.
@@ -146,8 +149,10 @@ class ResponseCompressor:
         if size < self.min_size or getattr(response, "range", None) is not None:
             return None
         response.headers.add_vary("Accept-Encoding")
-        if request.method == "HEAD" or "range" in request.headers:
+        if "range" in request.headers and request.method == "GET":
             return None  # ranges address the identity bytes; the core slices the original
+        # HEAD takes GET's path (the core ignores Range on HEAD, RFC 9110 §14.2), so its
+        # Content-Length is GET's: a precompressed file's size, or the compressed length.
         header = accept_encoding(request)
         encoding = self.negotiator.negotiate(header)
         if encoding is None:
@@ -180,8 +185,8 @@ class ResponseCompressor:
         # error, and RFC 9110 §12.5.3 allows sending identity anyway.
         if not self.settings.not_acceptable_406 or not 200 <= response.status_code < 300:
             return None
-        body = dumps_json({"error": "Not Acceptable: no content coding in Accept-Encoding is available"})
-        answer = HttpResponse(body, 406, "application/json")
+        message = "Not Acceptable: no content coding in Accept-Encoding is available"
+        answer = create_error_response(406, message)
         answer.headers.add_vary("Accept-Encoding")
         return answer
 

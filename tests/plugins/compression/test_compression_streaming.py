@@ -55,7 +55,9 @@ def test_small_or_binary_streams_are_left_alone(client: TestClient, path: str) -
 def test_head_of_a_stream(client: TestClient) -> None:
     r = client.head("/stream", headers={"Accept-Encoding": "gzip"})
     assert r.status_code == 200
-    assert "content-encoding" not in r.headers
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in r.headers
     assert "accept-encoding" in r.headers["vary"].lower()
 
 
