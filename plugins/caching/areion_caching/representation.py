@@ -51,11 +51,12 @@ def shareable(
 ) -> bool:
     """Whether a response may be stored and replayed to other clients.
 
-    Only GET answers (HEAD reads GET's entries but a HEAD answer has no body to store), only
-    the configured statuses, never one that sets a cookie, says ``private`` or ``no-store``
+    Only GET and HEAD answers (a HEAD runs GET's handler and pipeline, so its response holds
+    GET's body even though none is sent: storing it gives a HEAD miss GET's validators),
+    only the configured statuses, never one that sets a cookie, says ``private`` or ``no-store``
     (RFC 9111 §3), is streamed or a file, or is larger than ``max_bytes``.
     """
-    if request.method != "GET" or response.status_code not in statuses:
+    if (request.method != "GET" and request.method != "HEAD") or response.status_code not in statuses:
         return False
     if response.cookies or not is_buffered(response) or len(response.body) > max_bytes:
         return False

@@ -275,7 +275,7 @@ def test_streaming_responses_are_not_stored() -> None:
         assert [client.get("/stream").text for _ in range(2)] == ["chunk 1", "chunk 2"]
 
 
-def test_head_reads_the_get_entry_but_does_not_write_one() -> None:
+def test_head_runs_the_get_pipeline_and_stores_like_get() -> None:
     router, runs = Router(), Counter()
 
     @router.get("/page")
@@ -286,11 +286,15 @@ def test_head_reads_the_get_entry_but_does_not_write_one() -> None:
     with TestClient(build_server(router)) as client:
         head = client.head("/page")
         assert head.headers["x-cache"] == "MISS" and head.content == b""
+        # A HEAD miss has the validators a GET miss gets: it stored GET's body.
+        assert "etag" in head.headers and "last-modified" in head.headers
         get = client.get("/page")
-        assert get.headers["x-cache"] == "MISS" and get.text == "page 2"
+        assert get.headers["x-cache"] == "HIT" and get.text == "page 1"
+        assert get.headers["etag"] == head.headers["etag"]
+        assert get.headers["last-modified"] == head.headers["last-modified"]
+        assert get.headers["content-length"] == head.headers["content-length"] == str(len(b"page 1"))
         head = client.head("/page")
         assert head.headers["x-cache"] == "HIT" and head.content == b""
-        assert head.headers["content-length"] == str(len(b"page 2"))
 
 
 def test_unless_skips_the_cache() -> None:
