@@ -13,9 +13,11 @@ from .exceptions import (
     NotFoundError,
     PayloadTooLargeError,
     PluginError,
+    RequestValidationError,
     RouteError,
     ServiceUnavailableError,
     UnauthorizedError,
+    UnsupportedMediaTypeError,
 )
 from .headers import Headers, MutableHeaders
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
@@ -82,6 +84,7 @@ __all__ = [
     "Plugin",
     "PluginApp",
     "PluginError",
+    "RequestValidationError",
     "Route",
     "RouteError",
     "Router",
@@ -90,6 +93,7 @@ __all__ = [
     "StreamingResponse",
     "TemplateEngine",
     "UnauthorizedError",
+    "UnsupportedMediaTypeError",
     "create_empty_response",
     "create_error_response",
     "create_file_response",

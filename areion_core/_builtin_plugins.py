@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .exceptions import HttpError
 from .hookspecs import hookimpl
+from .problem import http_error_response
 from .response import HTML, HttpResponse, create_error_response
 from .static import StaticFiles
 
@@ -35,7 +36,7 @@ class ErrorPages:
     @hookimpl(trylast=True)
     def exception(self, request: HttpRequest, exc: BaseException) -> HttpResponse:
         if isinstance(exc, HttpError):
-            return create_error_response(exc.status_code, exc.message, exc.headers or None)
+            return http_error_response(exc)
         from .hook_chains import PluginFailure
 
         if isinstance(exc, PluginFailure):

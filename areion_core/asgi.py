@@ -20,6 +20,7 @@ import contextlib
 from typing import Any
 
 from .app import App
+from .server.connection import problem_body
 
 Scope = dict[str, Any]
 
@@ -125,8 +126,9 @@ class ASGIAdapter:
             body += message.get("body", b"")
             if len(body) > limit:
                 await send({"type": "http.response.start", "status": 413,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
-                await send({"type": "http.response.body", "body": b"Content Too Large"})
+                            "headers": [(b"content-type", b"application/problem+json")]})
+                await send({"type": "http.response.body",
+                            "body": problem_body(413, "request body too large")})
                 return
             if not message.get("more_body", False):
                 break

@@ -13,7 +13,8 @@ class HttpError(Exception):
     """An exception that becomes an HTTP error response.
 
     Subclass it and set ``status_code`` to make your own; raise it anywhere in a handler or
-    middleware and the client gets ``{"error": message}`` with that status.
+    middleware and the client gets an RFC 9457 ``application/problem+json`` body with that
+    status: ``detail`` (and, for Areion 1.x clients, ``error``) is ``message``.
     """
 
     status_code: int = 500
@@ -73,6 +74,30 @@ class PayloadTooLargeError(HttpError):
     """413 Content Too Large."""
 
     status_code = 413
+
+
+class UnsupportedMediaTypeError(HttpError):
+    """415 Unsupported Media Type (a JSON body sent with another Content-Type)."""
+
+    status_code = 415
+
+
+class RequestValidationError(HttpError):
+    """422 Unprocessable Content: every invalid path, query or body value, listed at once.
+
+    ``errors`` is a list of ``{"loc": [...], "msg": ..., "type": ...}``: ``loc`` starts with
+    ``"path"``, ``"query"`` or ``"body"``, then the field names and list indexes inside the
+    body. It becomes the problem's ``errors`` extension member; no input value is repeated.
+    """
+
+    status_code = 422
+
+    def __init__(self, errors: list[dict[str, Any]], message: str | None = None) -> None:
+        self.errors = errors
+        if message is None:
+            count = len(errors)
+            message = f"the request has {count} invalid value{'' if count == 1 else 's'}"
+        super().__init__(message)
 
 
 class InternalServerError(HttpError):

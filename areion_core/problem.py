@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from .response import HttpResponse, dumps_json
+from .exceptions import HttpError
+from .response import HttpResponse, create_error_response, dumps_json
 
-__all__ = ["PROBLEM_JSON", "problem_response"]
+__all__ = ["PROBLEM_JSON", "http_error_response", "problem_response"]
 
 #: The media type of a problem details object in JSON (RFC 9457 §6.1).
 PROBLEM_JSON = "application/problem+json"
@@ -71,3 +72,20 @@ def problem_response(
                              "(three characters or more; RFC 9457 §3.2)")
         body[name] = value
     return HttpResponse(dumps_json(body), status, PROBLEM_JSON, headers)
+
+
+def http_error_response(exc: HttpError) -> HttpResponse:
+    """The problem response of a raised ``HttpError``: ``detail`` and ``error`` its message.
+
+    ``error`` repeats the message for Areion 1.x clients (which read ``body["error"]``); a
+    ``RequestValidationError`` adds its ``errors`` list. A status outside 400-599 keeps the
+    1.x body (``create_error_response``).
+    """
+    status = exc.status_code
+    if not 400 <= status <= 599:
+        return create_error_response(status, exc.message, exc.headers or None)
+    extensions: dict[str, Any] = {"error": exc.message}
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list):
+        extensions["errors"] = errors
+    return problem_response(status, exc.message, extensions=extensions, headers=exc.headers or None)

@@ -403,14 +403,29 @@ def create_redirect_response(location: str, status_code: int = 302) -> HttpRespo
 def create_error_response(
     status_code: int, message: str | None = None, headers: Mapping[str, object] | None = None
 ) -> HttpResponse:
+    """An error response: ``application/problem+json`` (RFC 9457) for a status of 400-599.
+
+    ``message`` is the problem's ``detail`` and also its ``error`` extension member, so a
+    client of Areion 1.x that reads ``body["error"]`` keeps working. A status outside
+    400-599 (no problem status) keeps the 1.x body ``{"error": message}`` as JSON.
+    """
     from http import HTTPStatus
 
+    try:
+        phrase: str | None = HTTPStatus(status_code).phrase
+    except ValueError:
+        phrase = None
     if message is None:
-        try:
-            message = HTTPStatus(status_code).phrase
-        except ValueError:
-            message = "Error"
-    return HttpResponse(dumps_json({"error": message}), status_code, JSON, headers)
+        message = phrase or "Error"
+    if not (isinstance(status_code, int) and 400 <= status_code <= 599):
+        return HttpResponse(dumps_json({"error": message}), status_code, JSON, headers)
+    # What problem.problem_response(status, message, extensions={"error": message}) makes
+    # (built here: problem.py imports this module).
+    body: dict[str, Any] = {"type": "about:blank"}
+    if phrase is not None:
+        body["title"] = phrase
+    body.update(status=status_code, detail=message, error=message)
+    return HttpResponse(dumps_json(body), status_code, "application/problem+json", headers)
 
 
 def create_empty_response(status_code: int = 204, headers: Mapping[str, object] | None = None) -> HttpResponse:

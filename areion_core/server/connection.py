@@ -18,6 +18,7 @@ path's optimisations together.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,22 @@ _ERRORS = {
     431: b"Request Header Fields Too Large", 500: b"Internal Server Error", 501: b"Not Implemented",
     503: b"Service Unavailable", 505: b"HTTP Version Not Supported",
 }
+# The server's own errors are RFC 9457 problems too (application/problem+json), built here
+# because the server imports nothing above it: each status's opening members pre-encoded,
+# the detail appended as the "detail" and 1.x-compatible "error" members.
+_PROBLEM_HEAD = {
+    status: b'{"type":"about:blank","title":"%s","status":%d' % (phrase, status)
+    for status, phrase in _ERRORS.items()
+}
+_PROBLEM_TYPE = b"Content-Type: application/problem+json\r\n"
+_SHED_BODY = _PROBLEM_HEAD[503] + b',"detail":"Service Unavailable","error":"Service Unavailable"}'
+
+
+def problem_body(status: int, detail: str) -> bytes:
+    """The problem+json body of a server error: ``detail`` (and ``error``) the text given."""
+    head = _PROBLEM_HEAD.get(status) or b'{"type":"about:blank","status":%d' % status
+    text = json.dumps(detail).encode()
+    return head + b',"detail":' + text + b',"error":' + text + b"}"
 # Corked writes past this size go out at once, so a body produced without waiting (a big
 # synchronous stream) is not held in memory until the end of the turn.
 _CORK_LIMIT = 64 * 1024
@@ -113,8 +130,8 @@ class HttpConnection(asyncio.Protocol):
             retry = state.limits.retry_after
             transport.write(
                 b"HTTP/1.1 503 Service Unavailable\r\n" + state.head_prefix
-                + b"Retry-After: %d\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                b"Content-Length: 19\r\nConnection: close\r\n\r\nService Unavailable" % retry
+                + b"Retry-After: %d\r\n" % retry + _PROBLEM_TYPE
+                + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_SHED_BODY) + _SHED_BODY
             )
             transport.close()
             state.shed += 1
@@ -345,14 +362,12 @@ class HttpConnection(asyncio.Protocol):
     def _write_error(self, status: int, detail: str) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        body = _ERRORS.get(status, b"Error")
-        if detail and status != 500:
-            body = body + b": " + detail.encode("latin-1", "replace")
+        phrase = _ERRORS.get(status, b"Error")
+        body = problem_body(status, detail if detail and status != 500 else phrase.decode())
         self.write(
-            b"HTTP/1.1 %d %s\r\n" % (status, _ERRORS.get(status, b"Error"))
-            + self.state.head_prefix
-            + b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
-            b"Connection: close\r\n\r\n" % len(body) + body
+            b"HTTP/1.1 %d %s\r\n" % (status, phrase)
+            + self.state.head_prefix + _PROBLEM_TYPE
+            + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
         )
 
     def _close(self) -> None:

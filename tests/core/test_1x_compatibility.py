@@ -137,10 +137,16 @@ def test_exceptions_and_helpers():
     with TestClient(_build(router)) as c:
         assert c.get("/items/1").json() == {"name": "kettle"}
         missing = c.get("/items/2")
-        assert missing.status_code == 404 and missing.json() == {"error": "Item not found"}
+        # 1.x clients read body["error"]; the body is now an RFC 9457 problem around it.
+        assert missing.status_code == 404 and missing.json()["error"] == "Item not found"
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert missing.json() == {"type": "about:blank", "title": "Not Found", "status": 404,
+                                  "detail": "Item not found", "error": "Item not found"}
         assert c.get("/json").json() == {"a": 1}
         assert c.get("/text").status_code == 201
         assert c.get("/html").headers["content-type"] == "text/html; charset=utf-8"
         assert c.get("/go").headers["location"] == "/json"
-        assert c.get("/err").status_code == 409
+        err = c.get("/err")
+        assert err.status_code == 409 and err.json()["error"] == "conflict"
+        assert err.json()["detail"] == "conflict" and err.json()["title"] == "Conflict"
         assert c.get("/user").json() == {"name": "John Doe", "age": 30}

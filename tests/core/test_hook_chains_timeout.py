@@ -139,7 +139,8 @@ def test_a_hang_before_the_answer_is_a_500_naming_the_plugin_after_the_limit(
     with httpx.Client(base_url=server.url, timeout=LIMIT + SLACK + 5) as client:
         slow, elapsed = timed_get(client, "/slow")
         assert slow.status_code == 500
-        assert slow.json() == {"error": "Internal Server Error"}  # no details for the client
+        assert slow.json() == {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                               "detail": "Internal Server Error", "error": "Internal Server Error"}
         assert LIMIT * 0.9 <= elapsed < LIMIT + SLACK
         assert plugin.cancelled == 1
         expected = (f"plugin 'hanger' failed in {hook} for GET /slow | HookTimeout: {hook} did not "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from http import HTTPStatus
 
 import httpx
 import pytest
@@ -32,6 +33,11 @@ from tests.core._core_support import exchange, make_server
 
 #: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
 pytestmark = pytest.mark.smoke
+
+
+def _problem(status, title, detail):
+    """The RFC 9457 body Areion sends, with the 1.x ``error`` member beside ``detail``."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, "error": detail}
 
 
 def client_for(router: Router, **config) -> TestClient:
@@ -193,7 +199,11 @@ def test_response_helpers():
     assert redirect.status_code == 302 and redirect.headers["Location"] == "/there"
     with pytest.raises(ValueError, match="redirect status must be"):
         create_redirect_response("/x", 200)
-    assert create_error_response(418, "teapot").body == b'{"error":"teapot"}'
+    teapot = create_error_response(418, "teapot")
+    assert teapot.body == (b'{"type":"about:blank","title":"I\'m a Teapot","status":418,'
+                           b'"detail":"teapot","error":"teapot"}')
+    assert teapot.headers["content-type"] == "application/problem+json"
+    assert create_error_response(302, "old").body == b'{"error":"old"}'  # no problem status: 1.x body
     empty = create_empty_response(headers={"X-A": "1"})
     assert empty.status_code == 204 and empty.body == b""
 
@@ -226,7 +236,8 @@ def test_http_errors_become_their_status(exc, status):
     with client_for(r) as c:
         got = c.get("/e")
     assert got.status_code == status
-    assert got.json() == {"error": "custom message"}
+    assert got.headers["content-type"] == "application/problem+json"
+    assert got.json() == _problem(status, HTTPStatus(status).phrase, "custom message")
 
 
 def test_custom_http_error_subclass():
@@ -243,7 +254,8 @@ def test_custom_http_error_subclass():
         got = c.get("/t")
     assert got.status_code == 418
     assert got.headers["x-tea"] == "earl grey"
-    assert got.json() == {"error": "I'm a Teapot"}
+    assert got.headers["content-type"] == "application/problem+json"
+    assert got.json() == _problem(418, "I'm a Teapot", "I'm a Teapot")
 
 
 def test_unhandled_exception_is_500_that_leaks_nothing(caplog):
@@ -256,7 +268,7 @@ def test_unhandled_exception_is_500_that_leaks_nothing(caplog):
     with caplog.at_level(logging.ERROR, logger="areion"), client_for(r) as c:
         got = c.get("/boom")
     assert got.status_code == 500
-    assert got.json() == {"error": "Internal Server Error"}
+    assert got.json() == _problem(500, "Internal Server Error", "Internal Server Error")
     assert "hunter2" not in got.text
     assert "hunter2" in caplog.text and "Traceback" in caplog.text
 
@@ -342,7 +354,8 @@ def test_stream_failing_before_its_first_chunk_is_a_proper_500():
 
     with client_for(r) as c:
         early = c.get("/s")
-        assert early.status_code == 500 and early.json() == {"error": "Internal Server Error"}
+        assert early.status_code == 500 and early.json()["error"] == "Internal Server Error"
+        assert early.json()["detail"] == "Internal Server Error" and early.json()["status"] == 500
         responses, closed = c.raw(b"GET /mid HTTP/1.1\r\nHost: x\r\n\r\n")
     # Headers were out: the body is left unterminated and the connection closed.
     assert closed and responses == []

@@ -599,7 +599,9 @@ def test_a_plugin_that_raises_then_hangs_then_behaves(
                     assert (response.status_code, response.text) == (200, "flaky route")
                 else:
                     assert response.status_code == 500
-                    assert response.json() == {"error": "Internal Server Error"}
+                    assert response.json() == {"type": "about:blank", "title": "Internal Server Error",
+                                               "status": 500, "detail": "Internal Server Error",
+                                               "error": "Internal Server Error"}
                 if mode == "hang":
                     assert HOOK_TIMEOUT * 0.9 <= took < HOOK_TIMEOUT + 2.0
     # The other route never noticed, not even while a request hung on the same server.

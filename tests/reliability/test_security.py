@@ -182,6 +182,10 @@ def error_app(tmp_path: Path, development: bool) -> Iterator[LiveServer]:
         yield live
 
 
+# The exact problem+json bodies (RFC 9457, with the Areion 1.x "error" member) of a 500 and a 404.
+INTERNAL_500 = (b'{"type":"about:blank","title":"Internal Server Error","status":500,'
+                b'"detail":"Internal Server Error","error":"Internal Server Error"}')
+NOT_FOUND_404 = b'{"type":"about:blank","title":"Not Found","status":404,"detail":"Not Found","error":"Not Found"}'
 ERROR_PATHS = ["/raises", "/raises-sync", "/plugin-fails", "/template-error", "/template-missing",
                "/template-stream-error"]
 
@@ -191,7 +195,7 @@ def test_production_500s_say_only_internal_server_error(tmp_path: Path) -> None:
         for path in ERROR_PATHS:
             status, head, body = split(get(live.port, path))
             assert status == 500, (path, head)
-            assert body == b'{"error":"Internal Server Error"}', (path, body)
+            assert body == INTERNAL_500, (path, body)
             assert leaks(head + body) == [], (path, head + body)
 
 
@@ -200,7 +204,7 @@ def test_production_static_and_file_errors_reveal_no_path(tmp_path: Path) -> Non
         for path in ("/static/nope.css", "/static/../../etc/passwd", "/static/.env", "/vanished"):
             status, head, body = split(get(live.port, path))
             assert status == 404, (path, head)
-            assert body == b'{"error":"Not Found"}', (path, body)
+            assert body == NOT_FOUND_404, (path, body)
             assert str(tmp_path).encode() not in head + body
         # The vanished file's error is an ordinary response: the connection stays usable.
         out = exchange(live.port, b"GET /vanished HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -363,7 +367,7 @@ def test_no_header_sink_lets_cr_lf_or_nul_reach_the_wire(injection_server: LiveS
     assert b"Injected" not in out, (sink.name, out)
     # Every sink ends in a plain 500 (the cookies list when the head is framed, the others
     # when the value is set).
-    assert split(out)[0] == 500 and split(out)[2] == b'{"error":"Internal Server Error"}', (sink.name, out)
+    assert split(out)[0] == 500 and split(out)[2] == INTERNAL_500, (sink.name, out)
 
 
 @pytest.mark.parametrize("encoded", ["%0d%0aInjected:%20yes", "%0aInjected:%20yes", "%0dInjected:%20yes",
@@ -380,7 +384,7 @@ def test_request_text_reflected_into_a_redirect_cannot_split_it(injection_server
         assert status == 302
         assert b"\r\nLocation: /home%E5%98%8A%E5%98%8DInjected:%20yes\r\n" in head
     else:
-        assert status == 500 and body == b'{"error":"Internal Server Error"}'
+        assert status == 500 and body == INTERNAL_500
 
 
 def test_redirect_location_is_percent_encoded_not_raw() -> None:

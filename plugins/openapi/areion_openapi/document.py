@@ -29,6 +29,7 @@ OPENAPI_VERSION = "3.1.0"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ERROR_SCHEMA = "Error"
 _JSON = "application/json"
+_PROBLEM = "application/problem+json"
 _PATH_SLUG = re.compile(r"[^A-Za-z0-9]+")
 _STREAMS = {"AsyncIterator", "AsyncIterable", "AsyncGenerator", "Iterator", "Iterable", "Generator"}
 
@@ -236,16 +237,18 @@ def _operation(route: RouteLike, method: str, op_id: str, info: _HandlerInfo,
         errors.setdefault(str(err.status_code), [])
         if text not in errors[str(err.status_code)]:
             errors[str(err.status_code)].append(text)
-    # What the core answers by itself: a path value that does not convert is a 404; a query
-    # value that does not convert, or a missing required one, is a 400.
-    if typed_path:
-        errors.setdefault("404", ["No resource at this path (a path parameter did not convert)"])
-    if checked_query or (body_param is not None):
-        errors.setdefault("400", ["Invalid request (a parameter is missing or did not convert)"])
+    # What the core answers by itself: every path or query value that does not convert, every
+    # missing required one and every body field that does not fit is listed in one 422; a JSON
+    # body sent as another media type is a 415, JSON that does not parse a 400.
+    if typed_path or checked_query or (body_param is not None):
+        errors.setdefault("422", ["Validation failed: every invalid path, query or body value in `errors`"])
+    if body_param is not None:
+        errors.setdefault("400", ["The request body is not valid JSON"])
+        errors.setdefault("415", ["The request body is not application/json"])
     for status, texts in sorted(errors.items()):
         if status not in responses:
             responses[status] = {"description": " / ".join(texts), "content": {
-                _JSON: {"schema": _error_ref(registry)}}}
+                _PROBLEM: {"schema": _error_ref(registry)}}}
     for status, spec in options.get(opt.RESPONSES, {}).items():
         responses[str(status)] = _declared_response(str(status), spec, responses.get(str(status)), registry)
     op["responses"] = dict(sorted(responses.items(), key=lambda kv: (kv[0] == "default", kv[0])))
@@ -288,6 +291,23 @@ def _request_body(declared: Mapping[str, Any] | None, param: inspect.Parameter |
 
 
 def _success(options: Mapping[str, Any], info: _HandlerInfo, registry: SchemaRegistry) -> dict[str, Any]:
+    """The success response(s): the return annotation's, under the route's ``status_code=``."""
+    out = _success_by_return(info, registry)
+    status = options.get("status_code")
+    if status is None:
+        return out
+    main = "200" if "200" in out else "204"
+    response = out.pop(main)
+    out.pop("204", None)  # a None return gets the route's status too
+    if response["description"] in ("Successful response", "No content"):
+        response["description"] = _phrase(str(status))
+    if status in (204, 304):
+        response.pop("content", None)  # no body with these
+    out[str(status)] = response
+    return out
+
+
+def _success_by_return(info: _HandlerInfo, registry: SchemaRegistry) -> dict[str, Any]:
     """The success response(s) from the return annotation (the core's conversion rules)."""
     text = info.doc.returns
     if not info.has_return:
@@ -343,9 +363,23 @@ def _declared_response(status: str, spec: Any, current: Mapping[str, Any] | None
 def _error_ref(registry: SchemaRegistry) -> dict[str, Any]:
     return registry.add_component(ERROR_SCHEMA, {
         "title": ERROR_SCHEMA, "type": "object",
-        "description": "The body of an error response (HttpError and its subclasses).",
-        "properties": {"error": {"type": "string", "description": "What went wrong."}},
-        "required": ["error"],
+        "description": "An RFC 9457 problem details object (application/problem+json): the body of "
+                       "every error response (HttpError and its subclasses, the framework's own).",
+        "properties": {
+            "type": {"type": "string", "description": "A URI naming the kind of problem.",
+                     "default": "about:blank"},
+            "title": {"type": "string", "description": "The status's phrase."},
+            "status": {"type": "integer", "description": "The HTTP status code."},
+            "detail": {"type": "string", "description": "What went wrong, this time."},
+            "instance": {"type": "string", "description": "A URI for this occurrence."},
+            "error": {"type": "string", "description": "The detail again (Areion 1.x clients)."},
+            "errors": {"type": "array", "description": "422: every validation error.",
+                       "items": {"type": "object", "properties": {
+                           "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                           "msg": {"type": "string"}, "type": {"type": "string"}},
+                           "required": ["loc", "msg", "type"]}},
+        },
+        "required": ["type", "status"],
     })
 
 

@@ -78,8 +78,10 @@ def test_path_parameters_are_typed_from_annotations() -> None:
     ]
     params = _op(doc, "/files/{name}/{size}")["parameters"]
     assert [p["schema"] for p in params] == [{"type": "string"}, {"type": "number"}]
-    # A typed path parameter that does not convert is the core's 404.
-    assert "404" in _op(doc, "/files/{name}/{size}")["responses"]
+    # A typed path parameter that does not convert is the core's 422 (a problem+json body).
+    invalid = _op(doc, "/files/{name}/{size}")["responses"]["422"]
+    assert invalid["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "404" not in _op(doc, "/files/{name}/{size}")["responses"]
 
 
 def test_query_parameters_from_the_other_handler_parameters() -> None:
@@ -211,8 +213,9 @@ def test_raised_errors_become_responses_with_the_error_schema() -> None:
     resp = _op(doc, "/items/{id}/buy", "post")["responses"]
     assert resp["404"]["description"] == "No such item"
     assert resp["409"]["description"] == "The item is sold out."
-    assert resp["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
-    assert doc["components"]["schemas"]["Error"]["required"] == ["error"]
+    assert resp["409"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert doc["components"]["schemas"]["Error"]["required"] == ["type", "status"]
+    assert set(doc["components"]["schemas"]["Error"]["properties"]) >= {"title", "detail", "error", "errors"}
 
 
 def test_tags_from_router_groups_and_the_decorator() -> None:
