@@ -35,6 +35,9 @@ def compile_endpoint(
     """
     binder = build_binder(route)
     call, is_async = compose(route.handler, middlewares, run_sync, inline)
+    if route.status_code is not None:  # only such routes pay for it
+        call = _with_status(call, route.status_code, None if (is_async or inline) else run_sync)
+        is_async = True
     endpoint = _make_endpoint(call, is_async, binder, route.param_names, None if inline else run_sync)
     if "timeout" not in route.options:
         route.timeout = check_default_timeout(request_timeout)
@@ -94,6 +97,28 @@ def compose(
         is_async = is_async or inspect.iscoroutinefunction(wrapped)
         current = wrapped
     return current, is_async
+
+
+def _with_status(call: Callable[..., Any], status: int, run_sync: Callable[..., Any] | None) -> Callable[..., Any]:
+    """``call`` whose returned value (not an ``HttpResponse``) is answered with ``status``.
+
+    A ``(value, status)`` tuple keeps its own status. Wraps the composed handler, so a
+    middleware still sees the handler's value; a plain function still runs in ``run_sync``.
+    """
+    async def status_call(*args: Any, **kwargs: Any) -> Any:
+        result = call(*args, **kwargs) if run_sync is None else await run_sync(call, *args, **kwargs)
+        while inspect.isawaitable(result):
+            result = await result
+        if isinstance(result, HttpResponse):
+            return result
+        response = to_response(result)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], int)):
+            response.status_code = status
+            if result is None:
+                response.body = b""
+        return response
+
+    return status_call
 
 
 async def _settle(result: Any) -> HttpResponse:

@@ -43,6 +43,15 @@ def set_route_option(func: Callable[..., Any], key: str, value: Any) -> Callable
     return func
 
 
+def check_status_code(value: Any, where: str) -> int | None:
+    """A route's ``status_code=``: None, or an int from 200 to 599 (a ``RouteError`` otherwise)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 599:
+        raise RouteError(f"{where}: status_code must be an int from 200 to 599, got {value!r}")
+    return value
+
+
 def route_options(func: Callable[..., Any]) -> dict[str, Any]:
     """The options plugin decorators attached to ``func`` (empty if none)."""
     return dict(getattr(_options_holder(func), _OPTIONS_ATTR, {}) or {})
@@ -143,6 +152,7 @@ class Route:
         "request_chain",
         "response_chain",
         "sent_chain",
+        "status_code",
         "tags",
         "timeout",
         "wrapped_by",
@@ -169,6 +179,9 @@ class Route:
         #: Seconds the handler may take (``timeout=``; None: none). The app replaces it with the
         #: timeout the route really gets (its own, else ``limits.request_timeout``) when it builds.
         self.timeout: float | None = check_timeout(opts.get("timeout"), f"route {self.name} ({self.path})")
+        #: The status of a value the handler returns (``status_code=``; None: 200, or 204 for None).
+        self.status_code: int | None = check_status_code(opts.get("status_code"),
+                                                         f"route {self.name} ({self.path})")
         # Filled in by the app when it compiles the pipeline.
         self.endpoint: Callable[[Any], Awaitable[Any]] = _not_compiled
         self.request_chain: Any = None
@@ -370,8 +383,10 @@ class Router:
 
         ``options`` are per-route options: ``inline=True`` (a plain ``def`` runs on the event
         loop), ``timeout=`` (seconds the handler may take before it is cancelled and the client
-        gets a 503; None: no timeout even when ``limits.request_timeout`` is set), and
-        whatever plugins read (``include_in_schema``, ...).
+        gets a 503; None: no timeout even when ``limits.request_timeout`` is set),
+        ``status_code=`` (200-599: the status of a value the handler returns instead of 200 or
+        a None return's 204; an ``HttpResponse`` it returns keeps its own), and whatever
+        plugins read (``include_in_schema``, ...).
         """
         if not callable(handler):
             raise RouteError(f"handler for {path!r} is not callable: {handler!r}")
@@ -384,6 +399,8 @@ class Router:
         segments = _split(path)  # validates the leading slash
         if "timeout" in options:
             check_timeout(options["timeout"], f"route {path!r}")
+        if "status_code" in options:
+            check_status_code(options["status_code"], f"route {path!r}")
         for i, seg in enumerate(segments):
             _segment_param(seg)
             if _is_rest(seg) and i != len(segments) - 1:
