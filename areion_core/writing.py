@@ -220,8 +220,7 @@ async def _send_stream(request: HttpRequest, response: StreamingResponse) -> Non
             raise BodyNotStarted(str(exc)) from exc
     if declared is None and not chunked and framing:
         conn.end_after_response()  # HTTP/1.0: the body ends when the connection does
-    # HEAD sends GET's framing headers too (chunked, or Connection: close on HTTP/1.0):
-    # RFC 9110 §9.3.2 lets a server omit them, but HEAD promises GET's header section.
+    # HEAD gets GET's framing headers too (RFC 9110 §9.3.2 allows omitting them; we do not).
     conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive,
                            content_length=int(declared) if declared is not None else None,
                            chunked=chunked))
