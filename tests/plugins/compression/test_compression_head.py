@@ -127,3 +127,27 @@ def test_head_ignores_range_like_the_core(live: LiveServer) -> None:
     plain = head_then_get(live.port, "/static/style.css", {"Accept-Encoding": "gzip"})
     assert head["content-length"] == dict(plain.get_headers)["content-length"]
     assert int(head["content-length"]) < len(STYLE)
+
+
+def _one(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.mark.parametrize("accept", ["identity", "gzip"])
+def test_http10_stream_head_matches_get(live: LiveServer, accept: str) -> None:
+    # HTTP/1.0 has no chunked coding: GET's body ends with the connection, and HEAD says so too.
+    heads = []
+    for method in (b"HEAD", b"GET"):
+        data = _one(live.port, method + b" /stream HTTP/1.0\r\nAccept-Encoding: " + accept.encode() + b"\r\n\r\n")
+        block, _, body = data.partition(b"\r\n\r\n")
+        lines = [line for line in block.split(b"\r\n") if not line.lower().startswith(b"date:")]
+        heads.append((lines, body))
+    (head_lines, head_body), (get_lines, get_body) = heads
+    assert head_lines == get_lines
+    assert b"Connection: close" in head_lines and not any(b"Transfer-Encoding" in x for x in head_lines)
+    assert head_body == b"" and get_body != b""
