@@ -146,7 +146,9 @@ def test_a_failing_plugin_costs_one_request(build: Build, caplog: pytest.LogCapt
         late = client.get("/hello", headers={"X-Explode": "late"})
         after = client.get("/hello")
     assert early.status_code == late.status_code == 500
-    assert early.json() == {"error": "Internal Server Error"}  # no details leak to the client
+    assert early.json() == {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                            "detail": "Internal Server Error",
+                            "error": "Internal Server Error"}  # no details leak to the client
     # The early failure happened before response_ready, so the 500 still carries the id
     # that the log line can be matched with.
     assert early.headers["x-request-id"] == "req-early"
