@@ -238,7 +238,8 @@ def test_missing_template_in_production_is_a_plain_500(tmp_path: Path) -> None:
     with TestClient(make_server(tmp_path, router)) as client:
         r = client.get("/t")
     assert r.status_code == 500
-    assert r.json() == {"error": "Internal Server Error"}  # no paths leak to the client
+    assert r.json() == {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                        "detail": "Internal Server Error", "error": "Internal Server Error"}  # no paths leak to the client
 
 
 def test_engine_works_without_an_app(tmp_path: Path) -> None:

@@ -130,7 +130,8 @@ def test_template_errors_are_generic_500s_in_production(tmp_path: Path) -> None:
     with TestClient(server) as client:
         r = client.get("/")
     assert r.status_code == 500
-    assert r.json() == {"error": "Internal Server Error"}
+    assert r.json() == {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                        "detail": "Internal Server Error", "error": "Internal Server Error"}
 
 
 def _count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
