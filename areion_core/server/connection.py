@@ -18,6 +18,7 @@ path's optimisations together.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -54,6 +55,25 @@ def problem_body(status: int, detail: str) -> bytes:
     head = _PROBLEM_HEAD.get(status) or b'{"type":"about:blank","status":%d' % status
     text = json.dumps(detail).encode()
     return head + b',"detail":' + text + b',"error":' + text + b"}"
+#: After an error that ends a connection whose client may still be sending (a body over the
+#: limit), how long what it sends is read and dropped before the socket is closed.
+_LINGER = 2.0
+
+
+def _close_lingering(transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Send what is buffered and a FIN, keep reading (and dropping) what the client still
+    sends, and close a moment later: closing with unread input makes the kernel send a reset,
+    which can destroy the error response before the client has read it (RFC 9112 §9.6)."""
+    try:
+        transport.write_eof()
+    except (OSError, RuntimeError, NotImplementedError):
+        transport.close()
+        return
+    with contextlib.suppress(OSError, RuntimeError):
+        transport.resume_reading()
+    loop.call_later(_LINGER, transport.close)
+
+
 # Corked writes past this size go out at once, so a body produced without waiting (a big
 # synchronous stream) is not held in memory until the end of the turn.
 _CORK_LIMIT = 64 * 1024
@@ -270,7 +290,7 @@ class HttpConnection(asyncio.Protocol):
             status, detail = self._error
             if status:
                 self._write_error(status, detail)
-            self._close()
+            self._close(linger=True)
             return
         if self.flow.read_paused and not self.flow.write_paused:
             self._resume_reading()
@@ -370,12 +390,16 @@ class HttpConnection(asyncio.Protocol):
             + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
         )
 
-    def _close(self) -> None:
+    def _close(self, linger: bool = False) -> None:
         self.uncork()
         self._closed = True
         self.state.connections.discard(self)
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            if linger and transport.can_write_eof():
+                _close_lingering(transport, self.state.loop)  # the client may still be sending
+            else:
+                transport.close()
 
     def abort(self) -> None:
         """Cut the connection now, dropping anything not yet sent."""

@@ -48,7 +48,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     (static / "app.js.br").write_bytes(brotli.compress(SCRIPT, quality=11))
     (static / "style.css").write_bytes(STYLE)  # no sibling: compressed on the fly
     (static / "big.txt").write_bytes(b"0123456789abcdef\n" * (5 * 1024 * 1024 // 17 + 1))
-    with LiveServer(make_server(static_dir=static, router=_router())) as server:
+    app = make_server(static_dir=static, router=_router())
+    app.app.set_access_log(False)  # its lines would reach the terminal after pytest's capture ends
+    with LiveServer(app) as server:
         yield server
 
 
