@@ -39,6 +39,7 @@ from .response import (
 from .routing import DefaultRouter, Route, Router, route_options, set_route_option
 from .runner import AreionServer
 from .server import ServerLimits
+from .telemetry import Metric, StandardMetrics, Telemetry
 from .types import Connection, Orchestrator, Plugin, PluginApp, TemplateEngine
 
 __version__ = "2.0.0"
@@ -77,6 +78,7 @@ __all__ = [
     "HttpResponse",
     "InternalServerError",
     "MethodNotAllowedError",
+    "Metric",
     "MutableHeaders",
     "NotFoundError",
     "Orchestrator",
@@ -90,7 +92,9 @@ __all__ = [
     "Router",
     "ServerLimits",
     "ServiceUnavailableError",
+    "StandardMetrics",
     "StreamingResponse",
+    "Telemetry",
     "TemplateEngine",
     "UnauthorizedError",
     "UnsupportedMediaTypeError",

@@ -39,6 +39,8 @@ class ErrorPages:
             return http_error_response(exc)
         from .hook_chains import PluginFailure
 
+        if isinstance(exc, PluginFailure) and isinstance(exc.original, HttpError):
+            return http_error_response(exc.original)  # a plugin refusing the request on purpose
         if isinstance(exc, PluginFailure):
             logger.error("plugin %r failed in %s for %s %s", exc.plugin, exc.hook, request.method,
                          request.raw_path, exc_info=exc.original)

@@ -35,6 +35,7 @@ from .log import DefaultLogger, setup_logging
 from .plugins import PluginInfo, PluginRegistry, discover, enable_tracing, load_entry_point, plugin_name, select
 from .request import HttpRequest
 from .routing import Middleware, Route, Router, RouteTree
+from .telemetry import Telemetry
 from .types import Orchestrator, TemplateEngine
 
 trace_log = logging.getLogger("areion.plugins")
@@ -68,6 +69,8 @@ class App:
         self.orchestrator: Orchestrator | None = orchestrator
         self.state: dict[str, Any] = {}
         self.vary_normalizers: dict[str, Callable[[Any], str]] = {}
+        #: Where plugins report metrics and spans; records nothing until a plugin installs a recorder.
+        self.telemetry: Telemetry = Telemetry()
         self.routes: list[Route] = []
         self.plugin_infos: list[PluginInfo] = []
         self.worker_id = 0

@@ -3,7 +3,8 @@
 The server calls two things per request, both here: ``make_request`` when a request has been
 read, and ``handle(request)`` to answer it. ``handle`` reads top to bottom:
 
-1. find the route (a 404, 405, 308 or OPTIONS answer is made without one);
+1. find the route (a 404, 405, 308 or OPTIONS answer is made without one), then run the
+   app-wide ``request_started`` chain, which sees every request and may answer any of them;
 2. run the route's ``request_received`` chain — a plugin may answer at once (a cache hit);
 3. otherwise call the route's endpoint (handler, middleware, parameters: ``endpoints.py``);
    an exception becomes a response through the ``exception`` chain;
@@ -44,7 +45,7 @@ class Dispatcher:
     """Answers requests for one built app (``app.dispatcher``)."""
 
     __slots__ = ("access_log", "app", "exception_chain", "logger", "ready_chain", "root_path", "sent_chain",
-                 "tree")
+                 "started_chain", "tree")
 
     def __init__(self, app: PluginApp, tree: RouteTree, chains: dict[str, Chain], access_log: AccessLog | None) -> None:
         self.app = app
@@ -56,6 +57,8 @@ class Dispatcher:
         self.ready_chain = chains["response_ready"]
         self.sent_chain = chains["response_sent"]
         self.exception_chain = chains["exception"]
+        # Every request, matched or not, after routing (trusted hosts, CORS preflights, metrics).
+        self.started_chain = chains["request_started"]
 
     def make_request(
         self, method: str, url: bytes, headers: list[tuple[bytes, bytes]], body: bytes, conn: Connection,
@@ -138,12 +141,15 @@ class Dispatcher:
         target = self.resolve(request)
         response: HttpResponse
         route: Route | None
+        early: HttpResponse | None = None
+        if self.started_chain is not None:
+            early = await self._started(request, target)
         if isinstance(target, Route):
             route = target
             try:
-                answer: HttpResponse | None = None
+                answer: HttpResponse | None = early
                 chain = route.request_chain
-                if chain is not None:
+                if chain is not None and answer is None:
                     first = run_received(chain, request)
                     answer = first if first is None or isinstance(first, HttpResponse) else await first
                 response = answer if answer is not None else await route.endpoint(request)
@@ -157,7 +163,7 @@ class Dispatcher:
             else:
                 chain, observers = route.response_chain, route.sent_chain
         else:
-            response, route = target, None
+            response, route = early if early is not None else target, None
             chain, observers = self.ready_chain, self.sent_chain
         if chain is not None:
             try:
@@ -181,6 +187,17 @@ class Dispatcher:
                 await pending
         if access is not None:
             access.record(request, sent.status_code, request.conn.bytes_written - before, started)
+
+    async def _started(self, request: HttpRequest, target: Route | HttpResponse) -> HttpResponse | None:
+        """The ``request_started`` chain's answer (a refused host, a CORS preflight), or None."""
+        route = target if isinstance(target, Route) else None
+        try:
+            first = run_first(self.started_chain, "request_started", request)  # type: ignore[arg-type]
+            return first if first is None or isinstance(first, HttpResponse) else await first
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return await self.on_exception(request, exc, route.exception_chain if route else None)
 
     def _send_500(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         # Framing failed before a byte was written (a status out of range set directly, a raw

@@ -208,7 +208,7 @@ def compile_chain(
                 continue
         fn = impl.function
         argnames = tuple(impl.argnames)
-        expected = ("request",) if hook == "request_received" else (
+        expected = ("request",) if hook in ("request_started", "request_received") else (
             ("request", "exc") if hook == "exception" else ("request", "response"))
         if argnames != expected:
             # Implementations may take a subset of the arguments, in any order.

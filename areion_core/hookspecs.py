@@ -29,7 +29,7 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 #: The hooks compiled into per-route call chains instead of being called through pluggy.
-HOT_HOOKS = ("request_received", "response_ready", "exception", "response_sent")
+HOT_HOOKS = ("request_started", "request_received", "response_ready", "exception", "response_sent")
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -111,6 +111,11 @@ def shutdown(app: PluginApp) -> Awaitable[None] | None:
 
 
 # --- hot hooks: compiled into call chains -----------------------------------------------
+
+
+@hookspec
+def request_started(request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+    """See every request once routed, matched or not (``request.route`` None); the first non-None answer wins."""
 
 
 @hookspec

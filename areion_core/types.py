@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .config import AreionConfig
     from .response import HttpResponse
     from .routing import Route, Router
+    from .telemetry import Telemetry
 
 
 @runtime_checkable
@@ -118,6 +119,8 @@ class PluginApp(Protocol):
     vary_normalizers: dict[str, Callable[[Any], str]]
     worker_id: int
     worker_count: int
+    #: Where plugins report metrics and trace spans (``areion_core.Telemetry``).
+    telemetry: Telemetry
     #: The pluggy plugin manager, for a plugin that adds hook specs of its own.
     pm: pluggy.PluginManager
 

@@ -1,0 +1,91 @@
+"""The app-wide ``request_started`` hot hook: every request, matched or not, after routing."""
+
+from __future__ import annotations
+
+from areion_core import AreionServerBuilder, BadRequestError, HttpResponse, Router, hookimpl
+from areion_core.testing import TestClient
+
+
+def _router(handled: list[str]) -> Router:
+    r = Router()
+
+    @r.get("/a")
+    async def a(request):
+        handled.append("a")
+        return "a"
+
+    return r
+
+
+def build(*plugins, handled: list[str]):
+    return (AreionServerBuilder().with_router(_router(handled)).without_config_file()
+            .with_config(plugins=[]).with_access_log(False).with_plugins(*plugins).build())
+
+
+class HostGate:
+    """Answers every request for another host, matched or not; records the route it saw."""
+
+    name = "host_gate"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, object]] = []
+
+    @hookimpl
+    def request_started(self, request):
+        self.seen.append((request.method, request.path, request.route.path if request.route else None))
+        if request.get_header("host") == "evil.example":
+            return HttpResponse("refused", 421)
+        return None
+
+    @hookimpl
+    def response_ready(self, request, response):
+        response.set_header("X-Gate", "seen")
+
+
+class Refuser:
+    name = "refuser"
+
+    @hookimpl
+    async def request_started(self, request):
+        if request.path == "/a" and request.get_header("x-refuse"):
+            raise BadRequestError("refused by a plugin")
+        return None
+
+
+def test_request_started_sees_every_request_with_its_route():
+    handled: list[str] = []
+    gate = HostGate()
+    with TestClient(build(gate, handled=handled)) as c:
+        assert c.get("/a").text == "a"
+        assert c.get("/missing").status_code == 404
+        assert c.post("/a").status_code == 405
+        assert c.options("/a").status_code == 204
+    assert gate.seen == [("GET", "/a", "/a"), ("GET", "/missing", None), ("POST", "/a", None),
+                         ("OPTIONS", "/a", None)]
+    assert handled == ["a"]
+
+
+def test_an_answer_replaces_the_handler_and_routing_answers_alike():
+    handled: list[str] = []
+    with TestClient(build(HostGate(), handled=handled)) as c:
+        for method, path in (("GET", "/a"), ("GET", "/missing"), ("POST", "/a"), ("OPTIONS", "/a")):
+            got = c.request(method, path, headers={"host": "evil.example"})
+            assert (got.status_code, got.text) == (421, "refused"), (method, path)
+            assert got.headers["x-gate"] == "seen"  # the answer still goes through response_ready
+    assert handled == []
+
+
+def test_an_http_error_raised_in_the_hook_is_that_error():
+    handled: list[str] = []
+    with TestClient(build(Refuser(), handled=handled)) as c:
+        got = c.get("/a", headers={"x-refuse": "1"})
+        assert got.status_code == 400
+        assert got.headers["content-type"] == "application/problem+json"
+        assert got.json()["detail"] == "refused by a plugin"
+        assert c.get("/a").text == "a"
+    assert handled == ["a"]
+
+
+def test_no_implementation_compiles_to_none():
+    server = build(handled=[])
+    assert server.app.dispatcher.started_chain is None
