@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from ._forms import parse_multipart, parse_urlencoded
-from ._forwarded import RequestOrigin, TrustedProxies, resolve_origin
+from ._forwarded import RequestOrigin, TrustedProxies, has_proxy_headers, resolve_origin
 from .exceptions import BadRequestError
 from .headers import Headers
 
@@ -214,9 +214,15 @@ class HttpRequest:
     def client(self) -> tuple[str, int] | None:
         """The client's (host, port): the peer's, or the one a trusted proxy names; None off a socket."""
         app = self.app
-        if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
-            return self._forwarded(trusted).client
         conn = self.conn
+        if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
+            peer = conn.client if conn is not None else None
+            # The access log asks every request behind a proxy: when the peer is not trusted, or
+            # sent no proxy header, the answer is the peer, with no origin worked out (and no
+            # AttributeError raised for the unset _origin: formatting its message costs more).
+            if not trusted.trusts(peer[0] if peer is not None else None) or not has_proxy_headers(self._raw_headers):
+                return peer
+            return self._forwarded(trusted).client
         return conn.client if conn is not None else None
 
     @property
