@@ -117,8 +117,8 @@ class HttpRequest:
         "route",
         "state",
     )
-    #: Set on first use by _forwarded() (only with forwarded_allow_ips); never by __init__.
-    _origin: RequestOrigin
+    #: Worked out on first use by _forwarded() (only with forwarded_allow_ips); None until then.
+    _origin: RequestOrigin | None
 
     def __init__(
         self,
@@ -156,6 +156,7 @@ class HttpRequest:
         #: The request's id, set by a plugin that gives requests one (areion-request-id); the
         #: access log writes it.
         self.request_id: str | None = None
+        self._origin: RequestOrigin | None = None
 
     # --- lazily parsed views ---------------------------------------------------------
     @property
@@ -261,10 +262,10 @@ class HttpRequest:
         return "https" if self.conn is not None and getattr(self.conn, "tls", False) else "http"
 
     def _forwarded(self, trusted: TrustedProxies) -> RequestOrigin:
-        try:
-            return self._origin
-        except AttributeError:  # left unset by __init__, so that a request that never asks pays nothing
-            pass
+        # Worked out on first use (None until then): a request that never asks pays nothing.
+        found = self._origin
+        if found is not None:
+            return found
         conn = self.conn
         app = self.app
         origin = self._origin = resolve_origin(
