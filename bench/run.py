@@ -146,6 +146,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--frameworks, or one per selected counterpart); REV's tree goes to "
         "bench/.work/before-<short sha>/",
     )
+    parser.add_argument(
+        "--before-rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --before: measure each current/before pair of a one-round scenario N times, "
+        "alternating, and compare the means (1: one each); other rows still run once",
+    )
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
     parser.add_argument("--connections", type=int, default=64, help="wrk -c (64)")
     parser.add_argument("--threads", type=int, default=1, help="wrk -t (1)")
@@ -176,6 +184,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             + ", ".join(f"{BEFORE_ROWS[name]} (for {name})" for name in lonely)
             + " to --frameworks"
         )
+    if args.before_rounds < 1:
+        parser.error("--before-rounds: at least 1")
+    if args.before_rounds > 1 and args.before is None:
+        parser.error("--before-rounds repeats the before-pairs: it needs --before REV")
     if args.before is not None and not any(name in COUNTERPARTS for name in args.frameworks):
         parser.error(
             "--before adds rows beside " + ", ".join(COUNTERPARTS) + ": select one of them"
@@ -369,12 +381,14 @@ def _progress(index: int, total: int, measurement: Measurement) -> str:
 
 
 def planned(
-    scenarios: Sequence[Scenario], frameworks: Sequence[Framework]
+    scenarios: Sequence[Scenario], frameworks: Sequence[Framework], before_rounds: int = 1
 ) -> list[tuple[Scenario, Framework, int]]:
     """Scenario by scenario, each framework that serves it, with its round: a shared
     scenario every framework of the matrix (and its ``extra``); an Areion-only one the
     frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round.
-    A before-row (``--before``) runs wherever its counterpart runs, right after it."""
+    A before-row (``--before``) runs wherever its counterpart runs, right after it; with
+    ``before_rounds`` > 1 each such pair of a one-round scenario runs that many times,
+    alternating (round 1 in the scenario's order, the further rounds right after it)."""
     plan = []
     befores = {f.before_of: f for f in frameworks if f.before_of is not None}
     for scenario in scenarios:
@@ -389,6 +403,10 @@ def planned(
         serving = [g for f in serving for g in (f, befores.get(f.name)) if g is not None]
         for round_ in range(1, scenario.rounds + 1):
             plan += [(scenario, framework, round_) for framework in serving]
+        if scenario.rounds == 1:
+            pairs = [g for f in serving if f.name in befores for g in (f, befores[f.name])]
+            for round_ in range(2, before_rounds + 1):
+                plan += [(scenario, framework, round_) for framework in pairs]
     return plan
 
 
@@ -474,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     script_dir = WORK_DIR / "lua"
     script_dir.mkdir(parents=True, exist_ok=True)
 
-    plan = planned(scenarios, frameworks)
+    plan = planned(scenarios, frameworks, args.before_rounds)
     if not plan:
         print("bench: nothing to measure: no selected framework serves a selected scenario")
         return 2
