@@ -231,8 +231,10 @@ class MutableHeaders(Mapping[str, str]):
                 self._own = True
             self._d[lower] = text
             if lower not in FRAMING:
-                line = _LINES.get((lower, text))  # _line(), inline
-                self._wire = wire + (line if line is not None else _line(lower, text))
+                # Encoded directly, not through the _LINES cache: a header a plugin adds per
+                # response usually carries a per-response value (an id, a duration) that would
+                # only fill the cache and cost a lookup.
+                self._wire = wire + canonical_name(lower) + b": " + text.encode("latin-1") + b"\r\n"
 
     def __delitem__(self, key: str) -> None:
         if self._wire is not None:
