@@ -18,7 +18,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from ._siblings import SiblingInvalidations, group_directory
-from ._unsafe import invalidates, stale_keys
+from ._unsafe import CachedPaths, invalidates, stale_keys
 from .keys import SUFFIX_MARK, user_keys
 from .stores import CacheStore, MemoryStore, StoreError
 
@@ -37,6 +37,8 @@ class Invalidation:
     _generation: int
     _siblings: SiblingInvalidations | None
     _siblings_joined: bool
+    #: The cached GET routes' paths, learnt at startup (None: unsafe answers invalidate nothing).
+    cached_paths: CachedPaths | None = None
 
     if TYPE_CHECKING:  # provided by ResponseCache
 
@@ -106,9 +108,11 @@ class Invalidation:
         the invalidation) before the client can read the answer and ask again. A store
         failure is logged; the answer goes out as it is.
         """
-        if not invalidates(request, response):
+        cached = self.cached_paths
+        if cached is None or not invalidates(request, response):
             return None
-        return self._remove_quietly(stale_keys(request, response))
+        keys = stale_keys(request, response, cached)
+        return self._remove_quietly(keys) if keys else None
 
     async def _remove_quietly(self, keys: list[str]) -> None:
         await self._remove("key", keys, False)  # None: response_ready keeps the response

@@ -56,7 +56,7 @@ class CachingPlugin:
     @hookimpl
     def hot_hooks_for_route(self, app: App, route: Route) -> tuple[str, ...]:
         # Every route_added has run: whether an unsafe route shares a cached path is known.
-        policy = with_invalidation(route, self.policies, self.settings)
+        policy = with_invalidation(route, self.policies, self.settings, self.cache)
         if policy is None:
             return ()
         self.policies[route] = policy

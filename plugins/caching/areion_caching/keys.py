@@ -96,24 +96,38 @@ def origin_text(scheme: str, host: str, root_path: str = "") -> str:
     return f"{ORIGIN_MARK}{scheme}://{authority}{quote(root_path, safe=_ROOT_SAFE)}"
 
 
-def request_origin(request: HttpRequest) -> str:
-    """The origin part of ``request``'s key, from what its handler sees of scheme and host."""
-    return origin_text(request.scheme, request.host, request.root_path)
-
-
 def base_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None = None) -> str:
     """The key of a request before any ``Vary``: method class, path, query, origin.
 
-    A route's own ``key`` function replaces all three (origin included: a function that
-    keys on something else, a tenant say, decides what shares an entry).
+    The origin is ``request.scheme``, ``.host`` and ``.root_path``: exactly what the handler
+    sees of them. Without ``forwarded_allow_ips`` those are the connection's scheme, the
+    ``Host`` header and the app's root path, and the ``Host`` is read from the raw pairs (as
+    ``has_credentials`` reads its headers) — a cache hit should not build the request's header
+    index for it; ``test_keys.py`` holds the two ways equal. A route's own ``key`` function
+    replaces all three parts (origin included: a function that keys on something else, a
+    tenant say, decides what shares an entry).
     """
     if custom is not None:
         return METHOD_CLASS + str(custom(request))
-    qs = request.query_string
-    origin = origin_text(request.scheme, request.host, request.root_path)
-    if qs:
-        return f"{METHOD_CLASS}{escape_path(request.path)}?{normalize_query(qs)}{origin}"
-    return f"{METHOD_CLASS}{escape_path(request.path)}{origin}"
+    app = request.app
+    if app is not None and app.config.forwarded_allow_ips is not None:
+        return _key(request.path, request.query_string, request.scheme, request.host,
+                    request.root_path)
+    host = b""
+    for name, value in request.raw_headers:
+        if len(name) == 4 and name.lower() == b"host":
+            host = value
+            break
+    return _key(request.path, request.query_string, request.scheme, host,
+                app.root_path if app is not None else "")
+
+
+@lru_cache(maxsize=4096)
+def _key(path: str, query: str, scheme: str, host: str | bytes, root_path: str) -> str:
+    # Memoised whole: a hit costs one lookup, not a decode, an escape and a query sort.
+    if isinstance(host, bytes):
+        host = host.decode("latin-1")
+    return path_key(path, query) + origin_text(scheme, host, root_path)
 
 
 def path_key(path: str, query: str = "") -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._unsafe import SAFE_METHODS, routes_overlap
+from ._unsafe import SAFE_METHODS, CachedPaths
 from .cache_control import ROUTE_OPTION as CACHE_CONTROL_OPTION
 from .cache_control import CacheControl
 from .rules import CACHE_OPTION, ETAG_OPTION, CacheRule
@@ -15,6 +15,8 @@ from .settings import CachingSettings
 
 if TYPE_CHECKING:
     from areion_core import Route
+
+    from ._invalidation import Invalidation
 
 T = TypeVar("T")
 
@@ -50,19 +52,24 @@ class RoutePolicy:
 
 
 def with_invalidation(
-    route: Route, policies: Mapping[Route, RoutePolicy], settings: CachingSettings
+    route: Route, policies: Mapping[Route, RoutePolicy], settings: CachingSettings,
+    cache: Invalidation,
 ) -> RoutePolicy | None:
     """``route``'s policy, marked to invalidate if an unsafe answer on it can make entries stale.
 
     That is: ``invalidate_on_unsafe`` is on, the route answers a method other than GET, HEAD,
-    OPTIONS and TRACE, and its path can match a path that a cached GET route matches (its own
-    included). Called once all routes are known (``hot_hooks_for_route``); other routes keep
-    the policy they had (None: the plugin stays out of their chains).
+    OPTIONS and TRACE, and its path is related to a cached GET route's
+    (:meth:`CachedPaths.related`: the same path, a parent or a child). Called once all routes
+    are known (``hot_hooks_for_route``), when the cache learns the cached routes' paths; other
+    routes keep the policy they had (None: the plugin stays out of their chains).
     """
     policy = policies.get(route)
     if not settings.invalidate_on_unsafe or route.methods <= SAFE_METHODS:
         return policy
-    if not any(p.rule is not None and routes_overlap(route, r) for r, p in policies.items()):
+    cached = cache.cached_paths
+    if cached is None:
+        cached = cache.cached_paths = CachedPaths(r for r, p in policies.items() if p.rule is not None)
+    if not cached.related(route):
         return policy
     return replace(policy, invalidates=True) if policy is not None else RoutePolicy(invalidates=True)
 

@@ -189,3 +189,36 @@ def test_user_keys_reach_requests_however_the_path_is_written() -> None:
     assert user_keys("tenant-1:/x") == ("GET:tenant-1:/x",)  # a route's key function's text
     assert user_keys("/s?q", prefix=True) == ("GET:/s?q",)  # a prefix's query is kept as cut
     assert path_key("/a?b", "") == "GET:/a%3Fb"
+
+
+def test_the_key_holds_exactly_the_origin_the_handler_sees() -> None:
+    """base_key reads Host from the raw pairs when no proxy is trusted: the same as request.host."""
+    from areion_core import AreionServerBuilder, Router
+
+    def app(**config: object) -> object:
+        builder = (AreionServerBuilder().with_router(Router()).without_config_file()
+                   .with_config({"plugins": {"enabled": ["caching"]}, **config}))
+        return builder.build().app
+
+    apps = [app(), app(root_path="/mount"), app(forwarded_allow_ips=["*"])]
+    requests = [
+        ("/p?b=1&a=2", [("Host", "Good.Example:80")]),
+        ("/p", [("HOST", "good.example:8080"), ("Accept", "*/*")]),
+        ("/p", []),  # HTTP/1.0 without Host
+        ("/a%3Fb%23c", [("X-Forwarded-Host", "evil.example"), ("host", "good.example")]),
+        ("/p", [("Host", "good.example"), ("Forwarded", "host=evil.example;proto=https")]),
+    ]
+    for application in apps:
+        for target, headers in requests:
+            path, _, query = target.partition("?")
+            raw = [(k.encode(), v.encode()) for k, v in headers]
+            request = HttpRequest("GET", path, query, raw, app=application)  # type: ignore[arg-type]
+            expected = path_key(request.path, query) + origin_text(
+                request.scheme, request.host, request.root_path)
+            assert base_key(request) == expected
+    trusting = HttpRequest("GET", "/p", "", [(b"Host", b"good.example"),
+                                             (b"Forwarded", b"host=evil.example;proto=https")],
+                           app=apps[2])  # type: ignore[arg-type]
+    assert base_key(trusting) == "GET:/p#@https://evil.example"
+    mounted = HttpRequest("GET", "/p", "", [(b"Host", b"good.example")], app=apps[1])  # type: ignore[arg-type]
+    assert base_key(mounted) == "GET:/p#@http://good.example/mount"

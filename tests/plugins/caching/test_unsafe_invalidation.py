@@ -53,7 +53,8 @@ def app_router(runs: Counter) -> Router:
     r.add_route("/users/:id", change, ["PUT", "PATCH", "DELETE", "PURGE"])
     r.add_route("/search", change, ["POST"])
     r.add_route("/elsewhere", change, ["POST"])
-    r.add_route("/users/:id/avatar", change, ["PUT"])
+    r.add_route("/users/:id/avatar", change, ["PUT", "POST"])
+    r.add_route("/posts/:id", change, ["PUT"])
     return r
 
 
@@ -154,6 +155,16 @@ def test_location_and_content_location_of_the_same_origin(app: App) -> None:
     assert labels == ["MISS"] * 4 + ["HIT"] * 3
 
 
+def test_a_parent_or_a_child_route_invalidates_what_its_answer_names(app: App) -> None:
+    app.get("/users/1")
+    app.get("/users/2")
+    # Post/Redirect/Get: a form posted to a child answers 303 See Other to the cached page.
+    assert app.send("POST", "/users/1/avatar", **{"x-status": "303", "x-location": "/users/1"}) == 303
+    # Its own URI is not cached: nothing else goes.
+    assert app.send("PUT", "/users/2/avatar") == 204
+    assert [app.label("/users/1"), app.label("/users/2")] == ["MISS", "HIT"]
+
+
 def test_the_query_is_part_of_the_target(app: App) -> None:
     app.get("/search?q=1&page=2")
     app.get("/search?q=2")
@@ -195,8 +206,9 @@ def test_only_routes_sharing_a_cached_path_carry_the_plugin() -> None:
     assert "caching" in chains[("/users", ("POST",))]
     assert "caching" in chains[("/users/{id}", ("DELETE", "PATCH", "PURGE", "PUT"))]
     assert "caching" in chains[("/search", ("POST",))]
+    assert "caching" in chains[("/users/{id}/avatar", ("POST", "PUT"))]  # a child's 303
     assert "caching" not in chains[("/elsewhere", ("POST",))]  # no cached GET there
-    assert "caching" not in chains[("/users/{id}/avatar", ("PUT",))]
+    assert "caching" not in chains[("/posts/{id}", ("PUT",))]
     off = build_server(app_router(Counter()), {"invalidate_on_unsafe": False})
     assert not any("caching" in [link.plugin for link in route_chain(route, "response_ready")]
                    for route in off.app.routes if "GET" not in route.methods)
@@ -215,3 +227,57 @@ def test_an_unsafe_answer_reaches_every_worker(tmp_path: Path) -> None:
         assert {x.pid for x in served if x.label == "MISS"} == pids  # each computed it again
     finally:
         assert deployment.stop() == 0
+
+
+def test_same_origin_targets() -> None:
+    from areion_caching._unsafe import same_origin_target
+
+    from areion_core import AreionServerBuilder
+
+    def target(reference: str, *, host: str = "good.example", root: str = "") -> tuple[str, str] | None:
+        app = (AreionServerBuilder().with_router(Router()).without_config_file()
+               .with_config({"plugins": {"enabled": ["caching"]}, "root_path": root}).build().app)
+        request = HttpRequest("POST", "/users", "", [(b"Host", host.encode())], app=app)
+        return same_origin_target(request, reference)
+
+    assert target("/users/7?b=1") == ("/users/7", "b=1")
+    assert target("7") == ("/7", "")
+    assert target("http://good.example:80/caf%C3%A9") == ("/café", "")
+    assert target("/a/../users/7") == ("/users/7", "")
+    assert target("http://user@good.example/users/7") is None
+    assert target("https://good.example/users/7") is None
+    assert target("http://good.example:8080/users/7") is None
+    assert target("http://good.example:8080/users/7", host="good.example:8080") == ("/users/7", "")
+    assert target("http://[::1/x") is None  # not a URI
+    assert target("/%ff") is None  # not UTF-8: no request path
+    assert target("/mount/users/7", root="/mount") == ("/users/7", "")
+    assert target("/elsewhere/users/7", root="/mount") is None
+
+
+def test_the_root_is_no_ones_parent_and_a_catch_all_takes_the_rest() -> None:
+    r = Router()
+
+    @r.get("/")
+    @cache(ttl=60)
+    async def home(request: HttpRequest) -> str:
+        return "home"
+
+    @r.get("/files/*rest")
+    @cache(ttl=60)
+    async def files(request: HttpRequest, rest: str) -> str:
+        return rest
+
+    async def change(request: HttpRequest, **_: Any) -> None:
+        return None
+
+    r.add_route("/", change, ["POST"])
+    r.add_route("/login", change, ["POST"])
+    r.add_route("/files/a/b/c", change, ["DELETE"])
+    r.add_route("/uploads/:name", change, ["PUT"])
+    server = build_server(r)
+    carrying = {route.path for route in server.app.routes if "GET" not in route.methods
+                and "caching" in [link.plugin for link in route_chain(route, "response_ready")]}
+    assert carrying == {"/", "/files/a/b/c"}
+    cached = server.app.get_plugin("caching").cache.cached_paths
+    assert cached.match("/") and cached.match("/files/a/b") and cached.match("/files")
+    assert not cached.match("/login") and not cached.match("/uploads/x")
