@@ -12,8 +12,9 @@ where one exists (``accept-encoding`` → the encoding that would be chosen), so
 ever gets a variant made for a request like its own.
 
 ``#`` separates the parts, so no part may hold one of its own: the (decoded) path has ``%``,
-``?`` and ``#`` percent-encoded, the query is re-encoded, and the origin is percent-encoded
-(``/`` in the host too). Each part is then read back unambiguously, and no request can forge
+``?`` and ``#`` percent-encoded (and ``{``, ``}``: no key a request gets holds a brace, so a
+store can use ``{key}`` as a Redis Cluster hash tag), the query is re-encoded, and the origin
+is percent-encoded (``/`` in the host too). Each part is then read back unambiguously, and no request can forge
 another path's, another origin's or another variant's key (``/a%3Fb`` is not ``/a?b``;
 ``/a%23vary:...`` is not a variant of ``/a``).
 
@@ -63,9 +64,14 @@ def normalize_query(query_string: str) -> str:
 
 
 def escape_path(path: str) -> str:
-    """A decoded path as it appears in keys: ``%``, ``?`` and ``#`` percent-encoded."""
-    if "%" in path or "?" in path or "#" in path:
-        return path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+    """A decoded path as it appears in keys: ``%``, ``?``, ``#``, ``{`` and ``}`` percent-encoded.
+
+    The braces too, so that no key a request gets holds one: a store may then wrap a key in
+    ``{...}`` as a Redis Cluster hash tag (the query and the origin are escaped already).
+    """
+    if "%" in path or "?" in path or "#" in path or "{" in path or "}" in path:
+        return (path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+                .replace("{", "%7B").replace("}", "%7D"))
     return path
 
 

@@ -178,6 +178,9 @@ def test_a_path_cannot_forge_a_query_a_variant_or_an_origin() -> None:
     other_host = base_key(req("/a%23@http://evil", {"Host": "h"}))
     assert other_host.count("#") == 1 and other_host.endswith("#@http://h")
     assert base_key(req("/100%25", {"Host": "h"})) == "GET:/100%25#@http://h"
+    # No brace in a request's key (a store may use {key} as a Redis Cluster hash tag).
+    braces = base_key(req("/%7Ba%7D/{b}", {"Host": "{h}:1"}))
+    assert braces == "GET:/%7Ba%7D/%7Bb%7D#@http://%7Bh%7D:1" and "{" not in braces
     # Equivalent encodings of one path share the key.
     assert base_key(req("/caf%C3%A9", {"Host": "h"})) == base_key(req("/café", {"Host": "h"}))
 
