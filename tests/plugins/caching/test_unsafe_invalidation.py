@@ -281,3 +281,41 @@ def test_the_root_is_no_ones_parent_and_a_catch_all_takes_the_rest() -> None:
     cached = server.app.get_plugin("caching").cache.cached_paths
     assert cached.match("/") and cached.match("/files/a/b") and cached.match("/files")
     assert not cached.match("/login") and not cached.match("/uploads/x")
+
+
+async def test_a_get_computed_across_an_unsafe_answer_is_not_stored() -> None:
+    """The GET may have read the data before the PUT changed it: storing it would undo the PUT."""
+    import asyncio
+
+    router, runs = Router(), Counter()
+    started = asyncio.Event()
+
+    @router.get("/doc")
+    @cache(ttl=60)
+    async def doc(request: HttpRequest) -> str:
+        n = runs()
+        if n == 1:
+            started.set()
+            await asyncio.sleep(0.3)  # the PUT lands meanwhile
+        return f"doc {n}"
+
+    async def put(request: HttpRequest) -> None:
+        return None
+
+    router.add_route("/doc", put, ["PUT"])
+    # An async handler in the server's own loop: run the server in this test's loop.
+    server = build_server(router)
+    server.host, server.port = "127.0.0.1", 0  # a free port
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:
+            slow = asyncio.ensure_future(client.get("/doc"))
+            await started.wait()
+            assert (await client.put("/doc")).status_code == 204
+            first = await slow
+            assert (first.text, first.headers["x-cache"]) == ("doc 1", "MISS")
+            again = await client.get("/doc")
+            assert (again.text, again.headers["x-cache"]) == ("doc 2", "MISS")  # 1 was not stored
+            assert (await client.get("/doc")).headers["x-cache"] == "HIT"
+    finally:
+        await server.stop()
