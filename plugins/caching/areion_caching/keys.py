@@ -39,6 +39,8 @@ VARY_MARK = "#vary:"
 #: Starts every suffix of a key's path and query (origin, ``Vary`` values).
 SUFFIX_MARK = "#"
 DEFAULT_PORTS = {"http": "80", "https": "443"}
+#: Longest path plus query (characters) whose key is memoised.
+MEMO_LIMIT = 512
 # Characters left as they are in the host and the root path of a key's origin. Not "%" (so an
 # escape in the text is not read as one), "#" (the separator), "/" in the host (where the
 # root path begins) or "?".
@@ -50,9 +52,14 @@ CREDENTIALS = "@credentials"
 Normalizer = Callable[["HttpRequest"], str]
 
 
-@lru_cache(maxsize=4096)
 def normalize_query(query_string: str) -> str:
     """Sort parameters by name (keeping the order of repeated names) and re-encode them."""
+    if len(query_string) <= MEMO_LIMIT:
+        return _normalize_query_memo(query_string)
+    return _normalize_query(query_string)
+
+
+def _normalize_query(query_string: str) -> str:
     try:
         pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
@@ -61,6 +68,11 @@ def normalize_query(query_string: str) -> str:
         return "!" + query_string.replace("%", "%25").replace("#", "%23")
     pairs.sort(key=lambda kv: kv[0])
     return urlencode(pairs, quote_via=quote)
+
+
+# Memoised for short text only: a client can send any number of distinct URLs up to the
+# server's limit (8 KiB), and 4096 of those should not hold tens of megabytes.
+_normalize_query_memo = lru_cache(maxsize=4096)(_normalize_query)
 
 
 def escape_path(path: str) -> str:
@@ -94,12 +106,20 @@ def normalize_authority(scheme: str, host: str) -> str:
     return f"{name}:{port}"
 
 
-@lru_cache(maxsize=1024)
 def origin_text(scheme: str, host: str, root_path: str = "") -> str:
     """The origin part of a key: ``scheme://authority/root`` normalised and escaped."""
+    if len(host) + len(root_path) <= MEMO_LIMIT:
+        return _origin_text_memo(scheme, host, root_path)
+    return _origin_text(scheme, host, root_path)
+
+
+def _origin_text(scheme: str, host: str, root_path: str) -> str:
     scheme = scheme.lower()
     authority = quote(normalize_authority(scheme, host), safe=_HOST_SAFE)
     return f"{ORIGIN_MARK}{scheme}://{authority}{quote(root_path, safe=_ROOT_SAFE)}"
+
+
+_origin_text_memo = lru_cache(maxsize=1024)(_origin_text)
 
 
 def base_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None = None) -> str:
@@ -107,33 +127,42 @@ def base_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None =
 
     The origin is ``request.scheme``, ``.host`` and ``.root_path``: exactly what the handler
     sees of them. Without ``forwarded_allow_ips`` those are the connection's scheme, the
-    ``Host`` header and the app's root path, and the ``Host`` is read from the raw pairs (as
-    ``has_credentials`` reads its headers) — a cache hit should not build the request's header
-    index for it; ``test_keys.py`` holds the two ways equal. A route's own ``key`` function
+    ``Host`` header and the app's root path, read here directly (the ``Host`` from the raw
+    pairs, as ``has_credentials`` reads its headers) — a cache hit should not build the
+    request's header index for it; ``test_keys.py`` and ``test_poisoning.py`` hold the two
+    ways equal. A route's own ``key`` function
     replaces all three parts (origin included: a function that keys on something else, a
     tenant say, decides what shares an entry).
     """
     if custom is not None:
         return METHOD_CLASS + str(custom(request))
     app = request.app
+    host: str | bytes
     if app is not None and app.config.forwarded_allow_ips is not None:
-        return _key(request.path, request.query_string, request.scheme, request.host,
-                    request.root_path)
-    host = b""
-    for name, value in request.raw_headers:
-        if len(name) == 4 and name.lower() == b"host":
-            host = value
-            break
-    return _key(request.path, request.query_string, request.scheme, host,
-                app.root_path if app is not None else "")
+        scheme, host, root_path = request.scheme, request.host, request.root_path
+    else:
+        # What request.scheme, .host and .root_path are then, without their lookups.
+        conn = request.conn
+        scheme = "https" if conn is not None and getattr(conn, "tls", False) else "http"
+        host, root_path = b"", app.root_path if app is not None else ""
+        for name, value in request.raw_headers:
+            if len(name) == 4 and name.lower() == b"host":
+                host = value
+                break
+    path, query = request.path, request.query_string
+    # Memoised whole (one lookup on a hit, not a decode, an escape and a query sort), for
+    # URLs of ordinary length.
+    make = _key_memo if len(path) + len(query) + len(host) + len(root_path) <= MEMO_LIMIT else _key
+    return make(path, query, scheme, host, root_path)
 
 
-@lru_cache(maxsize=4096)
 def _key(path: str, query: str, scheme: str, host: str | bytes, root_path: str) -> str:
-    # Memoised whole: a hit costs one lookup, not a decode, an escape and a query sort.
     if isinstance(host, bytes):
         host = host.decode("latin-1")
     return path_key(path, query) + origin_text(scheme, host, root_path)
+
+
+_key_memo = lru_cache(maxsize=4096)(_key)
 
 
 def path_key(path: str, query: str = "") -> str:

@@ -225,3 +225,12 @@ def test_the_key_holds_exactly_the_origin_the_handler_sees() -> None:
     assert base_key(trusting) == "GET:/p#@https://evil.example"
     mounted = HttpRequest("GET", "/p", "", [(b"Host", b"good.example")], app=apps[1])  # type: ignore[arg-type]
     assert base_key(mounted) == "GET:/p#@http://good.example/mount"
+
+
+def test_long_urls_are_keyed_alike_without_being_memoised() -> None:
+    long_path, long_query = "/p/" + "a" * 600, "b=2&" + "x=" + "y" * 600
+    long_host = "h" * 600 + ".example"
+    first = base_key(req(f"{long_path}?{long_query}", {"Host": long_host}))
+    assert first == path_key(long_path, long_query) + origin_text("http", long_host)
+    assert first == base_key(req(f"{long_path}?{long_query}", {"Host": long_host}))
+    assert normalize_query(long_query).startswith("b=2&x=yyy")
