@@ -1,9 +1,11 @@
-"""The response cache: lookups, storing, single-flight, stale serving and invalidation.
+"""The response cache: lookups, storing, single-flight and stale serving.
 
 The plugin's hooks call into one :class:`ResponseCache` per app. A hit is answered from
 ``request_received``; a miss runs the handler and is stored from the last ``response_ready``
 (after compression, so each encoding is its own variant). Any store failure is logged once
 and the request goes on uncached; the store is tried again after ``retry_interval``.
+Removing entries (``invalidate``, ``clear``, after unsafe methods, between workers) is in
+``_invalidation.py``; what a request's own ``Cache-Control`` asks, in ``_directives.py``.
 """
 
 from __future__ import annotations
