@@ -75,6 +75,14 @@ class Dispatcher:
                 parsed = httptools.parse_url(url)  # absolute-form (RFC 9112 §3.2.2)
                 path = parsed.path or b"/"
                 query = parsed.query or b""
+                # The target's authority is the request's host: an origin server MUST ignore
+                # the Host field then (RFC 9112 §3.2.2), so request.host, url_for and the cache
+                # key never see a Host that disagrees with the target.
+                authority = parsed.host or b""
+                if parsed.port is not None:
+                    authority += b":%d" % parsed.port
+                headers = [pair for pair in headers if pair[0].lower() != b"host"]
+                headers.append((b"Host", authority))
             else:
                 raise ValueError("invalid request target")
         request = HttpRequest(method, path.decode("latin-1"), query.decode("latin-1"), headers, body,

@@ -85,10 +85,11 @@ ATTACKS: list[tuple[str, list[str] | None, list[str], str]] = [
      "http://good.example:8080/next"),
     ("host-other-port", NO_PROXY, ["GET /page HTTP/1.1", "Host: good.example:1"],
      "http://good.example:1/next"),
+    # An absolute-form target names the host; the Host field is ignored (RFC 9112 §3.2.2).
     ("absolute-form-other-host", NO_PROXY,
-     ["GET http://evil.example/page HTTP/1.1", f"Host: {GOOD}"], GOOD_BODY),
+     ["GET http://evil.example/page HTTP/1.1", f"Host: {GOOD}"], "http://evil.example/next"),
     ("absolute-form-forged-host", NO_PROXY,
-     [f"GET http://{GOOD}/page HTTP/1.1", "Host: evil.example"], "http://evil.example/next"),
+     [f"GET http://{GOOD}/page HTTP/1.1", "Host: evil.example"], GOOD_BODY),
     ("x-forwarded-host-untrusted", NO_PROXY,
      ["GET /page HTTP/1.1", f"Host: {GOOD}", "X-Forwarded-Host: evil.example"], GOOD_BODY),
     ("x-forwarded-host-untrusted-peer", OTHER_PROXY,
