@@ -10,7 +10,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
-SERVE_DIRS  := . $(PLUGIN_DIRS) examples/plugin_example
+# Shared libraries the plugins import (libs/redis: the one Redis connection layer); not plugins.
+LIB_DIRS    := $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml))
+SERVE_DIRS  := . $(LIB_DIRS) $(PLUGIN_DIRS) examples/plugin_example
 SERVE_STAMP := $(VENV)/.areion-serve
 DEV_STAMP   := $(VENV)/.areion-dev
 HOST   ?= 127.0.0.1
@@ -76,8 +78,8 @@ bench: setup
 	.venv-bench/bin/python bench/run.py
 
 lint: setup
-	$(BIN)/ruff check areion_core plugins
-	$(BIN)/mypy areion_core $(dir $(wildcard plugins/*/areion_*/__init__.py))
+	$(BIN)/ruff check areion_core libs plugins
+	$(BIN)/mypy areion_core $(dir $(wildcard libs/*/areion_*/__init__.py)) $(dir $(wildcard plugins/*/areion_*/__init__.py))
 
 clean:
 	rm -rf $(VENV) .venv-bench .venv-3.12 .venv-3.13 build dist *.egg-info
