@@ -310,3 +310,68 @@ class RedisSentinel:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RedisTlsServer:
+    """A redis-server that speaks TLS only, with a throw-away CA (trustme) in a temporary folder.
+
+    ``ca_file`` verifies the server (issued for 127.0.0.1); with ``client_certs=True`` the
+    server also demands a client certificate, and ``client_cert_file``/``client_key_file``
+    hold one the CA signed.
+    """
+
+    def __init__(self, client_certs: bool = False) -> None:
+        import trustme
+
+        self.binary = _require("redis-server", "redis-server")
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="areion-redis-tls-")
+        ca = trustme.CA()
+        server = ca.issue_cert("127.0.0.1", "localhost")
+        client = ca.issue_cert("areion-client")
+        self.ca_file = os.path.join(self.dir, "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_file)
+        self.cert_file, self.key_file = os.path.join(self.dir, "server.pem"), os.path.join(self.dir, "server.key")
+        server.cert_chain_pems[0].write_to_path(self.cert_file)
+        server.private_key_pem.write_to_path(self.key_file)
+        self.client_cert_file = os.path.join(self.dir, "client.pem")
+        self.client_key_file = os.path.join(self.dir, "client.key")
+        client.cert_chain_pems[0].write_to_path(self.client_cert_file)
+        client.private_key_pem.write_to_path(self.client_key_file)
+        self.client_certs = client_certs
+        self.url = f"rediss://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1",
+             "--tls-cert-file", self.cert_file, "--tls-key-file", self.key_file, "--tls-ca-cert-file", self.ca_file,
+             "--tls-auth-clients", "yes" if self.client_certs else "no",
+             "--save", "", "--appendonly", "no", "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+        def answers() -> bool:
+            with redis.Redis(host="127.0.0.1", port=self.port, ssl=True, ssl_ca_certs=self.ca_file,
+                             ssl_certfile=self.client_cert_file, ssl_keyfile=self.client_key_file,
+                             socket_timeout=2, socket_connect_timeout=2) as client:
+                return bool(client.ping())
+
+        _wait(f"redis-server with TLS on port {self.port}", answers, 10)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisTlsServer:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

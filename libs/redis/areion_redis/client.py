@@ -88,7 +88,7 @@ async def check(settings: RedisSettings, timeout: float | None = None) -> tuple[
     readiness probe never hangs on a dead server. A cluster answers only when every primary
     answers.
     """
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
 
     limit = timeout if timeout is not None else settings.connect_timeout + settings.socket_timeout
     where = settings.describe()
@@ -104,11 +104,16 @@ async def check(settings: RedisSettings, timeout: float | None = None) -> tuple[
                 answers = await client.ping()
     except TimeoutError:
         return False, f"{where}: no answer within {limit:g} s"
-    except (RedisError, OSError) as exc:
-        return False, f"{where}: {type(exc).__name__}: {exc}"
+    except (RedisError, RedisClusterException, OSError) as exc:  # a cluster's is no RedisError
+        return False, f"{where}: {type(exc).__name__}: {_shorten(str(exc))}"
     if answers is not True:
         return False, f"{where}: PING answered {answers!r}"
     return True, f"{where}: ok"
+
+
+def _shorten(text: str, limit: int = 240) -> str:
+    # Some redis-py errors carry the repr of a whole client (MasterNotFoundError): too long for a probe.
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _connect(settings: RedisSettings) -> _Handle:
@@ -178,6 +183,9 @@ def _sentinel(settings: RedisSettings) -> _Handle:
         "password": settings.sentinel_password,
         "socket_timeout": settings.socket_timeout,
         "socket_connect_timeout": settings.connect_timeout,
+        # Without it redis-py's default retry (backoff up to seconds) would run inside each
+        # question to a sentinel, inside the retry of the command that asked.
+        "retry": _retry(settings),
     }
     if settings.tls:
         sentinel_kwargs.update(ssl=True, **_tls_kwargs(settings))

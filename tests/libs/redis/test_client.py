@@ -141,3 +141,14 @@ def test_one_client_per_event_loop(redis_url: str) -> None:
 def test_get_client_needs_a_running_loop() -> None:
     with pytest.raises(RuntimeError, match="running event loop"):
         get_client(RedisSettings())
+
+
+@pytest.mark.parametrize("form", ["redis://127.0.0.1:{port}/0", "unix:///nonexistent/areion-redis.sock",
+                                  "redis+sentinel://127.0.0.1:{port}/mymaster", "redis+cluster://127.0.0.1:{port}"])
+async def test_check_is_false_and_quick_when_nothing_answers(form: str, unused_port: int) -> None:
+    settings = settings_for(form.format(port=unused_port))
+    started = time.monotonic()
+    ok, why = await check(settings)
+    assert not ok
+    assert why.startswith(settings.describe() + ": ") and len(why) < 400
+    assert time.monotonic() - started < settings.connect_timeout + settings.socket_timeout + 0.5
