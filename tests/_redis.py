@@ -155,7 +155,7 @@ class RedisCluster:
         ports = _free_ports(count * 2)
         self.ports, self.bus_ports = ports[:count], ports[count:]
         self.dir = tempfile.mkdtemp(prefix="areion-redis-cluster-")
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
     def nodes(self) -> list[str]:
@@ -166,15 +166,23 @@ class RedisCluster:
     def url(self) -> str:
         return "redis+cluster://" + ",".join(self.nodes)
 
+    def _spawn(self, port: int) -> None:
+        bus = self.bus_ports[self.ports.index(port)]
+        # The node's identity and its view of the cluster live in nodes-<port>.conf: a node
+        # started again on the same port rejoins the cluster it was in.
+        self.procs[port] = subprocess.Popen(
+            [self.server, "--port", str(port), "--cluster-port", str(bus), "--bind", "127.0.0.1",
+             "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+             "--cluster-node-timeout", "1000", "--save", "", "--appendonly", "no",
+             # A replica's full sync starts at once, not after Redis 7's default 5 s wait.
+             "--repl-diskless-sync-delay", "0",
+             "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
     def start(self) -> None:
-        for port, bus in zip(self.ports, self.bus_ports, strict=True):
-            self.procs.append(subprocess.Popen(
-                [self.server, "--port", str(port), "--cluster-port", str(bus), "--bind", "127.0.0.1",
-                 "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
-                 "--cluster-node-timeout", "1000", "--save", "", "--appendonly", "no",
-                 "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))
+        for port in self.ports:
+            self._spawn(port)
         for port in self.ports:
             _wait(f"cluster node {port} to answer", lambda port=port: bool(_command(port, "PING")), 10)
         created = subprocess.run(
@@ -183,12 +191,48 @@ class RedisCluster:
         )
         if created.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed:\n{created.stdout}\n{created.stderr}")
-        for port in self.ports:
+        self._wait_ok(self.ports)
+
+    def _wait_ok(self, ports: list[int], timeout: float = 30) -> None:
+        """Every node in ``ports`` says cluster_state:ok, and every replica among them is in sync
+        (a failover needs a replica that has the data)."""
+        for port in ports:
             _wait(f"cluster_state:ok on node {port}",
-                  lambda port=port: _info(port, "cluster").get("cluster_state") == "ok", 30)
+                  lambda port=port: _info(port, "cluster").get("cluster_state") == "ok", timeout)
+        for port in ports:
+            _wait(f"node {port} to be a primary or a replica in sync", lambda port=port: (
+                _info(port, "replication").get("role") == "master"
+                or _info(port, "replication").get("master_link_status") == "up"), timeout)
+
+    def roles(self) -> dict[int, int | None]:
+        """Each live node's port -> the port of its primary (None for a primary), from CLUSTER NODES."""
+        live = next(port for port, proc in self.procs.items() if proc.poll() is None)
+        text = _command(live, "CLUSTER", "NODES")
+        if isinstance(text, bytes):
+            text = text.decode()
+        rows = [line.split() for line in str(text).splitlines() if line.strip()]
+        port_of = {row[0]: int(row[1].split("@")[0].rsplit(":", 1)[1]) for row in rows}
+        return {port_of[row[0]]: (None if row[3] == "-" else port_of[row[3]])
+                for row in rows if "fail" not in row[2]}
+
+    def failover_by_killing_primary(self, port: int, timeout: float = 20) -> int:
+        """Kill the primary on ``port`` (SIGKILL); return its replica's port once that replica is
+        primary and every live node says ``cluster_state:ok``. The killed node is then started
+        again and rejoins as a replica, so the cluster has 3 primaries and 3 replicas again."""
+        replica = next(node for node, primary in self.roles().items() if primary == port)
+        proc = self.procs[port]
+        proc.kill()
+        proc.wait()
+        _wait(f"replica {replica} to become primary", lambda: _info(replica, "replication").get("role") == "master",
+              timeout)
+        self._wait_ok([p for p in self.ports if p != port], timeout)
+        self._spawn(port)
+        _wait(f"node {port} to rejoin as a replica", lambda: _info(port, "replication").get("role") == "slave", timeout)
+        self._wait_ok(self.ports, timeout)
+        return replica
 
     def close(self) -> None:
-        for proc in self.procs:
+        for proc in self.procs.values():
             _stop(proc)
         self.procs.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -216,8 +260,10 @@ class RedisSentinel:
     service = "mymaster"
 
     def __init__(self) -> None:
-        self.primary = RedisServer()
-        self.replica = RedisServer(extra_args=["--replicaof", "127.0.0.1", str(self.primary.port)])
+        # A replica's full sync starts at once, not after Redis 7's default 5 s wait.
+        fast_sync = ["--repl-diskless-sync-delay", "0"]
+        self.primary = RedisServer(extra_args=fast_sync)
+        self.replica = RedisServer(extra_args=[*fast_sync, "--replicaof", "127.0.0.1", str(self.primary.port)])
         sentinel = shutil.which("redis-sentinel")
         self.sentinel_command = [sentinel] if sentinel else [_require("redis-server", "redis-server"), "--sentinel"]
         self.sentinel_ports = _free_ports(3)
@@ -284,7 +330,7 @@ class RedisSentinel:
             _wait(f"sentinel {port} to report {new.port} as the primary",
                   lambda port=port: self.primary_port(port) == new.port, timeout)
         _wait(f"{new.port} to be a primary", lambda: _info(new.port, "replication").get("role") == "master", 10)
-        old.extra_args = ["--replicaof", "127.0.0.1", str(new.port)]
+        old.extra_args = ["--repl-diskless-sync-delay", "0", "--replicaof", "127.0.0.1", str(new.port)]
         old.start()
         self.primary, self.replica = new, old
         _wait("the old primary to sync as a replica", lambda: _info(old.port, "replication")

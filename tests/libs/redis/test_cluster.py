@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
+import redis
 from areion_redis import RedisSettings, check, get_client, hash_tag, scan_prefix
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
-from redis.exceptions import RedisClusterException
+from redis.exceptions import RedisClusterException, RedisError
 
 from tests._redis import RedisCluster
 
@@ -75,3 +79,41 @@ async def test_check_pings_every_primary(redis_cluster: RedisCluster) -> None:
     ok, why = await check(settings_for(redis_cluster))
     assert ok, why
     assert why == f"redis+cluster://{','.join(redis_cluster.nodes[:2])}: ok"
+
+
+@pytest.mark.slow
+async def test_client_follows_a_primary_failover(redis_cluster: RedisCluster) -> None:
+    client = await cluster_client(redis_cluster)
+    keys = [f"areion-cluster:failover:{i}" for i in range(30)]
+    victim = client.get_node_from_key(keys[0]).port
+    on_victim = [key for key in keys if client.get_node_from_key(key).port == victim]
+    for key in keys:
+        await client.set(key, "before", px=60_000)
+    replica = next(node for node, primary in redis_cluster.roles().items() if primary == victim)
+    with redis.Redis(port=replica) as direct:  # on the victim's replica before the kill
+        direct.execute_command("READONLY")
+        deadline = time.monotonic() + 5
+        while [direct.get(key) for key in on_victim] != [b"before"] * len(on_victim):
+            assert time.monotonic() < deadline, "the replica did not receive the writes"
+            await asyncio.sleep(0.02)
+
+    failover = asyncio.create_task(asyncio.to_thread(redis_cluster.failover_by_killing_primary, victim))
+    failures: list[float] = []
+    successes: list[float] = []
+    started = time.monotonic()
+    while not failover.done():  # writes to the victim's slots all through the failover
+        try:
+            await client.set(on_victim[0], "during", px=60_000)
+            successes.append(time.monotonic() - started)
+        except (RedisError, RedisClusterException, OSError):
+            failures.append(time.monotonic() - started)
+        await asyncio.sleep(0.05)
+    promoted = await failover
+    assert promoted == replica
+
+    assert client.get_node_from_key(on_victim[0]).port == promoted  # the client learnt the new slot owner
+    assert [await client.get(key) for key in on_victim[1:]] == [b"before"] * (len(on_victim) - 1)
+    assert failures, "the kill should have failed some writes"
+    assert successes and successes[-1] > failures[-1], "writes succeed again after the failover"
+    assert failures[-1] - failures[0] < 10, failures
+    assert get_client(settings_for(redis_cluster)) is client
