@@ -69,14 +69,13 @@ def get_client(settings: RedisSettings) -> Redis | RedisCluster:
 
 
 async def close_clients() -> None:
-    """Close every client of the running loop (a shutdown hook); clients of other loops are dropped.
+    """Close every client of the running loop (a shutdown hook).
 
-    A client made in another loop cannot be closed from this one; its sockets go with that
-    loop. Closing twice is harmless, and ``get_client`` afterwards makes a new client.
+    Clients of other loops are left alone: they cannot be closed from this loop, and they
+    are forgotten when their loop is. Closing twice is harmless, and ``get_client``
+    afterwards makes a new client.
     """
-    loop = asyncio.get_running_loop()
-    per_loop = _clients.pop(loop, {})
-    _clients.clear()
+    per_loop = _clients.pop(asyncio.get_running_loop(), {})
     for handle in per_loop.values():
         await handle.aclose()
 

@@ -152,3 +152,23 @@ async def test_check_is_false_and_quick_when_nothing_answers(form: str, unused_p
     assert not ok
     assert why.startswith(settings.describe() + ": ") and len(why) < 400
     assert time.monotonic() - started < settings.connect_timeout + settings.socket_timeout + 0.5
+
+
+def test_closing_one_loops_clients_leaves_another_loops_alone(redis_url: str) -> None:
+    settings = settings_for(redis_url)
+
+    async def use() -> object:
+        client = get_client(settings)
+        await client.ping()
+        return client
+
+    other = asyncio.new_event_loop()
+    try:
+        kept = other.run_until_complete(use())
+        asyncio.run(close_clients())  # a shutdown in another loop
+        assert other.run_until_complete(use()) is kept  # still this loop's one client, still working
+        other.run_until_complete(close_clients())
+        assert other.run_until_complete(use()) is not kept
+        other.run_until_complete(close_clients())
+    finally:
+        other.close()
