@@ -130,7 +130,8 @@ def _retry(settings: RedisSettings) -> Any:
 
     # Jitter keeps every worker of every host from reconnecting in step after a failover.
     backoff = ExponentialWithJitterBackoff(cap=settings.backoff_cap, base=settings.backoff_base)
-    return Retry(backoff, settings.retries, supported_errors=(ConnectionError, TimeoutError))
+    errors = (ConnectionError, TimeoutError) if settings.retry_on_timeout else (ConnectionError,)
+    return Retry(backoff, settings.retries, supported_errors=errors)
 
 
 def _tls_kwargs(settings: RedisSettings) -> dict[str, Any]:

@@ -26,7 +26,7 @@ ADDRESS_KEYS = ("mode", "host", "port", "path", "db", "sentinels", "service", "n
 OPTION_KEYS = (
     "username", "password", "sentinel_username", "sentinel_password",
     "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_verify",
-    "socket_timeout", "connect_timeout", "retries", "backoff_base", "backoff_cap",
+    "socket_timeout", "connect_timeout", "retries", "retry_on_timeout", "backoff_base", "backoff_cap",
     "health_check_interval", "max_connections",
 )
 KEYS = ("url", *ADDRESS_KEYS, *OPTION_KEYS)
@@ -67,9 +67,12 @@ class RedisSettings:
     tls_verify: bool = True
     socket_timeout: float = 1.0
     connect_timeout: float = 1.0
-    #: Retries of a command that failed on a broken connection or a timeout, with jittered
+    #: Retries of a command that failed on a broken connection (or a timeout), with jittered
     #: exponential backoff from ``backoff_base`` up to ``backoff_cap`` seconds between tries.
     retries: int = 3
+    #: Whether a timeout is retried too. Off for callers that would rather fail fast on a slow
+    #: server than wait ``retries`` more timeouts (a cache that can serve uncached instead).
+    retry_on_timeout: bool = True
     backoff_base: float = 0.05
     backoff_cap: float = 1.0
     #: Seconds a pooled connection may sit idle before it is PINGed on its next use (0: never).
@@ -209,6 +212,7 @@ def _option_fields(reader: SettingsReader, fields: dict[str, Any]) -> dict[str, 
         "socket_timeout": reader.seconds("socket_timeout", 1.0),
         "connect_timeout": reader.seconds("connect_timeout", 1.0),
         "retries": reader.integer("retries", 3, minimum=0, maximum=100),
+        "retry_on_timeout": reader.boolean("retry_on_timeout", True),
         "backoff_base": reader.seconds("backoff_base", 0.05),
         "backoff_cap": reader.seconds("backoff_cap", 1.0),
         "health_check_interval": reader.seconds("health_check_interval", 0.0, zero=True),

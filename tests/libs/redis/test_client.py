@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import signal
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from areion_redis import RedisSettings, check, close_clients, get_client
-from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.exceptions import AuthenticationError, NoPermissionError, TimeoutError
 
 from tests._redis import RedisServer
 
@@ -56,6 +57,26 @@ async def test_options_reach_the_connection_pool(redis_url: str) -> None:
     assert kwargs["retry"].get_retries() == 4
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"], kwargs["health_check_interval"]) == (
         0.5, 0.5, 15.0)
+
+
+async def test_a_timeout_is_retried_unless_retry_on_timeout_is_off(own_redis: RedisServer) -> None:
+    patient = settings_for(own_redis.url, socket_timeout=0.2, retries=2, backoff_base=0.01, backoff_cap=0.01)
+    hasty = dataclasses.replace(patient, retry_on_timeout=False)
+    for settings in (patient, hasty):
+        await get_client(settings).ping()  # connected before the server stops answering
+    assert own_redis.proc is not None
+    own_redis.proc.send_signal(signal.SIGSTOP)  # the kernel still accepts connections; nobody answers
+    try:
+        took = {}
+        for name, settings in (("hasty", hasty), ("patient", patient)):
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                await get_client(settings).get("areion-redis:slow")
+            took[name] = time.monotonic() - started
+    finally:
+        own_redis.proc.send_signal(signal.SIGCONT)
+    assert took["hasty"] < 0.45, took  # one socket_timeout
+    assert took["patient"] >= 0.55, took  # three: the first try and two retries
 
 
 async def test_tls_options_reach_the_connection_pool(tmp_path: Path) -> None:

@@ -64,17 +64,19 @@ def test_options_and_their_defaults(tmp_path: Path) -> None:
     ca.write_text("not read until connecting")
     settings = read({
         "url": "rediss://h:6380/0", "username": "app", "password": "pw", "tls_ca_file": str(ca),
-        "tls_verify": False, "socket_timeout": 0.25, "connect_timeout": 2, "retries": 5,
+        "tls_verify": False, "socket_timeout": 0.25, "connect_timeout": 2, "retries": 5, "retry_on_timeout": False,
         "backoff_base": 0.01, "backoff_cap": 0.5, "health_check_interval": 30, "max_connections": 8,
     })
     assert (settings.username, settings.password) == ("app", "pw")
     assert (settings.tls_ca_file, settings.tls_verify) == (str(ca), False)
     assert (settings.socket_timeout, settings.connect_timeout, settings.retries) == (0.25, 2.0, 5)
+    assert settings.retry_on_timeout is False
     assert (settings.backoff_base, settings.backoff_cap, settings.health_check_interval) == (0.01, 0.5, 30.0)
     assert settings.max_connections == 8
     defaults = read({})
     assert (defaults.socket_timeout, defaults.connect_timeout, defaults.retries, defaults.max_connections) == (
         1.0, 1.0, 3, 64)
+    assert defaults.retry_on_timeout is True
 
 
 def test_env_references_are_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
