@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,10 @@ def test_a_section_that_is_no_table() -> None:
     with pytest.raises(ConfigError) as caught:
         read(["redis://h"])
     assert caught.value.key == PREFIX
+
+
+def test_reading_settings_does_not_import_redis_py() -> None:
+    # redis-py costs memory an app that never reaches Redis should not pay: only get_client imports it.
+    code = ("import sys, areion_redis; areion_redis.RedisSettings.from_config('redis+cluster://h:7000', 'r'); "
+            "sys.exit(1 if 'redis' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
