@@ -154,6 +154,7 @@ def _common_kwargs(settings: RedisSettings) -> dict[str, Any]:
         "socket_connect_timeout": settings.connect_timeout,
         "health_check_interval": settings.health_check_interval,
         "retry": _retry(settings),
+        "protocol": settings.protocol,
     }
 
 

@@ -27,7 +27,7 @@ OPTION_KEYS = (
     "username", "password", "sentinel_username", "sentinel_password",
     "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_verify",
     "socket_timeout", "connect_timeout", "retries", "retry_on_timeout", "backoff_base", "backoff_cap",
-    "health_check_interval", "max_connections",
+    "health_check_interval", "max_connections", "protocol",
 )
 KEYS = ("url", *ADDRESS_KEYS, *OPTION_KEYS)
 #: Which address keys each mode takes (``mode`` itself is always allowed).
@@ -78,6 +78,8 @@ class RedisSettings:
     #: Seconds a pooled connection may sit idle before it is PINGed on its next use (0: never).
     health_check_interval: float = 0.0
     max_connections: int = 64
+    #: RESP version: 3 is what server-assisted client-side caching (CLIENT TRACKING) needs.
+    protocol: int = 2
 
     # --- reading ----------------------------------------------------------------------------
     @classmethod
@@ -217,6 +219,7 @@ def _option_fields(reader: SettingsReader, fields: dict[str, Any]) -> dict[str, 
         "backoff_cap": reader.seconds("backoff_cap", 1.0),
         "health_check_interval": reader.seconds("health_check_interval", 0.0, zero=True),
         "max_connections": reader.integer("max_connections", 64, minimum=1),
+        "protocol": reader.integer("protocol", 2, minimum=2, maximum=3, expected="2 or 3 (the RESP version)"),
     }
     if options["tls_key_file"] is not None and options["tls_cert_file"] is None:
         raise reader.error("tls_key_file", options["tls_key_file"], "tls_cert_file beside it")

@@ -39,6 +39,13 @@ async def test_standalone_round_trip_shares_one_client(redis_url: str) -> None:
         assert 0 < direct.pttl("areion-redis:greeting") <= 5000
 
 
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_the_resp_protocol_is_used(redis_url: str, protocol: int) -> None:
+    client = get_client(settings_for(redis_url, protocol=protocol))
+    await client.set("areion-redis:resp", "1", px=5000)
+    assert int((await client.client_info())["resp"]) == protocol
+
+
 async def test_the_database_number_is_used(redis_server: RedisServer) -> None:
     client = get_client(settings_for(f"redis://127.0.0.1:{redis_server.port}/3"))
     await client.set("areion-redis:db", "three")

@@ -117,3 +117,15 @@ async def test_client_follows_a_primary_failover(redis_cluster: RedisCluster) ->
     assert successes and successes[-1] > failures[-1], "writes succeed again after the failover"
     assert failures[-1] - failures[0] < 10, failures
     assert get_client(settings_for(redis_cluster)) is client
+
+
+async def test_resp3_on_a_cluster(redis_cluster: RedisCluster) -> None:
+    settings = RedisSettings.from_config({"url": redis_cluster.url, "protocol": 3}, "redis")
+    client = get_client(settings)
+    assert isinstance(client, AsyncRedisCluster)
+    keys = [f"areion-cluster:resp3:{i}" for i in range(10)]
+    for key in keys:
+        await client.set(key, key, px=60_000)
+    assert [await client.get(key) for key in keys] == [key.encode() for key in keys]
+    node = client.get_node_from_key(keys[0])
+    assert int((await client.client_info(target_nodes=node))["resp"]) == 3

@@ -144,6 +144,7 @@ def test_settings_are_hashable_cache_keys() -> None:
         ({"backoff_base": 0.5, "backoff_cap": 0.1}, "backoff_cap", ">= backoff_base"),
         ({"health_check_interval": -5}, "health_check_interval", ">= 0"),
         ({"max_connections": 0}, "max_connections", ">= 1"),
+        ({"protocol": 1}, "protocol", "2 or 3"),
         ({"url": "redis://h", "sentinel_password": "x"}, "sentinel_password", "mode = 'sentinel'"),
         ({"urll": "redis://h"}, "urll", "one of"),
         ("", "url", "a non-empty string"),
