@@ -102,8 +102,8 @@ class RedisSettings:
         section is a Redis on 127.0.0.1:6379, database 0.
         """
         if isinstance(section, str):
-            section = {"url": section}
-        elif section is not None and not isinstance(section, Mapping):
+            return _from_url_value(section, key_prefix)
+        if section is not None and not isinstance(section, Mapping):
             raise ConfigError(key_prefix, section, "a Redis URL or a table")
         reader = SettingsReader(key_prefix, section, keys=KEYS)
         fields: dict[str, Any] = {}
@@ -131,6 +131,17 @@ class RedisSettings:
 def _show(address: Address) -> str:
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _from_url_value(value: str, key: str) -> RedisSettings:
+    # A bare URL (``redis = "redis://..."``): errors name the key itself, not ``<key>.url``.
+    parent, _, name = key.rpartition(".")
+    reader = SettingsReader(parent, {name: value})
+    url = reader.text(name, "")
+    try:
+        return RedisSettings.from_url(url)
+    except UrlError as exc:
+        raise reader.error(name, redact(url), str(exc)) from None
 
 
 def _url_fields(reader: SettingsReader) -> dict[str, Any]:

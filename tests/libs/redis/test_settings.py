@@ -147,7 +147,6 @@ def test_settings_are_hashable_cache_keys() -> None:
         ({"protocol": 1}, "protocol", "2 or 3"),
         ({"url": "redis://h", "sentinel_password": "x"}, "sentinel_password", "mode = 'sentinel'"),
         ({"urll": "redis://h"}, "urll", "one of"),
-        ("", "url", "a non-empty string"),
     ],
 )
 def test_bad_values_name_the_key(section: Any, key: str, says: str) -> None:
@@ -162,6 +161,15 @@ def test_a_bad_url_error_hides_the_password() -> None:
         read({"url": "redis://user:topsecret@h:notaport/0"})
     assert "topsecret" not in str(caught.value)
     assert "user:***@" in str(caught.value)
+
+
+@pytest.mark.parametrize(("value", "says"), [("", "a non-empty string"), ("http://h", "redis://"),
+                                             ("redis://u:topsecret@h:0", "port from 1")])
+def test_a_bad_bare_url_names_the_key_itself(value: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read(value)
+    assert caught.value.key == PREFIX
+    assert says in str(caught.value) and "topsecret" not in str(caught.value)
 
 
 def test_a_section_that_is_no_table() -> None:
