@@ -1,6 +1,6 @@
 # Areion — `make run` serves the showcase, `make test` runs the whole suite.
-# Both create .venv. `make run` installs only what serving needs: the core, every plugin and
-# the example plugin (editable). `make test` (and lint, packaging-test, reliability, fuzz,
+# Both create .venv. `make run` installs only what serving needs: the core, the shared
+# libraries of libs/, every plugin and the example plugin (editable). `make test` (and lint, packaging-test, reliability, fuzz,
 # bench) installs that plus the dev tools of requirements-dev.txt. Two stamps keep the two
 # sets apart: `make run` after `make test` installs nothing, `make test` after `make run`
 # installs only the dev tools.
