@@ -23,7 +23,7 @@ from .settings import RedisSettings
 if TYPE_CHECKING:
     from redis.asyncio import Redis, RedisCluster
 
-__all__ = ["check", "close_clients", "get_client"]
+__all__ = ["acquire_client", "check", "close_clients", "get_client", "release_client"]
 
 
 @dataclass
@@ -32,6 +32,8 @@ class _Handle:
 
     client: Redis | RedisCluster
     extra: list[Redis] = field(default_factory=list)
+    #: Holders that called acquire_client and not yet release_client.
+    users: int = 0
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -51,13 +53,45 @@ def get_client(settings: RedisSettings) -> Redis | RedisCluster:
     same settings give the same client, so keep the settings, not the client, if in doubt.
     Sentinel settings give a client whose pool asks the sentinels for the primary on every
     new connection, so a failover is followed without a new client; Cluster settings give a
-    ``RedisCluster`` that discovers the slots from ``nodes``.
+    ``RedisCluster`` that discovers the slots from ``nodes``. A plugin that holds the client
+    from startup to shutdown uses ``acquire_client``/``release_client`` instead.
     """
+    return _handle(settings).client
+
+
+def acquire_client(settings: RedisSettings) -> Redis | RedisCluster:
+    """``get_client``, counted: the client stays open until every holder has released it.
+
+    For a plugin's startup hook; its shutdown hook calls ``release_client``. Two plugins
+    pointed at the same Redis share one client, and the first to shut down does not close
+    it under the other.
+    """
+    handle = _handle(settings)
+    handle.users += 1
+    return handle.client
+
+
+async def release_client(settings: RedisSettings) -> None:
+    """Give back an ``acquire_client``: the last holder's release closes the client.
+
+    Releasing what was not acquired (or was closed by ``close_clients``) does nothing.
+    """
+    per_loop = _clients.get(asyncio.get_running_loop(), {})
+    handle = per_loop.get(settings)
+    if handle is None or handle.users <= 0:
+        return
+    handle.users -= 1
+    if handle.users == 0:
+        del per_loop[settings]
+        await handle.aclose()
+
+
+def _handle(settings: RedisSettings) -> _Handle:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         raise RuntimeError(
-            "areion_redis.get_client() needs a running event loop: call it in a startup hook or a handler"
+            "areion_redis needs a running event loop for a client: call it in a startup hook or a handler"
         ) from None
     per_loop = _clients.get(loop)
     if per_loop is None:
@@ -65,11 +99,11 @@ def get_client(settings: RedisSettings) -> Redis | RedisCluster:
     handle = per_loop.get(settings)
     if handle is None:
         handle = per_loop[settings] = _connect(settings)
-    return handle.client
+    return handle
 
 
 async def close_clients() -> None:
-    """Close every client of the running loop (a shutdown hook).
+    """Close every client of the running loop, acquired or not (the end of a process or a test).
 
     Clients of other loops are left alone: they cannot be closed from this loop, and they
     are forgotten when their loop is. Closing twice is harmless, and ``get_client``

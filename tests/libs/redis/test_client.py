@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
-from areion_redis import RedisSettings, check, close_clients, get_client
+from areion_redis import RedisSettings, acquire_client, check, close_clients, get_client, release_client
 from redis.exceptions import AuthenticationError, NoPermissionError, TimeoutError
 
 from tests._redis import RedisServer
@@ -169,6 +169,22 @@ def test_one_client_per_event_loop(redis_url: str) -> None:
 def test_get_client_needs_a_running_loop() -> None:
     with pytest.raises(RuntimeError, match="running event loop"):
         get_client(RedisSettings())
+    with pytest.raises(RuntimeError, match="running event loop"):
+        acquire_client(RedisSettings())
+
+
+async def test_a_shared_client_stays_open_until_its_last_holder_releases_it(redis_url: str) -> None:
+    settings = settings_for(redis_url)
+    cache, scheduler = acquire_client(settings), acquire_client(settings)  # two plugins, one Redis
+    assert cache is scheduler
+    await release_client(settings)  # the first to shut down
+    await scheduler.set("areion-redis:still-open", "1", px=5000)  # still usable by the other
+    assert get_client(settings) is scheduler
+    await release_client(settings)  # the last: closed and forgotten
+    assert get_client(settings) is not scheduler
+    await release_client(settings)  # more releases than acquires: nothing happens
+    with redis.Redis.from_url(redis_url) as direct:
+        assert direct.get("areion-redis:still-open") == b"1"
 
 
 @pytest.mark.parametrize("form", ["redis://127.0.0.1:{port}/0", "unix:///nonexistent/areion-redis.sock",

@@ -18,6 +18,7 @@ async def test_the_usage_example_runs(redis_url: str) -> None:
     namespace: dict[str, Any] = {}
     exec(compile(example.replace("redis://127.0.0.1:6379/0", redis_url), str(README), "exec"), namespace)
     await namespace["startup"]()
+    assert await namespace["handler"]() == b"Ada"
     ok, why = await namespace["readyz"]()
     assert ok, why
     await namespace["shutdown"]()
