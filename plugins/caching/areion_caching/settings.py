@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from areion_redis import RedisSettings
+
 from areion_core import ConfigError
 from areion_core.plugin_api import EnvText, SettingsReader
 
@@ -27,7 +29,11 @@ class CachingSettings:
     """Every option of ``[plugins.caching]`` with its default (see the README for each)."""
 
     store: str = "memory"
-    url: str = "redis://127.0.0.1:6379/0"
+    #: Where the Redis store is (``redis`` table or URL; ``url`` is the older spelling of it).
+    redis: RedisSettings = field(default_factory=lambda: RedisSettings.from_url("redis://127.0.0.1:6379/0"))
+    url: str | None = None
+    local_cache: bool = True
+    local_cache_max_entries: int = 1000
     namespace: str = "areion:cache"
     path: str = ".areion-cache"
     max_entries: int = 10_000
@@ -50,7 +56,8 @@ class CachingSettings:
     def make_store(self) -> CacheStore:
         """A new store as configured (connections are opened lazily, on first use)."""
         if self.store == "redis":
-            return RedisStore(self.url, self.namespace, timeout=self.store_timeout)
+            return RedisStore(self.redis, self.namespace, timeout=self.store_timeout,
+                              local_cache=self.local_cache, local_cache_max_entries=self.local_cache_max_entries)
         if self.store == "filesystem":
             return FileSystemStore(self.path, self.max_entries, self.max_bytes)
         return MemoryStore(self.max_entries, self.max_bytes)
@@ -76,6 +83,12 @@ class CachingSettings:
             if name not in known:
                 raise read.error(key, section[key], f"one of {', '.join(sorted(known))}")
             setattr(s, name, _convert(read, key, name))
+        given = [str(k) for k in read if str(k).replace("-", "_") in ("redis", "url")]
+        if len(given) > 1:
+            raise read.error(given[1], read.value(given[1]),
+                             f"either {SECTION}.redis or {SECTION}.url (an alias), not both")
+        if s.url is not None:
+            s.redis = RedisSettings.from_config(s.url, f"{SECTION}.url")
         if s.store == "filesystem" and "max_bytes" not in section:
             s.max_bytes = 512 * 1024 * 1024
         return s
@@ -84,7 +97,11 @@ class CachingSettings:
 def _convert(read: SettingsReader, key: str, name: str) -> Any:
     if name == "store":
         return read.choice(key, None, STORES)
-    if name in ("broadcast_invalidations", "invalidate_on_unsafe", "honour_request_no_cache"):
+    if name == "redis":
+        return RedisSettings.from_config(read.value(key), f"{SECTION}.{key}")
+    if name == "local_cache_max_entries":
+        return read.integer(key, None, minimum=1, expected="a whole number >= 1")
+    if name in ("broadcast_invalidations", "invalidate_on_unsafe", "honour_request_no_cache", "local_cache"):
         return read.boolean(key, None)
     if name in ("url", "namespace", "path"):
         return read.text(key, None)

@@ -23,14 +23,19 @@ async def test_keys_are_namespaced_with_ttls_and_tag_sets(redis_url: str) -> Non
         assert sorted(raw.keys("*")) == [
             b"app1:k:GET:/users/1",
             b"app1:k:GET:/users/2",
-            b"app1:t:users",
+            b"{app1}:tm:users",
         ]
         assert 25_000 < raw.pttl("app1:k:GET:/users/1") <= 30_000
-        # The tag set lives as long as its longest-lived member, so invalidation never misses one.
-        assert raw.pttl("app1:t:users") > 100_000
-        assert raw.smembers("app1:t:users") == {b"app1:k:GET:/users/1", b"app1:k:GET:/users/2"}
+        # The member set lives as long as its longest-lived member, so eager removal misses none.
+        assert raw.pttl("{app1}:tm:users") > 100_000
+        assert raw.smembers("{app1}:tm:users") == {b"app1:k:GET:/users/1", b"app1:k:GET:/users/2"}
         value = raw.get("app1:k:GET:/users/1")
-        assert value is not None and value.startswith(b"ARC\x01") and b'"s":200' in value
+        # A tagged entry carries the tag versions it saw (none bumped yet: 0) before the record.
+        assert value is not None and value.startswith(b"ATV\x01") and b"[0]ARC\x01" in value
+        assert b'"s":200' in value
+        await store.delete_tag("users")
+        assert raw.hget("{app1}:tv", "users") == b"1"
+        assert raw.keys("app1:k:*") == [] and raw.exists("{app1}:tm:users") == 0
     finally:
         raw.close()
         await store.close()
@@ -93,3 +98,22 @@ async def test_unreachable_server_raises_store_error_quickly() -> None:
         await store.set("k", rec(), 60)
     assert time.monotonic() - started < 5  # generous: refused connections fail at once
     await store.close()
+
+
+async def test_an_entry_written_before_its_tag_was_invalidated_is_a_miss(redis_url: str) -> None:
+    # The member sets only speed removal up: the tag version alone makes a stale entry a miss,
+    # even one that escaped the set (written by a race, or the set lost to eviction).
+    raw = redis.Redis.from_url(redis_url)
+    store = RedisStore(redis_url, namespace="v")
+    try:
+        await store.set("GET:/a", rec(tags=("users",)), 60)
+        raw.delete("{v}:tm:users")
+        assert await store.delete_tag("users") == 0
+        assert raw.exists("v:k:GET:/a") == 1  # still there, but stale
+        assert await store.get("GET:/a") is None
+        await store.set("GET:/a", rec(b"new", tags=("users",)), 60)
+        got = await store.get("GET:/a")
+        assert got is not None and got.body == b"new"
+    finally:
+        raw.close()
+        await store.close()

@@ -100,3 +100,22 @@ def test_routes_table_forms() -> None:
         s.routes["/c"].vary == ("accept-language",) and s.routes["/c"].stale_while_revalidate == 10
     )
     assert "/d" not in s.routes
+
+
+def test_redis_table_url_alias_and_local_cache() -> None:
+    from areion_core import ConfigError
+
+    table = CachingSettings.from_section({"store": "redis", "redis": {
+        "mode": "sentinel", "sentinels": ["s1:26379"], "service": "mymaster"}, "local_cache_max_entries": 5})
+    assert (table.redis.mode, table.redis.service, table.local_cache) == ("sentinel", "mymaster", True)
+    store = table.make_store()
+    assert store.url == "redis+sentinel://s1:26379/mymaster/0"
+    assert store.local is not None and store.local.max_entries == 5  # type: ignore[attr-defined]
+    alias = CachingSettings.from_section({"url": "redis+cluster://n1:7000", "local_cache": False})
+    assert alias.redis.mode == "cluster" and alias.make_store() is not None
+    with pytest.raises(ConfigError, match=r"plugins\.caching\.(url|redis).*not both"):
+        CachingSettings.from_section({"url": "redis://a:6379/0", "redis": "redis://b:6379/0"})
+    with pytest.raises(ConfigError, match=r"plugins\.caching\.redis\.sentinels"):
+        CachingSettings.from_section({"redis": {"mode": "sentinel", "service": "m"}})
+    with pytest.raises(ConfigError, match=r"plugins\.caching\.local_cache_max_entries"):
+        CachingSettings.from_section({"local_cache_max_entries": 0})

@@ -1,44 +1,56 @@
-"""A store on a Redis server, shared by every worker and host that points at it."""
+"""A store on Redis (one server, Sentinel or Cluster), shared by every worker and host that points at it.
+
+Keys are Cluster-correct: every command, script or transaction touches keys of one hash
+slot. Entries live one per key (``<ns>:k:<key>``, spread over the cluster); everything about
+tags lives under the hash tag ``{<ns>}`` (``{<ns>}:tv``, a hash of tag versions, and
+``{<ns>}:tm:<tag>``, the entries stored with a tag). An entry remembers the versions of its
+tags it saw when it was written; ``delete_tag`` bumps the tag's version, so an entry written
+before reads as a miss from then on, whichever slot it is in. The member sets only let
+``delete_tag`` remove those entries eagerly (memory) and count them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
+import dataclasses
 import secrets
+import struct
 from typing import TYPE_CHECKING, Any
+
+import orjson
+from areion_redis import RedisSettings, acquire_client, escape_glob, hash_tag, release_client, scan_prefix
 
 from areion_core import ConfigError
 from areion_core.plugin_api import expand_env
 
 from ..record import CacheRecord, RecordError, decode_record, encode_record
+from ._local_tier import LocalTier
 from .base import CacheStore, StoreError
 
 if TYPE_CHECKING:
-    import redis.asyncio as aioredis
+    from redis.asyncio import Redis, RedisCluster
 
-# SET with a TTL and add the key to each tag set, stretching a tag set's TTL to cover its
-# longest-lived member so tag invalidation can never miss a live entry. One script makes
-# it atomic: a concurrent delete_tag sees the entry with its tags or not at all.
-_SET_TAGGED = """
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+# Add the entry to each tag's member set (stretching the set's TTL to cover it) and return
+# the tags' current versions, which the entry then stores. All keys share the slot {<ns>}.
+_TAG_ENTRY = """
 local ttl = tonumber(ARGV[2])
+local versions = {}
 for i = 2, #KEYS do
-  redis.call('SADD', KEYS[i], KEYS[1])
+  redis.call('SADD', KEYS[i], ARGV[1])
   if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+  versions[i - 1] = tonumber(redis.call('HGET', KEYS[1], ARGV[i + 1]) or '0')
 end
-return 1
+return versions
 """
 
-# Remove a tag set and every member; atomic so an entry tagged meanwhile is not orphaned.
-_DELETE_TAG = """
-local members = redis.call('SMEMBERS', KEYS[1])
-local n = 0
-for i = 1, #members, 500 do
-  n = n + redis.call('UNLINK', unpack(members, i, math.min(i + 499, #members)))
-end
-redis.call('UNLINK', KEYS[1])
-return n
+# Bump a tag's version (every entry that saw the old one is a miss from now on) and hand
+# back its member set for eager removal. KEYS: {<ns>}:tv, {<ns>}:tm:<tag>; ARGV: the tag.
+_BUMP_TAG = """
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local members = redis.call('SMEMBERS', KEYS[2])
+redis.call('UNLINK', KEYS[2])
+return members
 """
 
 # Release a lock only if it is still ours (it may have expired and been taken by another).
@@ -47,173 +59,213 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# Everything redis-py raises for a server that is down or slow (TimeoutError is an OSError).
-# redis-py is imported when a RedisStore first connects (it costs ~10 MB of memory that an
-# app on the memory or filesystem store should not pay); its RedisError joins this tuple
-# then, before any Redis call can raise it.
-_FAILURES: tuple[type[BaseException], ...] = (OSError,)
-_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+# A tagged entry is framed as TAGGED | u32 length | JSON list of tag versions | record.
+_TAGGED = b"ATV\x01"
+_LEN = struct.Struct(">I")
 _BATCH = 500
 
+# Everything redis-py raises for a server that is down or slow (TimeoutError is an OSError).
+# redis-py is imported when a RedisStore first connects (memory and filesystem apps should
+# not pay for it); its exceptions join this tuple then, before any Redis call can raise them.
+_FAILURES: tuple[type[BaseException], ...] = (OSError,)
 
-def _glob_escape(text: str) -> str:
-    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+def _load_failures() -> None:
+    global _FAILURES
+    from redis.exceptions import RedisClusterException, RedisError
+
+    # A cluster's own errors (no node reachable, slots uncovered) are not RedisErrors.
+    _FAILURES = (RedisError, RedisClusterException, OSError)
 
 
 class RedisStore(CacheStore):
-    """Records in Redis under ``<namespace>:k:<key>``, tags as sets under ``<namespace>:t:<tag>``.
+    """Records in Redis under ``<namespace>:k:<key>``; tag versions and members under ``{<namespace>}``.
 
-    Uses redis-py's asyncio client with a connection pool of ``max_connections``. ``url``
-    may contain ``${VAR}`` (read from the environment when the store is made), so passwords
-    stay out of config files. Timeouts are short and retries minimal on purpose: when Redis
-    is down, requests should go on uncached at once rather than wait for it. Prefix
-    deletion walks keys with ``SCAN`` and removes them with ``UNLINK`` (never ``KEYS``).
+    The client comes from ``areion_redis`` (one pool per process for each distinct settings,
+    shared with other plugins that name the same Redis, through a failover on Sentinel,
+    sharded on Cluster), with the store's own fail-fast options: one retry of a broken
+    connection, none of a timeout, ``timeout`` seconds to connect or answer — when Redis is
+    down, requests go on uncached at once rather than wait for it. Prefix deletion walks
+    keys with ``SCAN`` on every primary and removes them with ``UNLINK`` (never ``KEYS``).
     Memory is bounded by Redis itself: set ``maxmemory`` and an eviction policy
     (``volatile-lru`` suits, since every record has a TTL).
+
+    ``local_cache`` keeps up to ``local_cache_max_entries`` records in this process as well,
+    kept coherent by Redis (see ``LocalTier``): a warm hit costs no round trip.
     """
 
     shared_between_processes = True
 
     def __init__(
         self,
-        url: str = "redis://127.0.0.1:6379/0",
+        redis: str | RedisSettings = "redis://127.0.0.1:6379/0",
         namespace: str = "areion:cache",
         *,
-        max_connections: int = 64,
         timeout: float = 0.5,
+        local_cache: bool = False,
+        local_cache_max_entries: int = 10_000,
     ) -> None:
-        try:
-            self.url = str(expand_env(url, "url"))
-        except ConfigError as exc:
-            raise ValueError(f"redis url {url!r}: {exc}") from None
+        if isinstance(redis, str):
+            try:
+                redis = RedisSettings.from_url(str(expand_env(redis, "url")))
+            except (ConfigError, ValueError) as exc:
+                raise ValueError(f"redis url {redis!r}: {exc}") from None
+        if not namespace or "{" in namespace or "}" in namespace:
+            raise ValueError(f"namespace {namespace!r}: not empty, without braces (they make hash tags)")
+        # The store's own settings, hence its own pool: a cache that can serve uncached
+        # should fail fast, and tracking invalidations need RESP2 pub/sub messages.
+        self.settings = dataclasses.replace(
+            redis, retries=1, retry_on_timeout=False, socket_timeout=timeout, connect_timeout=timeout, protocol=2
+        )
         self.namespace = namespace
-        self.max_connections = max_connections
         self.timeout = timeout
-        self._client: aioredis.Redis | None = None
+        self._tags = hash_tag(namespace)
+        self._client: Redis | RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._scripts: dict[str, Any] = {}
+        self.local: LocalTier | None = None
+        if local_cache:
+            self.local = LocalTier(self.settings, local_cache_max_entries,
+                                   prefixes=(self._k(""), f"{self._tags}:tv"), logger_name="areion.caching")
+            self.supports_nowait = True
+
+    @property
+    def url(self) -> str:
+        """Where the store points, without credentials (logs and errors)."""
+        return str(self.settings.describe())
 
     # --- connection --------------------------------------------------------------------
-    async def _enter(self) -> aioredis.Redis:
-        """The client (the server runs every request inside a task, as redis-py's timeouts need)."""
-        return self._redis()
-
-    def _redis(self) -> aioredis.Redis:
+    def _redis(self) -> Redis | RedisCluster:
         loop = asyncio.get_running_loop()
         # A client's connections belong to the loop that made them; a store used from a new
-        # loop (a CLI command, a test) gets a new client rather than a broken one.
+        # loop (a CLI command, a test) acquires that loop's client rather than use a broken one.
         if self._client is None or self._loop is not loop:
-            global _FAILURES
-            import redis.asyncio as aioredis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-            from redis.exceptions import ConnectionError as BrokenConnection
-            from redis.exceptions import RedisError
-
-            _FAILURES = (RedisError, OSError)
-            # A blocking pool makes a burst wait (up to ``timeout``) for a free connection
-            # instead of failing with MaxConnectionsError.
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url,
-                max_connections=self.max_connections,
-                timeout=self.timeout,
-                socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                # One retry replaces a pooled connection that died with a restarted server. A
-                # timeout is not retried: that would double the wait on a slow server.
-                retry=Retry(NoBackoff(), 1, supported_errors=(BrokenConnection,)),
-            )
-            self._client = aioredis.Redis.from_pool(pool)
+            _load_failures()
+            client = self._client = acquire_client(self.settings)
             self._loop = loop
-            self._scripts = {
-                "set": self._client.register_script(_SET_TAGGED),
-                "delete_tag": self._client.register_script(_DELETE_TAG),
-                "release": self._client.register_script(_RELEASE),
-            }
+            if self.local is not None:
+                self.local.start(client, self.key_of)
         return self._client
 
     def _k(self, key: str) -> str:
         return f"{self.namespace}:k:{key}"
 
-    def _t(self, tag: str) -> str:
-        return f"{self.namespace}:t:{tag}"
+    def key_of(self, redis_key: str) -> str | None:
+        """The store key of a Redis entry key, or None for a key that is no entry."""
+        prefix = f"{self.namespace}:k:"
+        return redis_key[len(prefix):] if redis_key.startswith(prefix) else None
 
     def _lock(self, key: str) -> str:
         return f"{self.namespace}:l:{key}"
 
     def _fail(self, exc: BaseException) -> StoreError:
-        return StoreError(f"redis cache at {self.url.rpartition('@')[2]}: {exc!r}")
+        return StoreError(f"redis cache at {self.url}: {exc!r}")
 
     # --- the interface -----------------------------------------------------------------
+    def get_nowait(self, key: str) -> CacheRecord | None:
+        """The local tier's copy, if it holds one (never I/O); None sends the caller to ``get``."""
+        return self.local.get(key) if self.local is not None else None
+
     async def get(self, key: str) -> CacheRecord | None:
+        local = self.local
+        if local is not None:
+            held = local.get(key)
+            if held is not None:
+                return held
         try:
-            client = await self._enter()
+            client = self._redis()
+            epoch = local.epoch if local is not None else 0
             data = await client.get(self._k(key))
-        except _FAILURES as exc:
-            raise self._fail(exc) from exc
-        if data is None:
-            return None
-        try:
-            return decode_record(data if isinstance(data, bytes) else data.encode("latin-1"))
+            if data is None:
+                return None
+            if isinstance(data, str):  # only with decode_responses, which areion_redis never sets
+                data = data.encode("latin-1")
+            versions, start = _split(data)
+            record = decode_record(data[start:] if start else data)
+            if record.tags:
+                seen = await client.hmget(f"{self._tags}:tv", list(record.tags))
+                if [int(v or 0) for v in seen] != versions:
+                    return None  # a tag it carries was invalidated since it was written
         except RecordError:
             await self.delete(key)
             return None
+        except _FAILURES as exc:
+            raise self._fail(exc) from exc
+        if local is not None:
+            local.put(key, record, epoch)
+        return record
 
     async def set(self, key: str, record: CacheRecord, ttl: float) -> None:
         ms = int(ttl * 1000)
+        if self.local is not None:
+            self.local.discard(key)
         try:
-            client = await self._enter()
+            client = self._redis()
             if ms <= 0:
                 await client.unlink(self._k(key))
                 return
             value = encode_record(record, key)
             if record.tags:
-                keys = [self._k(key), *(self._t(t) for t in record.tags)]
-                await self._scripts["set"](keys=keys, args=[value, ms], client=client)
-            else:
-                await client.set(self._k(key), value, px=ms)
+                keys = [f"{self._tags}:tv", *(f"{self._tags}:tm:{t}" for t in record.tags)]
+                versions = await _eval(client, _TAG_ENTRY, keys, [self._k(key), ms, *record.tags])
+                meta = orjson.dumps([int(v) for v in versions])
+                value = b"".join((_TAGGED, _LEN.pack(len(meta)), meta, value))
+            await client.set(self._k(key), value, px=ms)
         except _FAILURES as exc:
             raise self._fail(exc) from exc
 
     async def delete(self, key: str) -> bool:
+        if self.local is not None:
+            self.local.discard(key)
         try:
-            client = await self._enter()
-            return bool(await client.unlink(self._k(key)))
+            return bool(await self._redis().unlink(self._k(key)))
         except _FAILURES as exc:
             raise self._fail(exc) from exc
 
     async def delete_prefix(self, prefix: str) -> int:
-        return await self._unlink_matching(f"{_glob_escape(self._k(prefix))}*")
+        if self.local is not None:
+            self.local.discard_prefix(prefix)
+        return await self._unlink_matching(f"{escape_glob(self._k(prefix))}*")
 
     async def delete_tag(self, tag: str) -> int:
+        if self.local is not None:
+            self.local.discard_tag(tag)
         try:
-            client = await self._enter()
-            return int(await self._scripts["delete_tag"](keys=[self._t(tag)], client=client))
+            client = self._redis()
+            keys = [f"{self._tags}:tv", f"{self._tags}:tm:{tag}"]
+            members = await _eval(client, _BUMP_TAG, keys, [tag])
+            removed = 0
+            # Entries spread over slots: UNLINK them in batches (split by slot on a cluster).
+            for i in range(0, len(members), _BATCH):
+                removed += int(await client.unlink(*members[i:i + _BATCH]))
+            return removed
         except _FAILURES as exc:
             raise self._fail(exc) from exc
 
     async def clear(self) -> None:
-        await self._unlink_matching(f"{_glob_escape(self.namespace)}:*")
+        if self.local is not None:
+            self.local.clear()
+        await self._unlink_matching(f"{escape_glob(self.namespace)}:*")
+        await self._unlink_matching(f"{escape_glob(self._tags)}:*")
 
     async def close(self) -> None:
         client, self._client = self._client, None
+        if self.local is not None:
+            await self.local.stop()
         if client is not None and self._loop is asyncio.get_running_loop():
             with contextlib.suppress(*_FAILURES):
-                await client.aclose()
+                await release_client(self.settings)
 
     async def acquire_lock(self, key: str, ttl: float) -> str | None:
         token = secrets.token_hex(8)
         try:
-            client = await self._enter()
-            ok = await client.set(self._lock(key), token, nx=True, px=max(1, int(ttl * 1000)))
+            ok = await self._redis().set(self._lock(key), token, nx=True, px=max(1, int(ttl * 1000)))
         except _FAILURES as exc:
             raise self._fail(exc) from exc
         return token if ok else None
 
     async def release_lock(self, key: str, token: str) -> None:
         try:
-            client = await self._enter()
-            await self._scripts["release"](keys=[self._lock(key)], args=[token], client=client)
+            await _eval(self._redis(), _RELEASE, [self._lock(key)], [token])
         except _FAILURES as exc:
             raise self._fail(exc) from exc
 
@@ -221,15 +273,38 @@ class RedisStore(CacheStore):
     async def _unlink_matching(self, pattern: str) -> int:
         removed = 0
         try:
-            client = await self._enter()
-            batch: list[bytes] = []
-            async for name in client.scan_iter(match=pattern, count=_BATCH):
+            client = self._redis()
+            batch: list[Any] = []
+            async for name in scan_prefix(client, pattern, count=_BATCH):
                 batch.append(name)
                 if len(batch) >= _BATCH:
-                    removed += await client.unlink(*batch)
+                    removed += int(await client.unlink(*batch))
                     batch = []
             if batch:
-                removed += await client.unlink(*batch)
+                removed += int(await client.unlink(*batch))
         except _FAILURES as exc:
             raise self._fail(exc) from exc
         return removed
+
+
+async def _eval(client: Redis | RedisCluster, script: str, keys: list[str], args: list[Any]) -> Any:
+    # EVAL, not EVALSHA: the scripts are a few hundred bytes, and a burst of first EVALSHAs
+    # answered NOSCRIPT made redis-py's cluster client drop connections under load.
+    return await client.eval(script, len(keys), *keys, *args)
+
+
+def _split(data: bytes) -> tuple[list[int], int]:
+    """The tag versions framed before a record, and where the record starts (0: no frame)."""
+    if not data.startswith(_TAGGED):
+        return [], 0
+    if len(data) < len(_TAGGED) + _LEN.size:
+        raise RecordError("truncated tag versions")
+    (length,) = _LEN.unpack_from(data, len(_TAGGED))
+    start = len(_TAGGED) + _LEN.size
+    try:
+        versions = orjson.loads(data[start:start + length])
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"bad tag versions: {exc}") from None
+    if not isinstance(versions, list) or not all(isinstance(v, int) for v in versions):
+        raise RecordError("bad tag versions: not a list of integers")
+    return versions, start + length
