@@ -39,9 +39,11 @@ _CHANNEL = b"__redis__:invalidate"
 class LocalTier:
     """An LRU of at most ``max_entries`` records, emptied by Redis invalidations.
 
-    ``epoch`` counts invalidations: a reader notes it before asking Redis and hands it back
-    to ``put``, which keeps the record only if nothing was invalidated meanwhile (the
-    invalidation of a newer write may arrive before the older value it replaced does).
+    ``epoch`` counts invalidations. A reader notes it before asking Redis and hands it back
+    to ``put``, which keeps the record only if that key (or everything) was not invalidated
+    meanwhile: the invalidation of a newer write may arrive, on the tracking connection,
+    before the older value it replaced arrives on another. The last invalidation of each
+    recently touched key is remembered (bounded; past the bound, ``_floor`` stands in).
     """
 
     def __init__(self, settings: RedisSettings, max_entries: int, *, prefixes: tuple[str, ...],
@@ -53,6 +55,8 @@ class LocalTier:
         #: Whether tracking is on and its connections alive: only then is anything served.
         self.live = False
         self._entries: OrderedDict[str, tuple[CacheRecord, float]] = OrderedDict()
+        self._touched: OrderedDict[str, int] = OrderedDict()
+        self._floor = 0
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._connections: list[Any] = []
@@ -77,7 +81,7 @@ class LocalTier:
         return record
 
     def put(self, key: str, record: CacheRecord, epoch: int) -> None:
-        if not self.live or epoch != self.epoch:
+        if not self.live or self._touched.get(key, self._floor) > epoch:
             return
         until = record.created + record.ttl + record.stale_while_revalidate + record.stale_if_error
         self._entries[key] = (record, until)
@@ -88,20 +92,27 @@ class LocalTier:
     def discard(self, key: str) -> None:
         self.epoch += 1
         self._entries.pop(key, None)
+        self._touched[key] = self.epoch
+        self._touched.move_to_end(key)
+        if len(self._touched) > 4 * self.max_entries + 1024:
+            _, seq = self._touched.popitem(last=False)
+            self._floor = max(self._floor, seq)
+
+    def _discard_where(self, drop: Callable[[str, CacheRecord], bool]) -> None:
+        # A wide invalidation also blocks every read in flight from filling the tier.
+        self.epoch += 1
+        self._floor = self.epoch
+        for key in [k for k, (r, _) in self._entries.items() if drop(k, r)]:
+            del self._entries[key]
 
     def discard_prefix(self, prefix: str) -> None:
-        self.epoch += 1
-        for key in [k for k in self._entries if k.startswith(prefix)]:
-            del self._entries[key]
+        self._discard_where(lambda key, record: key.startswith(prefix))
 
     def discard_tag(self, tag: str) -> None:
-        self.epoch += 1
-        for key in [k for k, (r, _) in self._entries.items() if tag in r.tags]:
-            del self._entries[key]
+        self._discard_where(lambda key, record: tag in record.tags)
 
     def clear(self) -> None:
-        self.epoch += 1
-        self._entries.clear()
+        self._discard_where(lambda key, record: True)
 
     # --- tracking ----------------------------------------------------------------------
     def start(self, client: Redis | RedisCluster, key_of: Callable[[str], str | None]) -> None:
@@ -191,9 +202,7 @@ class LocalTier:
                 if key is not None:
                     self.discard(key)
                 else:  # the tag versions changed: every tagged copy may be stale
-                    self.epoch += 1
-                    for held in [k for k, (r, _) in self._entries.items() if r.tags]:
-                        del self._entries[held]
+                    self._discard_where(lambda key, record: bool(record.tags))
         if self.on_invalidate is not None:
             self.on_invalidate()
 
