@@ -14,11 +14,22 @@ the key runs the tick. Without Redis, a lock file elects one process per host (`
 A Redis that restarts without persistence (or is flushed) forgets those claims. So a process
 taking the lease also reads when Redis started, and skips ticks due before that: whether they
 ran is no longer known, and a tick runs at most once.
+
+Behind Sentinel a failover can lose the last writes the old primary had not yet passed on,
+a tick claim among them, and the promoted replica would let the tick be claimed again. So
+with ``replica_ack`` (the default behind Sentinel) a claim is followed, on the same
+connection, by ``WAIT 1 <replica_ack_timeout>``: the tick runs only when a replica holds the
+claim; when none acknowledged in time the tick is skipped. The rule is at most once: a
+failover (or a replica that lags past the timeout) may cost a tick, never run one twice.
+
+The client comes from ``areion_redis`` (standalone, Sentinel, Cluster), with the lease's own
+options: no retry on a timeout, one on a broken connection, timeouts of one heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import secrets
@@ -28,6 +39,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from areion_redis import RedisSettings, acquire_client, close_clients, get_client, release_client
 
 # 1: renewed; 0: another process holds the lease; -1: nobody does (the key is gone).
 _RENEW = """
@@ -77,9 +90,22 @@ class Leadership:
 class RedisLease(Leadership):
     """A lease in Redis held by at most one process at a time (see the module docstring)."""
 
-    def __init__(self, url: str, key_prefix: str, ttl: float, heartbeat: float,
-                 logger: Callable[[], logging.Logger]) -> None:
-        self.url = url
+    def __init__(self, redis: RedisSettings | str, key_prefix: str, ttl: float, heartbeat: float,
+                 logger: Callable[[], logging.Logger], *, replica_ack: bool = False,
+                 replica_ack_timeout: float = 0.5) -> None:
+        if isinstance(redis, str):
+            redis = RedisSettings.from_url(redis)
+        # No retry on a timeout: the heartbeat is the retry loop, and a call must fail within
+        # one heartbeat so the expiry timer, not a hung socket, decides when to step down. One
+        # immediate retry on a broken connection: after Redis restarts (or fails over) every
+        # pooled connection is dead, and the first command on each would fail although Redis
+        # is back (a lost beat, a tick skipped as "unreachable").
+        self.settings = dataclasses.replace(
+            redis, retries=1, retry_on_timeout=False, backoff_base=0.0, backoff_cap=0.0,
+            socket_timeout=max(heartbeat, replica_ack_timeout + 0.5), connect_timeout=heartbeat)
+        self.url = redis.describe()
+        self.replica_ack = replica_ack
+        self.replica_ack_timeout = replica_ack_timeout
         self.key = f"{key_prefix}lease"
         self.tick_prefix = f"{key_prefix}tick:"
         self.ttl = ttl
@@ -101,23 +127,10 @@ class RedisLease(Leadership):
         self.claim = self.claim_tick
 
     async def start(self, elected: Callable[[], None], deposed: Callable[[], None]) -> None:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as BrokenConnection
-
         self._elected, self._deposed = elected, deposed
-        # No retry on a timeout: the heartbeat is the retry loop, and a call must fail within
-        # one heartbeat so the expiry timer, not a hung socket, decides when to step down. One
-        # immediate retry on a broken connection: after Redis restarts every pooled connection
-        # is dead, and the first command on each would fail although Redis is back (a lost
-        # beat, a tick skipped as "unreachable").
-        self._redis = Redis.from_url(
-            self.url, socket_timeout=self.heartbeat, socket_connect_timeout=self.heartbeat,
-            retry=Retry(NoBackoff(), 1, supported_errors=(BrokenConnection,)),
-        )
-        self._renew = self._redis.register_script(_RENEW)
-        self._release = self._redis.register_script(_RELEASE)
+        self._redis = acquire_client(self.settings)
+        self._renew = _script(self._redis, _RENEW)
+        self._release = _script(self._redis, _RELEASE)
         delay = await self._beat()  # try at once, so a lone process schedules from the start
         self._task = asyncio.get_running_loop().create_task(self._heartbeat(delay),
                                                             name="areion scheduler lease")
@@ -129,7 +142,7 @@ class RedisLease(Leadership):
 
     async def _beat(self) -> float:
         """Renew or try to acquire once; returns how long to wait before the next beat."""
-        from redis.exceptions import RedisError
+        from redis.exceptions import RedisClusterException, RedisError
 
         loop = asyncio.get_running_loop()
         try:
@@ -151,9 +164,11 @@ class RedisLease(Leadership):
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.set(self.key, self.token, nx=True, px=int(self.ttl * 1000))
                 pipe.pttl(self.key)
-                pipe.info("server")
+                if self.settings.mode != "cluster":  # a cluster pipeline takes keyed commands only
+                    pipe.info("server")
                 # INFO may be disabled (some managed Redis services): then the start is unknown.
-                acquired, pttl, info = await pipe.execute(raise_on_error=False)
+                acquired, pttl, *rest = await pipe.execute(raise_on_error=False)
+            info = rest[0] if rest else None
             for result in (acquired, pttl):
                 if isinstance(result, Exception):
                     raise result
@@ -166,7 +181,7 @@ class RedisLease(Leadership):
                 return self.heartbeat
             # Look again just after the holder's lease would lapse, not a whole beat later.
             return min(self.heartbeat, pttl / 1000 + 0.005) if pttl > 0 else 0.005
-        except (TimeoutError, RedisError, OSError) as exc:
+        except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             if not self._failing:
                 self._failing = True
                 self._log().warning("scheduler lease: Redis at %s unreachable (%r); retrying "
@@ -207,8 +222,12 @@ class RedisLease(Leadership):
         self._deposed()
 
     async def claim_tick(self, job_id: str, run_time: datetime, grace: int | None) -> bool:
-        """Claim one tick of one job; False if another process ran it or Redis is unreachable."""
-        from redis.exceptions import RedisError
+        """Claim one tick of one job; False if another process ran it or Redis is unreachable.
+
+        With ``replica_ack``, also False when no replica acknowledged the claim in time (the
+        claim might not survive a failover: at most once, so the tick is skipped).
+        """
+        from redis.exceptions import RedisClusterException, RedisError
 
         if not self.is_leader:
             return False
@@ -219,22 +238,37 @@ class RedisLease(Leadership):
         key = f"{self.tick_prefix}{job_id}:{round(run_time.timestamp() * 1000)}"
         # The key must outlive the window in which any scheduler could still run that tick.
         ttl = int((grace if grace is not None else 86400) + 2 * self.ttl + 60)
+        acked = 1
         try:
-            claimed = await self._redis.set(key, self.token, nx=True, ex=ttl)
-        except (TimeoutError, RedisError, OSError) as exc:
+            if self.replica_ack:
+                # One pipeline, one connection: WAIT counts the replicas that have this
+                # connection's writes, the claim included.
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.set(key, self.token, nx=True, ex=ttl)
+                    pipe.execute_command("WAIT", 1, int(self.replica_ack_timeout * 1000))
+                    claimed, acked = await pipe.execute()
+            else:
+                claimed = await self._redis.set(key, self.token, nx=True, ex=ttl)
+        except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             self._log().warning("job %s: skipping the %s run, the tick guard in Redis is "
                                 "unreachable (%r)", job_id, run_time.isoformat(), exc)
             return False
         if not claimed:
             self._log().info("job %s: the %s run already happened on another process; skipped",
                              job_id, run_time.isoformat())
-        return bool(claimed)
+            return False
+        if int(acked) < 1:
+            self._log().warning("job %s: skipping the %s run, no replica acknowledged its claim "
+                                "within %.3gs (a failover could lose it: at most once)",
+                                job_id, run_time.isoformat(), self.replica_ack_timeout)
+            return False
+        return True
 
     def stop_campaign(self) -> None:
         self._campaigning = False
 
     async def stop(self, keep_while: Callable[[], bool] | None = None) -> None:
-        from redis.exceptions import RedisError
+        from redis.exceptions import RedisClusterException, RedisError
 
         self._campaigning = False
         if self._task is not None:
@@ -252,12 +286,12 @@ class RedisLease(Leadership):
                 self.is_leader = False
                 await self._release(keys=[self.key], args=[self.token])
                 self._log().info("scheduler lease %s released", self.key)
-        except (TimeoutError, RedisError, OSError) as exc:
+        except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             self._log().warning("scheduler lease: could not release %s (%r); it expires in "
                                 "%.3gs", self.key, exc, self.ttl)
         finally:
-            await self._redis.aclose()
             self._redis = None
+            await release_client(self.settings)
         if keep and keep_while is not None:
             self._log().info("scheduler lease %s kept until the job(s) still running finish or "
                              "this process exits", self.key)
@@ -266,22 +300,23 @@ class RedisLease(Leadership):
                              name="areion scheduler lease keeper").start()
 
     def _keep_while(self, keep_while: Callable[[], bool]) -> None:
-        """Renew the lease every heartbeat while ``keep_while()``; then release it."""
-        import redis
-        from redis.exceptions import RedisError
+        """Renew the lease every heartbeat while ``keep_while()``; then release it (own loop, own client)."""
+        asyncio.run(self._keep_while_async(keep_while))
 
-        client = redis.Redis.from_url(self.url, socket_timeout=self.heartbeat,
-                                      socket_connect_timeout=self.heartbeat)
-        renew, release = client.register_script(_RENEW), client.register_script(_RELEASE)
+    async def _keep_while_async(self, keep_while: Callable[[], bool]) -> None:
+        from redis.exceptions import RedisClusterException, RedisError
+
+        client = get_client(self.settings)
+        renew, release = _script(client, _RENEW), _script(client, _RELEASE)
         renewed_at = 0.0  # renew at once: the loop's heartbeat has stopped
         try:
             while keep_while():
-                time.sleep(0.05)
+                await asyncio.sleep(0.05)
                 if time.monotonic() - renewed_at < self.heartbeat:
                     continue
                 try:
-                    held = renew(keys=[self.key], args=[self.token, int(self.ttl * 1000)])
-                except (TimeoutError, RedisError, OSError) as exc:
+                    held = await renew(keys=[self.key], args=[self.token, int(self.ttl * 1000)])
+                except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
                     self._log().warning("scheduler lease: could not renew %s while a job of "
                                         "this process still runs (%r)", self.key, exc)
                     held = 1  # unknown: try again next heartbeat
@@ -291,11 +326,19 @@ class RedisLease(Leadership):
                                         "runs: another process may start the next tick beside it")
                     return
             self.is_leader = False
-            release(keys=[self.key], args=[self.token])
+            await release(keys=[self.key], args=[self.token])
             self._log().info("scheduler lease %s released: the job(s) still running at shutdown "
                              "have finished", self.key)
-        except (TimeoutError, RedisError, OSError) as exc:
+        except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             self._log().warning("scheduler lease: could not release %s (%r); it expires in "
                                 "%.3gs", self.key, exc, self.ttl)
         finally:
-            client.close()
+            await close_clients()
+
+
+def _script(client: Any, source: str) -> Callable[..., Any]:
+    """``source`` as a callable ``(keys=..., args=...)`` run with EVAL (no NOSCRIPT round trips)."""
+    async def run(keys: list[str], args: list[Any]) -> Any:
+        return await client.eval(source, len(keys), *keys, *args)
+
+    return run

@@ -55,6 +55,8 @@ class DefaultOrchestrator:
         max_instances: int | None = None,
         misfire_grace_time: GraceTime | OrDefault = DEFAULT,
         redis_url: str | None = None,
+        redis: str | Mapping[str, Any] | None = None,
+        replica_ack: bool | None = None,
         lease_ttl: float | None = None,
         heartbeat: float | None = None,
         key_prefix: str | None = None,
@@ -64,7 +66,8 @@ class DefaultOrchestrator:
         given = {"max_workers": max_workers, "max_queued": max_queued,
                  "max_coroutines": max_coroutines, "shutdown_timeout": shutdown_timeout,
                  "timezone": timezone, "coalesce": coalesce, "max_instances": max_instances,
-                 "redis_url": redis_url, "lease_ttl": lease_ttl, "heartbeat": heartbeat,
+                 "redis_url": redis_url, "redis": redis, "replica_ack": replica_ack,
+                 "lease_ttl": lease_ttl, "heartbeat": heartbeat,
                  "key_prefix": key_prefix, "lock_file": lock_file}
         self._overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         if misfire_grace_time is not DEFAULT:
@@ -151,9 +154,11 @@ class DefaultOrchestrator:
 
     def _choose_leadership(self) -> Leadership:
         s = self.settings
-        if s.redis_url:
-            return RedisLease(s.redis_url, s.key_prefix, s.lease_ttl, s.heartbeat_interval,
-                              lambda: self.logger)
+        if s.redis is not None:
+            replica_ack = s.replica_ack if s.replica_ack is not None else s.redis.mode == "sentinel"
+            return RedisLease(s.redis, s.key_prefix, s.lease_ttl, s.heartbeat_interval,
+                              lambda: self.logger, replica_ack=replica_ack,
+                              replica_ack_timeout=s.replica_ack_timeout)
         config = getattr(self._app, "config", None)
         path = Path(s.lock_file) if s.lock_file else default_lock_path(
             s.key_prefix, getattr(config, "source", None))

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal, TypeAlias
 
+from areion_redis import RedisSettings
+
 from areion_core.plugin_api import EnvText, SettingsReader
 
 from .triggers import At, Cron, Every, Trigger, parse_timezone
@@ -60,7 +62,13 @@ class SchedulingSettings:
     coalesce: bool = True
     max_instances: int = 1
     misfire_grace_time: GraceTime = 30
+    #: Where the lease lives: a ``redis`` URL or table (``areion_redis``); ``redis_url`` is its alias.
+    redis: RedisSettings | None = None
     redis_url: str | None = None
+    #: Run a tick only once a replica acknowledged its claim (``WAIT 1``): on by default behind
+    #: Sentinel, where a failover could otherwise lose the claim and run the tick twice.
+    replica_ack: bool | None = None
+    replica_ack_timeout: float = 0.5
     lease_ttl: float = 10.0
     heartbeat: float | None = None
     key_prefix: str = "areion:scheduling:"
@@ -83,6 +91,12 @@ class SchedulingSettings:
                      SettingsReader("DefaultOrchestrator", overrides, keys=keys)):
             for key in read:
                 values[key] = _OPTION_PARSERS[key](read, key)
+        both = [k for k in ("redis", "redis_url") if k in section or k in (overrides or {})]
+        if len(both) > 1:
+            raise SettingsReader(_PREFIX, section).error(
+                "redis_url", "...", f"either {_PREFIX}.redis or {_PREFIX}.redis_url (an alias), not both")
+        if "redis_url" in values and values["redis_url"] is not None:
+            values["redis"] = RedisSettings.from_config(values["redis_url"], f"{_PREFIX}.redis_url")
         settings = replace(cls(), **values)
         if settings.heartbeat is not None and settings.heartbeat >= settings.lease_ttl:
             raise SettingsReader(_PREFIX, section).error(
@@ -137,14 +151,25 @@ def _zone(read: SettingsReader, key: str) -> tzinfo:
         raise read.error(key, value, expected) from None
 
 
+def _redis(read: SettingsReader, key: str) -> RedisSettings | None:
+    value = read.value(key)
+    if value is None or value == "":
+        return None
+    return RedisSettings.from_config(value, f"{_PREFIX}.{key}")
+
+
+def _optional_bool(read: SettingsReader, key: str) -> bool | None:
+    return None if read.value(key) is None else _bool(read, key)
+
+
 def _redis_url(read: SettingsReader, key: str) -> str | None:
     value = read.value(key)  # ${VAR} expanded: an unset variable is a ConfigError, never ""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise read.error(key, value, "a redis:// or rediss:// URL")
-    if not value.startswith(("redis://", "rediss://", "unix://")):
-        raise read.error(key, value, "a redis://, rediss:// or unix:// URL")
+    if not value.startswith(("redis://", "rediss://", "unix://", "redis+", "rediss+")):
+        raise read.error(key, value, "a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL")
     return str(value)
 
 
@@ -257,7 +282,10 @@ _OPTION_PARSERS: dict[str, _Parser] = {
     "coalesce": _bool,
     "max_instances": _int(1),
     "misfire_grace_time": _grace,
+    "redis": _redis,
     "redis_url": _redis_url,
+    "replica_ack": _optional_bool,
+    "replica_ack_timeout": _seconds(True),
     "lease_ttl": _seconds(True),
     "heartbeat": _optional_seconds,
     "key_prefix": _prefix,

@@ -187,3 +187,33 @@ async def test_no_scheduling_while_redis_is_down_then_recovery(
     finally:
         await orch.shutdown()
         server.close()
+
+
+@pytest.mark.parametrize("where", ["cluster", "sentinel"])
+async def test_the_lease_and_tick_claims_on_a_cluster_and_behind_sentinel(
+    where: str, request: pytest.FixtureRequest
+) -> None:
+    deployment = request.getfixturevalue(f"redis_{where}")
+    prefix = f"{where}{os.getpid()}:"
+    orch = DefaultOrchestrator(redis=deployment.url, key_prefix=prefix, lease_ttl=1.0, shutdown_timeout=1)
+    ticks: list[datetime | None] = []
+    orch.add_job(lambda: ticks.append(scheduled_time()), Every(seconds=0.1), id="job")
+    await orch.startup(make_app())
+    client = redis.RedisCluster.from_url(f"redis://{deployment.nodes[0]}") if where == "cluster" else \
+        redis.Redis(port=deployment.primary.port)
+    try:
+        assert orch.is_scheduler
+        await wait_until(lambda: len(ticks) >= 3)
+        token = client.get(f"{prefix}lease")
+        assert token is not None and token.split(b":")[1] == str(os.getpid()).encode()
+        fire_ms = {round(t.timestamp() * 1000) for t in ticks[:3] if t is not None}
+        for ms in fire_ms:  # each run was claimed under its fire time
+            assert client.get(f"{prefix}tick:job:{ms}") == token
+        if where == "sentinel":  # and, behind Sentinel, ran only once the replica held the claim
+            replica = redis.Redis(port=deployment.replica.port)
+            assert all(replica.get(f"{prefix}tick:job:{ms}") == token for ms in fire_ms)
+            replica.close()
+    finally:
+        await orch.shutdown()
+        assert client.get(f"{prefix}lease") is None
+        client.close()

@@ -149,3 +149,18 @@ def test_every_field_and_shorthand_becomes_a_schedule() -> None:
     secs = orch.get_job("secs")
     assert secs is not None and secs.next_run_time is not None
     assert secs.next_run_time.second in (0, 30) and secs.next_run_time.microsecond == 0
+
+
+def test_redis_table_url_alias_and_replica_ack() -> None:
+    table = SchedulingSettings.from_section({"redis": {"mode": "sentinel", "sentinels": ["s1:26379"],
+                                                       "service": "mymaster"}})
+    assert table.redis is not None and (table.redis.mode, table.redis.service) == ("sentinel", "mymaster")
+    alias = SchedulingSettings.from_section({"redis_url": "redis+cluster://n1:7000", "replica_ack": False})
+    assert alias.redis is not None and alias.redis.mode == "cluster" and alias.replica_ack is False
+    assert SchedulingSettings.from_section({}).redis is None
+    with pytest.raises(ConfigError, match=r"plugins\.scheduling\.redis_url.*not both"):
+        SchedulingSettings.from_section({"redis": "redis://a:6379/0", "redis_url": "redis://b:6379/0"})
+    with pytest.raises(ConfigError, match=r"plugins\.scheduling\.redis\.service"):
+        SchedulingSettings.from_section({"redis": {"mode": "sentinel", "sentinels": ["s1"]}})
+    with pytest.raises(ConfigError, match=r"plugins\.scheduling\.replica_ack_timeout"):
+        SchedulingSettings.from_section({"replica_ack_timeout": 0})

@@ -1,0 +1,80 @@
+"""Three real scheduler processes on a Sentinel setup, the primary killed mid-run.
+
+What is asserted, precisely:
+- at most once: no tick (an every-second job, one line per run in a file outside Redis) ran
+  twice, before, during or after the failover;
+- no gaps while Redis is healthy: the ticks before the kill are consecutive seconds, and so
+  are the ticks after the first one that ran after the failover;
+- the gap around the failover is bounded by the failover window (kill → the sentinels report
+  the new primary and the old one is back as a replica) plus one lease period and 2 s of slack.
+Ticks inside that window may be skipped (the at-most-once rule: a claim no replica
+acknowledged is not run).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests._redis import RedisSentinel
+from tests.plugins.scheduling._scheduling_support import ServerProcess, wait_for
+
+TTL = 2.0  # lease_ttl in scheduling_app.py
+
+
+def read_runs(path: Path) -> list[tuple[int, int]]:
+    if not path.exists():
+        return []
+    return [(int(ms), int(pid)) for ms, pid in
+            (line.split() for line in path.read_text().splitlines() if line.strip())]
+
+
+@pytest.fixture
+def sentinel_servers(redis_sentinel: RedisSentinel, tmp_path: Path) -> Iterator[tuple[list[ServerProcess], Path]]:
+    runs = tmp_path / "runs"
+    env = {"SCHEDULING_TEST_REDIS": redis_sentinel.url, "SCHEDULING_TEST_RUNS": str(runs)}
+    started = [ServerProcess(tmp_path / f"server{i}.log", env) for i in range(3)]
+    try:
+        yield started, runs
+    finally:
+        for server in started:
+            server.kill()
+
+
+@pytest.mark.slow
+def test_every_tick_at_most_once_through_a_sentinel_failover(
+    redis_sentinel: RedisSentinel, sentinel_servers: tuple[list[ServerProcess], Path]
+) -> None:
+    servers, runs = sentinel_servers
+    for server in servers:
+        wait_for(server.ready, 20, f"the server on port {server.port}")
+    wait_for(lambda: len(read_runs(runs)) >= 3, 10, "three ticks before the failover")
+
+    killed_at = time.time()
+    redis_sentinel.failover_by_killing_primary()
+    recovered_at = time.time()
+    wait_for(lambda: sum(ms > recovered_at * 1000 for ms, _ in read_runs(runs)) >= 4, TTL + 10,
+             "four ticks after the failover")
+    for server in servers:
+        server.proc.send_signal(signal.SIGTERM)
+    for server in servers:
+        assert server.proc.wait(15) == 0, server.output()
+
+    ran = read_runs(runs)
+    counts = Counter(ms for ms, _ in ran)
+    assert max(counts.values()) == 1, {ms: n for ms, n in counts.items() if n > 1}  # at most once
+    ticks = sorted(counts)
+    assert all(ms % 1000 == 0 for ms in ticks)
+    before = [ms for ms in ticks if ms < killed_at * 1000]
+    after = [ms for ms in ticks if ms > recovered_at * 1000]
+    assert before == list(range(before[0], before[-1] + 1, 1000)), before
+    # After the failover: consecutive from the first tick that ran (each claim acknowledged).
+    assert after == list(range(after[0], after[-1] + 1, 1000)), after
+    window = recovered_at - killed_at
+    gap = (after[0] - before[-1]) / 1000
+    assert gap <= window + TTL + 2, (gap, window)
