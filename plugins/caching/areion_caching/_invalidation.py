@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
+from ._redis_invalidations import RedisInvalidations
 from ._siblings import SiblingInvalidations, group_directory
 from ._unsafe import CachedPaths, invalidates, stale_keys
 from .keys import SUFFIX_MARK, user_keys
@@ -37,6 +38,8 @@ class Invalidation:
     _generation: int
     _siblings: SiblingInvalidations | None
     _siblings_joined: bool
+    #: Other hosts' memory stores, reached through Redis pub/sub (a ``redis`` beside ``store = "memory"``).
+    _hosts: RedisInvalidations | None = None
     #: The cached GET routes' paths, learnt at startup (None: unsafe answers invalidate nothing).
     cached_paths: CachedPaths | None = None
 
@@ -99,6 +102,9 @@ class Invalidation:
         if self._siblings is not None:
             for text in texts:
                 await self._siblings.publish(kind, text)
+        if self._hosts is not None:
+            for text in texts:
+                await self._hosts.publish(kind, text)
         return removed
 
     def after_unsafe(self, request: HttpRequest, response: HttpResponse) -> Awaitable[None] | None:
@@ -129,6 +135,8 @@ class Invalidation:
             return
         if self._siblings is not None:
             await self._siblings.publish("clear", "")
+        if self._hosts is not None:
+            await self._hosts.publish("clear", "")
 
     # --- sibling worker processes ---------------------------------------------------------
     def join_siblings(self) -> None:
@@ -147,6 +155,11 @@ class Invalidation:
             return  # not made yet, and not a memory store: nothing to make it for
         if not isinstance(self.store, MemoryStore):
             return
+        if self.settings.redis_given:
+            self._hosts = RedisInvalidations(self.settings.redis, self.settings.namespace,
+                                             self._apply_sibling_invalidation, self.logger,
+                                             timeout=self.settings.store_timeout)
+            self._hosts.open()
         directory = group_directory(self.settings.namespace)
         siblings = SiblingInvalidations(directory, self._apply_sibling_invalidation, self.logger)
         try:

@@ -486,6 +486,9 @@ class ResponseCache(Invalidation):
         if self._siblings is not None:
             self._siblings.close()
             self._siblings = None
+        if self._hosts is not None:
+            await self._hosts.close()
+            self._hosts = None
         self._siblings_joined = False
         if self._store is not None:
             await self._store.close()

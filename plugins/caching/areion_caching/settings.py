@@ -52,6 +52,9 @@ class CachingSettings:
     broadcast_invalidations: bool = True
     invalidate_on_unsafe: bool = True
     honour_request_no_cache: bool = False
+    #: Set when ``redis``/``url`` is given: with the memory store, invalidations then also go
+    #: to every other host through Redis pub/sub (not a key of its own).
+    redis_given: bool = False
 
     def make_store(self) -> CacheStore:
         """A new store as configured (connections are opened lazily, on first use)."""
@@ -76,7 +79,7 @@ class CachingSettings:
     def from_section(cls, section: Mapping[str, Any]) -> CachingSettings:
         """Validate a section; raise ``ConfigError`` naming the key, value and expectation."""
         s = cls()
-        known = set(cls.__dataclass_fields__)
+        known = set(cls.__dataclass_fields__) - {"redis_given"}
         read = SettingsReader(SECTION, section)
         for key in read:
             name = str(key).replace("-", "_")  # keys may be spelled max-entries or max_entries
@@ -89,6 +92,7 @@ class CachingSettings:
                              f"either {SECTION}.redis or {SECTION}.url (an alias), not both")
         if s.url is not None:
             s.redis = RedisSettings.from_config(s.url, f"{SECTION}.url")
+        s.redis_given = bool(given)
         if s.store == "filesystem" and "max_bytes" not in section:
             s.max_bytes = 512 * 1024 * 1024
         return s
