@@ -38,7 +38,7 @@ class Invalidation:
     _generation: int
     _siblings: SiblingInvalidations | None
     _siblings_joined: bool
-    #: Other hosts' memory stores, reached through Redis pub/sub (a ``redis`` beside ``store = "memory"``).
+    #: Other hosts' memory stores, reached through Redis pub/sub (``invalidate_across_hosts``).
     _hosts: RedisInvalidations | None = None
     #: The cached GET routes' paths, learnt at startup (None: unsafe answers invalidate nothing).
     cached_paths: CachedPaths | None = None
@@ -155,7 +155,7 @@ class Invalidation:
             return  # not made yet, and not a memory store: nothing to make it for
         if not isinstance(self.store, MemoryStore):
             return
-        if self.settings.redis_given:
+        if self.settings.invalidate_across_hosts:
             self._hosts = RedisInvalidations(self.settings.redis, self.settings.namespace,
                                              self._apply_sibling_invalidation, self.logger,
                                              timeout=self.settings.store_timeout)

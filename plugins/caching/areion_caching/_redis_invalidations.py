@@ -1,7 +1,7 @@
 """Invalidations of the memory store, passed between hosts through Redis pub/sub.
 
-``_siblings.py`` reaches the other workers of one host. With a ``redis`` configured beside
-``store = "memory"``, every worker of every host also subscribes to one channel
+``_siblings.py`` reaches the other workers of one host. With ``invalidate_across_hosts`` (and
+a ``redis``) beside ``store = "memory"``, every worker of every host also subscribes to one channel
 (``<namespace>:invalidations``) and publishes each invalidation it makes there; the others
 apply it as their loop next runs. A message carries its sender's id, so a worker skips its
 own (it applied it already). On a Cluster, PUBLISH reaches every node, so subscribing on one

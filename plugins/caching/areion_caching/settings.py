@@ -52,9 +52,9 @@ class CachingSettings:
     broadcast_invalidations: bool = True
     invalidate_on_unsafe: bool = True
     honour_request_no_cache: bool = False
-    #: Set when ``redis``/``url`` is given: with the memory store, invalidations then also go
-    #: to every other host through Redis pub/sub (not a key of its own).
-    redis_given: bool = False
+    #: With the memory store: also send invalidations to every other host through pub/sub on
+    #: the ``redis`` (or ``url``) Redis, and apply theirs.
+    invalidate_across_hosts: bool = False
 
     def make_store(self) -> CacheStore:
         """A new store as configured (connections are opened lazily, on first use)."""
@@ -79,7 +79,7 @@ class CachingSettings:
     def from_section(cls, section: Mapping[str, Any]) -> CachingSettings:
         """Validate a section; raise ``ConfigError`` naming the key, value and expectation."""
         s = cls()
-        known = set(cls.__dataclass_fields__) - {"redis_given"}
+        known = set(cls.__dataclass_fields__)
         read = SettingsReader(SECTION, section)
         for key in read:
             name = str(key).replace("-", "_")  # keys may be spelled max-entries or max_entries
@@ -92,7 +92,6 @@ class CachingSettings:
                              f"either {SECTION}.redis or {SECTION}.url (an alias), not both")
         if s.url is not None:
             s.redis = RedisSettings.from_config(s.url, f"{SECTION}.url")
-        s.redis_given = bool(given)
         if s.store == "filesystem" and "max_bytes" not in section:
             s.max_bytes = 512 * 1024 * 1024
         return s
@@ -105,7 +104,8 @@ def _convert(read: SettingsReader, key: str, name: str) -> Any:
         return RedisSettings.from_config(read.value(key), f"{SECTION}.{key}")
     if name == "local_cache_max_entries":
         return read.integer(key, None, minimum=1, expected="a whole number >= 1")
-    if name in ("broadcast_invalidations", "invalidate_on_unsafe", "honour_request_no_cache", "local_cache"):
+    if name in ("broadcast_invalidations", "invalidate_on_unsafe", "honour_request_no_cache", "local_cache",
+                "invalidate_across_hosts"):
         return read.boolean(key, None)
     if name in ("url", "namespace", "path"):
         return read.text(key, None)

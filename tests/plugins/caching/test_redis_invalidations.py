@@ -98,7 +98,8 @@ async def test_a_memory_store_app_applies_another_hosts_invalidation(redis_url: 
         return {"n": n, "run": runs()}
 
     namespace = f"app{secrets.token_hex(3)}"
-    server = build_server(router, {"store": "memory", "redis": redis_url, "namespace": namespace})
+    server = build_server(router, {"store": "memory", "redis": redis_url, "namespace": namespace,
+                                   "invalidate_across_hosts": True})
     remote = RedisInvalidations(RedisSettings.from_url(redis_url), namespace, lambda k, t: None, LOG)
     async with AsyncTestClient(server) as client:
         remote.open()
