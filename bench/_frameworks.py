@@ -88,7 +88,9 @@ class Framework:
 #     "areion-hooks" / "areion-hooks-async": the showcase with a minimal plugin of one sync
 #     (or async) request_received and response_ready, bench/apps/areion_hooks_app.py.
 #   - "areion-redis" is "areion" with the caching plugin's Redis store, on a private
-#     redis-server the runner starts (never the machine's 6379) and flushes before each start.
+#     redis-server the runner starts (never the machine's 6379) and flushes before each start;
+#     its local tier (kept coherent by Redis CLIENT TRACKING) is on, as by default.
+#     "areion-redis-nolocal" is the same with the local tier off: every hit a round trip.
 #   - "areion-workers1" / "areion-workers2" run with --workers N, not pinned to one CPU (see
 #     the README on what this measures on a 2-CPU machine).
 #   - Development mode is off in every row (the default).
@@ -120,6 +122,7 @@ AREION_REDIS_ENV: dict[str, str] = {
     "SHOWCASE_CACHE_STORE": "redis",
     "SHOWCASE_REDIS_URL": "{redis_url}",
 }
+AREION_REDIS_NOLOCAL_ENV: dict[str, str] = {**AREION_REDIS_ENV, "SHOWCASE_CACHE_LOCAL": "false"}
 
 
 def areion_workers_command(workers: int) -> tuple[str, ...]:
@@ -218,7 +221,12 @@ FRAMEWORKS: tuple[Framework, ...] = (
     ),
     Framework(
         "areion-redis", Kind.AREION, AREION_COMMAND, AREION_REDIS_ENV,
-        "the tuned showcase, the cache on a private Redis",
+        "the tuned showcase, the cache on a private Redis (local tier on, the default)",
+        matrix=False, needs_redis=True,
+    ),
+    Framework(
+        "areion-redis-nolocal", Kind.AREION, AREION_COMMAND, AREION_REDIS_NOLOCAL_ENV,
+        "the tuned showcase, the cache on a private Redis, local tier off (a round trip per hit)",
         matrix=False, needs_redis=True,
     ),
     Framework(

@@ -173,7 +173,7 @@ OVERHEAD_ROUNDS = 5
 #: A brotli-only client: the compressed-response scenarios.
 ACCEPT_BR = (("Accept-Encoding", "br"),)
 AREION = frozenset({"areion"})
-AREION_MEMORY_AND_REDIS = frozenset({"areion", "areion-redis"})
+AREION_MEMORY_AND_REDIS = frozenset({"areion", "areion-redis", "areion-redis-nolocal"})
 
 _ECHO = echo_payload()
 _STATIC = static_file_bytes()
@@ -270,7 +270,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         expect_headers_warm=(("X-Cache", "HIT"),),
         notes=(
             "Every measured request is a hit: the answer after the warm-up must carry "
-            "`X-Cache: HIT`. areion: the memory store; areion-redis: the Redis store."
+            "`X-Cache: HIT`. areion: the memory store; areion-redis: the Redis store with its "
+            "local tier (a warm hit makes no round trip); areion-redis-nolocal: the Redis store "
+            "without it."
         ),
     ),
     Scenario(

@@ -68,6 +68,10 @@ RATIO_TARGETS: tuple[Ratio, ...] = (
         "issue 4", ("areion-redis", "slow-cached-c1"), ("areion", "slow-uncached-c1"), 10.0,
     ),
     Ratio(
+        "Cache hit, Redis store with its local tier ≥ 80% of a memory-store hit (64 connections)",
+        "issue 21", ("areion-redis", "cache-hit"), ("areion", "cache-hit"), 0.8,
+    ),
+    Ratio(
         "50 KB JSON, brotli: cached ≥ 5× compressed on every request",
         "issue 5", ("areion", "big-br"), ("areion", "big-br-uncached"), 5.0,
     ),

@@ -292,9 +292,11 @@ server = (
     .with_config(forwarded_allow_ips=["127.0.0.1"])
     .with_config({"plugins": {
         "openapi": {"enabled": True, "title": "Areion showcase"},
-        # memory by default; SHOWCASE_CACHE_STORE=redis and SHOWCASE_REDIS_URL for Redis.
+        # memory by default; SHOWCASE_CACHE_STORE=redis and SHOWCASE_REDIS_URL for Redis
+        # (SHOWCASE_CACHE_LOCAL=false turns the Redis store's local tier off).
         "caching": {"store": "${SHOWCASE_CACHE_STORE:-memory}",
-                    "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
+                    "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}",
+                    "local_cache": "${SHOWCASE_CACHE_LOCAL:-true}"},
     }})
     .build()
 )
