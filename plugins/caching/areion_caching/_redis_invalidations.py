@@ -92,7 +92,7 @@ class RedisInvalidations:
         delay = 0.05
         while not self._closing:
             try:
-                self._connection = await _connection(self._client)
+                self._connection = await _connection(self._client, refresh=delay > 0.05)
                 await self._connection.connect()
                 await self._connection.send_command("SUBSCRIBE", self.channel)
                 await self._connection.read_response()
@@ -137,13 +137,17 @@ class RedisInvalidations:
                 self._apply(*parsed)
 
 
-async def _connection(client: Any) -> Any:
+async def _connection(client: Any, *, refresh: bool) -> Any:
     """A new connection outside any pool: to a primary of a cluster, else to the (current) primary."""
     from redis.asyncio import RedisCluster
 
     if isinstance(client, RedisCluster):
-        # PUBLISH on a cluster reaches every node: any one serves. Primaries change on failover.
-        await client.nodes_manager.initialize()
+        # PUBLISH on a cluster reaches every node: any one serves. Primaries change on failover:
+        # after a failure ask for the slot map again (not on the first try: two discoveries at
+        # once break each other's connections).
+        await client.initialize()
+        if refresh:
+            await client.nodes_manager.initialize()
         nodes = client.get_primaries()
         node = random.choice(nodes)
         return node.connection_class(**node.connection_kwargs)

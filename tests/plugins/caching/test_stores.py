@@ -26,10 +26,7 @@ def _redis_store(request: pytest.FixtureRequest) -> RedisStore:
         url = request.getfixturevalue("redis_sentinel").url
     else:
         url = request.getfixturevalue("redis_url")
-    # Through a cluster client in Python a burst of 40 KB writes can pass the default 0.5 s on
-    # a loaded machine; what is tested here is behaviour, not speed.
-    timeout = 0.5 if kind in ("redis", "redis-local") else 3.0
-    return RedisStore(url, namespace=namespace, local_cache=kind == "redis-local", timeout=timeout)
+    return RedisStore(url, namespace=namespace, local_cache=kind == "redis-local")
 
 
 @pytest.fixture(params=STORES)
@@ -231,11 +228,6 @@ async def test_concurrent_use(store: CacheStore) -> None:
     # 50 more keys are each written once. Bodies are large and distinct, and a header names
     # the write, so a torn or mixed-up record (body of one write, metadata of another, or
     # another key's entry) cannot pass for a good one.
-    if isinstance(store, RedisStore) and store.settings.mode == "cluster":
-        # Open: under this burst redis-py 8.1's asyncio cluster client reports connections
-        # lost ("Connection lost" / "'NoneType' object has no attribute 'writelines'").
-        pytest.skip("concurrent burst on the cluster client: under investigation")
-
     def body_of(key: str, n: int) -> bytes:
         return bytes([n % 251]) * 40_000 + f"|{key}|{n}".encode()
 
@@ -259,10 +251,8 @@ async def test_concurrent_use(store: CacheStore) -> None:
         jobs.append(write(shared[i % 10], i))
         jobs.append(read(shared[(i + 3) % 10]))
     jobs.extend(write(f"u{i}", 1000 + i) for i in range(50))
-    # 16 at a time: Sentinel and Cluster pools refuse connections past 64 rather than wait, and
-    # redis-py 8.1's asyncio cluster client loses connections in larger bursts (a client bug:
-    # "'NoneType' object has no attribute 'writelines'").
-    gate = asyncio.Semaphore(16)
+    # 64 at a time: Sentinel and Cluster pools (64 connections) refuse more rather than wait.
+    gate = asyncio.Semaphore(64)
 
     async def gated(job: Awaitable[None]) -> None:
         async with gate:

@@ -144,7 +144,7 @@ class LocalTier:
             connections: list[Any] = []
             self._connections = connections
             try:
-                for connection in await _open(client, self.settings):
+                for connection in await _open(client, refresh=delay > 0.05):
                     connections.append(connection)
                     await self._subscribe(connection)
                 self.clear()  # whatever was held before tracking was (re)established is suspect
@@ -207,13 +207,16 @@ class LocalTier:
             self.on_invalidate()
 
 
-async def _open(client: Redis | RedisCluster, settings: RedisSettings) -> list[Any]:
+async def _open(client: Redis | RedisCluster, *, refresh: bool) -> list[Any]:
     """New connections, outside any pool: one per primary on a cluster, else to the (current) primary."""
     from redis.asyncio import RedisCluster
 
     if isinstance(client, RedisCluster):
-        # Refresh the slot map: after a failover the old primary is gone.
-        await client.nodes_manager.initialize()
+        await client.initialize()  # a no-op once the slots are known
+        if refresh:
+            # After a failure: ask for the slot map again (a failover replaced a primary).
+            # Not on the first try: two discoveries at once break each other's connections.
+            await client.nodes_manager.initialize()
         return [node.connection_class(**node.connection_kwargs) for node in client.get_primaries()]
     # A Sentinel pool's connections ask the sentinels for the primary as they connect.
     return [client.connection_pool.make_connection()]  # type: ignore[no-untyped-call]

@@ -122,6 +122,8 @@ class RedisStore(CacheStore):
         self._tags = hash_tag(namespace)
         self._client: Redis | RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # A cluster client discovers its slots on first use; see _enter.
+        self._discovered: asyncio.Future[None] | None = None
         self.local: LocalTier | None = None
         if local_cache:
             self.local = LocalTier(self.settings, local_cache_max_entries,
@@ -142,9 +144,36 @@ class RedisStore(CacheStore):
             _load_failures()
             client = self._client = acquire_client(self.settings)
             self._loop = loop
+            self._discovered = None
             if self.local is not None:
                 self.local.start(client, self.key_of)
         return self._client
+
+    async def _enter(self) -> Redis | RedisCluster:
+        """The client, its cluster slots discovered once.
+
+        redis-py 8.1's asyncio cluster client discovers the slots on its first command; many
+        first commands at once (the first burst of requests) each start a discovery, which
+        replaces the nodes under the others' connections ("Connection closed", a cascade of
+        reconnections). So the first caller discovers, and the others wait for it.
+        """
+        client = self._redis()
+        if self.settings.mode != "cluster":
+            return client
+        discovered = self._discovered
+        if discovered is None:
+            discovered = self._discovered = asyncio.get_running_loop().create_future()
+            try:
+                await client.initialize()
+            except BaseException as exc:
+                self._discovered = None
+                discovered.set_exception(exc)
+                discovered.exception()  # retrieved: the next caller tries again
+                raise
+            discovered.set_result(None)
+        elif not discovered.done():
+            await asyncio.shield(discovered)
+        return client
 
     def _k(self, key: str) -> str:
         return f"{self.namespace}:k:{key}"
@@ -172,7 +201,7 @@ class RedisStore(CacheStore):
             if held is not None:
                 return held
         try:
-            client = self._redis()
+            client = await self._enter()
             epoch = local.epoch if local is not None else 0
             data = await client.get(self._k(key))
             if data is None:
@@ -199,7 +228,7 @@ class RedisStore(CacheStore):
         if self.local is not None:
             self.local.discard(key)
         try:
-            client = self._redis()
+            client = await self._enter()
             if ms <= 0:
                 await client.unlink(self._k(key))
                 return
@@ -217,7 +246,7 @@ class RedisStore(CacheStore):
         if self.local is not None:
             self.local.discard(key)
         try:
-            return bool(await self._redis().unlink(self._k(key)))
+            return bool(await (await self._enter()).unlink(self._k(key)))
         except _FAILURES as exc:
             raise self._fail(exc) from exc
 
@@ -230,7 +259,7 @@ class RedisStore(CacheStore):
         if self.local is not None:
             self.local.discard_tag(tag)
         try:
-            client = self._redis()
+            client = await self._enter()
             keys = [f"{self._tags}:tv", f"{self._tags}:tm:{tag}"]
             members = await _eval(client, _BUMP_TAG, keys, [tag])
             removed = 0
@@ -258,14 +287,14 @@ class RedisStore(CacheStore):
     async def acquire_lock(self, key: str, ttl: float) -> str | None:
         token = secrets.token_hex(8)
         try:
-            ok = await self._redis().set(self._lock(key), token, nx=True, px=max(1, int(ttl * 1000)))
+            ok = await (await self._enter()).set(self._lock(key), token, nx=True, px=max(1, int(ttl * 1000)))
         except _FAILURES as exc:
             raise self._fail(exc) from exc
         return token if ok else None
 
     async def release_lock(self, key: str, token: str) -> None:
         try:
-            await _eval(self._redis(), _RELEASE, [self._lock(key)], [token])
+            await _eval(await self._enter(), _RELEASE, [self._lock(key)], [token])
         except _FAILURES as exc:
             raise self._fail(exc) from exc
 
@@ -273,7 +302,7 @@ class RedisStore(CacheStore):
     async def _unlink_matching(self, pattern: str) -> int:
         removed = 0
         try:
-            client = self._redis()
+            client = await self._enter()
             batch: list[Any] = []
             async for name in scan_prefix(client, pattern, count=_BATCH):
                 batch.append(name)
