@@ -98,6 +98,9 @@ class SchedulingSettings:
         if "redis_url" in values and values["redis_url"] is not None:
             values["redis"] = RedisSettings.from_config(values["redis_url"], f"{_PREFIX}.redis_url")
         settings = replace(cls(), **values)
+        if settings.replica_ack and settings.redis is not None and settings.redis.mode == "cluster":
+            raise SettingsReader(_PREFIX, section).error(
+                "replica_ack", True, "false on a Cluster (a cluster pipeline cannot carry WAIT)")
         if settings.heartbeat is not None and settings.heartbeat >= settings.lease_ttl:
             raise SettingsReader(_PREFIX, section).error(
                 "heartbeat", settings.heartbeat, f"less than lease_ttl ({settings.lease_ttl})")

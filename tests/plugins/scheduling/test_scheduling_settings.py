@@ -164,3 +164,8 @@ def test_redis_table_url_alias_and_replica_ack() -> None:
         SchedulingSettings.from_section({"redis": {"mode": "sentinel", "sentinels": ["s1"]}})
     with pytest.raises(ConfigError, match=r"plugins\.scheduling\.replica_ack_timeout"):
         SchedulingSettings.from_section({"replica_ack_timeout": 0})
+
+
+def test_replica_ack_is_refused_on_a_cluster() -> None:
+    with pytest.raises(ConfigError, match=r"plugins\.scheduling\.replica_ack.*Cluster"):
+        SchedulingSettings.from_section({"redis": "redis+cluster://n1:7000", "replica_ack": True})
