@@ -169,3 +169,19 @@ async def test_the_tier_is_bounded(redis_url: str) -> None:
     finally:
         await store.clear()
         await store.close()
+
+
+def test_two_processes_propagation_p99_under_50_ms(redis_url: str) -> None:
+    # bench/invalidation.py: this process writes, a reader process holds the key (local tier,
+    # then a memory store kept coherent by pub/sub); each line reports p50/p99/max in ms.
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[3] / "bench" / "invalidation.py"
+    done = subprocess.run([sys.executable, str(script), "--count", "40", "--redis-url", redis_url],
+                          capture_output=True, text=True, timeout=60, check=True)
+    p99 = {mode: float(ms) for mode, ms in re.findall(r"([\w-]+): n=40 .*p99 ([\d.]+) ms", done.stdout)}
+    assert set(p99) == {"local-tier", "memory-across-hosts"}, done.stdout
+    assert all(ms < 50 for ms in p99.values()), done.stdout
