@@ -34,6 +34,7 @@ class CachingSettings:
     url: str | None = None
     local_cache: bool = True
     local_cache_max_entries: int = 1000
+    local_cache_max_bytes: int = 64 * 1024 * 1024
     namespace: str = "areion:cache"
     path: str = ".areion-cache"
     max_entries: int = 10_000
@@ -60,7 +61,8 @@ class CachingSettings:
         """A new store as configured (connections are opened lazily, on first use)."""
         if self.store == "redis":
             return RedisStore(self.redis, self.namespace, timeout=self.store_timeout,
-                              local_cache=self.local_cache, local_cache_max_entries=self.local_cache_max_entries)
+                              local_cache=self.local_cache, local_cache_max_entries=self.local_cache_max_entries,
+                              local_cache_max_bytes=self.local_cache_max_bytes)
         if self.store == "filesystem":
             return FileSystemStore(self.path, self.max_entries, self.max_bytes)
         return MemoryStore(self.max_entries, self.max_bytes)
@@ -109,7 +111,7 @@ def _convert(read: SettingsReader, key: str, name: str) -> Any:
         return read.boolean(key, None)
     if name in ("url", "namespace", "path"):
         return read.text(key, None)
-    if name in ("max_bytes", "max_entry_bytes"):
+    if name in ("max_bytes", "max_entry_bytes", "local_cache_max_bytes"):
         return _size(read, key)
     if name == "max_entries":
         return read.integer(key, None, minimum=1, expected="a whole number >= 1")

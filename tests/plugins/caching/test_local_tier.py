@@ -169,6 +169,19 @@ async def test_the_tier_is_bounded(redis_url: str) -> None:
     finally:
         await store.clear()
         await store.close()
+    store = RedisStore(redis_url, namespace=f"lt{secrets.token_hex(3)}", local_cache=True,
+                       local_cache_max_bytes=25_000)
+    try:
+        await live(store)
+        for i in range(5):
+            await store.set(f"b{i}", rec(b"x" * 10_000), 60)
+            await held(store, f"b{i}")
+        assert store.local is not None and len(store.local) == 2 and store.local.bytes <= 25_000
+        await store.set("huge", rec(b"x" * 30_000), 60)
+        assert (await store.get("huge")) is not None and store.get_nowait("huge") is None  # too big to hold
+    finally:
+        await store.clear()
+        await store.close()
 
 
 def test_two_processes_propagation_p99_under_50_ms(redis_url: str) -> None:

@@ -47,14 +47,17 @@ class LocalTier:
     """
 
     def __init__(self, settings: RedisSettings, max_entries: int, *, prefixes: tuple[str, ...],
-                 logger_name: str) -> None:
+                 logger_name: str, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.settings = settings
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        #: Bytes held (``CacheRecord.size``), kept under ``max_bytes``.
+        self.bytes = 0
         self.prefixes = prefixes
         self.epoch = 0
         #: Whether tracking is on and its connections alive: only then is anything served.
         self.live = False
-        self._entries: OrderedDict[str, tuple[CacheRecord, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[CacheRecord, float, int]] = OrderedDict()
         self._touched: OrderedDict[str, int] = OrderedDict()
         self._floor = 0
         self._task: asyncio.Task[None] | None = None
@@ -73,9 +76,9 @@ class LocalTier:
         held = self._entries.get(key)
         if held is None:
             return None
-        record, until = held
+        record, until, _ = held
         if until <= time.time():
-            self._entries.pop(key, None)
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return record
@@ -83,15 +86,25 @@ class LocalTier:
     def put(self, key: str, record: CacheRecord, epoch: int) -> None:
         if not self.live or self._touched.get(key, self._floor) > epoch:
             return
+        size = record.size()
+        if size > self.max_bytes:
+            return
         until = record.created + record.ttl + record.stale_while_revalidate + record.stale_if_error
-        self._entries[key] = (record, until)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._drop(key)
+        self._entries[key] = (record, until, size)
+        self.bytes += size
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, (_, _, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+    def _drop(self, key: str) -> None:
+        held = self._entries.pop(key, None)
+        if held is not None:
+            self.bytes -= held[2]
 
     def discard(self, key: str) -> None:
         self.epoch += 1
-        self._entries.pop(key, None)
+        self._drop(key)
         self._touched[key] = self.epoch
         self._touched.move_to_end(key)
         if len(self._touched) > 4 * self.max_entries + 1024:
@@ -102,8 +115,8 @@ class LocalTier:
         # A wide invalidation also blocks every read in flight from filling the tier.
         self.epoch += 1
         self._floor = self.epoch
-        for key in [k for k, (r, _) in self._entries.items() if drop(k, r)]:
-            del self._entries[key]
+        for key in [k for k, (r, _, _) in self._entries.items() if drop(k, r)]:
+            self._drop(key)
 
     def discard_prefix(self, prefix: str) -> None:
         self._discard_where(lambda key, record: key.startswith(prefix))

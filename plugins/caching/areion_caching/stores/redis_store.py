@@ -90,8 +90,8 @@ class RedisStore(CacheStore):
     Memory is bounded by Redis itself: set ``maxmemory`` and an eviction policy
     (``volatile-lru`` suits, since every record has a TTL).
 
-    ``local_cache`` keeps up to ``local_cache_max_entries`` records in this process as well,
-    kept coherent by Redis (see ``LocalTier``): a warm hit costs no round trip.
+    ``local_cache`` keeps up to ``local_cache_max_entries`` records (``local_cache_max_bytes``
+    in all) in this process as well, kept coherent by Redis (see ``LocalTier``): a warm hit costs no round trip.
     """
 
     shared_between_processes = True
@@ -104,6 +104,7 @@ class RedisStore(CacheStore):
         timeout: float = 0.5,
         local_cache: bool = False,
         local_cache_max_entries: int = 10_000,
+        local_cache_max_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         if isinstance(redis, str):
             try:
@@ -126,7 +127,7 @@ class RedisStore(CacheStore):
         self._discovered: asyncio.Future[None] | None = None
         self.local: LocalTier | None = None
         if local_cache:
-            self.local = LocalTier(self.settings, local_cache_max_entries,
+            self.local = LocalTier(self.settings, local_cache_max_entries, max_bytes=local_cache_max_bytes,
                                    prefixes=(self._k(""), f"{self._tags}:tv"), logger_name="areion.caching")
             self.supports_nowait = True
 
