@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from areion_core import HttpRequest, HttpResponse, problem_response
+from areion_core import REPLAYED, HttpRequest, HttpResponse, MutableHeaders, problem_response
 from areion_core.plugin_api import SettingsReader
 
 from .settings import CorsSettings, read_cors
@@ -31,6 +31,8 @@ SAFELISTED = frozenset({"accept", "accept-language", "content-language", "conten
 _STAMPED = ("access-control-allow-origin", "access-control-allow-credentials", "access-control-expose-headers")
 _PREFLIGHT_VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
 _LABELS = r"[a-z0-9-]+(?:\.[a-z0-9-]+)*"
+_MEMO_SIZE = 256
+_UNSEEN: Any = object()
 
 
 def cors_settings_for(base: CorsSettings | None, overrides: Mapping[str, Any], where: str) -> CorsSettings:
@@ -66,8 +68,8 @@ class OriginMatcher:
 class CorsPolicy:
     """One CORS policy (the app's, or a route's override), with its header values made once."""
 
-    __slots__ = ("allow_headers", "any_header", "any_method", "credentials", "expose", "matcher", "max_age",
-                 "methods", "methods_text", "settings", "wildcard")
+    __slots__ = ("allow_headers", "answers", "any_header", "any_method", "credentials", "expose", "matcher",
+                 "max_age", "methods", "methods_text", "settings", "wildcard")
 
     def __init__(self, settings: CorsSettings) -> None:
         self.settings = settings
@@ -82,26 +84,52 @@ class CorsPolicy:
         self.allow_headers = frozenset(settings.headers) | SAFELISTED
         self.expose = ", ".join(settings.expose_headers)
         self.max_age = str(settings.max_age)
+        #: Origin → the headers its actual responses get (None: refused); bounded.
+        self.answers: dict[str, MutableHeaders | None] = {}
 
     def allows(self, origin: str) -> bool:
         """Whether ``origin`` may read this policy's responses."""
         return self.matcher(origin.lower())
 
     def stamp(self, request: HttpRequest, response: HttpResponse) -> None:
-        """Set the headers of an actual (non-preflight) response, removing any stale ones."""
+        """Set the headers of an actual (non-preflight) response.
+
+        A replayed (cached) response carries the headers of the request that made it: they are
+        removed first. A fresh response whose handler set ``Access-Control-Allow-Origin`` itself
+        is left as the handler made it.
+        """
         headers = response.headers
         headers.add_vary("Origin")
-        origin = request.headers.get("origin")
-        for name in _STAMPED:
-            if name in headers:  # a stored response carries the headers of the request that made it
-                del headers[name]
-        if origin is None or not self.matcher(origin.lower()):
+        extensions = response.extensions
+        if extensions is not None and REPLAYED in extensions:
+            for name in _STAMPED:
+                if name in headers:
+                    del headers[name]
+        elif "access-control-allow-origin" in headers:
             return
-        headers["access-control-allow-origin"] = "*" if self.wildcard else origin
-        if self.credentials:
-            headers["access-control-allow-credentials"] = "true"
-        if self.expose:
-            headers["access-control-expose-headers"] = self.expose
+        origin = request.headers.get("origin")
+        if origin is None:
+            return
+        answer = self.answers.get(origin, _UNSEEN)
+        if answer is _UNSEEN:
+            answer = self._answer(origin)
+        if answer is not None:
+            headers.add_missing(answer)
+
+    def _answer(self, origin: str) -> MutableHeaders | None:
+        """The headers an allowed ``origin`` gets (None: refused), remembered (a bounded memo)."""
+        answer = None
+        if self.matcher(origin.lower()):
+            pairs = [("access-control-allow-origin", "*" if self.wildcard else origin)]
+            if self.credentials:
+                pairs.append(("access-control-allow-credentials", "true"))
+            if self.expose:
+                pairs.append(("access-control-expose-headers", self.expose))
+            answer = MutableHeaders(pairs)
+        if len(self.answers) >= _MEMO_SIZE:
+            self.answers.clear()  # a flood of made-up origins must not grow it for ever
+        self.answers[origin] = answer
+        return answer
 
     def preflight(self, request: HttpRequest, origin: str, method: str) -> HttpResponse:
         """The answer to a preflight: 204 with the ``Access-Control-Allow-*`` set, or a 403."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from areion_core import HttpRequest, HttpResponse
+from areion_core import HttpRequest, HttpResponse, MutableHeaders
 from areion_core.plugin_api import SettingsReader
 
 from .settings import DEFAULT_CSP, HeadersSettings, read_headers
@@ -48,7 +48,7 @@ def csp_text(directives: Mapping[str, str]) -> str:
 
 
 class HeaderSet:
-    """The security headers of one route (or of the app), encoded once at startup."""
+    """The security headers of one route (or of the app), validated once at startup."""
 
     __slots__ = ("plain", "secure")
 
@@ -66,20 +66,17 @@ class HeaderSet:
             name = ("content-security-policy-report-only" if settings.csp_report_only
                     else "content-security-policy")
             pairs.append((name, csp_text(settings.csp)))
-        self.plain = self.secure = tuple(pairs)
+        self.plain = self.secure = MutableHeaders(pairs)
         if settings.hsts:
             hsts = f"max-age={settings.hsts_max_age}"
             if settings.hsts_include_subdomains:
                 hsts += "; includeSubDomains"
             if settings.hsts_preload:
                 hsts += "; preload"
-            pairs.append(("strict-transport-security", hsts))
-        self.secure = tuple(pairs)
+            self.secure = MutableHeaders([*pairs, ("strict-transport-security", hsts)])
 
     def apply(self, request: HttpRequest, response: HttpResponse) -> None:
         """Add each header the response does not already carry."""
-        headers = response.headers
-        pairs = self.plain if self.plain is self.secure or request.scheme != "https" else self.secure
-        for name, value in pairs:
-            if name not in headers:
-                headers[name] = value
+        secure = self.secure
+        response.headers.add_missing(
+            secure if secure is not self.plain and request.scheme == "https" else self.plain)

@@ -75,14 +75,15 @@ class RateLimiter:
 
     def check(self, request: HttpRequest, rule: LimitRule) -> HttpResponse | Awaitable[HttpResponse | None] | None:
         """Count ``request``: None to let it through, a 429 (or 503) to refuse it."""
-        identity = f"{rule.scope}|{rule.key(request)}"
-        if type(self.store) is MemoryStore:
-            return self._decide(request, rule, self.store.hit(identity, rule.rate, rule.algorithm))
-        return self._remote(request, rule, identity)
+        key = rule.key(request)
+        store = self.store
+        if type(store) is MemoryStore:
+            return self._decide(request, rule, store.hit(rule.scope, key, rule.rate, rule.algorithm))
+        return self._remote(request, rule, key)
 
-    async def _remote(self, request: HttpRequest, rule: LimitRule, identity: str) -> HttpResponse | None:
+    async def _remote(self, request: HttpRequest, rule: LimitRule, key: str) -> HttpResponse | None:
         try:
-            decision = await self.store.hit(identity, rule.rate, rule.algorithm)
+            decision = await self.store.hit(rule.scope, key, rule.rate, rule.algorithm)
         except Exception as exc:  # RedisError, OSError, timeouts: the store cannot decide
             return self._store_failed(exc)
         if self.outage:

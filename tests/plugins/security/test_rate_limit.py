@@ -161,22 +161,22 @@ def test_memory_store_arithmetic(algorithm: str) -> None:
     now = [1000.0]
     store = MemoryStore(clock=lambda: now[0])
     rate = Rate(4, 60)
-    decisions = [store.hit("k", rate, algorithm) for _ in range(5)]
+    decisions = [store.hit("s", "k", rate, algorithm) for _ in range(5)]
     assert [d.allowed for d in decisions] == [True, True, True, True, False]
     assert [d.remaining for d in decisions] == [3, 2, 1, 0, 0]
     if algorithm == "fixed-window":
         assert decisions[-1].retry_after == 60
         now[0] += 59.5
-        assert store.hit("k", rate, algorithm).allowed is False
+        assert store.hit("s", "k", rate, algorithm).allowed is False
         now[0] += 0.5
-        assert store.hit("k", rate, algorithm).remaining == 3  # a new window
+        assert store.hit("s", "k", rate, algorithm).remaining == 3  # a new window
     else:
         assert decisions[-1].retry_after == pytest.approx(15)  # one token every 60/4 s
         now[0] += 15
-        assert store.hit("k", rate, algorithm).allowed is True
-        assert store.hit("k", rate, algorithm).allowed is False
+        assert store.hit("s", "k", rate, algorithm).allowed is True
+        assert store.hit("s", "k", rate, algorithm).allowed is False
         now[0] += 60
-        assert store.hit("k", rate, algorithm).remaining == 3  # the bucket refilled
+        assert store.hit("s", "k", rate, algorithm).remaining == 3  # the bucket refilled
 
 
 def test_memory_store_sweeps_expired_counters() -> None:
@@ -184,7 +184,7 @@ def test_memory_store_sweeps_expired_counters() -> None:
     store = MemoryStore(clock=lambda: now[0])
     store.SWEEP_AT = store._sweep_at = 10
     for i in range(10):
-        store.hit(f"k{i}", Rate(1, 1), "fixed-window")
+        store.hit("s", f"k{i}", Rate(1, 1), "fixed-window")
     now[0] = 5.0
-    store.hit("fresh", Rate(1, 1), "fixed-window")
-    assert list(store.windows) == ["fresh"]
+    store.hit("s", "fresh", Rate(1, 1), "fixed-window")
+    assert list(store.windows) == ["s|fresh"]

@@ -33,7 +33,7 @@ def test_concurrent_hits_are_counted_exactly(redis_url: str, algorithm: str) -> 
 
     async def run() -> list[bool]:
         try:
-            decisions = await asyncio.gather(*(store.hit("scope|1.2.3.4", rate, algorithm) for _ in range(30)))
+            decisions = await asyncio.gather(*(store.hit("scope", "1.2.3.4", rate, algorithm) for _ in range(30)))
         finally:
             await store.close()
         return [d.allowed for d in decisions]
@@ -41,7 +41,7 @@ def test_concurrent_hits_are_counted_exactly(redis_url: str, algorithm: str) -> 
     allowed = asyncio.run(run())
     assert allowed.count(True) == 20
     keys = redis.Redis.from_url(redis_url).keys("t:rl:*")
-    assert keys == [b"t:rl:{scope|1.2.3.4}"]  # the whole identity in one hash tag: one Cluster slot
+    assert keys == [b"t:rl:{scope}:1.2.3.4"]  # the scope is the hash tag: one Cluster slot per scope
 
 
 def test_a_fixed_window_expires_with_its_key(redis_url: str) -> None:
@@ -49,15 +49,15 @@ def test_a_fixed_window_expires_with_its_key(redis_url: str) -> None:
 
     async def run() -> None:
         try:
-            first = await store.hit("w", Rate(1, 60), "fixed-window")
-            second = await store.hit("w", Rate(1, 60), "fixed-window")
+            first = await store.hit("w", "c", Rate(1, 60), "fixed-window")
+            second = await store.hit("w", "c", Rate(1, 60), "fixed-window")
         finally:
             await store.close()
         assert first.allowed and not second.allowed
         assert 59 < second.retry_after <= 60
 
     asyncio.run(run())
-    ttl = redis.Redis.from_url(redis_url).pttl("t:rl:{w}")
+    ttl = redis.Redis.from_url(redis_url).pttl("t:rl:{w}:c")
     assert 59_000 < ttl <= 60_000
 
 
