@@ -19,7 +19,7 @@ import re
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from areion_core import HttpRequest, HttpResponse, RouteError, problem_response
+from areion_core import ConfigError, HttpRequest, HttpResponse, RouteError, problem_response
 
 from .cors import CorsPolicy, cors_settings_for, preflight_of
 from .csrf import CsrfGuard
@@ -83,6 +83,15 @@ class SecurityGuard:
     def add_route(self, app: PluginApp, route: Route) -> RouteSecurity:
         """Decide ``route``'s policies from the settings and its options (a bad option: RouteError)."""
         self.app = app
+        try:
+            security = self._route_security(route)
+        except ConfigError as exc:  # a route option read like the config: name the route
+            raise RouteError(f"route {route.path}: option {exc.key.removeprefix('route ')!r}: got {exc.value!r}, "
+                             f"expected {exc.expected}") from None
+        self.routes[route] = security
+        return security
+
+    def _route_security(self, route: Route) -> RouteSecurity:
         where = f"route {route.path} option"
         options = route.options
         off = self.settings.off
@@ -90,18 +99,16 @@ class SecurityGuard:
         if CORS_OPTION in options and "cors" not in off:
             value = options[CORS_OPTION]
             cors = None if value is False else CorsPolicy(
-                cors_settings_for(self.settings.cors, _mapping(value, where, CORS_OPTION), f"{where} cors"))
+                cors_settings_for(self.settings.cors, _mapping(value, where, CORS_OPTION), "route cors"))
             self.preflights = self.preflights or cors is not None
         headers = self.headers
         if HEADERS_OPTION in options and "headers" not in off:
             value = options[HEADERS_OPTION]
             headers = None if value is False else HeaderSet(headers_settings_for(
-                self.settings.headers, _mapping(value, where, HEADERS_OPTION), f"{where} security_headers"))
+                self.settings.headers, _mapping(value, where, HEADERS_OPTION), "route security_headers"))
         csrf = self.csrf is not None and options.get(CSRF_OPTION, True) is not False and not _exempt(
             route.path, self.settings.csrf.exempt if self.settings.csrf else ())
-        security = RouteSecurity(cors, headers, csrf, self._limits(route, where))
-        self.routes[route] = security
-        return security
+        return RouteSecurity(cors, headers, csrf, self._limits(route, where))
 
     def _limits(self, route: Route, where: str) -> dict[str, LimitRule]:
         if "rate_limit" in self.settings.off:

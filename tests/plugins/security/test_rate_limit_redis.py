@@ -148,3 +148,19 @@ def test_two_server_processes_share_one_exact_limit(two_servers: list[str]) -> N
     assert statuses.count(429) == 5
     served_by = {r.json()["port"] for r in responses if r.status_code == 200}
     assert len(served_by) == 2  # both processes answered, against one counter
+
+
+def test_scripts_are_loaded_again_after_a_script_flush(redis_url: str) -> None:
+    store = RedisStore(redis_url, "t:rl", 2.0)
+
+    async def run() -> list[bool]:
+        try:
+            first = await store.hit("s", "c", Rate(5, 60), "fixed-window")
+            redis.Redis.from_url(redis_url).script_flush()  # as a restarted or flushed Redis has none
+            second = await store.hit("s", "c", Rate(5, 60), "fixed-window")
+            bucket = await store.hit("s", "b", Rate(5, 60), "token-bucket")
+        finally:
+            await store.close()
+        return [first.remaining == 4, second.remaining == 3, bucket.allowed]
+
+    assert asyncio.run(run()) == [True, True, True]

@@ -107,3 +107,30 @@ def test_a_bad_route_option_stops_startup_naming_the_route() -> None:
     router.add_route("/x", lambda request: "x", ["GET"], rate_limit="lots")
     with pytest.raises(Exception, match=r"route /x option 'rate_limit'"):
         build_server(router, {"rate_limit": {}})
+
+
+@pytest.mark.parametrize(("option", "value", "key"), [
+    ("cors", {"origins": ["not-an-origin"]}, "cors.origins"),
+    ("cors", {"origins": ["*"], "credentials": True}, "cors.origins"),
+    ("cors", ["https://a.example"], "'cors': expected a dict"),
+    ("security_headers", {"frame_options": "ALLOWALL"}, "security_headers.frame_options"),
+    ("security_headers", {"csp": {"script-src": "'self'; x"}}, "security_headers.csp.script-src"),
+])
+def test_a_bad_route_policy_stops_startup_naming_the_route(option: str, value: Any, key: str) -> None:
+    router = Router()
+    router.add_route("/x", lambda request: "x", ["GET"], **{option: value})
+    with pytest.raises(Exception, match=r"route /x") as caught:
+        build_server(router, {"cors": {}, "headers": {}})
+    assert key in str(caught.value)
+
+
+def test_enabled_false_ignores_route_decorators() -> None:
+    from areion_core.testing import TestClient
+
+    router = Router()
+    router.add_route("/x", lambda request: "x", ["GET"], rate_limit="1/minute", cors={"origins": ["https://a.example"]})
+    server = build_server(router, {"rate_limit": {"enabled": False}, "cors": {"enabled": False}})
+    with TestClient(server) as client:
+        responses = [client.get("/x", headers={"origin": "https://a.example"}) for _ in range(3)]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert "access-control-allow-origin" not in responses[0].headers
