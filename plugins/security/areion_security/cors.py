@@ -85,7 +85,7 @@ class CorsPolicy:
         self.expose = ", ".join(settings.expose_headers)
         self.max_age = str(settings.max_age)
         #: Origin → the headers its actual responses get (None: refused); bounded.
-        self.answers: dict[str, MutableHeaders | None] = {}
+        self.answers: dict[str, tuple[MutableHeaders, MutableHeaders] | None] = {}
 
     def allows(self, origin: str) -> bool:
         """Whether ``origin`` may read this policy's responses."""
@@ -96,28 +96,33 @@ class CorsPolicy:
 
         A replayed (cached) response carries the headers of the request that made it: they are
         removed first. A fresh response whose handler set ``Access-Control-Allow-Origin`` itself
-        is left as the handler made it.
+        is left as the handler made it (``Vary: Origin`` added).
         """
         headers = response.headers
-        headers.add_vary("Origin")
         extensions = response.extensions
         if extensions is not None and REPLAYED in extensions:
             for name in _STAMPED:
                 if name in headers:
                     del headers[name]
         elif "access-control-allow-origin" in headers:
+            headers.add_vary("Origin")
             return
         origin = request.headers.get("origin")
-        if origin is None:
-            return
-        answer = self.answers.get(origin, _UNSEEN)
-        if answer is _UNSEEN:
-            answer = self._answer(origin)
-        if answer is not None:
-            headers.add_missing(answer)
+        answer = None
+        if origin is not None:
+            answer = self.answers.get(origin, _UNSEEN)
+            if answer is _UNSEEN:
+                answer = self._answer(origin)
+        if "vary" in headers:
+            headers.add_vary("Origin")
+            if answer is not None:
+                headers.add_missing(answer[0])
+        else:  # the usual case: Vary and the answer in one merge of pre-encoded lines
+            headers.add_missing(_VARY_ORIGIN if answer is None else answer[1])
 
-    def _answer(self, origin: str) -> MutableHeaders | None:
-        """The headers an allowed ``origin`` gets (None: refused), remembered (a bounded memo)."""
+    def _answer(self, origin: str) -> tuple[MutableHeaders, MutableHeaders] | None:
+        """The headers an allowed ``origin`` gets, without and with ``Vary: Origin`` (None:
+        refused), remembered in a bounded memo."""
         answer = None
         if self.matcher(origin.lower()):
             pairs = [("access-control-allow-origin", "*" if self.wildcard else origin)]
@@ -125,7 +130,7 @@ class CorsPolicy:
                 pairs.append(("access-control-allow-credentials", "true"))
             if self.expose:
                 pairs.append(("access-control-expose-headers", self.expose))
-            answer = MutableHeaders(pairs)
+            answer = (_encoded(pairs), _encoded([("vary", "Origin"), *pairs]))
         if len(self.answers) >= _MEMO_SIZE:
             self.answers.clear()  # a flood of made-up origins must not grow it for ever
         self.answers[origin] = answer
@@ -156,6 +161,16 @@ class CorsPolicy:
         if self.credentials:
             headers["access-control-allow-credentials"] = "true"
         return HttpResponse(None, 204, headers=headers)
+
+
+def _encoded(pairs: list[tuple[str, str]]) -> MutableHeaders:
+    """A header block validated and encoded once (for ``MutableHeaders.add_missing``)."""
+    block = MutableHeaders(pairs)
+    block.preencode()
+    return block
+
+
+_VARY_ORIGIN = _encoded([("vary", "Origin")])
 
 
 def preflight_of(request: HttpRequest) -> tuple[str, str] | None:

@@ -47,6 +47,13 @@ def csp_text(directives: Mapping[str, str]) -> str:
     return "; ".join(f"{name} {value}".rstrip() for name, value in directives.items())
 
 
+def _encoded(pairs: list[tuple[str, str]]) -> MutableHeaders:
+    """A header block validated and encoded once (for ``MutableHeaders.add_missing``)."""
+    block = MutableHeaders(pairs)
+    block.preencode()
+    return block
+
+
 class HeaderSet:
     """The security headers of one route (or of the app), validated once at startup."""
 
@@ -66,14 +73,14 @@ class HeaderSet:
             name = ("content-security-policy-report-only" if settings.csp_report_only
                     else "content-security-policy")
             pairs.append((name, csp_text(settings.csp)))
-        self.plain = self.secure = MutableHeaders(pairs)
+        self.plain = self.secure = _encoded(pairs)
         if settings.hsts:
             hsts = f"max-age={settings.hsts_max_age}"
             if settings.hsts_include_subdomains:
                 hsts += "; includeSubDomains"
             if settings.hsts_preload:
                 hsts += "; preload"
-            self.secure = MutableHeaders([*pairs, ("strict-transport-security", hsts)])
+            self.secure = _encoded([*pairs, ("strict-transport-security", hsts)])
 
     def apply(self, request: HttpRequest, response: HttpResponse) -> None:
         """Add each header the response does not already carry."""
