@@ -44,3 +44,25 @@ def test_cache_hits_carry_the_cors_headers_of_their_own_origin(store: str, reque
     assert calls.count == 1  # one miss, six hits
     round_trip = [(A, A, "true"), (B, B, "true"), (EVIL, None, None)]
     assert seen == [*round_trip, (None, None, None), *round_trip]
+
+
+def test_a_cached_response_never_replays_another_requests_hsts() -> None:
+    calls = Calls()
+    router = Router()
+
+    @router.get("/page")
+    @caching.cache(ttl=60)
+    async def page(req: HttpRequest) -> str:
+        calls.hit()
+        return "page"
+
+    server = build_server(router, {"headers": {}}, select=("caching", "security"),
+                          plugins={"caching": {"store": "memory"}}, forwarded_allow_ips=["127.0.0.1"])
+    with LiveServer(server) as live, httpx.Client(base_url=live.url) as http:
+        secure = http.get("/page", headers={"x-forwarded-proto": "https"})  # the miss, over https
+        plain = http.get("/page")  # a hit, over http
+        again = http.get("/page", headers={"x-forwarded-proto": "https"})
+    assert calls.count == 1
+    assert "strict-transport-security" in secure.headers
+    assert "strict-transport-security" not in plain.headers
+    assert "strict-transport-security" in again.headers
