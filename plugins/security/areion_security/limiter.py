@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from areion_core import HttpResponse, StandardMetrics, problem_response
@@ -43,15 +43,18 @@ class LimitRule:
     algorithm: str
     #: The route template, for the ``rate_limited`` metric's label.
     route: str
+    #: The ``RateLimit-Policy`` value (an sf-string names the policy: the scope), made once.
+    policy: str = field(init=False)
+    _name: str = field(init=False, repr=False)
 
-    @property
-    def policy(self) -> str:
-        """The ``RateLimit-Policy`` value (an sf-string names the policy: the scope)."""
-        return f"{_sf_string(self.scope)};q={self.rate.limit};w={self.rate.window}"
+    def __post_init__(self) -> None:
+        name = _sf_string(self.scope)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "policy", f"{name};q={self.rate.limit};w={self.rate.window}")
 
     def remaining(self, decision: Decision) -> str:
         """The ``RateLimit`` value for ``decision``."""
-        return f"{_sf_string(self.scope)};r={decision.remaining};t={retry_seconds(decision.reset)}"
+        return f"{self._name};r={decision.remaining};t={retry_seconds(decision.reset)}"
 
 
 def _sf_string(text: str) -> str:
