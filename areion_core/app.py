@@ -34,7 +34,7 @@ from .hookspecs import HOT_HOOKS
 from .log import DefaultLogger, setup_logging
 from .plugins import PluginInfo, PluginRegistry, discover, enable_tracing, load_entry_point, plugin_name, select
 from .request import HttpRequest
-from .routing import Middleware, Route, Router, RouteTree
+from .routing import Middleware, Route, Router, RouteTree, decode_segments
 from .telemetry import Telemetry
 from .types import Orchestrator, TemplateEngine
 
@@ -304,6 +304,32 @@ class App:
     def get_plugin(self, name: str) -> Any:
         """The loaded plugin object called ``name``, or None."""
         return self.registry.by_name.get(name)
+
+    def find_route(self, method: str, path: str) -> Route | None:
+        """The route that would answer ``method`` on ``path`` (a raw request path), or None.
+
+        For plugins that act for a request other than the one being routed: a CORS preflight
+        (an ``OPTIONS``) applies the policy of the route its ``Access-Control-Request-Method``
+        names. ``HEAD`` finds the ``GET`` route, as routing does; no redirect is followed.
+        """
+        tree = self._tree
+        found = tree.static.get(path) if "%" not in path else None
+        if found is None:
+            try:
+                segments = decode_segments(path) if "%" in path else path.split("/")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            hit = tree.match_segments(segments)
+            if hit is None and "%" in path and not any("/" in s for s in segments):
+                found = tree.static.get("/".join(segments))
+            elif hit is not None:
+                found = hit[0]
+        if found is None:
+            return None
+        route = found.get(method)
+        if route is None and method == "HEAD":
+            route = found.get("GET")
+        return route
 
     def url_for(self, name: str, *, request: HttpRequest | None = None, **params: Any) -> str:
         """The path of the route called ``name`` with ``params`` filled in (percent-encoded).

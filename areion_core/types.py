@@ -129,3 +129,6 @@ class PluginApp(Protocol):
 
     def url_for(self, name: str, **params: Any) -> str:
         """The path of the route called ``name`` with ``params`` filled in."""
+
+    def find_route(self, method: str, path: str) -> Route | None:
+        """The route that would answer ``method`` on the raw request ``path``, or None."""

@@ -381,4 +381,51 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
+SECURITY_ORDER = ("areion-bare", "areion-security")
+RATE_LIMIT_ORDER = ("areion-security", "areion-security-redis")
+SECURITY_ROUNDS = 3
+#: An origin the security app's CORS allow-list names: every answer is a CORS answer.
+CORS_ORIGIN = (("Origin", "http://localhost:3000"),)
+
+SCENARIOS = (
+    *SCENARIOS,
+    Scenario(
+        name="security",
+        title=f"GET /json with Origin, areion-security (CORS, trusted hosts, headers) on and off "
+              f"({SECURITY_ROUNDS} rounds)",
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        headers=CORS_ORIGIN,
+        check_body=_json_equals({"message": "Hello, World!"}),
+        only=frozenset(SECURITY_ORDER),
+        rounds=SECURITY_ROUNDS,
+        order=SECURITY_ORDER,
+        notes=(
+            "areion-security against areion-bare, interleaved: the request names an allowed "
+            "origin, so the plugin checks the Host, stamps Access-Control-Allow-Origin, "
+            "-Allow-Credentials and Vary: Origin, and adds six security headers on every "
+            "answer (issue 19's target: at least 90% of areion-bare)."
+        ),
+    ),
+    Scenario(
+        name="rate-limit-redis",
+        title=f"GET /json rate-limited on Redis, against the same app unlimited ({SECURITY_ROUNDS} rounds)",
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        headers=CORS_ORIGIN,
+        check_body=_json_equals({"message": "Hello, World!"}),
+        only=frozenset(RATE_LIMIT_ORDER),
+        rounds=SECURITY_ROUNDS,
+        order=RATE_LIMIT_ORDER,
+        notes=(
+            "areion-security-redis counts every request in a private Redis (one Lua script, "
+            "EVALSHA, per request) under a limit no run reaches, and answers with RateLimit "
+            "headers; areion-security is the same app without the limit (issue 19's target: at "
+            "least 50% of it)."
+        ),
+    ),
+)
+
 SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

@@ -15,6 +15,9 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 - `/whoami` — the client, scheme and host; from 127.0.0.1 the proxy headers are believed
 - `/sleep?s=N` — sleeps N seconds (0.5 by default) under a 1 s route timeout: past it the sleep is
   cancelled and the answer is a 503 problem+json; `/sleep/cancelled` counts the cancelled sleeps
+- `/limited` — five requests per minute per client, then a 429 with `Retry-After` and `RateLimit` headers
+  (areion-security; `POST /items` is limited to 100 per minute, CORS allows `http://localhost:3000`
+  with credentials, and only the hosts 127.0.0.1 and localhost are answered: examples/showcase/security.py)
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
 - `/static/...` — files from examples/showcase/static
 """
@@ -31,6 +34,8 @@ from areion_caching import CacheControl, CacheTypes, cache
 from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
 from areion_scheduling import DefaultOrchestrator
 from areion_templates import DefaultEngine
+
+from . import security
 
 HERE = Path(__file__).parent
 router = Router()
@@ -80,6 +85,8 @@ INDEX = {
         Link("sleeps_cancelled", "/sleep/cancelled", "how many sleeps the timeout has cancelled so far"),
         Link("whoami", "/whoami", "the client, scheme and host as the app sees them (behind a proxy on 127.0.0.1: "
              "what its X-Forwarded-* or Forwarded headers say)"),
+        Link("limited", "/limited", "five requests per minute per client, then a 429 problem+json with Retry-After "
+             "and the IETF RateLimit headers"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
         Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
     ),
@@ -281,6 +288,8 @@ def heartbeat() -> None:
     stats["last_tick"] = time.time()
 
 
+router.include_router(security.router)
+
 server = (
     AreionServerBuilder()
     .with_router(router)
@@ -295,6 +304,11 @@ server = (
         # memory by default; SHOWCASE_CACHE_STORE=redis and SHOWCASE_REDIS_URL for Redis.
         "caching": {"store": "${SHOWCASE_CACHE_STORE:-memory}",
                     "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
+        "security": {
+            "cors": {"origins": ["${SHOWCASE_CORS_ORIGIN:-http://localhost:3000}"], "credentials": True},
+            "hosts": {"allowed": ["127.0.0.1", "localhost"]},
+            "rate_limit": {"routes": {"POST /items": "100/minute"}},
+        },
     }})
     .build()
 )
