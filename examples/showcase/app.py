@@ -15,6 +15,8 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 - `/whoami` — the client, scheme and host; from 127.0.0.1 the proxy headers are believed
 - `/sleep?s=N` — sleeps N seconds (0.5 by default) under a 1 s route timeout: past it the sleep is
   cancelled and the answer is a 503 problem+json; `/sleep/cancelled` counts the cancelled sleeps
+- `/ws/echo`, `/ws/rooms/:room`, `/events/rooms/:room`, `/chat` — WebSockets, chat rooms over
+  channels and their server-sent events (examples/showcase/realtime.py)
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
 - `/static/...` — files from examples/showcase/static
 """
@@ -28,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from areion_caching import CacheControl, CacheTypes, cache
-from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
 from areion_scheduling import DefaultOrchestrator
 from areion_templates import DefaultEngine
+
+from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
+from examples.showcase import realtime
 
 HERE = Path(__file__).parent
 router = Router()
@@ -80,6 +84,8 @@ INDEX = {
         Link("sleeps_cancelled", "/sleep/cancelled", "how many sleeps the timeout has cancelled so far"),
         Link("whoami", "/whoami", "the client, scheme and host as the app sees them (behind a proxy on 127.0.0.1: "
              "what its X-Forwarded-* or Forwarded headers say)"),
+        Link("chat", "/chat", "a chat room in the browser over a WebSocket (open it twice); its messages as "
+             "server-sent events at /events/rooms/lobby"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
         Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
     ),
@@ -281,6 +287,8 @@ def heartbeat() -> None:
     stats["last_tick"] = time.time()
 
 
+router.include_router(realtime.router)
+
 server = (
     AreionServerBuilder()
     .with_router(router)
@@ -295,6 +303,9 @@ server = (
         # memory by default; SHOWCASE_CACHE_STORE=redis and SHOWCASE_REDIS_URL for Redis.
         "caching": {"store": "${SHOWCASE_CACHE_STORE:-memory}",
                     "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
+        # Channels in memory by default; SHOWCASE_CHANNELS=redis shares rooms across workers and hosts.
+        "realtime": {"allowed_origins": ["http://localhost:3000"], "backend": "${SHOWCASE_CHANNELS:-memory}",
+                     "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
     }})
     .build()
 )

@@ -78,7 +78,7 @@ class RealtimeSettings:
             client_no_context_takeover=read.boolean("client_no_context_takeover", d.client_no_context_takeover),
             compress_level=read.integer("compress_level", d.compress_level, minimum=1, maximum=9),
             backend=read.choice("backend", d.backend, ("memory", "redis")),
-            url=read.text("url", d.url, pattern=re.compile(r"^(redis|rediss|unix)://"),
+            url=read.text("url", d.url, pattern=re.compile(r"(redis|rediss|unix)://.+"),
                           expected="a redis://, rediss:// or unix:// URL"),
             history_size=read.integer("history_size", d.history_size, minimum=0),
             subscriber_queue=read.integer("subscriber_queue", d.subscriber_queue, minimum=1),
