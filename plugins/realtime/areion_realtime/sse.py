@@ -51,16 +51,32 @@ def sse_response(channels: Channels, channel: str, request: HttpRequest, *, hear
     async def events() -> AsyncIterator[bytes]:
         # The first bytes go out at once: the client knows it is connected (and proxies flush).
         yield (f"retry: {retry}\n" if retry is not None else "").encode() + b": connected\n\n"
+        conn = request.conn
+        # A client that left is noticed within a second or two, not at the next heartbeat: its
+        # stream would otherwise hold a worker's shutdown drain for the whole grace period.
+        tick = min(heartbeat, 1.0)
         async with channels.subscribe(channel, last_id=resume) as messages:
             iterator = messages.__aiter__()
+            idle = 0.0
             while True:
                 try:
-                    message = await asyncio.wait_for(iterator.__anext__(), heartbeat)
+                    message = await asyncio.wait_for(iterator.__anext__(), tick)
                 except TimeoutError:
-                    yield b": heartbeat\n\n"
+                    if conn is not None and conn.closed:
+                        return
+                    idle += tick
+                    if conn is not None and not conn.keep_alive:
+                        # The client half-closed (or asked for Connection: close): an empty
+                        # comment each tick finds out whether it is still there to read.
+                        yield b":\n\n"
+                        continue
+                    if idle >= heartbeat:
+                        idle = 0.0
+                        yield b": heartbeat\n\n"
                     continue
                 except StopAsyncIteration:
                     return
+                idle = 0.0
                 yield format_event(message, event)
 
     return StreamingResponse(events(), content_type="text/event-stream", headers={

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from areion_realtime import RealtimePlugin
+from areion_realtime import RealtimePlugin, get_channels, sse_response
 
-from areion_core import AreionServerBuilder, Router, UnauthorizedError, WebSocket
+from areion_core import AreionServerBuilder, HttpRequest, Router, StreamingResponse, UnauthorizedError, WebSocket
 from areion_core.runner import AreionServer
 from areion_core.testing import LiveServer
 
@@ -74,6 +74,14 @@ def make_router() -> Router:
     async def secure_echo(ws: WebSocket) -> None:
         await ws.accept()
         await ws.send_text(await ws.receive_text())
+
+    @router.get("/events/:channel")
+    async def events(request: HttpRequest, channel: str) -> StreamingResponse:
+        return sse_response(get_channels(request.app), channel, request, heartbeat=0.3, retry=1500)
+
+    @router.post("/publish/:channel")
+    async def publish(request: HttpRequest, channel: str) -> dict[str, str | None]:
+        return {"id": await get_channels(request.app).publish(channel, (await request.body()).decode())}
 
     @router.get("/plain")
     async def plain(request: Any) -> str:
