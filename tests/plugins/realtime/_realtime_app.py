@@ -6,11 +6,23 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from areion_realtime import RealtimePlugin, get_channels, sse_response
+from areion_realtime import ChannelUnavailable, RealtimePlugin, get_channels, sse_response
 
-from areion_core import AreionServerBuilder, HttpRequest, Router, StreamingResponse, UnauthorizedError, WebSocket
+from areion_core import (
+    AreionServerBuilder,
+    HttpRequest,
+    Router,
+    ServiceUnavailableError,
+    StreamingResponse,
+    UnauthorizedError,
+    WebSocket,
+    WebSocketDisconnect,
+)
 from areion_core.runner import AreionServer
 from areion_core.testing import LiveServer
+
+#: What the flood handler saw: the close code its send() ended with.
+OUTCOMES: dict[str, object] = {}
 
 
 def require_token(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -81,7 +93,20 @@ def make_router() -> Router:
 
     @router.post("/publish/:channel")
     async def publish(request: HttpRequest, channel: str) -> dict[str, str | None]:
-        return {"id": await get_channels(request.app).publish(channel, (await request.body()).decode())}
+        try:
+            return {"id": await get_channels(request.app).publish(channel, (await request.body()).decode())}
+        except ChannelUnavailable as exc:
+            raise ServiceUnavailableError(str(exc)) from exc
+
+    @router.websocket("/ws/flood")
+    async def flood(ws: WebSocket) -> None:
+        await ws.accept()
+        chunk = b"f" * 65536
+        try:
+            while True:
+                await ws.send(chunk)
+        except WebSocketDisconnect as exc:
+            OUTCOMES["flood"] = exc.code
 
     @router.get("/plain")
     async def plain(request: Any) -> str:
@@ -90,10 +115,10 @@ def make_router() -> Router:
     return router
 
 
-def make_server(**realtime: Any) -> AreionServer:
+def make_server(*plugins: Any, **realtime: Any) -> AreionServer:
     builder = (AreionServerBuilder().with_router(make_router()).without_config_file()
                .with_config({"plugins": {"enabled": [], "realtime": realtime}})
-               .with_plugins(RealtimePlugin()))
+               .with_plugins(RealtimePlugin(), *plugins))
     builder.with_access_log(False)
     return builder.build()
 

@@ -11,7 +11,30 @@ import struct
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
-def open_raw(port: int, path: str = "/ws/echo", headers: str = "") -> tuple[socket.socket, bytes]:
+class RawSocket:
+    """A socket whose first reads return what came with the 101 head (a frame sent at once)."""
+
+    def __init__(self, sock: socket.socket, pending: bytes) -> None:
+        self.sock = sock
+        self.pending = pending
+
+    def recv(self, size: int) -> bytes:
+        if self.pending:
+            data, self.pending = self.pending[:size], self.pending[size:]
+            return data
+        return self.sock.recv(size)
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def __enter__(self) -> RawSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+def open_raw(port: int, path: str = "/ws/echo", headers: str = "") -> tuple[RawSocket, bytes]:
     """Handshake on a fresh socket; the socket and the 101 head."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -26,8 +49,7 @@ def open_raw(port: int, path: str = "/ws/echo", headers: str = "") -> tuple[sock
         head += chunk
     head, _, rest = head.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 "), head
-    assert not rest
-    return sock, head
+    return RawSocket(sock, rest), head
 
 
 def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, mask: bool = True,
@@ -48,7 +70,7 @@ def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, 
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-def _exact(sock: socket.socket, n: int) -> bytes:
+def _exact(sock: RawSocket, n: int) -> bytes:
     data = b""
     while len(data) < n:
         chunk = sock.recv(n - len(data))
@@ -58,7 +80,7 @@ def _exact(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def read_frame(sock: socket.socket) -> tuple[bool, int, bytes]:
+def read_frame(sock: RawSocket) -> tuple[bool, int, bytes]:
     """``(fin, opcode, payload)`` of the server's next frame (never masked)."""
     first, second = _exact(sock, 2)
     assert not second & 0x80, "a server frame must not be masked"
@@ -70,7 +92,7 @@ def read_frame(sock: socket.socket) -> tuple[bool, int, bytes]:
     return bool(first & 0x80), first & 0x0F, _exact(sock, size)
 
 
-def close_code(sock: socket.socket) -> int:
+def close_code(sock: RawSocket) -> int:
     """Read frames until the close frame; its status code (1005 when it has none)."""
     while True:
         _, opcode, payload = read_frame(sock)
@@ -78,7 +100,7 @@ def close_code(sock: socket.socket) -> int:
             return struct.unpack("!H", payload[:2])[0] if payload else 1005
 
 
-def closes_after(sock: socket.socket) -> bool:
+def closes_after(sock: RawSocket) -> bool:
     """After the close frame, the server closes the TCP connection."""
     try:
         return sock.recv(1) == b""
