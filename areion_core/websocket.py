@@ -159,14 +159,14 @@ class WebSocket:
             await self._session.close(code, reason)
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._messages()
+        return self
 
-    async def _messages(self) -> AsyncIterator[str | bytes]:
+    async def __anext__(self) -> str | bytes:
+        # Not an async generator: iterating costs one coroutine per message, no asend().
         try:
-            while True:
-                yield await self._session.receive()
+            return await self._session.receive()
         except WebSocketDisconnect:
-            return
+            raise StopAsyncIteration from None
 
 
 def header_tokens(values: Sequence[str], lower: bool = True) -> list[str]:

@@ -164,7 +164,9 @@ class WebSocketConnection:
     def _deliver(self, message: str | bytes) -> None:
         incoming = self._incoming
         incoming.append(message)
-        self._hub.app.telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="in")
+        telemetry = self._hub.app.telemetry
+        if telemetry.enabled:  # a recorder is installed (the null one costs nothing to skip)
+            telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="in")
         if len(incoming) >= self._hub.settings.receive_queue and not self._paused:
             self._paused = True
             assert self._stream is not None
@@ -239,7 +241,9 @@ class WebSocketConnection:
         else:
             proto.send_binary(message)
         self._flush()
-        self._hub.app.telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="out")
+        telemetry = self._hub.app.telemetry
+        if telemetry.enabled:
+            telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="out")
         if stream.write_blocked:
             await self._wait_for_reader(stream)
 
