@@ -287,13 +287,12 @@ def heartbeat() -> None:
     stats["last_tick"] = time.time()
 
 
-router.include_router(realtime.router)
-
 server = (
     AreionServerBuilder()
     .with_router(router)
     .with_engine(engine)
     .with_orchestrator(orchestrator)
+    .with_plugins(realtime.RealtimeRoutes())  # /ws/echo, rooms, /chat: when the realtime plugin is on
     .with_static_dir(os.environ.get("AREION_STATIC_DIR") or HERE / "static")
     .with_global_headers({"X-Content-Type-Options": "nosniff"})
     # Proxy headers (X-Forwarded-*, Forwarded) are believed from 127.0.0.1 only: README "Behind a proxy".

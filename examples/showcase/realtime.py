@@ -10,6 +10,10 @@ the same rooms as resumable server-sent events, and a page that joins a room fro
 - `GET /events/rooms/:room` — the same room as server-sent events, resumable (`Last-Event-ID`)
 - `POST /rooms/:room/messages` — publish a text message to a room (the body)
 - `GET /chat?room=lobby` — a page that joins a room from the browser
+
+The routes are added by :class:`RealtimeRoutes` (given to ``with_plugins``) only when the
+realtime plugin is loaded: a WebSocket route without it stops the app at startup, and the
+showcase also runs with plugins switched off (``AREION_PLUGINS=""``, the benchmark's bare rows).
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from areion_core import (
     BadRequestError,
     HttpRequest,
     NotFoundError,
+    PluginApp,
     Router,
     ServiceUnavailableError,
     StreamingResponse,
     WebSocket,
     WebSocketDisconnect,
+    hookimpl,
 )
 
 router = Router()
@@ -108,3 +114,18 @@ async def chat(request: HttpRequest) -> object:
     if not ROOM.fullmatch(room):
         raise BadRequestError("room names are 1-64 letters, digits, '-' or '_'")
     return request.render_template("chat.html", {"room": room})
+
+
+#: The routes above, for RealtimeRoutes (whose hook's own argument is named ``router``).
+ROUTES = router
+
+
+class RealtimeRoutes:
+    """Adds the routes above when the realtime plugin is loaded (``with_plugins(RealtimeRoutes())``)."""
+
+    name = "showcase_realtime"
+
+    @hookimpl
+    def register_routes(self, app: PluginApp, router: Router) -> None:
+        if app.get_plugin("realtime") is not None:
+            router.include_router(ROUTES)
