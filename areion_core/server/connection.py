@@ -229,8 +229,7 @@ class HttpConnection(asyncio.Protocol):
 
     def stop_after_queued(self) -> None:
         """Answer what is queued, the last with ``Connection: close``, and read nothing more."""
-        self._req_keep_alive = False
-        if self._queue:
+        if self._queue:  # those before the last stay keep-alive: it may switch protocols
             last, _ = self._queue.pop()
             self._queue.append((last, False))
         self._error = (0, "")

@@ -245,3 +245,30 @@ def test_the_client_closing_ends_the_handler(live: LiveServer) -> None:
         with pytest.raises(ConnectionClosed):
             ws.recv(5)
         assert ws.close_code == 4000
+
+
+def test_a_frame_in_the_same_packet_as_the_handshake_is_read(port: int) -> None:
+    """The bytes after the request head in the same read go to the protocol, not to HTTP."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"  # a pipelined request before it
+                     b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n"
+                     + frame(TEXT, b"right away"))
+        data = b""
+        while b"right away" not in data:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+        first, _, rest = data.partition(b"\r\n\r\n")
+        assert first.startswith(b"HTTP/1.1 200 ")
+        assert b"HTTP/1.1 101 Switching Protocols\r\n" in rest
+        assert rest.endswith(b"\x81\x0aright away")
+
+
+def test_an_upgrade_to_a_plain_route_is_answered_as_http_then_closed(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"plain")
