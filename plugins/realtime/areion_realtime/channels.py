@@ -17,7 +17,7 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -31,6 +31,11 @@ class ChannelMessage:
     id: str
     channel: str
     data: str
+    #: ``id_key(id)``, worked out once: every subscriber compares it.
+    key: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", id_key(self.id))
 
 
 class ChannelUnavailable(Exception):
@@ -94,7 +99,7 @@ class MemoryBackend:
         if after is None:
             return kept
         floor = id_key(after)
-        return [m for m in kept if id_key(m.id) > floor]
+        return [m for m in kept if m.key > floor]
 
     async def close(self) -> None:
         self._deliver = None
@@ -161,7 +166,7 @@ class Subscription:
             queue = self._queue
             while queue:
                 message = queue.popleft()
-                key = id_key(message.id)
+                key = message.key
                 if key > self._floor:
                     self._floor = key
                     return message

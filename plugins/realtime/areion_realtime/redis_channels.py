@@ -131,7 +131,7 @@ class RedisBackend:
 
     def _dispatch(self, message: ChannelMessage) -> None:
         last = self._last.get(message.channel)
-        if last is not None and id_key(message.id) <= id_key(last):
+        if last is not None and message.key <= id_key(last):
             return  # caught up already (a reconnection read it from the stream)
         self._last[message.channel] = message.id
         if self._deliver is not None:
