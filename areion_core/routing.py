@@ -457,6 +457,8 @@ class Router:
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             if not inspect.iscoroutinefunction(inspect.unwrap(func)):
                 raise RouteError(f"WebSocket handler for {path!r} must be an async def")
+            # OpenAPI describes HTTP operations only: a WebSocket route stays out of the schema.
+            options.setdefault("include_in_schema", False)
             self.add_route(path, func, ["GET"], middlewares, name, **{WEBSOCKET_OPTION: True, **options})
             return func
 

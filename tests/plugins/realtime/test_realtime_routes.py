@@ -187,3 +187,11 @@ def test_testclient_websocket_connect() -> None:
             pass
         assert refused.value.response.status_code == 403
         assert client.get("/ws/echo").status_code == 426
+
+
+def test_websocket_routes_are_get_routes_of_their_own_kind_outside_the_schema() -> None:
+    app = make_server().app.build()
+    kinds = {route.path: (route.kind, sorted(route.methods), route.include_in_schema) for route in app.routes}
+    assert kinds["/ws/echo"] == ("websocket", ["GET"], False)
+    assert kinds["/secure/echo"] == ("websocket", ["GET"], False)  # in a group, with its prefix
+    assert kinds["/plain"] == ("http", ["GET"], True)
