@@ -157,3 +157,29 @@ def test_chat_pages_in_one_process(recorder: PageRecorder, browser: object, live
         recorder.assert_clean()
     finally:
         other.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_chat_pages_with_two_workers_and_redis(browser: object, tmp_path: Path, redis_url: str) -> None:
+    """`areion run --workers 2` with Redis channels: pages see each other's messages whichever
+    worker the kernel gave each WebSocket (SO_REUSEPORT spreads them)."""
+    process = ShowcaseProcess(tmp_path / "workers.log", {"SHOWCASE_CHANNELS": "redis", "SHOWCASE_REDIS_URL": redis_url},
+                              workers=2)
+    pages = [PageRecorder(browser) for _ in range(3)]  # type: ignore[arg-type]
+    try:
+        for recorder in pages:
+            assert recorder.goto(process.url + "/chat?room=workers").status == 200
+            recorder.page.wait_for_function("document.getElementById('status').textContent === 'connected'")
+        for n, recorder in enumerate(pages):
+            recorder.page.fill("#text", f"page {n}")
+            recorder.page.press("#text", "Enter")
+        for recorder in pages:
+            log = recorder.page.locator("#log li")
+            log.nth(2).wait_for()
+            assert sorted(log.all_inner_texts()) == ["page 0", "page 1", "page 2"]
+            recorder.assert_clean()
+    finally:
+        for recorder in pages:
+            recorder.close()
+        process.stop()
