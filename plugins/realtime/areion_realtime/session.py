@@ -167,10 +167,12 @@ class WebSocketConnection:
         telemetry = self._hub.app.telemetry
         if telemetry.enabled:  # a recorder is installed (the null one costs nothing to skip)
             telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="in")
-        if len(incoming) >= self._hub.settings.receive_queue and not self._paused:
+        if len(incoming) >= self._hub.settings.receive_queue:
+            # The handler is behind: the client waits (TCP back-pressure). Every time, not once:
+            # the connection resumes reading by itself when its own writes drain.
             self._paused = True
             assert self._stream is not None
-            self._stream.pause_reading()  # the handler is behind: the client waits (TCP back-pressure)
+            self._stream.pause_reading()
         self._wake()
 
     def _eof_received(self) -> None:
@@ -278,6 +280,10 @@ class WebSocketConnection:
         proto, stream = self._proto, self._stream
         assert proto is not None and stream is not None
         self._stop_timers()
+        self._incoming.clear()
+        if self._paused:  # the close handshake needs the client's bytes again
+            self._paused = False
+            stream.resume_reading()
         if proto.state is _OPEN:
             if error is None:
                 proto.send_close(1000, "")
@@ -298,6 +304,9 @@ class WebSocketConnection:
         if proto is not None and proto.state is _OPEN:
             proto.send_close(GOING_AWAY, "server shutting down")
             self._flush()
+            if self._paused and self._stream is not None:  # the client's close reply must be read
+                self._paused = False
+                self._stream.resume_reading()
         if self._closed is None:
             self._set_closed(GOING_AWAY, "server shutting down")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -66,6 +67,11 @@ def make_router() -> Router:
         await ws.accept(subprotocol=chosen)
         await ws.send_text(f"protocol={chosen}")
         await ws.receive()
+
+    @router.websocket("/ws/wait_forever")
+    async def wait_forever(ws: WebSocket) -> None:
+        await ws.accept()
+        await asyncio.sleep(2.5)  # never reads (long enough for the test, short enough for shutdown)
 
     @router.websocket("/ws/fail")
     async def fail(ws: WebSocket) -> None:

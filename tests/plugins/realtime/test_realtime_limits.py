@@ -18,7 +18,7 @@ from areion_core.testing import LiveServer
 from tests._redis import RedisServer
 
 from ._realtime_app import OUTCOMES, live_ws, make_server, ws_url
-from ._ws_raw import CLOSE, PING, open_raw, read_frame
+from ._ws_raw import CLOSE, PING, frame, open_raw, read_frame
 
 __all__ = ["live_ws"]
 
@@ -147,3 +147,21 @@ def test_a_redis_restart_during_a_broadcast(own_redis: RedisServer) -> None:
         assert refused > 0, "Redis was down for a while: some publishes must have been refused"
         assert acknowledged and set(acknowledged) <= set(received)
         assert received.index(acknowledged[-1]) > 0
+
+
+def test_a_handler_that_does_not_read_pauses_the_client(live_ws: Live) -> None:
+    """``receive_queue`` whole messages wait for the handler; then the socket is not read and the
+    client's sends block (TCP back-pressure) instead of growing the server's memory."""
+    live = live_ws(receive_queue=4)
+    sock, _ = open_raw(live.port, "/ws/wait_forever")
+    with sock:
+        sock.sock.settimeout(1.5)
+        sent = 0
+        message = frame(1, b"x" * 65536)
+        try:
+            for _ in range(2000):  # 128 MiB: far more than the kernel buffers hold
+                sock.sendall(message)
+                sent += 1
+        except TimeoutError:
+            pass
+        assert 4 < sent < 2000
