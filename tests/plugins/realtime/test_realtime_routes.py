@@ -195,3 +195,16 @@ def test_websocket_routes_are_get_routes_of_their_own_kind_outside_the_schema() 
     assert kinds["/ws/echo"] == ("websocket", ["GET"], False)
     assert kinds["/secure/echo"] == ("websocket", ["GET"], False)  # in a group, with its prefix
     assert kinds["/plain"] == ("http", ["GET"], True)
+
+
+async def test_async_testclient_websocket_connect() -> None:
+    from areion_core.testing import AsyncTestClient
+
+    async with AsyncTestClient(make_server()) as client:
+        async with client.websocket_connect("/ws/echo") as ws:
+            await ws.send_text("async")
+            assert await ws.receive_text() == "async"
+            assert (await client.get("/plain")).text == "plain"
+        async with client.websocket_connect("/ws/chat", subprotocols=["chat.v2"]) as ws:
+            assert ws.subprotocol == "chat.v2"
+            assert await ws.receive_text() == "protocol=chat.v2"
