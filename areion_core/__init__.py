@@ -40,7 +40,18 @@ from .routing import DefaultRouter, Route, Router, route_options, set_route_opti
 from .runner import AreionServer
 from .server import ServerLimits
 from .telemetry import Metric, StandardMetrics, Telemetry
-from .types import Connection, Orchestrator, Plugin, PluginApp, TemplateEngine
+from .types import (
+    ByteStream,
+    Connection,
+    Orchestrator,
+    Plugin,
+    PluginApp,
+    ProtocolSwitch,
+    TemplateEngine,
+    WebSocketProtocol,
+    WebSocketSession,
+)
+from .websocket import WebSocket, WebSocketDisconnect
 
 __version__ = "2.0.0"
 
@@ -64,6 +75,7 @@ __all__ = [
     "AreionServer",
     "AreionServerBuilder",
     "BadRequestError",
+    "ByteStream",
     "ConfigError",
     "Connection",
     "DefaultEngine",
@@ -86,6 +98,7 @@ __all__ = [
     "Plugin",
     "PluginApp",
     "PluginError",
+    "ProtocolSwitch",
     "RequestValidationError",
     "Route",
     "RouteError",
@@ -98,6 +111,10 @@ __all__ = [
     "TemplateEngine",
     "UnauthorizedError",
     "UnsupportedMediaTypeError",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketProtocol",
+    "WebSocketSession",
     "create_empty_response",
     "create_error_response",
     "create_file_response",

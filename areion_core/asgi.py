@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from ._asgi_websocket import ASGIWebSocketConnection
 from .app import App
 from .server.connection import problem_body
 
@@ -114,6 +115,9 @@ class ASGIAdapter:
         if kind == "lifespan":
             await self._lifespan(receive, send)
             return
+        if kind == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if kind != "http":
             raise RuntimeError(f"Areion's ASGI adapter does not handle {kind!r} connections")
         app = self.app
@@ -165,6 +169,29 @@ class ASGIAdapter:
             watcher.cancel()
         if conn.closed and task.cancelling():
             task.uncancel()  # the cancel came after the handler's last wait: nothing to undo
+        await conn.finish()
+
+    async def _websocket(self, scope: Scope, receive: Any, send: Any) -> None:
+        """A ``websocket`` scope: the same request, route and handler (``_asgi_websocket.py``)."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        app = self.app
+        prefix = b"".join(line + b"\r\n" for line in app.constant_headers().split(b"\r\n")
+                          if line and not line.lower().startswith(b"server:"))
+        conn = ASGIWebSocketConnection(receive, send, scope, prefix)
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        root = scope.get("root_path") or ""
+        if root:
+            raw_path = self._below_root(root, raw_path)
+        qs = scope.get("query_string", b"")
+        headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
+        try:
+            request = app.make_request("GET", raw_path + (b"?" + qs if qs else b""), headers, b"", conn,
+                                       scope.get("http_version", "1.1"))
+        except ValueError:
+            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+            return
+        await app.handle(request)
         await conn.finish()
 
     @staticmethod

@@ -25,6 +25,7 @@ Endpoint = Callable[[HttpRequest], Any]
 def compile_endpoint(
     route: Route, middlewares: Sequence[Middleware], run_sync: Callable[..., Any], inline: bool,
     request_timeout: float | None = None, logger: logging.Logger | None = None,
+    handler: Callable[..., Any] | None = None,
 ) -> Endpoint:
     """The endpoint of ``route``: ``middlewares`` (outermost first) around its handler.
 
@@ -32,9 +33,14 @@ def compile_endpoint(
     called on the event loop instead. ``request_timeout`` (``limits.request_timeout``) bounds
     the handler of a route without a ``timeout=`` of its own; ``route.timeout`` is set to the
     bound the route gets, and only a bounded route's endpoint is wrapped (``timeouts.py``).
+    ``handler`` replaces ``route.handler`` inside the middleware (a WebSocket route's
+    request-level endpoint, which calls the route's handler); parameters still bind by
+    ``route.handler``'s signature.
     """
     binder = build_binder(route)
-    call, is_async = compose(route.handler, middlewares, run_sync, inline)
+    if route.kind == "websocket":
+        request_timeout = None  # a WebSocket lives as long as its conversation
+    call, is_async = compose(handler or route.handler, middlewares, run_sync, inline)
     if route.status_code is not None:  # only such routes pay for it
         call = _with_status(call, route.status_code, None if (is_async or inline) else run_sync)
         is_async = True
@@ -43,7 +49,7 @@ def compile_endpoint(
         route.timeout = check_default_timeout(request_timeout)
     if route.timeout is None:
         return endpoint
-    in_thread = not inline and not inspect.iscoroutinefunction(route.handler)
+    in_thread = not inline and not inspect.iscoroutinefunction(handler or route.handler)
     return with_timeout(endpoint, route.timeout, f"{route.name} ({route.path})",
                         logger or logging.getLogger("areion"), in_thread)
 

@@ -25,6 +25,8 @@ from .timeouts import check_timeout
 
 Middleware = Callable[[Callable[..., Any]], Callable[..., Any]]
 _OPTIONS_ATTR = "__areion_route_options__"
+#: The route option that makes a route a WebSocket route (set by ``Router.websocket``).
+WEBSOCKET_OPTION = "websocket"
 DEFAULT_METHODS = ("GET",)
 
 
@@ -138,6 +140,7 @@ class Route:
         "handler",
         "include_in_schema",
         "inline",
+        "kind",
         "localns",
         "methods",
         "middlewares",
@@ -176,6 +179,8 @@ class Route:
         self.middlewares = spec.middlewares
         self.localns = spec.localns
         self.inline = bool(opts.get("inline", False))
+        #: "http", or "websocket" for a ``Router.websocket`` route (GET + Upgrade; websocket.py).
+        self.kind: str = "websocket" if opts.get(WEBSOCKET_OPTION) else "http"
         #: Seconds the handler may take (``timeout=``; None: none). The app replaces it with the
         #: timeout the route really gets (its own, else ``limits.request_timeout``) when it builds.
         self.timeout: float | None = check_timeout(opts.get("timeout"), f"route {self.name} ({self.path})")
@@ -438,6 +443,26 @@ class Router:
 
     def delete(self, path: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.route(path, ["DELETE"], **kw)
+
+    def websocket(
+        self, path: str, middlewares: Sequence[Middleware] | None = None, name: str | None = None, **options: Any,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: a WebSocket route, ``async def handler(ws, **path_params)``.
+
+        A GET route whose handler receives an ``areion_core.WebSocket`` once the client asked
+        to upgrade (a plain GET gets 426). The protocol comes from a plugin (areion-realtime);
+        middleware wraps the handshake like any request. No default timeout applies.
+        """
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            if not inspect.iscoroutinefunction(inspect.unwrap(func)):
+                raise RouteError(f"WebSocket handler for {path!r} must be an async def")
+            # OpenAPI describes HTTP operations only: a WebSocket route stays out of the schema.
+            options.setdefault("include_in_schema", False)
+            self.add_route(path, func, ["GET"], middlewares, name, **{WEBSOCKET_OPTION: True, **options})
+            return func
+
+        return decorator
 
     def group(
         self, base_path: str, middlewares: Sequence[Middleware] | None = None, tags: Sequence[str] | None = None,

@@ -55,6 +55,9 @@ class Scenario:
     #: The order of the frameworks within a round; the first is the one the others are
     #: compared with. Empty: the order of ``FRAMEWORKS``.
     order: tuple[str, ...] = ()
+    #: What drives the load: wrk (HTTP), or ``_ws_load.py``'s "ws-echo" / "ws-broadcast" on
+    #: the WebSocket at ``path`` (the one-request check is then the load's own, per message).
+    load: str = "wrk"
 
     @property
     def shared(self) -> bool:
@@ -427,5 +430,45 @@ SCENARIOS = (
         ),
     ),
 )
+#: The peers that serve the WebSocket scenarios (bench/apps: /ws/echo and /ws/rooms/bench).
+WEBSOCKET_PEERS = frozenset({"areion", "starlette", "aiohttp", "socketify"})
+WEBSOCKET_SCENARIOS = (
+    Scenario(
+        name="ws-echo",
+        title="WebSocket echo: 64 connections, 1 KB text messages (messages/s)",
+        method="GET",
+        path="/ws/echo",
+        content_type="",
+        check_body=lambda body: True,
+        only=WEBSOCKET_PEERS,
+        load="ws-echo",
+        notes=(
+            "bench/_ws_load.py (wrk has no WebSocket): each connection sends a 1 KB text "
+            "message and waits for its echo, checked byte for byte; requests/s is echoed "
+            "messages per second, latency the round trip. No compression is offered. Areion "
+            "serves the showcase's /ws/echo (areion-realtime); Starlette runs on uvicorn "
+            "(its websockets implementation), aiohttp on its own server, socketify on uWebSockets."
+        ),
+    ),
+    Scenario(
+        name="ws-broadcast",
+        title="WebSocket broadcast: 1 publisher, 1,000 subscribers, 20 messages/s (delivery p99)",
+        method="GET",
+        path="/ws/rooms/bench",
+        content_type="",
+        check_body=lambda body: True,
+        only=WEBSOCKET_PEERS,
+        load="ws-broadcast",
+        connections=1000,
+        notes=(
+            "1,000 members of one room and a publisher sending a time-stamped 1 KB message "
+            "every 50 ms; every member gets every message. requests/s is deliveries per second; "
+            "the latencies are send-to-delivery over every delivery (p99 is the figure). "
+            "Areion's room goes through its channels (memory backend), the peers loop over "
+            "their open sockets."
+        ),
+    ),
+)
+SCENARIOS = (*SCENARIOS, *WEBSOCKET_SCENARIOS)
 
 SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

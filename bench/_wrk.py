@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +149,35 @@ def run_wrk(
         handle.write(f"$ {' '.join(command)}\n{completed.stdout}{completed.stderr}\n")
     if completed.returncode != 0:
         raise RuntimeError(f"wrk exited with {completed.returncode}: {completed.stderr.strip()}")
+    return parse_result(completed.stdout)
+
+
+def run_ws_load(
+    url: str,
+    mode: str,
+    *,
+    duration_s: int,
+    connections: int,
+    cpu: int | None,
+    log: Path,
+) -> WrkResult:
+    """The WebSocket scenarios' load (``_ws_load.py``: wrk has no WebSocket), like ``run_wrk``:
+    pinned to ``cpu``, its output appended to ``log``, its result line in wrk's shape
+    (a "request" is an echoed message or a delivery, latency the round trip or delivery)."""
+    command = [
+        sys.executable, str(Path(__file__).resolve().parent / "_ws_load.py"), "--url", url,
+        "--mode", mode, "--connections", str(connections), "--duration", str(duration_s),
+    ]  # fmt: skip
+    if cpu is not None:
+        command = ["taskset", "-c", str(cpu), *command]
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration_s + 120, check=False
+    )
+    with log.open("a") as handle:
+        handle.write(f"$ {' '.join(command)}\n{completed.stdout}{completed.stderr}\n")
+    if completed.returncode != 0:
+        raise RuntimeError(f"the WebSocket load exited with {completed.returncode}: "
+                           f"{completed.stderr.strip()[-500:]}")
     return parse_result(completed.stdout)
 
 

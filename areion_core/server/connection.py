@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .driver import RequestDriver
 from .flow import FlowControl
 from .parser import BODY, WAITING, RequestReader
+from .upgrade import UpgradedStream
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -105,6 +106,7 @@ class HttpConnection(asyncio.Protocol):
         "state",
         "tls",
         "transport",
+        "upgraded",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -133,6 +135,8 @@ class HttpConnection(asyncio.Protocol):
         self._queued = False
         #: Bytes written to this connection so far (the access log's ``bytes``).
         self.bytes_written = 0
+        #: Where the bytes go once the connection switched protocols (upgrade.py), else None.
+        self.upgraded: UpgradedStream | None = None
 
     # --- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -166,11 +170,15 @@ class HttpConnection(asyncio.Protocol):
         self.flow.wake()
         self._queue.clear()
         self.reader.discard()
+        if self.upgraded is not None:
+            self.upgraded.feed_eof()
         if not self._busy:
             self.driver.release()
 
     def data_received(self, data: bytes) -> None:
         if self._error is not None or self._closed:
+            if self.upgraded is not None and not self._closed:
+                self.upgraded.feed(data)  # switched protocols: the bytes are not HTTP any more
             return
         self.reader.feed(data)
         if not self._busy and self._queue and not self._queued:
@@ -179,7 +187,7 @@ class HttpConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         # Half-close from the client: finish what is in flight, then close our side.
-        if not self._busy and not self._queue:
+        if self.upgraded is not None or (not self._busy and not self._queue):
             return None
         self._req_keep_alive = False
         if not self._queue:
@@ -221,8 +229,7 @@ class HttpConnection(asyncio.Protocol):
 
     def stop_after_queued(self) -> None:
         """Answer what is queued, the last with ``Connection: close``, and read nothing more."""
-        self._req_keep_alive = False
-        if self._queue:
+        if self._queue:  # those before the last stay keep-alive: it may switch protocols
             last, _ = self._queue.pop()
             self._queue.append((last, False))
         self._error = (0, "")

@@ -117,6 +117,7 @@ class RequestReader:
         "phase",
         "since",
         "state",
+        "upgrade_rest",
     )
 
     def __init__(self, conn: ReaderOwner) -> None:
@@ -144,6 +145,8 @@ class RequestReader:
         self._content_length = -1
         self._body: list[bytes] = []
         self._body_len = 0
+        #: After an Upgrade request (the last one read): the bytes that followed its head.
+        self.upgrade_rest: bytes | None = None
         #: What is left of a large read, parsed on later turns of the loop.
         self._unparsed: bytes | memoryview = b""
 
@@ -195,8 +198,10 @@ class RequestReader:
         conn = self.conn
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._upgrade()
+        except httptools.HttpParserUpgrade as exc:
+            # The argument is how many bytes of ``data`` the request head took.
+            used = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            self._upgrade(bytes(data[used:]))
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, Reject):
@@ -216,8 +221,9 @@ class RequestReader:
             if phase == HEADERS or (phase == BODY and self._te is not None):
                 self._bound_idle_bytes(len(data))
 
-    def _upgrade(self) -> None:
-        # We do not speak any upgraded protocol: answer what was parsed, then close.
+    def _upgrade(self, rest: bytes) -> None:
+        # Parsing stops here: what follows is another protocol's (or nothing, when the request
+        # is answered as plain HTTP and the connection closes). The app's handler may switch.
         conn = self.conn
         if self._content_length > 0 or self._te is not None:
             # httptools never reads the body of an Upgrade request: answering it would act on
@@ -225,6 +231,12 @@ class RequestReader:
             conn.drop_last_queued()
             conn.fail(501, "a request body with Upgrade is not supported")
         else:
+            if self._unparsed:
+                rest += bytes(self._unparsed)
+                self._unparsed = b""
+            # Answered like any request, then the connection closes, unless the handler
+            # switches protocols (upgrade.switch_protocol), handing ``rest`` over.
+            self.upgrade_rest = rest
             conn.stop_after_queued()
 
     # --- httptools callbacks ----------------------------------------------------------------

@@ -15,9 +15,10 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "examples" / "showcase" / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -51,6 +52,41 @@ async def table(request: Request) -> Response:
     )
 
 
+async def ws_echo(websocket: WebSocket) -> None:
+    """The WebSocket echo scenario: text as text, binary as binary."""
+    await websocket.accept()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await websocket.send_text(message["text"])
+        else:
+            await websocket.send_bytes(message["bytes"])
+
+
+#: The broadcast scenario's room: every open member socket.
+ROOM: set[WebSocket] = set()
+
+
+async def ws_room(websocket: WebSocket) -> None:
+    """The broadcast scenario: each text message goes to every member of the room."""
+    await websocket.accept()
+    ROOM.add(websocket)
+    try:
+        while True:
+            text = await websocket.receive_text()
+            for member in list(ROOM):
+                try:
+                    await member.send_text(text)
+                except Exception:
+                    ROOM.discard(member)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        ROOM.discard(websocket)
+
+
 app = Starlette(
     debug=False,
     routes=[
@@ -59,6 +95,8 @@ app = Starlette(
         Route("/users/{id}/posts/{post}", user_post),
         Route("/echo", echo, methods=["POST"]),
         Route("/table", table),
+        WebSocketRoute("/ws/echo", ws_echo),
+        WebSocketRoute("/ws/rooms/bench", ws_room),
         Mount("/static", StaticFiles(directory=os.environ["AREION_BENCH_STATIC"])),
     ],
 )

@@ -18,6 +18,8 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 - `/limited` — five requests per minute per client, then a 429 with `Retry-After` and `RateLimit` headers
   (areion-security; `POST /items` is limited to 100 per minute, CORS allows `http://localhost:3000`
   with credentials, and only the hosts 127.0.0.1 and localhost are answered: examples/showcase/security.py)
+- `/ws/echo`, `/ws/rooms/:room`, `/events/rooms/:room`, `/chat` — WebSockets, chat rooms over
+  channels and their server-sent events (examples/showcase/realtime.py)
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
 - `/static/...` — files from examples/showcase/static
 """
@@ -35,7 +37,7 @@ from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFo
 from areion_scheduling import DefaultOrchestrator
 from areion_templates import DefaultEngine
 
-from . import security
+from . import realtime, security
 
 HERE = Path(__file__).parent
 router = Router()
@@ -87,6 +89,8 @@ INDEX = {
              "what its X-Forwarded-* or Forwarded headers say)"),
         Link("limited", "/limited", "five requests per minute per client, then a 429 problem+json with Retry-After "
              "and the IETF RateLimit headers"),
+        Link("chat", "/chat", "a chat room in the browser over a WebSocket (open it twice); its messages as "
+             "server-sent events at /events/rooms/lobby"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
         Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
     ),
@@ -295,6 +299,7 @@ server = (
     .with_router(router)
     .with_engine(engine)
     .with_orchestrator(orchestrator)
+    .with_plugins(realtime.RealtimeRoutes())  # /ws/echo, rooms, /chat: when the realtime plugin is on
     .with_static_dir(os.environ.get("AREION_STATIC_DIR") or HERE / "static")
     .with_global_headers({"X-Content-Type-Options": "nosniff"})
     # Proxy headers (X-Forwarded-*, Forwarded) are believed from 127.0.0.1 only: README "Behind a proxy".
@@ -309,6 +314,9 @@ server = (
             "hosts": {"allowed": ["127.0.0.1", "localhost"]},
             "rate_limit": {"routes": {"POST /items": "100/minute"}},
         },
+        # Channels in memory by default; SHOWCASE_CHANNELS=redis shares rooms across workers and hosts.
+        "realtime": {"allowed_origins": ["http://localhost:3000"], "backend": "${SHOWCASE_CHANNELS:-memory}",
+                     "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
     }})
     .build()
 )
