@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from areion_caching import CacheControl, CacheTypes, cache
-from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
 from areion_scheduling import DefaultOrchestrator
 from areion_templates import DefaultEngine
+
+from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
 
 from . import realtime, security
 
