@@ -19,6 +19,7 @@ from .exceptions import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from .forms import FormData, UploadedFile
 from .headers import Headers, MutableHeaders
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
 from .log import DefaultLogger
@@ -72,6 +73,7 @@ __all__ = [
     "DefaultRouter",
     "FileResponse",
     "ForbiddenError",
+    "FormData",
     "Headers",
     "HttpError",
     "HttpRequest",
@@ -98,6 +100,7 @@ __all__ = [
     "TemplateEngine",
     "UnauthorizedError",
     "UnsupportedMediaTypeError",
+    "UploadedFile",
     "create_empty_response",
     "create_error_response",
     "create_file_response",

@@ -15,6 +15,10 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 - `/whoami` — the client, scheme and host; from 127.0.0.1 the proxy headers are believed
 - `/sleep?s=N` — sleeps N seconds (0.5 by default) under a 1 s route timeout: past it the sleep is
   cancelled and the answer is a 503 problem+json; `/sleep/cancelled` counts the cancelled sleeps
+- `PUT /upload` — streams the body into a SHA-256 (`{"bytes", "sha256"}`, up to 2 GiB);
+  `POST /upload/form` — a multipart form parsed as it arrives, each file hashed;
+  `POST /items` — a dataclass body: 201 with the item, 422 problem+json listing every error
+  (uploads.py)
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
 - `/static/...` — files from examples/showcase/static
 """
@@ -31,6 +35,8 @@ from areion_caching import CacheControl, CacheTypes, cache
 from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
 from areion_scheduling import DefaultOrchestrator
 from areion_templates import DefaultEngine
+
+from .uploads import router as uploads_router
 
 HERE = Path(__file__).parent
 router = Router()
@@ -64,6 +70,8 @@ class Link:
     shows: str
     params: tuple[tuple[str, object], ...] = ()
     method: str = "GET"
+    #: How to try it when a browser cannot (a curl command line, its URL relative to the page).
+    curl: str = ""
 
 
 #: The index page: first what the README's showcase section lists, then the other endpoints.
@@ -80,6 +88,12 @@ INDEX = {
         Link("sleeps_cancelled", "/sleep/cancelled", "how many sleeps the timeout has cancelled so far"),
         Link("whoami", "/whoami", "the client, scheme and host as the app sees them (behind a proxy on 127.0.0.1: "
              "what its X-Forwarded-* or Forwarded headers say)"),
+        Link("upload", "/upload", "a body of any size, hashed as it arrives: its size and SHA-256", method="PUT",
+             curl="curl -T big.iso"),
+        Link("upload_form", "/upload/form", "a multipart form parsed as it arrives: each file's size and SHA-256",
+             method="POST", curl="curl -F note=hi -F file=@big.iso"),
+        Link("create_item", "/items", "a JSON item: 201 with it, or a 422 problem listing every invalid field",
+             method="POST", curl="curl -H 'Content-Type: application/json' -d '{\"name\": \"pen\", \"price\": 1.5}'"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
         Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
     ),
@@ -280,6 +294,8 @@ def heartbeat() -> None:
     stats["ticks"] = int(stats["ticks"] or 0) + 1
     stats["last_tick"] = time.time()
 
+
+router.include_router(uploads_router)
 
 server = (
     AreionServerBuilder()
