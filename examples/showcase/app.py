@@ -152,7 +152,7 @@ async def user_post(request: HttpRequest, id: int, post: int) -> Post:
     return Post(user_id=id, post_id=post, title=f"Post {post} by user {id}")
 
 
-@router.post("/echo")
+@router.post("/echo", request_body={"content": {"application/json": {"schema": {}}}, "required": False})
 async def echo(request: HttpRequest) -> object:
     """Send back the JSON body."""
     return request.get_parsed_body()
