@@ -234,7 +234,7 @@ class BodyReading:
             except BaseException:
                 reader.close()
                 raise
-        elif lowered.startswith("application/x-www-form-urlencoded") or not (ctype or self._source or self.body):
+        elif lowered.startswith("application/x-www-form-urlencoded"):
             form = parse_urlencoded(bytes(await self.read_body()))
         else:
             raise UnsupportedMediaTypeError(
