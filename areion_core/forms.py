@@ -13,6 +13,7 @@ their temporary files) once the response is sent: ``save()`` what must outlive i
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -75,7 +76,7 @@ class UploadedFile:
         """Move the read position (``await file.seek(0)`` to read it again)."""
         return self._file.seek(offset)
 
-    async def save(self, path: str) -> int:
+    async def save(self, path: str | os.PathLike[str]) -> int:
         """Copy the whole content to ``path`` (in a worker thread); returns the bytes written."""
         def copy() -> int:
             self._file.seek(0)

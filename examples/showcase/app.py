@@ -115,7 +115,8 @@ INDEX = {
 async def index(request: HttpRequest) -> object:
     """This page: a link to every endpoint of the showcase."""
     sections = {title: [(link, _href(request, link)) for link in links] for title, links in INDEX.items()}
-    return request.render_template("index.html", {"sections": sections})
+    base = f"{request.scheme}://{request.host}"  # for the curl command lines
+    return request.render_template("index.html", {"sections": sections, "request_base": base})
 
 
 def _href(request: HttpRequest, link: Link) -> str | None:
