@@ -240,3 +240,23 @@ def test_a_client_that_stops_mid_body_times_out_with_408(server):
         sock.sendall(b"PUT /hash HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly part")
         response = read_all(sock, timeout=6)
     assert status_of(response) == 408
+
+
+def test_a_body_parameter_keeps_the_body_whole(live):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Note:
+        title: str
+
+    r = Router()
+
+    @r.post("/notes")
+    async def create(request, note: Note):
+        # Names stream() (as a helper might), yet the body parameter needs the whole body first.
+        chunks = [c async for c in request.stream()]
+        return {"title": note.title, "chunks": len(chunks)}
+
+    srv = live(r)
+    got = httpx.post(srv.url + "/notes", json={"title": "t"})
+    assert got.json() == {"title": "t", "chunks": 1}
