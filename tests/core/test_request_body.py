@@ -260,3 +260,21 @@ def test_a_body_parameter_keeps_the_body_whole(live):
     srv = live(r)
     got = httpx.post(srv.url + "/notes", json={"title": "t"})
     assert got.json() == {"title": "t", "chunks": 1}
+
+
+def test_a_handler_slow_to_read_is_not_a_body_timeout(live):
+    """The body timeout is for a client that stops sending, not for a handler that has not
+    read yet: with the buffer full and reading paused, the clock does not run."""
+    import asyncio
+
+    r = Router()
+
+    @r.put("/later", max_body_bytes=64 * MiB)
+    async def later(request):
+        await asyncio.sleep(2.5)  # longer than body_timeout, with the client held back meanwhile
+        return {"bytes": sum([len(c) async for c in request.stream()])}
+
+    srv = live(r, limits={"body_timeout": 1})
+    data = b"l" * (16 * MiB)
+    got = httpx.put(srv.url + "/later", content=data, timeout=20)
+    assert got.status_code == 200 and got.json() == {"bytes": len(data)}
