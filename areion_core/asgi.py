@@ -43,7 +43,7 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
 
 async def _too_large(send: Any) -> None:
     await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/problem+json"), (b"connection", b"close")]})
+                "headers": [(b"content-type", b"application/problem+json")]})
     await send({"type": "http.response.body", "body": problem_body(413, "request body too large")})
 
 

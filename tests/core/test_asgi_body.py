@@ -1,4 +1,5 @@
-"""Streamed request bodies under uvicorn: receive() feeds request.stream(), the route's limits hold."""
+"""Streamed request bodies under uvicorn, Hypercorn and Granian: receive() feeds request.stream(),
+the route's limits hold."""
 
 from __future__ import annotations
 
@@ -56,20 +57,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def uvicorn_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+_COMMANDS = {
+    "uvicorn": ["uvicorn", "app:asgi", "--port", "{port}", "--no-access-log"],
+    "hypercorn": ["hypercorn", "app:asgi", "--bind", "127.0.0.1:{port}"],
+    "granian": ["granian", "--interface", "asgi", "app:asgi", "--port", "{port}"],
+}
+
+
+@pytest.fixture(scope="module", params=list(_COMMANDS))
+def asgi_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app under uvicorn, Hypercorn and Granian in turn."""
     app_dir = tmp_path_factory.mktemp("asgi_body")
     (app_dir / "app.py").write_text(APP_TEXT)
     port = _free_port()
-    log = Path(app_dir / "uvicorn.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:asgi", "--port", str(port), "--no-access-log"],
+    log = Path(app_dir / "server.log").open("wb")
+    command = [part.replace("{port}", str(port)) for part in _COMMANDS[request.param]]
+    proc = subprocess.Popen([sys.executable, "-m", *command],
                             cwd=app_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, "AREION_PLUGINS": "", "PYTHONPATH": str(app_dir)})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            assert proc.poll() is None, (app_dir / "uvicorn.log").read_text()
+            assert proc.poll() is None, (app_dir / "server.log").read_text()
             with contextlib.suppress(httpx.HTTPError):
                 httpx.post(url + "/small", content=b"x", timeout=1)
                 break
@@ -82,9 +92,9 @@ def uvicorn_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-def test_a_body_streams_through_receive(uvicorn_url: str) -> None:
+def test_a_body_streams_through_receive(asgi_url: str) -> None:
     data = os.urandom(8 * 1024 * 1024)
-    with httpx.Client(base_url=uvicorn_url, timeout=30) as client:
+    with httpx.Client(base_url=asgi_url, timeout=30) as client:
         got = client.put("/hash", content=data).json()
         assert got["bytes"] == len(data) and got["sha256"] == hashlib.sha256(data).hexdigest()
         assert got["chunks"] > 1  # read a message at a time, not buffered whole first
@@ -92,15 +102,15 @@ def test_a_body_streams_through_receive(uvicorn_url: str) -> None:
         assert chunked["sha256"] == hashlib.sha256(data).hexdigest()
 
 
-def test_multipart_under_asgi(uvicorn_url: str) -> None:
+def test_multipart_under_asgi(asgi_url: str) -> None:
     blob = os.urandom(3 * 1024 * 1024)
-    with httpx.Client(base_url=uvicorn_url, timeout=30) as client:
+    with httpx.Client(base_url=asgi_url, timeout=30) as client:
         got = client.post("/form", files={"f": ("f.bin", blob)}).json()
     assert got == {"f": [len(blob), hashlib.sha256(blob).hexdigest()]}
 
 
-def test_route_limits_under_asgi(uvicorn_url: str) -> None:
-    with httpx.Client(base_url=uvicorn_url, timeout=30) as client:
+def test_route_limits_under_asgi(asgi_url: str) -> None:
+    with httpx.Client(base_url=asgi_url, timeout=30) as client:
         declared = client.put("/hash", content=b"x" * (32 * 1024 * 1024 + 1))
         assert declared.status_code == 413 and declared.headers["content-type"] == "application/problem+json"
         crossed = client.put("/hash", content=iter([b"y" * (20 * 1024 * 1024)] * 2))  # chunked, crosses 32 MiB
