@@ -44,8 +44,8 @@ _ALL_METHODS = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
 class Dispatcher:
     """Answers requests for one built app (``app.dispatcher``)."""
 
-    __slots__ = ("access_log", "app", "body_plans", "exception_chain", "logger", "ready_chain", "root_path",
-                 "sent_chain", "started_chain", "tree")
+    __slots__ = ("_static_plans", "access_log", "app", "body_plans", "exception_chain", "logger", "ready_chain",
+                 "root_path", "sent_chain", "started_chain", "tree")
 
     def __init__(self, app: PluginApp, tree: RouteTree, chains: dict[str, Chain], access_log: AccessLog | None) -> None:
         self.app = app
@@ -66,11 +66,25 @@ class Dispatcher:
             route: (route.max_body_bytes or default_limit, route.streams_body)
             for route in _routes_of(tree) if route.max_body_bytes is not None or route.streams_body
         }
+        # When every such route has a fixed path (the usual case), a request's path answers by
+        # one dict lookup: {path: {method: plan}}; None when some route has parameters.
+        static: dict[bytes, dict[str, tuple[int, bool]]] | None = {}
+        for route, plan in self.body_plans.items():
+            if route.param_names or static is None or "%" in route.path:
+                static = None
+                continue
+            for method in route.methods:
+                static.setdefault(route.path.encode("latin-1"), {})[method] = plan
+        self._static_plans = static
 
     def body_plan(self, method: str, url: bytes) -> tuple[int, bool] | None:
         """For the server, at the end of a header section with a body: the route's body limit and
         whether it streams, or None for the server's defaults (see server/state.py ``BodyPlan``)."""
         path = url.partition(b"?")[0]
+        static = self._static_plans
+        if static is not None and 0x25 not in path:  # no "%": the path is as the route writes it
+            methods = static.get(path)
+            return methods.get(method) if methods is not None else None
         if path[:1] != b"/":
             return None
         raw = path.decode("latin-1")
