@@ -173,7 +173,15 @@ class RequestReader:
         self._unparsed = rest = view[FEED_SLICE:]
         self.conn.flow.pause_reading()
         self._parse(view[:FEED_SLICE])
-        if self._unparsed is rest and self.conn.idle:
+        if self._unparsed is not rest:
+            return
+        if self.stream is not None:
+            # A streamed body began in the slice: the rest is its, bounded by its back-pressure.
+            self._unparsed = b""
+            self._parse(rest)
+            if not self._unparsed and self.conn.can_read_more() and not self.body_waits_on_handler():
+                self.conn.flow.resume_reading()
+        elif self.conn.idle:
             # No request will finish and carry on with the rest: take it up next turn.
             self.state.loop.call_soon(self._feed_unparsed, rest)
 
@@ -204,7 +212,7 @@ class RequestReader:
     def body_waits_on_handler(self) -> bool:
         """Reading is held back by a handler that has not taken the body yet (no body timeout)."""
         stream = self.stream
-        return stream is not None and stream.full
+        return stream is not None and (stream.full or bool(self._unparsed))
 
     def stream_failed(self, status: int, detail: str) -> bool:
         """Hand an error to the handler reading this body; False when no body streams."""

@@ -271,10 +271,11 @@ def test_a_handler_slow_to_read_is_not_a_body_timeout(live):
 
     @r.put("/later", max_body_bytes=64 * MiB)
     async def later(request):
-        await asyncio.sleep(2.5)  # longer than body_timeout, with the client held back meanwhile
+        await asyncio.sleep(3.5)  # past body_timeout (and a tick), with the client held back meanwhile
         return {"bytes": sum([len(c) async for c in request.stream()])}
 
-    srv = live(r, limits={"body_timeout": 1})
+    # 2 s: timeouts are judged by a once-a-second tick, so 1 s could catch a body that is moving.
+    srv = live(r, limits={"body_timeout": 2})
     data = b"l" * (16 * MiB)
     got = httpx.put(srv.url + "/later", content=data, timeout=20)
     assert got.status_code == 200 and got.json() == {"bytes": len(data)}
