@@ -279,3 +279,30 @@ def test_a_handler_slow_to_read_is_not_a_body_timeout(live):
     data = b"l" * (16 * MiB)
     got = httpx.put(srv.url + "/later", content=data, timeout=20)
     assert got.status_code == 200 and got.json() == {"bytes": len(data)}
+
+
+def test_a_client_gone_mid_body_ends_the_handler_read(live):
+    """The handler waiting for more body hears that the client left (a 400 it cannot send)."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+    r = Router()
+
+    @r.put("/wait", max_body_bytes=64 * MiB)
+    async def wait(request):
+        try:
+            async for _ in request.stream():
+                pass
+        except Exception as exc:
+            outcome["error"] = (type(exc).__name__, getattr(exc, "status_code", None))
+            raise
+        finally:
+            done.set()
+        return {}
+
+    srv = live(r)
+    with _connect(srv.port) as sock:
+        sock.sendall(b"PUT /wait HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" + b"w" * 1000)
+        time.sleep(0.2)
+    assert done.wait(5)
+    assert outcome["error"] == ("BadRequestError", 400)
+    assert httpx.put(srv.url + "/wait", content=b"ok").status_code == 200  # the worker serves on
