@@ -40,7 +40,7 @@ class UploadedFile:
     removed after the response, so keep what you need with ``save``.
     """
 
-    __slots__ = ("_file", "content_type", "field", "filename", "headers", "size")
+    __slots__ = ("_file", "_spool_bytes", "content_type", "field", "filename", "headers", "size")
 
     def __init__(self, field: str, filename: str, content_type: str, headers: Headers,
                  spool_bytes: int = 1024 * 1024) -> None:
@@ -49,6 +49,7 @@ class UploadedFile:
         self.content_type = content_type
         self.headers = headers
         self.size = 0
+        self._spool_bytes = spool_bytes
         self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=spool_bytes)  # noqa: SIM115 - closed by close()
 
     @property
@@ -59,7 +60,8 @@ class UploadedFile:
     @property
     def on_disk(self) -> bool:
         """Whether the content moved to a temporary file (it grew past the spool threshold)."""
-        return bool(getattr(self._file, "_rolled", False))
+        # SpooledTemporaryFile rolls over once a write takes it past max_size.
+        return self.size > self._spool_bytes
 
     def write(self, data: bytes) -> None:
         """Append part of the file's content (called by the parser)."""
