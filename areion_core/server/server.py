@@ -11,6 +11,7 @@ import time
 from .connection import HttpConnection
 from .limits import ServerLimits
 from .listener import Listener, bind_sockets
+from .memory import tune_allocator
 from .state import BodyPlan, RequestFactory, RequestHandler, ServerState
 
 logger = logging.getLogger("areion.server")
@@ -51,6 +52,7 @@ class HttpServer:
     ) -> None:
         """Listen on ``host:port`` (or on ``sock``, already bound: one socket or several) and start serving."""
         loop = asyncio.get_running_loop()
+        tune_allocator()  # large request bodies without page-fault churn (see memory.py)
         state = ServerState(loop, self.handler, self.request_factory, self.limits,
                             self.constant_headers, tls=ssl is not None,
                             body_plan=self.body_plan)
