@@ -19,6 +19,7 @@ from .exceptions import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from .forms import FormData, UploadedFile
 from .headers import Headers, MutableHeaders
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
 from .log import DefaultLogger
@@ -84,6 +85,7 @@ __all__ = [
     "DefaultRouter",
     "FileResponse",
     "ForbiddenError",
+    "FormData",
     "Headers",
     "HttpError",
     "HttpRequest",
@@ -111,6 +113,7 @@ __all__ = [
     "TemplateEngine",
     "UnauthorizedError",
     "UnsupportedMediaTypeError",
+    "UploadedFile",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketProtocol",

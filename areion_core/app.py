@@ -313,6 +313,14 @@ class App:
         return dispatcher.handle
 
     @property
+    def body_plan(self) -> Callable[[str, bytes], tuple[int, bool] | None] | None:
+        """For the server: which requests' bodies stream or have their route's limit (None when no
+        route has either, so the server asks nothing)."""
+        dispatcher = self.build().dispatcher
+        assert dispatcher is not None
+        return dispatcher.body_plan if dispatcher.body_plans else None
+
+    @property
     def make_request(self) -> Callable[..., HttpRequest]:
         """Make the request object for a request the server has read (see ``dispatch.py``)."""
         dispatcher = self.build().dispatcher

@@ -137,6 +137,9 @@ class _MemoryTransport(asyncio.Transport):
     def abort(self) -> None:
         self.close()
 
+    def can_write_eof(self) -> bool:
+        return False
+
     def pause_reading(self) -> None:
         pass
 
@@ -190,7 +193,8 @@ class AsyncTestClient:
         if self._state is None:
             loop = asyncio.get_running_loop()
             app = self.app
-            self._state = ServerState(loop, app.handle, app.make_request, app.config.limits, app.constant_headers())
+            self._state = ServerState(loop, app.handle, app.make_request, app.config.limits, app.constant_headers(),
+                                      body_plan=app.body_plan)
         return self._state
 
     async def __aenter__(self) -> AsyncTestClient:

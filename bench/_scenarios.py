@@ -34,6 +34,9 @@ class Scenario:
     check_body: Callable[[bytes], bool]
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    #: The request body is ``body`` repeated this many times (wrk builds it with
+    #: ``string.rep``, so a 100 MiB body is not written into the script).
+    body_repeat: int = 1
     #: Frameworks the scenario applies to; ``None`` means every one (a shared scenario).
     only: frozenset[str] | None = None
     notes: str = ""
@@ -58,6 +61,11 @@ class Scenario:
     #: What drives the load: wrk (HTTP), or ``_ws_load.py``'s "ws-echo" / "ws-broadcast" on
     #: the WebSocket at ``path`` (the one-request check is then the load's own, per message).
     load: str = "wrk"
+
+    @property
+    def full_body(self) -> bytes:
+        """The body as sent (``body`` times ``body_repeat``)."""
+        return self.body * self.body_repeat
 
     @property
     def shared(self) -> bool:
@@ -178,6 +186,20 @@ ACCEPT_BR = (("Accept-Encoding", "br"),)
 AREION = frozenset({"areion"})
 AREION_MEMORY_AND_REDIS = frozenset({"areion", "areion-redis"})
 
+#: The upload scenario: a 100 MiB body, 1 KiB of printable bytes repeated.
+UPLOAD_BLOCK = (b"areion upload benchmark " * 43)[:1023] + b"\n"
+UPLOAD_REPEAT = 100 * 1024
+UPLOAD_CONNECTIONS = 1
+
+
+def upload_digest() -> dict[str, object]:
+    """What a correct answer to the upload scenario says: the body's size and SHA-256."""
+    digest = hashlib.sha256()
+    for _ in range(UPLOAD_REPEAT):
+        digest.update(UPLOAD_BLOCK)
+    return {"bytes": len(UPLOAD_BLOCK) * UPLOAD_REPEAT, "sha256": digest.hexdigest()}
+
+
 _ECHO = echo_payload()
 _STATIC = static_file_bytes()
 
@@ -259,6 +281,28 @@ SCENARIOS: tuple[Scenario, ...] = (
             f"{BURST_DURATION_S} s, whatever `--duration` says. Starlette runs on uvicorn with "
             "both loops here: `starlette` (uvloop) and `starlette-asyncio` (`--loop asyncio`), "
             "each with and without uvicorn's access log."
+        ),
+    ),
+    Scenario(
+        name="upload",
+        title="PUT /upload (a 100 MiB body streamed into a SHA-256)",
+        method="PUT",
+        path="/upload",
+        content_type="application/json",
+        headers=(("Content-Type", "application/octet-stream"),),
+        body=UPLOAD_BLOCK,
+        body_repeat=UPLOAD_REPEAT,
+        check_body=_json_equals(upload_digest()),
+        only=frozenset({"areion", "aiohttp", "starlette"}),
+        order=("areion", "aiohttp", "starlette"),
+        connections=UPLOAD_CONNECTIONS,
+        notes=(
+            f"Each request sends 100 MiB; the handler reads the body as it arrives and hashes "
+            f"it, never holding it whole: Areion's showcase `PUT /upload` (`request.stream()`, "
+            f"route limit 2 GiB), aiohttp's `request.content.iter_any()`, Starlette's "
+            f"`request.stream()`. {UPLOAD_CONNECTIONS} connection, one body at a time (wrk gives up on a "
+            "request after 2 s, and several 100 MiB bodies at once would pass that): the figure is bodies per "
+            "second (× 100 MiB for the bandwidth), and hashing costs the same in all three."
         ),
     ),
     # ── Areion only: the plugin paths (issues 4, 5, 7) and the workers (issue 9) ──────────

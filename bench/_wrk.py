@@ -82,7 +82,9 @@ def _lua_string(value: str | bytes) -> str:
 def lua_script(scenario: Scenario) -> str:
     """The wrk script for ``scenario``: the request it repeats plus the JSON summary."""
     lines = [f"-- {scenario.title}", f"wrk.method = {_lua_string(scenario.method)}"]
-    if scenario.body:
+    if scenario.body and scenario.body_repeat > 1:
+        lines.append(f"wrk.body = string.rep({_lua_string(scenario.body)}, {scenario.body_repeat})")
+    elif scenario.body:
         lines.append(f"wrk.body = {_lua_string(scenario.body)}")
     for name, value in scenario.headers:
         lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")

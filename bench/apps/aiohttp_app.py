@@ -12,6 +12,7 @@ without it the app passes ``access_log=None``, the page's way to turn it off.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 
@@ -70,6 +71,16 @@ async def ws_room(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+async def upload(request: web.Request) -> web.Response:
+    """The body as it arrives (aiohttp's StreamReader), into a SHA-256."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.content.iter_any():
+        digest.update(chunk)
+        size += len(chunk)
+    return web.json_response({"bytes": size, "sha256": digest.hexdigest()})
+
+
 def make_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/json", json_handler)
@@ -78,6 +89,7 @@ def make_app() -> web.Application:
     app.router.add_post("/echo", echo)
     app.router.add_get("/ws/echo", ws_echo)
     app.router.add_get("/ws/rooms/bench", ws_room)
+    app.router.add_put("/upload", upload)
     app.router.add_static("/static", os.environ["AREION_BENCH_STATIC"])
     return app
 

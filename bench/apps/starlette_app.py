@@ -9,6 +9,7 @@ documentation sets it up.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -44,6 +45,16 @@ async def user_post(request: Request) -> JSONResponse:
 
 async def echo(request: Request) -> JSONResponse:
     return JSONResponse(await request.json())
+
+
+async def upload(request: Request) -> JSONResponse:
+    """The body as it arrives (``request.stream()``), into a SHA-256."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        size += len(chunk)
+    return JSONResponse({"bytes": size, "sha256": digest.hexdigest()})
 
 
 async def table(request: Request) -> Response:
@@ -94,6 +105,7 @@ app = Starlette(
         Route("/plaintext", plaintext),
         Route("/users/{id}/posts/{post}", user_post),
         Route("/echo", echo, methods=["POST"]),
+        Route("/upload", upload, methods=["PUT"]),
         Route("/table", table),
         WebSocketRoute("/ws/echo", ws_echo),
         WebSocketRoute("/ws/rooms/bench", ws_room),

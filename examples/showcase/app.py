@@ -20,6 +20,10 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
   with credentials, and only the hosts 127.0.0.1 and localhost are answered: examples/showcase/security.py)
 - `/ws/echo`, `/ws/rooms/:room`, `/events/rooms/:room`, `/chat` — WebSockets, chat rooms over
   channels and their server-sent events (examples/showcase/realtime.py)
+- `PUT /upload` — streams the body into a SHA-256 (`{"bytes", "sha256"}`, up to 2 GiB);
+  `POST /upload/form` — a multipart form parsed as it arrives, each file hashed;
+  `POST /items` — a dataclass body: 201 with the item, 422 problem+json listing every error
+  (uploads.py)
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
 - `/static/...` — files from examples/showcase/static
 """
@@ -39,6 +43,7 @@ from areion_templates import DefaultEngine
 from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
 
 from . import realtime, security
+from .uploads import router as uploads_router
 
 HERE = Path(__file__).parent
 router = Router()
@@ -72,6 +77,8 @@ class Link:
     shows: str
     params: tuple[tuple[str, object], ...] = ()
     method: str = "GET"
+    #: How to try it when a browser cannot (a curl command line, its URL relative to the page).
+    curl: str = ""
 
 
 #: The index page: first what the README's showcase section lists, then the other endpoints.
@@ -92,6 +99,12 @@ INDEX = {
              "and the IETF RateLimit headers"),
         Link("chat", "/chat", "a chat room in the browser over a WebSocket (open it twice); its messages as "
              "server-sent events at /events/rooms/lobby"),
+        Link("upload", "/upload", "a body of any size, hashed as it arrives: its size and SHA-256", method="PUT",
+             curl="curl -T big.iso"),
+        Link("upload_form", "/upload/form", "a multipart form parsed as it arrives: each file's size and SHA-256",
+             method="POST", curl="curl -F note=hi -F file=@big.iso"),
+        Link("create_item", "/items", "a JSON item: 201 with it, or a 422 problem listing every invalid field",
+             method="POST", curl="curl -H 'Content-Type: application/json' -d '{\"name\": \"pen\", \"price\": 1.5}'"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
         Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
     ),
@@ -113,7 +126,8 @@ INDEX = {
 async def index(request: HttpRequest) -> object:
     """This page: a link to every endpoint of the showcase."""
     sections = {title: [(link, _href(request, link)) for link in links] for title, links in INDEX.items()}
-    return request.render_template("index.html", {"sections": sections})
+    base = f"{request.scheme}://{request.host}"  # for the curl command lines
+    return request.render_template("index.html", {"sections": sections, "request_base": base})
 
 
 def _href(request: HttpRequest, link: Link) -> str | None:
@@ -150,7 +164,7 @@ async def user_post(request: HttpRequest, id: int, post: int) -> Post:
     return Post(user_id=id, post_id=post, title=f"Post {post} by user {id}")
 
 
-@router.post("/echo")
+@router.post("/echo", request_body={"content": {"application/json": {"schema": {}}}, "required": False})
 async def echo(request: HttpRequest) -> object:
     """Send back the JSON body."""
     return request.get_parsed_body()
@@ -294,6 +308,7 @@ def heartbeat() -> None:
 
 
 router.include_router(security.router)
+router.include_router(uploads_router)
 
 server = (
     AreionServerBuilder()
