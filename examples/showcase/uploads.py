@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from areion_core import HttpRequest, Router, UploadedFile
 from areion_openapi import request_body
+
+from areion_core import HttpRequest, Router, UploadedFile
 
 #: The largest upload the two upload routes take (a larger one is a 413 before it is read).
 MAX_UPLOAD = 2 * 1024 * 1024 * 1024
