@@ -150,23 +150,9 @@ class ASGIAdapter:
         qs = scope.get("query_string", b"")
         url = raw_path + (b"?" + qs if qs else b"")
         headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
-        dispatcher = app.dispatcher
-        plan = dispatcher.body_plan(scope["method"], url) if dispatcher is not None and dispatcher.body_plans else None
-        limit, streamed = plan if plan is not None else (app.config.limits.max_body_bytes, False)
-        if _declared_length(headers) > limit:  # before any body byte is read
-            await _too_large(send)
+        body = await self._body(scope["method"], url, headers, receive, send)
+        if body is None:
             return
-        body: bytes | ASGIBodySource
-        if streamed:
-            body = ASGIBodySource(receive, limit)
-        else:
-            buffered = await self._read_body(receive, limit)
-            if buffered is None:
-                await _too_large(send)
-                return
-            if buffered is _DISCONNECTED:
-                return
-            body = bytes(buffered)
         prefix = b"".join(
             line + b"\r\n" for line in app.constant_headers().split(b"\r\n")
             if line and not line.lower().startswith(b"server:")
@@ -195,6 +181,27 @@ class ASGIAdapter:
         if conn.closed and task.cancelling():
             task.uncancel()  # the cancel came after the handler's last wait: nothing to undo
         await conn.finish()
+
+    async def _body(self, method: str, url: bytes, headers: list[tuple[bytes, bytes]], receive: Any,
+                    send: Any) -> bytes | ASGIBodySource | None:
+        """The request's body: a source its handler streams from (a route that streams), or the
+        bytes read whole; None when the request was answered (413) or the client left."""
+        app = self.app
+        dispatcher = app.dispatcher
+        plan = dispatcher.body_plan(method, url) if dispatcher is not None and dispatcher.body_plans else None
+        limit, streamed = plan if plan is not None else (app.config.limits.max_body_bytes, False)
+        if _declared_length(headers) > limit:  # before any body byte is read
+            await _too_large(send)
+            return None
+        if streamed:
+            return ASGIBodySource(receive, limit)
+        buffered = await self._read_body(receive, limit)
+        if buffered is None:
+            await _too_large(send)
+            return None
+        if buffered is _DISCONNECTED:
+            return None
+        return bytes(buffered)
 
     async def _websocket(self, scope: Scope, receive: Any, send: Any) -> None:
         """A ``websocket`` scope: the same request, route and handler (``_asgi_websocket.py``)."""
