@@ -132,6 +132,7 @@ class Route:
     """A compiled route: what plugins see in ``route_added`` and on ``request.route``."""
 
     __slots__ = (
+        "access_log",
         "catch_all",
         "endpoint",
         "exception_chain",
@@ -176,6 +177,8 @@ class Route:
         self.middlewares = spec.middlewares
         self.localns = spec.localns
         self.inline = bool(opts.get("inline", False))
+        #: False: the access log leaves this route's requests out (``access_log=False``: health probes).
+        self.access_log = opts.get("access_log", True) is not False
         #: Seconds the handler may take (``timeout=``; None: none). The app replaces it with the
         #: timeout the route really gets (its own, else ``limits.request_timeout``) when it builds.
         self.timeout: float | None = check_timeout(opts.get("timeout"), f"route {self.name} ({self.path})")
