@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from opentelemetry import trace
 from prometheus_client.parser import text_string_to_metric_families
 
 from areion_core import AreionServer, AreionServerBuilder, HttpRequest, NotFoundError, Router
@@ -38,15 +39,32 @@ def make_router() -> Router:
     async def echo(request: HttpRequest) -> bytes:
         return await request.body()
 
+    @router.get("/traced")
+    async def traced(request: HttpRequest) -> dict[str, str]:
+        # A span of the handler's own, through app.telemetry: a child of the request's span.
+        with request.app.telemetry.span("inner.async", step="one"):
+            await asyncio.sleep(0)
+            inner = trace.get_current_span().get_span_context()
+        return {"inner": format(inner.span_id, "016x")}
+
+    @router.get("/traced-sync")
+    def traced_sync(request: HttpRequest) -> dict[str, str]:
+        # A plain def handler runs in the thread pool, in a copy of the request's context.
+        with request.app.telemetry.span("inner.sync"):
+            inner = trace.get_current_span().get_span_context()
+        return {"inner": format(inner.span_id, "016x")}
+
     return router
 
 
 def make_server(config: dict[str, Any] | None = None, *, plugins: tuple[str, ...] = ("observability",),
-                objects: tuple[Any, ...] = (), access_log: bool = False) -> AreionServer:
+                objects: tuple[Any, ...] = (), sections: dict[str, Any] | None = None,
+                **core: Any) -> AreionServer:
+    """The test app with ``plugins`` selected; ``config``: [plugins.observability], ``sections``: others."""
     builder = (AreionServerBuilder().with_router(make_router()).without_config_file()
-               .with_config(plugins=list(plugins), access_log=access_log))
-    if config is not None:
-        builder.with_config({"plugins": {"observability": config}})
+               .with_config(plugins=list(plugins), **{"access_log": False, **core}))
+    tables = {**(sections or {}), "observability": config or {}}
+    builder.with_config({"plugins": tables})
     return builder.with_plugins(*objects).build()
 
 

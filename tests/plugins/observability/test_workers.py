@@ -1,0 +1,148 @@
+"""Metrics across ``areion run --workers 2``: real processes, real sockets, a worker restart."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.plugins.observability._observability_support import samples, value
+
+APP_TEXT = '''
+import os
+from areion_core import AreionServerBuilder, Router
+
+router = Router()
+
+
+@router.get("/pid")
+async def pid(request):
+    return {"pid": os.getpid()}
+
+
+server = (AreionServerBuilder().with_router(router).without_config_file()
+          .with_config(plugins=["observability"]).with_access_log(False).build())
+'''
+REQ = "areion_http_requests_total"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class Workers:
+    """``areion run app.py:server --workers 2`` in its own session (cleanup reaches every process)."""
+
+    def __init__(self, app_dir: Path) -> None:
+        self.port = free_port()
+        self.log = app_dir / "server.log"
+        # TMPDIR: the workers' metrics directory is made under it, and removed with tmp_path.
+        env = {**os.environ, "AREION_PLUGINS": "observability", "TMPDIR": str(app_dir)}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "areion_core", "run", str(app_dir / "app.py") + ":server",
+                 "--port", str(self.port), "--workers", "2"],
+                stdout=out, stderr=subprocess.STDOUT, cwd=app_dir, start_new_session=True, env=env)
+
+    def get(self, path: str) -> httpx.Response | None:
+        try:
+            with httpx.Client() as client:  # a new connection each time: the kernel spreads them
+                return client.get(f"http://127.0.0.1:{self.port}{path}", timeout=3)
+        except httpx.HTTPError:
+            return None
+
+    def pid(self) -> int | None:
+        r = self.get("/pid")
+        return int(r.json()["pid"]) if r is not None and r.status_code == 200 else None
+
+    def scrape(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        r = self.get("/metrics")
+        assert r is not None and r.status_code == 200, self.output()
+        return samples(r.text)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    (tmp_path / "app.py").write_text(APP_TEXT)
+    served = Workers(tmp_path)
+    try:
+        assert wait_for(lambda: served.proc.poll() is not None or served.pid() is not None, 30), served.output()
+        assert served.proc.poll() is None, served.output()
+        yield served
+    finally:
+        served.stop()
+
+
+def pids_answering(workers: Workers, count: int) -> dict[int, int]:
+    """Send ``count`` requests to /pid, each on a new connection; requests answered per worker pid."""
+    seen: dict[int, int] = {}
+    for _ in range(count):
+        pid = workers.pid()
+        assert pid is not None, workers.output()
+        seen[pid] = seen.get(pid, 0) + 1
+    return seen
+
+
+def test_counts_are_summed_across_workers_and_survive_a_worker_restart(workers: Workers) -> None:
+    first = pids_answering(workers, 40)
+    while len(first) < 2:  # the kernel picks a worker at random: make sure both served
+        for pid, n in pids_answering(workers, 10).items():
+            first[pid] = first.get(pid, 0) + n
+    total = sum(first.values()) + 1  # the readiness probe of the fixture
+
+    # Each worker flushes into the shared files at least once a second; a scrape sees the sum.
+    assert wait_for(lambda: value(workers.scrape(), REQ, method="GET", route="/pid", status_class="2xx") == total,
+                    5), (workers.scrape(), first)
+
+    # SIGTERM one worker: it drains, the supervisor starts a replacement on its slot.
+    victim = next(iter(first))
+    os.kill(victim, signal.SIGTERM)
+    seen: list[float] = []
+
+    def replaced() -> bool:
+        seen.append(value(workers.scrape(), REQ, method="GET", route="/pid", status_class="2xx"))
+        pids = set(pids_answering(workers, 4))
+        return victim not in pids and len(pids) == 2
+
+    assert wait_for(replaced, 20), workers.output()
+    # Counting /pid requests while waiting: the scrapes never saw the count go down.
+    assert seen == sorted(seen) and seen[0] >= total, seen
+    more = pids_answering(workers, 20)
+    assert victim not in more
+    expected = total + 4 * len(seen) + 20
+
+    assert wait_for(lambda: value(workers.scrape(), REQ, method="GET", route="/pid",
+                                  status_class="2xx") == expected, 5), (workers.scrape(), expected)
+    # The stopped worker's requests in flight left the sum: only the scrape itself is in flight.
+    assert wait_for(lambda: value(workers.scrape(), "areion_http_requests_in_flight") == 1, 5)
+    assert "Traceback" not in workers.output(), workers.output()
