@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from areion_core import HttpResponse
 
 from ._siblings import SiblingInvalidations, group_directory
+from ._telemetry import report as _report
+from ._telemetry import telemetry as _telemetry
 from .keys import (
     CREDENTIALS,
     VARY_MARK,
@@ -210,6 +212,7 @@ class ResponseCache:
                 if record is not None:
                     age = time.time() - record.created
                     if age < record.ttl:
+                        _report(request, "hit")
                         return hit_response(record, HIT, age, self._hit_header)
         return self._on_request(request, rule, base)
 
@@ -225,7 +228,8 @@ class ResponseCache:
             return None
         for attempt in range(3):
             try:
-                record, key = await self._lookup(request, base)
+                with _telemetry(request).span("cache.lookup", route=request.route.path if request.route else ""):
+                    record, key = await self._lookup(request, base)
             except Exception as exc:
                 self._failed(exc, _READ)
                 return None
@@ -234,13 +238,17 @@ class ResponseCache:
             if record is not None:
                 age = time.time() - record.created
                 if age < record.ttl:
+                    _report(request, "hit")
                     return self._answer(state, record, HIT, age)
                 if age < record.ttl + record.stale_while_revalidate:
                     if request.method == "GET":
                         self._refresh_in_background(request, state, key)
+                    _report(request, "stale")
                     return self._answer(state, record, STALE, age)
                 if age < record.ttl + record.stale_if_error:
                     state.stale = record
+            if attempt == 0:
+                _report(request, "miss")  # once: a wait for another request's answer is not a second lookup
             flight = self._flights.get(key)
             if flight is None:
                 break
@@ -591,3 +599,4 @@ def get_cache(app: Any) -> ResponseCache:
         )
         raise RuntimeError(message)
     return cache
+
