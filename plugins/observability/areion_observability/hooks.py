@@ -14,7 +14,7 @@ from .exposition import MetricsEndpoint
 from .health import Health, caching_redis_url
 from .http_metrics import HttpMetrics
 from .listener import MetricsListener
-from .multiprocess import process_stopped, worker_directory
+from .multiprocess import MultiprocessMode, process_stopped
 from .observer import IDLE, request_observers
 from .recorder import ObservabilityTelemetry
 from .settings import ObservabilitySettings
@@ -38,6 +38,7 @@ class ObservabilityPlugin:
         self.health: Health | None = None
         self.endpoint: MetricsEndpoint | None = None
         self.listener: MetricsListener | None = None
+        self.multiprocess: MultiprocessMode | None = None
         #: The health routes, kept out of the metrics and traces (found in route_added).
         self.excluded: set[Route] = set()
         self.on_started, self.on_sent = IDLE
@@ -48,8 +49,9 @@ class ObservabilityPlugin:
         registry = self.registry = CollectorRegistry() if settings.metrics.enabled else None
         if settings.tracing.enabled:
             self.tracer = RequestTracer(settings.tracing)
+        self.multiprocess = MultiprocessMode(app)
         app.telemetry = self.telemetry = ObservabilityTelemetry(
-            registry, self.tracer.tracer if self.tracer is not None else None)
+            registry, self.tracer.tracer if self.tracer is not None else None, self.multiprocess.ensure)
         if registry is not None:
             self.endpoint = MetricsEndpoint(settings.metrics, lambda: self.registry)
         if settings.health.enabled:
@@ -86,7 +88,7 @@ class ObservabilityPlugin:
     @hookimpl(tryfirst=True)
     async def startup(self, app: App) -> None:
         # tryfirst: the multiprocess switch must precede every metric any plugin creates.
-        directory = worker_directory(app.worker_count) if self.registry is not None else None
+        directory = self.multiprocess.ensure() if self.multiprocess is not None and self.registry is not None else None
         if self.endpoint is not None:
             self.endpoint.multiprocess_dir = directory
         if self.registry is not None and self.http is None:

@@ -28,6 +28,8 @@ import tempfile
 from prometheus_client import CollectorRegistry, values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from areion_core import PluginApp
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _PREFIX = "areion-metrics-"
 _LIVE_FILE = re.compile(r"gauge_live\w*?_(\d+)\.db$")
@@ -52,6 +54,29 @@ def worker_directory(worker_count: int) -> str | None:
     if values.ValueClass is values.MutexValue:  # prometheus_client was imported before the variable was set
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     return path
+
+
+class MultiprocessMode:
+    """Decides once per process, at the first metric made (or at startup), where values live.
+
+    Not in ``configure``: ``areion run --workers N`` sets ``app.worker_count`` after building
+    the app. The first metric may come before this plugin's ``startup`` hook (the scheduler's
+    lease gauge is set when the orchestrator starts, before any plugin's startup), so the
+    recorder asks too.
+    """
+
+    def __init__(self, app: PluginApp) -> None:
+        self.app = app
+        self.decided = False
+        #: The shared directory, or None: this process keeps its metrics in memory.
+        self.directory: str | None = None
+
+    def ensure(self) -> str | None:
+        """The directory (deciding now if not yet)."""
+        if not self.decided:
+            self.decided = True
+            self.directory = worker_directory(self.app.worker_count)
+        return self.directory
 
 
 def scrape_registry(path: str) -> CollectorRegistry:

@@ -7,6 +7,7 @@ is kept, so a later report costs two dictionary look-ups and the child's own upd
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,12 @@ class ObservabilityTelemetry(Telemetry):
     ``registry`` None: metrics are off (reports return at once); ``tracer`` None: tracing is off.
     """
 
-    def __init__(self, registry: CollectorRegistry | None, tracer: Tracer | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None, tracer: Tracer | None = None,
+                 before_first_metric: Callable[[], object] | None = None) -> None:
         self.registry = registry
         self.tracer = tracer
+        #: Called before a metric is made (the multiprocess switch must come first).
+        self.before_first_metric = before_first_metric
         self.enabled = registry is not None
         self.tracing = tracer is not None
         self._metrics: dict[Metric, Any] = {}
@@ -40,6 +44,8 @@ class ObservabilityTelemetry(Telemetry):
         """The prometheus-client object for ``metric``, created in the registry on first use."""
         made = self._metrics.get(metric)
         if made is None:
+            if self.before_first_metric is not None:
+                self.before_first_metric()
             made = self._metrics[metric] = _create(metric, self.registry)
         return made
 

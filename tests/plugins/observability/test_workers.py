@@ -19,17 +19,30 @@ from tests.plugins.observability._observability_support import samples, value
 
 APP_TEXT = '''
 import os
-from areion_core import AreionServerBuilder, Router
+from areion_core import AreionServerBuilder, Metric, Router
 
 router = Router()
+PIDS = Metric("test_pid_answers_total", "counter", "Answers of /pid.")
+STARTED = Metric("test_started_workers", "gauge", "Set by a component that starts before any plugin.")
 
 
 @router.get("/pid")
 async def pid(request):
+    request.app.telemetry.inc(PIDS)
     return {"pid": os.getpid()}
 
 
-server = (AreionServerBuilder().with_router(router).without_config_file()
+class Orchestrator:
+    """Components start before the plugins' startup hooks: its report comes first in a worker."""
+
+    def submit_task(self, task, *args, **kwargs):
+        return task(*args, **kwargs)
+
+    def startup(self, app):
+        app.telemetry.set(STARTED, 1)
+
+
+server = (AreionServerBuilder().with_router(router).without_config_file().with_orchestrator(Orchestrator())
           .with_config(plugins=["observability"]).with_access_log(False).build())
 '''
 REQ = "areion_http_requests_total"
@@ -123,6 +136,11 @@ def test_counts_are_summed_across_workers_and_survive_a_worker_restart(workers: 
     # Each worker flushes into the shared files at least once a second; a scrape sees the sum.
     assert wait_for(lambda: value(workers.scrape(), REQ, method="GET", route="/pid", status_class="2xx") == total,
                     5), (workers.scrape(), first)
+    # What the app reports through app.telemetry is summed too (counters at once: no batching),
+    # and a gauge set before this plugin's startup hook is in the shared files of both workers.
+    scrape = workers.scrape()
+    assert value(scrape, "test_pid_answers_total") == total
+    assert value(scrape, "test_started_workers") == 2
 
     # SIGTERM one worker: it drains, the supervisor starts a replacement on its slot.
     victim = next(iter(first))
@@ -143,6 +161,10 @@ def test_counts_are_summed_across_workers_and_survive_a_worker_restart(workers: 
 
     assert wait_for(lambda: value(workers.scrape(), REQ, method="GET", route="/pid",
                                   status_class="2xx") == expected, 5), (workers.scrape(), expected)
-    # The stopped worker's requests in flight left the sum: only the scrape itself is in flight.
+    # The stopped worker's live gauges left the sum: only the scrape itself is in flight, and two
+    # workers (the replacement and the other) have started.
     assert wait_for(lambda: value(workers.scrape(), "areion_http_requests_in_flight") == 1, 5)
+    scrape = workers.scrape()
+    assert value(scrape, "test_started_workers") == 2
+    assert value(scrape, "test_pid_answers_total") == expected
     assert "Traceback" not in workers.output(), workers.output()
