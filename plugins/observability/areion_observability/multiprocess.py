@@ -7,9 +7,10 @@ sum, so a restarted worker never makes a counter go backwards for the scraper; i
 gauges (requests in flight, open WebSockets) are removed (``mark_process_dead``) when the
 worker stops, or at the next scrape when it died without stopping.
 
-The directory is chosen in each worker at ``startup``, not by the supervisor: a worker knows
-it is one (``app.worker_count > 1``, which ``areion run --workers N`` sets only after the app
-is built) and who its supervisor is (its parent). All workers of one supervisor meet in
+The directory is chosen in each worker when its first metric is made (at the latest at the
+plugin's ``startup``), not by the supervisor: a worker then knows it is one
+(``app.worker_count > 1``, which ``areion run --workers N`` sets only after the app is built)
+and who its supervisor is (its parent). All workers of one supervisor meet in
 ``<tmp>/areion-metrics-<uid>-<supervisor pid>-<its start time>`` (the start time: a later
 supervisor that happens to get the same pid starts from zero); the directories of
 supervisors that are gone are removed by the next one's workers. A directory given in
