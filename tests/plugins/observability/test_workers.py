@@ -42,8 +42,10 @@ class Orchestrator:
         app.telemetry.set(STARTED, 1)
 
 
+METRICS_PORT = int(os.environ.get("TEST_METRICS_PORT", "0"))
 server = (AreionServerBuilder().with_router(router).without_config_file().with_orchestrator(Orchestrator())
-          .with_config(plugins=["observability"]).with_access_log(False).build())
+          .with_config(plugins=["observability"]).with_access_log(False)
+          .with_config({"plugins": {"observability": {"metrics": {"port": METRICS_PORT}}}}).build())
 '''
 REQ = "areion_http_requests_total"
 
@@ -66,11 +68,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
 class Workers:
     """``areion run app.py:server --workers 2`` in its own session (cleanup reaches every process)."""
 
-    def __init__(self, app_dir: Path) -> None:
+    def __init__(self, app_dir: Path, metrics_port: int = 0) -> None:
         self.port = free_port()
+        self.metrics_port = metrics_port
         self.log = app_dir / "server.log"
         # TMPDIR: the workers' metrics directory is made under it, and removed with tmp_path.
-        env = {**os.environ, "AREION_PLUGINS": "observability", "TMPDIR": str(app_dir)}
+        env = {**os.environ, "AREION_PLUGINS": "observability", "TMPDIR": str(app_dir),
+               "TEST_METRICS_PORT": str(metrics_port)}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
@@ -90,7 +94,11 @@ class Workers:
         return int(r.json()["pid"]) if r is not None and r.status_code == 200 else None
 
     def scrape(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-        r = self.get("/metrics")
+        if self.metrics_port:
+            with httpx.Client() as client:
+                r = client.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=3)
+        else:
+            r = self.get("/metrics")
         assert r is not None and r.status_code == 200, self.output()
         return samples(r.text)
 
@@ -168,3 +176,24 @@ def test_counts_are_summed_across_workers_and_survive_a_worker_restart(workers: 
     assert value(scrape, "test_started_workers") == 2
     assert value(scrape, "test_pid_answers_total") == expected
     assert "Traceback" not in workers.output(), workers.output()
+
+
+def test_a_metrics_port_shared_by_the_workers_answers_with_their_sum(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP_TEXT)
+    served = Workers(tmp_path, metrics_port=free_port())
+    try:
+        assert wait_for(lambda: served.proc.poll() is not None or served.pid() is not None, 30), served.output()
+        seen = pids_answering(served, 30)
+        while len(seen) < 2:
+            for pid, n in pids_answering(served, 10).items():
+                seen[pid] = seen.get(pid, 0) + n
+        total = sum(seen.values()) + 1
+        # Each scrape lands on either worker (both listen on the port); every one sees the sum.
+        assert wait_for(lambda: value(served.scrape(), REQ, method="GET", route="/pid", status_class="2xx") == total,
+                        5), served.output()
+        for _ in range(6):
+            assert value(served.scrape(), "test_pid_answers_total") == total
+        missing = served.get("/metrics")
+        assert missing is not None and missing.status_code == 404  # not on the app's port
+    finally:
+        served.stop()
