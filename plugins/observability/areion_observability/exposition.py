@@ -40,7 +40,8 @@ class MetricsEndpoint:
             address = address.ipv4_mapped
         return any(address in network for network in self.allow)
 
-    async def __call__(self, request: HttpRequest) -> HttpResponse:
+    async def scrape(self, request: HttpRequest) -> HttpResponse:
+        """The handler of ``metrics.path``."""
         if not self.allowed(request):
             return problem_response(403, "metrics are not served to this address")
         if self.before_scrape is not None:

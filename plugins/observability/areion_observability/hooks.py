@@ -61,7 +61,7 @@ class ObservabilityPlugin:
     def register_routes(self, app: App, router: Router) -> None:
         metrics, health = self.settings.metrics, self.settings.health
         if self.endpoint is not None and not metrics.port:
-            router.add_route(metrics.path, self.endpoint, methods=["GET"], name="observability.metrics",
+            router.add_route(metrics.path, self.endpoint.scrape, methods=["GET"], name="observability.metrics",
                              include_in_schema=False)
         if self.health is not None:
             router.add_route(health.liveness_path, self.health.liveness, methods=["GET"],
@@ -103,7 +103,7 @@ class ObservabilityPlugin:
             self.tracer.excluded = frozenset(self.excluded)
         self.on_started, self.on_sent = request_observers(self.http, self.tracer)
         if self.endpoint is not None and self.settings.metrics.port:
-            self.listener = MetricsListener(self.settings.metrics, self.endpoint)
+            self.listener = MetricsListener(self.settings.metrics, self.endpoint.scrape)
             await self.listener.start(shared=app.worker_count > 1)
         if self.health is not None:
             self.health.started = True
