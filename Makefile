@@ -1,6 +1,6 @@
 # Areion — `make run` serves the showcase, `make test` runs the whole suite.
-# Both create .venv. `make run` installs only what serving needs: the core, every plugin and
-# the example plugin (editable). `make test` (and lint, packaging-test, reliability, fuzz,
+# Both create .venv. `make run` installs only what serving needs: the core, the shared
+# libraries of libs/, every plugin and the example plugin (editable). `make test` (and lint, packaging-test, reliability, fuzz,
 # bench) installs that plus the dev tools of requirements-dev.txt. Two stamps keep the two
 # sets apart: `make run` after `make test` installs nothing, `make test` after `make run`
 # installs only the dev tools.
@@ -10,7 +10,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
-SERVE_DIRS  := . $(PLUGIN_DIRS) examples/plugin_example
+# Shared libraries the plugins import (libs/redis: the one Redis connection layer); not plugins.
+LIB_DIRS    := $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml))
+SERVE_DIRS  := . $(LIB_DIRS) $(PLUGIN_DIRS) examples/plugin_example
 SERVE_STAMP := $(VENV)/.areion-serve
 DEV_STAMP   := $(VENV)/.areion-dev
 HOST   ?= 127.0.0.1
@@ -76,8 +78,8 @@ bench: setup
 	.venv-bench/bin/python bench/run.py
 
 lint: setup
-	$(BIN)/ruff check areion_core plugins
-	$(BIN)/mypy areion_core $(dir $(wildcard plugins/*/areion_*/__init__.py))
+	$(BIN)/ruff check areion_core libs plugins
+	$(BIN)/mypy areion_core $(dir $(wildcard libs/*/areion_*/__init__.py)) $(dir $(wildcard plugins/*/areion_*/__init__.py))
 
 clean:
 	rm -rf $(VENV) .venv-bench .venv-3.12 .venv-3.13 build dist *.egg-info

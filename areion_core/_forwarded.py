@@ -157,6 +157,8 @@ def resolve_origin(raw_headers: Sequence[tuple[bytes, bytes]], peer: Client | No
     if not trusted.trusts(peer[0] if peer is not None else None):
         return RequestOrigin(peer, scheme, host, root_path)
     found = _proxy_headers(raw_headers)
+    if not found:  # a trusted peer that forwarded nothing (a health check, a local client)
+        return RequestOrigin(peer, scheme, host, root_path)
     forwarded = found.get(b"forwarded")
     nodes: list[str | None]
     protos: list[str | None]
@@ -180,6 +182,15 @@ def resolve_origin(raw_headers: Sequence[tuple[bytes, bytes]], peer: Client | No
         pick(hosts, index, len(nodes), _HOST.match) or host,
         prefix.rstrip("/") if prefix is not None else root_path,
     )
+
+
+def has_proxy_headers(raw_headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether any proxy header (``Forwarded``, ``X-Forwarded-*``) is among ``raw_headers``."""
+    for name, _ in raw_headers:  # noqa: SIM110 (a loop: any() over a generator costs more per request)
+        # Every proxy header name is 9 (forwarded) or 15..18 bytes long: most names skip lower().
+        if (len(name) == 9 or 15 <= len(name) <= 18) and name.lower() in _HEADERS:
+            return True
+    return False
 
 
 def _proxy_headers(raw_headers: Sequence[tuple[bytes, bytes]]) -> dict[bytes, str]:

@@ -231,8 +231,10 @@ class MutableHeaders(Mapping[str, str]):
                 self._own = True
             self._d[lower] = text
             if lower not in FRAMING:
-                line = _LINES.get((lower, text))  # _line(), inline
-                self._wire = wire + (line if line is not None else _line(lower, text))
+                # Encoded directly, not through the _LINES cache: a header a plugin adds per
+                # response usually carries a per-response value (an id, a duration) that would
+                # only fill the cache and cost a lookup.
+                self._wire = wire + canonical_name(lower) + b": " + text.encode("latin-1") + b"\r\n"
 
     def __delitem__(self, key: str) -> None:
         if self._wire is not None:
@@ -272,6 +274,30 @@ class MutableHeaders(Mapping[str, str]):
     def update(self, other: Mapping[str, object]) -> None:
         for k, v in other.items():
             self[k] = v
+
+    def add_missing(self, defaults: MutableHeaders) -> None:
+        """Add each header of ``defaults`` that this block does not already have.
+
+        For constant headers a plugin puts on every response unless the response set its own
+        (security headers, CORS answers): ``defaults`` was validated when it was built and is
+        encoded once (call ``defaults.preencode()``), so when none of its names is here — the
+        usual case — this is one dictionary merge and, on a pre-encoded block (most handler
+        answers), one append of the encoded lines.
+        """
+        mine = defaults._d
+        d = self._d
+        if not d.keys().isdisjoint(mine):
+            for name, value in mine.items():
+                if name not in d:
+                    self[name] = value
+            return
+        if not self._own:
+            self._d = d = dict(d)  # shared with a template or a stored response: copy on write
+            self._own = True
+        d.update(mine)
+        wire = self._wire
+        if wire is not None:
+            self._wire = wire + defaults.encoded()  # framing headers are never in encoded()
 
     def add_vary(self, *names: str) -> None:
         """Merge header names into ``Vary`` without duplicates (case-insensitive)."""

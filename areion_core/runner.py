@@ -101,7 +101,8 @@ class AreionServer:
         # (and forked workers do not touch, and so copy, those pages).
         gc.collect()
         gc.freeze()
-        http = HttpServer(app.handle, app.make_request, app.config.limits, app.constant_headers())
+        http = HttpServer(app.handle, app.make_request, app.config.limits, app.constant_headers(),
+                          body_plan=app.body_plan)
         await http.start(self.host, self.port, sock=sock, ssl=self.ssl_context)
         self._http = http
         self.port = http.port

@@ -135,6 +135,14 @@ AREION_REDIS_ENV: dict[str, str] = {
 }
 
 
+#: The showcase with areion-security alone (bench/apps/areion_security_app.py).
+AREION_SECURITY_COMMAND: tuple[str, ...] = (
+    "{python}", "-m", "areion_core", "run", "{apps}/areion_security_app.py:server",
+    "--host", "{host}", "--port", "{port}", "--no-access-log",
+)  # fmt: skip
+AREION_SECURITY_REDIS_ENV: dict[str, str] = {**AREION_BARE_ENV, "AREION_BENCH_LIMIT_URL": "{redis_url}"}
+
+
 def areion_workers_command(workers: int) -> tuple[str, ...]:
     return (*AREION_COMMAND, "--workers", str(workers))
 
@@ -240,6 +248,18 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "the same plugin with both hooks async def, finishing without suspending, access log "
         "off (the interleaved comparisons)",
         matrix=False,
+    ),
+    Framework(
+        "areion-security", Kind.AREION, AREION_SECURITY_COMMAND, AREION_BARE_ENV,
+        "the showcase with areion-security alone (bench/apps/areion_security_app.py): CORS, "
+        "trusted hosts and the default security headers on every route, access log off",
+        matrix=False,
+    ),
+    Framework(
+        "areion-security-redis", Kind.AREION, AREION_SECURITY_COMMAND, AREION_SECURITY_REDIS_ENV,
+        "areion-security with GET /json rate-limited on a private Redis (a limit no run "
+        "reaches: one EVALSHA round trip per request)",
+        matrix=False, needs_redis=True,
     ),
     Framework(
         "areion-redis", Kind.AREION, AREION_COMMAND, AREION_REDIS_ENV,

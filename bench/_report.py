@@ -155,7 +155,8 @@ def _scenario_table(
 ) -> list[str]:
     if scenario.rounds > 1:
         return _interleaved_table(results, scenario, settings)
-    rows = results.for_scenario(scenario.name)
+    # --before-rounds repeats the before-pairs: the scenario's table shows each row's first round.
+    rows = [m for m in results.for_scenario(scenario.name) if m.round == 1]
     fastest = results.fastest_peer(scenario.name)
     lines = [f"### {scenario.title}", ""]
     if scenario.notes:
@@ -483,8 +484,10 @@ def _before_after(
             "both alike (in an interleaved scenario, each round; the figures are the means of "
             "the rounds). Now ÷ before is the current code's requests/s over the old code's; "
             f"below {1 - BEFORE_TOLERANCE:.2f} (the current code more than "
-            f"{BEFORE_TOLERANCE:.0%} slower) is flagged. One pair is one run each: runs of the "
-            "same code differ by 1–4%, so a flag near the line is a reason to measure again. "
+            f"{BEFORE_TOLERANCE:.0%} slower) is flagged. A pair is one run each unless the row says "
+            "how many rounds (`--before-rounds N`: the pair ran N times, alternating, and the "
+            "figures are the means): single runs of the same code can differ by much more than "
+            "5% on a shared machine, so a flag on a single pair is a reason to measure again. "
             "Errors: socket errors / responses ≥ 400 (expected 0 / 0)."
         ),
         "",
@@ -504,7 +507,8 @@ def _before_after(
             old_name = next(m.framework.name for m in rows if m.framework.before_of == current)
             now = _pair_figures(results.rounds(current, scenario.name))
             old = _pair_figures(results.rounds(old_name, scenario.name))
-            label = scenario.name + (f" ({scenario.rounds} rounds)" if scenario.rounds > 1 else "")
+            taken = len(results.rounds(current, scenario.name))
+            label = scenario.name + (f" ({taken} rounds)" if taken > 1 else "")
             judged += 1
             if now is None or old is None:
                 failed.append(f"{scenario.name} ({current})")

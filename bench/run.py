@@ -44,7 +44,7 @@ from _report import RunSettings, now, render
 from _results import Measurement, Results
 from _scenarios import SCENARIOS, SCENARIOS_BY_NAME, Scenario, write_static_dir
 from _server import ServerFailed, ServerProcess, compact_log, cpu_list, free_port, request_once
-from _wrk import WrkResult, lua_script, run_wrk
+from _wrk import WrkResult, lua_script, run_wrk, run_ws_load
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -146,6 +146,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--frameworks, or one per selected counterpart); REV's tree goes to "
         "bench/.work/before-<short sha>/",
     )
+    parser.add_argument(
+        "--before-rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --before: measure each current/before pair of a one-round scenario N times, "
+        "alternating, and compare the means (1: one each); other rows still run once",
+    )
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
     parser.add_argument("--connections", type=int, default=64, help="wrk -c (64)")
     parser.add_argument("--threads", type=int, default=1, help="wrk -t (1)")
@@ -176,6 +184,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             + ", ".join(f"{BEFORE_ROWS[name]} (for {name})" for name in lonely)
             + " to --frameworks"
         )
+    if args.before_rounds < 1:
+        parser.error("--before-rounds: at least 1")
+    if args.before_rounds > 1 and args.before is None:
+        parser.error("--before-rounds repeats the before-pairs: it needs --before REV")
     if args.before is not None and not any(name in COUNTERPARTS for name in args.frameworks):
         parser.error(
             "--before adds rows beside " + ", ".join(COUNTERPARTS) + ": select one of them"
@@ -300,6 +312,16 @@ def measure(
         cpu=args.client_cpu if pinned else None,
         log=wrk_log,
     )
+    websocket = scenario.load != "wrk"
+    if websocket:  # wrk has no WebSocket: bench/_ws_load.py, which checks every message
+        load = functools.partial(
+            run_ws_load,
+            url.replace("http://", "ws://", 1),
+            scenario.load.removeprefix("ws-"),
+            connections=connections,
+            cpu=args.client_cpu if pinned else None,
+            log=wrk_log,
+        )
     if framework.before_of is not None:
         # The log's first lines say which code the server runs (the command line follows).
         with log.open("a") as handle:
@@ -313,7 +335,8 @@ def measure(
         measurement.idle_rss_kib = server.rss_kib()
         if cpus is not None and server.affinity() != cpus:
             raise ServerFailed(f"not pinned to CPUs {cpu_list(cpus)}: {server.affinity()}")
-        validate(port, scenario)
+        if not websocket:
+            validate(port, scenario)
         if args.warmup > 0:
             load(duration_s=args.warmup)
         server.check_alive()
@@ -334,7 +357,8 @@ def measure(
                 "(access log or debug output on?)"
             )
         server.check_alive()
-        measurement.sample = validate(port, scenario, warm=True)
+        if not websocket:
+            measurement.sample = validate(port, scenario, warm=True)
     except (ServerFailed, RuntimeError, ValueError, OSError, subprocess.SubprocessError) as error:
         measurement.error = str(error) or type(error).__name__
     finally:
@@ -369,12 +393,14 @@ def _progress(index: int, total: int, measurement: Measurement) -> str:
 
 
 def planned(
-    scenarios: Sequence[Scenario], frameworks: Sequence[Framework]
+    scenarios: Sequence[Scenario], frameworks: Sequence[Framework], before_rounds: int = 1
 ) -> list[tuple[Scenario, Framework, int]]:
     """Scenario by scenario, each framework that serves it, with its round: a shared
     scenario every framework of the matrix (and its ``extra``); an Areion-only one the
     frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round.
-    A before-row (``--before``) runs wherever its counterpart runs, right after it."""
+    A before-row (``--before``) runs wherever its counterpart runs, right after it; with
+    ``before_rounds`` > 1 each such pair of a one-round scenario runs that many times,
+    alternating (round 1 in the scenario's order, the further rounds right after it)."""
     plan = []
     befores = {f.before_of: f for f in frameworks if f.before_of is not None}
     for scenario in scenarios:
@@ -389,6 +415,10 @@ def planned(
         serving = [g for f in serving for g in (f, befores.get(f.name)) if g is not None]
         for round_ in range(1, scenario.rounds + 1):
             plan += [(scenario, framework, round_) for framework in serving]
+        if scenario.rounds == 1:
+            pairs = [g for f in serving if f.name in befores for g in (f, befores[f.name])]
+            for round_ in range(2, before_rounds + 1):
+                plan += [(scenario, framework, round_) for framework in pairs]
     return plan
 
 
@@ -474,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     script_dir = WORK_DIR / "lua"
     script_dir.mkdir(parents=True, exist_ok=True)
 
-    plan = planned(scenarios, frameworks)
+    plan = planned(scenarios, frameworks, args.before_rounds)
     if not plan:
         print("bench: nothing to measure: no selected framework serves a selected scenario")
         return 2

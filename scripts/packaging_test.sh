@@ -3,7 +3,8 @@
 #
 # Proves that plugins are separate distributions, found through entry points and chosen by
 # configuration, exactly as a user installs them:
-#   1. build wheels of the core and of every plugin that has a pyproject.toml, into one folder;
+#   1. build wheels of the core, of the shared libraries (libs/*) and of every plugin that has a
+#      pyproject.toml, into one folder;
 #   2. make a fresh virtualenv and `pip install --find-links <folder> "areion-core[caching]"`
 #      (third-party dependencies come from the package index);
 #   3. serve a small app there with `areion run` and show that only `caching` is discovered,
@@ -75,7 +76,8 @@ mkdir -p "$WHEELS" "$APP"
 # behind, and a stale build/lib can smuggle deleted modules into the next wheel.
 step "building wheels into $WHEELS"
 projects=("$ROOT")
-for pyproject in "$ROOT"/plugins/*/pyproject.toml "$ROOT"/examples/plugin_example/pyproject.toml; do
+for pyproject in "$ROOT"/libs/*/pyproject.toml "$ROOT"/plugins/*/pyproject.toml \
+        "$ROOT"/examples/plugin_example/pyproject.toml; do
     [[ -f "$pyproject" ]] && projects+=("$(dirname "$pyproject")")
 done
 for project in "${projects[@]}"; do
@@ -93,7 +95,7 @@ if readme and not (project / readme).is_file():
 skip = [".venv*", ".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".mypy_cache",
         ".ruff_cache", ".pytest_cache", "node_modules", "test-artifacts"]
 if project == root:  # the core: the other top-level folders are separate projects or not shipped
-    skip += ["plugins", "examples", "tests", "bench", "docs", "scripts"]
+    skip += ["libs", "plugins", "examples", "tests", "bench", "docs", "scripts"]
 shutil.copytree(project, stage, ignore=shutil.ignore_patterns(*skip))
 PYTHON
     echo "    $(where "$project")"

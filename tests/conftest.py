@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests._redis import RedisServer, external_url, free_port
+from tests._redis import RedisCluster, RedisSentinel, RedisServer, external_url, free_port
 
 
 @pytest.fixture(scope="session")
@@ -14,6 +14,23 @@ def redis_server() -> Iterator[RedisServer]:
     """A real redis-server on a free port, private to this test session (stop/start for fault tests)."""
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A private Redis Cluster (3 primaries, 3 replicas) for this session, started on first use."""
+    with RedisCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[RedisSentinel]:
+    """A private primary, replica and 3 sentinels for this session, started on first use.
+
+    ``failover_by_killing_primary()`` leaves it with a primary and a replica again.
+    """
+    with RedisSentinel() as sentinel:
+        yield sentinel
 
 
 @pytest.fixture

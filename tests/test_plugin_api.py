@@ -1,11 +1,14 @@
-"""Plugins use only the public plugin API: ``areion_core`` and ``areion_core.plugin_api``.
+"""Plugins use only the public plugin API: ``areion_core`` and ``areion_core.plugin_api``, and
+the shared libraries of ``libs/`` (``areion_redis``: a library, not a plugin).
 
 Every module of every plugin in ``plugins/`` and of the example plugin is parsed with ``ast``
 and may not:
 
 - import from any other ``areion_core`` module (``areion_core.response``, ``.server.dates``...);
 - import a name that is not in the ``__all__`` of ``areion_core`` or ``areion_core.plugin_api``
-  (a ``_private`` name never is);
+  (a ``_private`` name never is); the same holds for a shared library (``areion_redis``: its
+  package and ``__all__`` only, never one of its modules);
+- import another plugin's package (plugins never import each other);
 - reach a private attribute of a core class (``request._raw_headers``, ``route._x``): every
   ``_name`` declared in a core class's ``__slots__``, assigned as ``self._name`` or defined in a
   core class body counts, and ``obj._name`` or ``getattr(obj, "_name")`` is refused on anything
@@ -29,6 +32,8 @@ import pytest
 from tests._plugin_layout import ROOT, PluginDir, plugin_dirs
 
 PUBLIC_MODULES = ("areion_core", "areion_core.plugin_api")
+#: Shared libraries in libs/ that plugins may import, through the package's ``__all__`` only.
+LIBRARIES = ("areion_redis",)
 OWN_NAMES = frozenset({"self", "cls"})
 
 
@@ -87,8 +92,19 @@ def core_private_attributes() -> frozenset[str]:
     return frozenset(names)
 
 
-def violations(source: str, filename: str = "<plugin>") -> list[str]:
-    """Every use of the core beyond its public plugin API in ``source``, as ``file:line: what``."""
+def _foreign_package(module: str, own: str | None) -> str | None:
+    """The other plugin's package that importing ``module`` reaches, or None."""
+    top = module.split(".")[0]
+    if top.startswith("areion_") and top not in ("areion_core", *LIBRARIES) and top != own:
+        return top
+    return None
+
+
+def violations(source: str, filename: str = "<plugin>", own: str | None = None) -> list[str]:
+    """Every use of the core beyond its public plugin API in ``source``, as ``file:line: what``.
+
+    ``own`` is the plugin's own package, which it may of course import.
+    """
     found: list[tuple[int, str]] = []
     private = core_private_attributes()
 
@@ -101,8 +117,25 @@ def violations(source: str, filename: str = "<plugin>") -> list[str]:
             for alias in node.names:
                 if alias.name.split(".")[0] == "areion_core" and alias.name not in PUBLIC_MODULES:
                     report(node, f"import {alias.name} (only {' and '.join(PUBLIC_MODULES)} are public)")
+                elif alias.name.split(".")[0] in LIBRARIES and alias.name not in LIBRARIES:
+                    report(node, f"import {alias.name} (a library's package is its public surface)")
+                elif (other := _foreign_package(alias.name, own)) is not None:
+                    report(node, f"import {alias.name} ({other} is another plugin: plugins never import each other)")
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
-            if node.module.split(".")[0] != "areion_core":
+            top = node.module.split(".")[0]
+            if top in LIBRARIES:
+                if node.module != top:
+                    report(node, f"from {node.module} import ... (a library's package is its public surface)")
+                    continue
+                for alias in node.names:
+                    if alias.name not in public_names(top):
+                        report(node, f"from {top} import {alias.name} (not in {top}.__all__)")
+                continue
+            if (other := _foreign_package(node.module, own)) is not None:
+                report(node, f"from {node.module} import ... "
+                             f"({other} is another plugin: plugins never import each other)")
+                continue
+            if top != "areion_core":
                 continue
             if node.module not in PUBLIC_MODULES:
                 report(node, f"from {node.module} import ... (only {' and '.join(PUBLIC_MODULES)} are public)")
@@ -141,7 +174,7 @@ def test_core_private_attributes_are_collected() -> None:
     ("plugin", "module"), plugin_modules(), ids=[str(m.relative_to(ROOT)) for _, m in plugin_modules()]
 )
 def test_plugin_modules_use_only_the_public_plugin_api(plugin: PluginDir, module: Path) -> None:
-    found = violations(module.read_text(encoding="utf-8"), str(module.relative_to(ROOT)))
+    found = violations(module.read_text(encoding="utf-8"), str(module.relative_to(ROOT)), plugin.package_name)
     assert not found, "plugins may use only areion_core's and areion_core.plugin_api's __all__:\n" + "\n".join(found)
 
 
@@ -164,11 +197,19 @@ class Mine:
         headers = getattr(request, "_headers")
         own = self._raw_headers, cls._query
         return pairs, headers, own, request.raw_headers
+
+
+from areion_redis import RedisSettings, get_client
+from areion_redis.client import _connect
+import areion_redis._url
+from areion_redis import _clients
+from areion_caching import cache
+import areion_mine.settings
 '''
 
 
 def test_the_checker_finds_each_kind_of_violation() -> None:
-    found = violations(PLANTED, "planted.py")
+    found = violations(PLANTED, "planted.py", own="areion_mine")
     expected = [
         "planted.py:2: import areion_core.response",
         "planted.py:3: from areion_core.request import",
@@ -177,6 +218,10 @@ def test_the_checker_finds_each_kind_of_violation() -> None:
         "planted.py:6: from areion_core.plugin_api import _ROUTE_CHAINS (a private name)",
         "planted.py:16: request._raw_headers reads _raw_headers",
         "planted.py:17: getattr(request, '_headers') reaches _headers",
+        "planted.py:23: from areion_redis.client import ... (a library's package",
+        "planted.py:24: import areion_redis._url (a library's package",
+        "planted.py:25: from areion_redis import _clients (not in areion_redis.__all__)",
+        "planted.py:26: from areion_caching import ... (areion_caching is another plugin",
     ]
     assert len(found) == len(expected), "\n".join(found)
     for line, want in zip(found, expected, strict=True):

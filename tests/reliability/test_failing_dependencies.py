@@ -181,7 +181,8 @@ def test_cache_on_redis_that_stops_slows_and_restarts(
         began = time.monotonic()
         for path in paths:
             traffic.first(lambda s, p=path: s.cache == "HIT" and s.path == p, began, RECOVERY)
-        assert {f"areion:cache:k:GET:{p}" for p in paths} <= set(store.keys("areion:cache:k:*"))
+        origin = f"#@http://127.0.0.1:{live.port}"  # keys hold the request's origin
+        assert {f"areion:cache:k:GET:{p}{origin}" for p in paths} <= set(store.keys("areion:cache:k:*"))
 
         # 1. Stopped: every request after the stop misses, none fails.
         own_redis.stop()

@@ -10,7 +10,8 @@ from areion_core import hookimpl, skip_replayed
 
 from . import cli
 from ._pipeline import response_ready_chain
-from .policy import RoutePolicy, policy_for
+from ._unsafe import SAFE_METHODS
+from .policy import RoutePolicy, policy_for, with_invalidation
 from .representation import add_etag
 from .response_cache import STATE_KEY, ResponseCache
 from .settings import CachingSettings
@@ -54,8 +55,12 @@ class CachingPlugin:
 
     @hookimpl
     def hot_hooks_for_route(self, app: App, route: Route) -> tuple[str, ...]:
-        policy = self.policies.get(route)
-        return policy.hot_hooks() if policy is not None else ()
+        # Every route_added has run: whether an unsafe route shares a cached path is known.
+        policy = with_invalidation(route, self.policies, self.settings, self.cache)
+        if policy is None:
+            return ()
+        self.policies[route] = policy
+        return policy.hot_hooks()
 
     @hookimpl(trylast=True)
     def wrap_handler(self, app: App, route: Route, handler: Handler) -> None:
@@ -112,6 +117,10 @@ class CachingPlugin:
         policy = self.policies.get(route) if route is not None else None
         if policy is None:
             return None
+        if policy.invalidates and request.method not in SAFE_METHODS:
+            if policy.etag:
+                add_etag(response)
+            return self.cache.after_unsafe(request, response)
         if policy.rule is not None and self.cache.pending(request):
             return self.cache.on_miss_response(request, response, etag=policy.etag)
         if policy.etag:

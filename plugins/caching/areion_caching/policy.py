@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._unsafe import SAFE_METHODS, CachedPaths
 from .cache_control import ROUTE_OPTION as CACHE_CONTROL_OPTION
 from .cache_control import CacheControl
 from .rules import CACHE_OPTION, ETAG_OPTION, CacheRule
@@ -13,6 +15,8 @@ from .settings import CachingSettings
 
 if TYPE_CHECKING:
     from areion_core import Route
+
+    from ._invalidation import Invalidation
 
 T = TypeVar("T")
 
@@ -27,6 +31,8 @@ class RoutePolicy:
     rule: CacheRule | None = None
     cache_control: CacheControl | None = None
     etag: bool = False
+    #: Its unsafe-method answers invalidate cached GET entries (``invalidate_on_unsafe``).
+    invalidates: bool = False
 
     @property
     def active(self) -> bool:
@@ -40,9 +46,32 @@ class RoutePolicy:
     def hot_hooks(self) -> tuple[str, ...]:
         if self.rule is not None:
             return ("request_received", "response_ready", "response_sent")
-        if self.cache_control is not None or self.etag:
+        if self.cache_control is not None or self.etag or self.invalidates:
             return ("response_ready",)
         return ()
+
+
+def with_invalidation(
+    route: Route, policies: Mapping[Route, RoutePolicy], settings: CachingSettings,
+    cache: Invalidation,
+) -> RoutePolicy | None:
+    """``route``'s policy, marked to invalidate if an unsafe answer on it can make entries stale.
+
+    That is: ``invalidate_on_unsafe`` is on, the route answers a method other than GET, HEAD,
+    OPTIONS and TRACE, and its path is related to a cached GET route's
+    (:meth:`CachedPaths.related`: the same path, a parent or a child). Called once all routes
+    are known (``hot_hooks_for_route``), when the cache learns the cached routes' paths; other
+    routes keep the policy they had (None: the plugin stays out of their chains).
+    """
+    policy = policies.get(route)
+    if not settings.invalidate_on_unsafe or route.methods <= SAFE_METHODS:
+        return policy
+    cached = cache.cached_paths
+    if cached is None:
+        cached = cache.cached_paths = CachedPaths(r for r, p in policies.items() if p.rule is not None)
+    if not cached.related(route):
+        return policy
+    return replace(policy, invalidates=True) if policy is not None else RoutePolicy(invalidates=True)
 
 
 def _match(patterns: dict[str, T], path: str) -> T | None:

@@ -1,9 +1,11 @@
-"""The response cache: lookups, storing, single-flight, stale serving and invalidation.
+"""The response cache: lookups, storing, single-flight and stale serving.
 
 The plugin's hooks call into one :class:`ResponseCache` per app. A hit is answered from
 ``request_received``; a miss runs the handler and is stored from the last ``response_ready``
 (after compression, so each encoding is its own variant). Any store failure is logged once
 and the request goes on uncached; the store is tried again after ``retry_interval``.
+Removing entries (``invalidate``, ``clear``, after unsafe methods, between workers) is in
+``_invalidation.py``; what a request's own ``Cache-Control`` asks, in ``_directives.py``.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 from areion_core import HttpResponse
 
-from ._siblings import SiblingInvalidations, group_directory
+from ._directives import request_directives
+from ._invalidation import Invalidation
+from ._siblings import SiblingInvalidations
 from ._telemetry import report as _report
 from ._telemetry import telemetry as _telemetry
 from .keys import (
     CREDENTIALS,
-    VARY_MARK,
     Normalizer,
     base_key,
     has_credentials,
     parse_vary,
-    user_key,
     variant_key,
 )
 from .record import CacheRecord, vary_index
@@ -42,7 +44,7 @@ from .representation import (
 )
 from .rules import CacheRule
 from .settings import CachingSettings
-from .stores import CacheStore, MemoryStore, StoreError
+from .stores import CacheStore
 
 if TYPE_CHECKING:
     from areion_core import HttpRequest, Route
@@ -87,7 +89,7 @@ class _RequestState:
         self.generation = generation
 
 
-class ResponseCache:
+class ResponseCache(Invalidation):
     """Server-side response cache of one app; get it with :func:`get_cache`.
 
     Invalidate from handlers with ``await get_cache(request.app).invalidate(tag="users")``.
@@ -126,6 +128,7 @@ class ResponseCache:
         self.response_ready_chain: Chain | None = None
         header = settings.hit_header
         self._hit_header = header.lower() if header else None
+        self._honour_no_cache = settings.honour_request_no_cache
 
     # --- the store, guarded ---------------------------------------------------------------
     @property
@@ -203,6 +206,14 @@ class ResponseCache:
         if rule.unless is not None and rule.unless(request):
             return None
         base = base_key(request, rule.key)
+        accept = None  # the oldest entry the client accepts (seconds); None: any fresh one
+        if self._honour_no_cache:
+            accept = request_directives(request).max_age
+            if accept == 0:
+                # Request no-cache, honoured: run the handler and store its answer, reading
+                # nothing and waiting on no one (a computation in flight may predate it).
+                self._pending(request, rule, base)
+                return None
         peek = self._peek if self._store is not None else None
         if peek is not None:
             record = peek(base)
@@ -211,21 +222,26 @@ class ResponseCache:
                     record = peek(variant_key(base, request, record.vary, self.normalizers))
                 if record is not None:
                     age = time.time() - record.created
-                    if age < record.ttl:
+                    if age < record.ttl and (accept is None or age <= accept):
                         _report(request, "hit")
                         return hit_response(record, HIT, age, self._hit_header)
-        return self._on_request(request, rule, base)
+        return self._on_request(request, rule, base, accept)
 
-    async def _on_request(
-        self, request: HttpRequest, rule: CacheRule, base: str
-    ) -> HttpResponse | None:
+    def _pending(self, request: HttpRequest, rule: CacheRule, base: str) -> _RequestState:
         state = _RequestState(rule, base, self._generation)
         scratch = request.state
         if scratch is None:
             scratch = request.state = {}
         scratch[STATE_KEY] = state
+        return state
+
+    async def _on_request(
+        self, request: HttpRequest, rule: CacheRule, base: str, accept: float | None = None
+    ) -> HttpResponse | None:
+        state = self._pending(request, rule, base)
         if not self._available(_READ):
             return None
+        no_store = request_directives(request).no_store
         for attempt in range(3):
             try:
                 with _telemetry(request).span("cache.lookup", route=request.route.path if request.route else ""):
@@ -235,13 +251,13 @@ class ResponseCache:
                 return None
             self._succeeded(_READ)
             state.key = key
-            if record is not None:
+            if record is not None and (accept is None or time.time() - record.created <= accept):
                 age = time.time() - record.created
                 if age < record.ttl:
                     _report(request, "hit")
                     return self._answer(state, record, HIT, age)
                 if age < record.ttl + record.stale_while_revalidate:
-                    if request.method == "GET":
+                    if request.method == "GET" and not no_store:
                         self._refresh_in_background(request, state, key)
                     _report(request, "stale")
                     return self._answer(state, record, STALE, age)
@@ -268,6 +284,8 @@ class ResponseCache:
                 # Its answer could not be shared (a cookie, a 5xx, ...): compute our own,
                 # concurrently, rather than queueing behind one another.
                 return None
+        if no_store:
+            return None  # its answer will not be stored: no one should wait for it
         return await self._lead(request, state)
 
     async def _lead(self, request: HttpRequest, state: _RequestState) -> HttpResponse | None:
@@ -389,6 +407,8 @@ class ResponseCache:
         settings = self.settings
         if not shareable(request, response, settings.cacheable_statuses, settings.max_entry_bytes):
             return False
+        if request_directives(request).no_store:
+            return False  # RFC 9111 §5.2.1.5: no response to this request is stored
         if not self._available(_WRITE) or generation != self._generation:
             return False  # store down, or invalidated while the handler ran (maybe old data)
         vary = parse_vary(headers.get("vary"))
@@ -468,109 +488,6 @@ class ResponseCache:
                     await store.release_lock(key, token)
                 except Exception as exc:
                     self._failed(exc, "unlock")
-
-    # --- invalidation ----------------------------------------------------------------------
-    async def invalidate(
-        self,
-        key: str | None = None,
-        *,
-        prefix: str | None = None,
-        tag: str | None = None,
-        raise_errors: bool = False,
-    ) -> int:
-        """Remove entries by exact key, by key prefix or by tag; return how many went.
-
-        ``key`` is written as requests are keyed: the path plus the sorted query
-        (``"/users?page=2"``), or what a route's ``key`` function returns. Every ``Vary``
-        variant of it goes too. ``prefix`` is matched against the same text
-        (``"/users"`` removes ``/users``, ``/users/1`` and ``/users?page=2``). Store
-        failures are logged and give 0 unless ``raise_errors`` is true.
-
-        With the memory store, the other worker processes of this app on this host hold the
-        invalidation too when this returns (and apply it as their loop next runs); the count
-        is this process's.
-        """
-        if sum(x is not None for x in (key, prefix, tag)) != 1:
-            raise TypeError("invalidate() takes exactly one of key=, prefix= or tag=")
-        self._generation += 1
-        store = self.store
-        try:
-            if key is not None:
-                kind, text = "key", user_key(key)
-                removed = int(await store.delete(text))
-                removed += await store.delete_prefix(text + VARY_MARK)
-            elif prefix is not None:
-                kind, text = "prefix", user_key(prefix)
-                removed = await store.delete_prefix(text)
-            else:
-                assert tag is not None
-                kind, text = "tag", tag
-                removed = await store.delete_tag(tag)
-        except StoreError as exc:
-            if raise_errors:
-                raise
-            self._failed(exc, "invalidate")
-            return 0
-        if self._siblings is not None:
-            await self._siblings.publish(kind, text)
-        return removed
-
-    async def clear(self, *, raise_errors: bool = False) -> None:
-        """Remove every entry of this cache (in every worker, as ``invalidate`` does)."""
-        self._generation += 1
-        try:
-            await self.store.clear()
-        except StoreError as exc:
-            if raise_errors:
-                raise
-            self._failed(exc, "clear")
-            return
-        if self._siblings is not None:
-            await self._siblings.publish("clear", "")
-
-    # --- sibling worker processes ---------------------------------------------------------
-    def join_siblings(self) -> None:
-        """Exchange invalidations with this app's other worker processes on this host.
-
-        Only the memory store needs it (the filesystem and Redis stores are shared by the
-        workers already), and only once per process: the plugin calls it at startup, and the
-        first store calls it when no startup hook ran. Needs a running event loop.
-        """
-        if self._siblings_joined:
-            return
-        self._siblings_joined = True
-        if not self.settings.broadcast_invalidations:
-            return
-        if self._store is None and self.settings.store != "memory":
-            return  # not made yet, and not a memory store: nothing to make it for
-        if not isinstance(self.store, MemoryStore):
-            return
-        directory = group_directory(self.settings.namespace)
-        siblings = SiblingInvalidations(directory, self._apply_sibling_invalidation, self.logger)
-        try:
-            siblings.open()
-        except OSError as exc:
-            self.logger.warning("caching: cannot join the sibling workers in %s (%s); "
-                                "invalidations will reach this process only", directory, exc)
-            return
-        self._siblings = siblings
-
-    def _apply_sibling_invalidation(self, kind: str, text: str) -> None:
-        # Synchronous, from the socket's reader callback: gone before any request read later.
-        # A response computed here meanwhile may predate it, so it is not stored either.
-        self._generation += 1
-        store = self._store
-        if not isinstance(store, MemoryStore):
-            return
-        if kind == "key":
-            store.delete_nowait(text)
-            store.delete_prefix_nowait(text + VARY_MARK)
-        elif kind == "prefix":
-            store.delete_prefix_nowait(text)
-        elif kind == "tag":
-            store.delete_tag_nowait(text)
-        else:
-            store.clear_nowait()
 
     async def close(self) -> None:
         """Cancel background refreshes, wake waiters and close the store."""

@@ -44,6 +44,8 @@ class CachingSettings:
     static_cache_control: CacheControl | None = None
     etag: tuple[str, ...] = ()
     broadcast_invalidations: bool = True
+    invalidate_on_unsafe: bool = True
+    honour_request_no_cache: bool = False
 
     def make_store(self) -> CacheStore:
         """A new store as configured (connections are opened lazily, on first use)."""
@@ -82,7 +84,7 @@ class CachingSettings:
 def _convert(read: SettingsReader, key: str, name: str) -> Any:
     if name == "store":
         return read.choice(key, None, STORES)
-    if name == "broadcast_invalidations":
+    if name in ("broadcast_invalidations", "invalidate_on_unsafe", "honour_request_no_cache"):
         return read.boolean(key, None)
     if name in ("url", "namespace", "path"):
         return read.text(key, None)

@@ -6,7 +6,8 @@ PYTHONPATH). ``GET /items/:id`` is cached and answers the data version read from
 named by ``CACHE_TEST_VERSION``; every response, hits included, names the worker process that
 served it in ``X-Worker-Pid``. ``POST /invalidate`` calls the invalidation API with its JSON
 body (``{"key": ...}``, ``{"prefix": ...}``, ``{"tag": ...}`` or ``{"all": true}``).
-``CACHE_TEST_BROADCAST=false`` turns ``broadcast_invalidations`` off.
+``PUT /items/:id`` writes its body to that file: its 204 invalidates ``/items/:id`` (an unsafe
+method's answer). ``CACHE_TEST_BROADCAST=false`` turns ``broadcast_invalidations`` off.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ async def ping(request: HttpRequest) -> str:
 @cache(ttl=60, tags=["items"])
 def item(request: HttpRequest, id: int) -> dict[str, Any]:
     return {"id": id, "version": VERSION.read_text()}
+
+
+@router.put("/items/:id")
+def put_item(request: HttpRequest, id: int) -> None:
+    VERSION.write_bytes(bytes(request.body))
 
 
 @router.post("/invalidate")

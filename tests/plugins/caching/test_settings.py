@@ -16,6 +16,10 @@ def test_defaults() -> None:
     assert s.store == "memory" and s.default_ttl == 60 and s.hit_header == "X-Cache"
     assert s.cacheable_statuses == frozenset({200, 203, 204, 300, 301, 308, 404, 410})
     assert isinstance(s.make_store(), MemoryStore)
+    assert s.invalidate_on_unsafe is True and s.honour_request_no_cache is False
+    switched = CachingSettings.from_section(
+        {"invalidate-on-unsafe": False, "honour_request_no_cache": True})
+    assert switched.invalidate_on_unsafe is False and switched.honour_request_no_cache is True
 
 
 def test_store_choices(tmp_path: Path) -> None:
@@ -50,6 +54,8 @@ def test_store_choices(tmp_path: Path) -> None:
         ({"cache_control": {"/a": "public, private"}}, "cache_control./a"),
         ({"etag": 5}, "etag"),
         ({"broadcast_invalidations": "sometimes"}, "broadcast_invalidations"),
+        ({"invalidate_on_unsafe": "yes"}, "invalidate_on_unsafe"),
+        ({"honour_request_no_cache": 1}, "honour_request_no_cache"),
         ({"ttl": 5}, "ttl"),
     ],
 )

@@ -120,7 +120,8 @@ async def test_two_processes_sharing_redis_run_the_handler_at_most_once_per_lock
         async with httpx.AsyncClient(limits=limits, timeout=30) as client:
             responses = await asyncio.gather(
                 *(
-                    client.get(f"http://127.0.0.1:{port}/report")
+                    # One Host, as behind a load balancer: the host is part of the key.
+                    client.get(f"http://127.0.0.1:{port}/report", headers={"Host": "app.example"})
                     for _ in range(50)
                     for port in ports
                 )
