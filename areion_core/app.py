@@ -77,6 +77,8 @@ class App:
         self.routes: list[Route] = []
         self.plugin_infos: list[PluginInfo] = []
         self.worker_id = 0
+        #: True once the server drains (SIGTERM, SIGHUP, stop()): it finishes what it has, then stops.
+        self.draining = False
         self.worker_count = config.workers
         #: The app's plugins and the caller of their cold hooks.
         self.registry = PluginRegistry()

@@ -236,7 +236,7 @@ class Dispatcher:
             pending = run_observers(observers, request, sent)
             if pending is not None:
                 await pending
-        if access is not None:
+        if access is not None and (route is None or route.access_log):
             access.record(request, sent.status_code, request.conn.bytes_written - before, started)
 
     async def _started(self, request: HttpRequest, target: Route | HttpResponse) -> HttpResponse | None:

@@ -165,6 +165,7 @@ class Route:
     """A compiled route: what plugins see in ``route_added`` and on ``request.route``."""
 
     __slots__ = (
+        "access_log",
         "catch_all",
         "endpoint",
         "exception_chain",
@@ -212,6 +213,8 @@ class Route:
         self.middlewares = spec.middlewares
         self.localns = spec.localns
         self.inline = bool(opts.get("inline", False))
+        #: False: the access log leaves this route's requests out (``access_log=False``: health probes).
+        self.access_log = opts.get("access_log", True) is not False
         #: "http", or "websocket" for a ``Router.websocket`` route (GET + Upgrade; websocket.py).
         self.kind: str = "websocket" if opts.get(WEBSOCKET_OPTION) else "http"
         #: Seconds the handler may take (``timeout=``; None: none). The app replaces it with the

@@ -94,6 +94,7 @@ class AreionServer:
         """Start serving on the running loop (startup hooks first); returns once listening."""
         app = self.app
         app.build()
+        app.draining = False
         await app.startup()
         # Everything alive now (modules, routes, plugins) lives as long as the process: move it
         # out of the collector's generations so that collections only ever walk request garbage
@@ -112,6 +113,7 @@ class AreionServer:
 
         ``keep_listening`` leaves the listening sockets open (not accepting): connections
         arriving meanwhile wait in the kernel's queue for whoever serves those sockets next."""
+        self.app.draining = True  # a readiness check answers "not ready" from here on
         if self._http is not None:
             http, self._http = self._http, None
             await http.shutdown(grace, close_listeners=not keep_listening)

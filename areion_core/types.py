@@ -122,6 +122,8 @@ class PluginApp(Protocol):
     vary_normalizers: dict[str, Callable[[Any], str]]
     worker_id: int
     worker_count: int
+    #: True once the server drains before stopping (a readiness check reports "not ready").
+    draining: bool
     #: Where plugins report metrics and trace spans (``areion_core.Telemetry``).
     telemetry: Telemetry
     #: The pluggy plugin manager, for a plugin that adds hook specs of its own.

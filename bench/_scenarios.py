@@ -179,6 +179,7 @@ BURST_CONNECTIONS, BURST_THREADS, BURST_DURATION_S = 256, 8, 5
 #: The interleaved comparisons on /json (issue 14): each against areion-bare, in rounds.
 OVERHEAD_ORDER = (
     "areion-bare", "areion-log", "areion-hooks", "areion-hooks-async", "areion-request-id", "areion",
+    "areion-metrics", "areion-tracing0",
 )
 OVERHEAD_ROUNDS = 5
 #: A brotli-only client: the compressed-response scenarios.
@@ -421,7 +422,8 @@ SCENARIOS: tuple[Scenario, ...] = (
             "log on (areion-log), a minimal plugin with a sync (areion-hooks) or async "
             "(areion-hooks-async) request_received and response_ready, the example plugin alone "
             "(areion-request-id), the five official plugins installed and idle on this route "
-            "(areion). They are measured in turn, round after round, so that drift between "
+            "(areion), the observability plugin recording metrics (areion-metrics) or tracing at "
+            "sampling 0 (areion-tracing0). They are measured in turn, round after round, so that drift between "
             "passes hits all of them alike; each ratio is the mean of a variant's rounds over "
             "the mean of areion-bare's."
         ),

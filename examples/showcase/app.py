@@ -25,6 +25,8 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
   `POST /items` — a dataclass body: 201 with the item, 422 problem+json listing every error
   (uploads.py)
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
+- `/metrics` (Prometheus, from 127.0.0.1 only), `/healthz`, `/readyz` — the observability plugin;
+  `/dice` counts a metric of its own and opens a span (`SHOWCASE_TRACING=true`: traces on the console)
 - `/static/...` — files from examples/showcase/static
 """
 
@@ -41,12 +43,14 @@ from areion_scheduling import DefaultOrchestrator
 from areion_templates import DefaultEngine
 
 from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
+from examples.showcase.observability import router as observability_router
 
 from . import realtime, security
 from .uploads import router as uploads_router
 
 HERE = Path(__file__).parent
 router = Router()
+router.include_router(observability_router)  # /dice (the plugin serves /metrics, /healthz, /readyz)
 orchestrator = DefaultOrchestrator(max_workers=4)
 engine = DefaultEngine(templates_dir=str(HERE / "templates"))
 stats = {"tasks_done": 0, "ticks": 0, "last_tick": None}
@@ -107,6 +111,9 @@ INDEX = {
              method="POST", curl="curl -H 'Content-Type: application/json' -d '{\"name\": \"pen\", \"price\": 1.5}'"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
         Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
+        Link("observability.metrics", "/metrics", "Prometheus metrics of every request (from 127.0.0.1)"),
+        Link("observability.readyz", "/readyz", "readiness: startup done, not draining, the cache's Redis up"),
+        Link("dice", "/dice", "roll a die: a metric of the app's own (showcase_dice_rolls_total) and a span"),
     ),
     "More endpoints": (
         Link("json_endpoint", "/json", "hello world as JSON"),
@@ -333,6 +340,11 @@ server = (
         # Channels in memory by default; SHOWCASE_CHANNELS=redis shares rooms across workers and hosts.
         "realtime": {"allowed_origins": ["http://localhost:3000"], "backend": "${SHOWCASE_CHANNELS:-memory}",
                      "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
+        "observability": {
+            "metrics": {"enabled": "${SHOWCASE_METRICS:-true}", "allow": ["127.0.0.1", "::1"]},
+            "tracing": {"enabled": "${SHOWCASE_TRACING:-false}", "sampling": "${SHOWCASE_TRACE_SAMPLING:-1.0}",
+                        "exporter": "${SHOWCASE_TRACE_EXPORTER:-console}"},
+        },
     }})
     .build()
 )
