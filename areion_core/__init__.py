@@ -19,6 +19,7 @@ from .exceptions import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from .forms import FormData, UploadedFile
 from .headers import Headers, MutableHeaders
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
 from .log import DefaultLogger
@@ -40,7 +41,18 @@ from .routing import DefaultRouter, Route, Router, route_options, set_route_opti
 from .runner import AreionServer
 from .server import ServerLimits
 from .telemetry import Metric, StandardMetrics, Telemetry
-from .types import Connection, Orchestrator, Plugin, PluginApp, TemplateEngine
+from .types import (
+    ByteStream,
+    Connection,
+    Orchestrator,
+    Plugin,
+    PluginApp,
+    ProtocolSwitch,
+    TemplateEngine,
+    WebSocketProtocol,
+    WebSocketSession,
+)
+from .websocket import WebSocket, WebSocketDisconnect
 
 __version__ = "2.0.0"
 
@@ -64,6 +76,7 @@ __all__ = [
     "AreionServer",
     "AreionServerBuilder",
     "BadRequestError",
+    "ByteStream",
     "ConfigError",
     "Connection",
     "DefaultEngine",
@@ -72,6 +85,7 @@ __all__ = [
     "DefaultRouter",
     "FileResponse",
     "ForbiddenError",
+    "FormData",
     "Headers",
     "HttpError",
     "HttpRequest",
@@ -86,6 +100,7 @@ __all__ = [
     "Plugin",
     "PluginApp",
     "PluginError",
+    "ProtocolSwitch",
     "RequestValidationError",
     "Route",
     "RouteError",
@@ -98,6 +113,11 @@ __all__ = [
     "TemplateEngine",
     "UnauthorizedError",
     "UnsupportedMediaTypeError",
+    "UploadedFile",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketProtocol",
+    "WebSocketSession",
     "create_empty_response",
     "create_error_response",
     "create_file_response",

@@ -157,6 +157,8 @@ def resolve_origin(raw_headers: Sequence[tuple[bytes, bytes]], peer: Client | No
     if not trusted.trusts(peer[0] if peer is not None else None):
         return RequestOrigin(peer, scheme, host, root_path)
     found = _proxy_headers(raw_headers)
+    if not found:  # a trusted peer that forwarded nothing (a health check, a local client)
+        return RequestOrigin(peer, scheme, host, root_path)
     forwarded = found.get(b"forwarded")
     nodes: list[str | None]
     protos: list[str | None]

@@ -490,6 +490,8 @@ def build_binder(route: Route) -> Binder | None:
             route.param_types[name] = ann
         path_convs.append((name, converter_for(ann), f"must be {_type_name(ann)}"))
     query, body = _query_and_body(route, named, hints)
+    if body is not None and "stream_body" not in route.options:
+        route.streams_body = False  # a body parameter is bound from the whole body, before the handler
 
     if not path_convs and not query and body is None:
         return None

@@ -27,16 +27,17 @@ from .access_log import AccessLog, ProxiedAccessLog
 from .config import AreionConfig
 from .dispatch import Dispatcher
 from .endpoints import compile_endpoint
-from .exceptions import ConfigError, PluginError
+from .exceptions import ConfigError, PluginError, RouteError
 from .headers import canonical_name
 from .hook_chains import bounded, compile_chain
 from .hookspecs import HOT_HOOKS
 from .log import DefaultLogger, setup_logging
 from .plugins import PluginInfo, PluginRegistry, discover, enable_tracing, load_entry_point, plugin_name, select
 from .request import HttpRequest
-from .routing import Middleware, Route, Router, RouteTree
+from .routing import Middleware, Route, Router, RouteTree, decode_segments
 from .telemetry import Telemetry
-from .types import Orchestrator, TemplateEngine
+from .types import Orchestrator, TemplateEngine, WebSocketProtocol
+from .websocket import websocket_endpoint
 
 trace_log = logging.getLogger("areion.plugins")
 _AMBIGUOUS: Any = object()
@@ -67,6 +68,8 @@ class App:
         self.setup_logging()
         self.template_engine: TemplateEngine | None = engine
         self.orchestrator: Orchestrator | None = orchestrator
+        #: What ``Router.websocket`` routes speak (the ``websocket_protocol`` hook), or None.
+        self.websocket_protocol: WebSocketProtocol | None = None
         self.state: dict[str, Any] = {}
         self.vary_normalizers: dict[str, Callable[[Any], str]] = {}
         #: Where plugins report metrics and spans; records nothing until a plugin installs a recorder.
@@ -74,6 +77,8 @@ class App:
         self.routes: list[Route] = []
         self.plugin_infos: list[PluginInfo] = []
         self.worker_id = 0
+        #: True once the server drains (SIGTERM, SIGHUP, stop()): it finishes what it has, then stops.
+        self.draining = False
         self.worker_count = config.workers
         #: The app's plugins and the caller of their cold hooks.
         self.registry = PluginRegistry()
@@ -108,6 +113,7 @@ class App:
         for _, mapping in self.call_each("vary_normalizers", app=self):
             if mapping:
                 self.vary_normalizers.update({k.lower(): v for k, v in mapping.items()})
+        self._find_websocket_protocol(routes)
         for route in routes:
             self.call_each("route_added", app=self, route=route)
         for route in routes:
@@ -193,6 +199,18 @@ class App:
         self.routes = routes
         return routes, tuple(global_mws) + tuple(plugin_mws)
 
+    def _find_websocket_protocol(self, routes: list[Route]) -> None:
+        """Ask the plugins for the WebSocket protocol when a route needs one; none is a startup error."""
+        sockets = [route for route in routes if route.kind == "websocket"]
+        if not sockets:
+            return
+        self.websocket_protocol = self.registry.call_first("websocket_protocol", app=self)
+        if self.websocket_protocol is None:
+            raise RouteError(
+                f"route {sockets[0].path} is a WebSocket route, but no plugin supplies the WebSocket "
+                "protocol: install areion-realtime (pip install areion-realtime) and enable its "
+                "plugin 'realtime'")
+
     def _register(self, obj: Any, source: str, reason: str) -> None:
         name = plugin_name(obj)
         hooks = self.registry.register(obj, name)
@@ -206,9 +224,12 @@ class App:
 
     def _compile_route(self, route: Route, global_mws: tuple[Middleware, ...], trace: bool) -> None:
         inline = route.inline or self.config.sync_handlers == "inline"
+        socket = None
+        if route.kind == "websocket" and self.websocket_protocol is not None:
+            socket = websocket_endpoint(route.handler, self.websocket_protocol, f"{route.name} ({route.path})")
         args: dict[str, Any] = {"app": self, "route": route,
                 "handler": compile_endpoint(route, global_mws + route.middlewares, self._run_sync, inline,
-                                            self.config.limits.request_timeout, self.logger)}
+                                            self.config.limits.request_timeout, self.logger, socket)}
         for name, wrapped in self.registry.call("wrap_handler", args, where=f"in wrap_handler for {route.path}"):
             if wrapped is not None:
                 if not callable(wrapped):
@@ -294,6 +315,14 @@ class App:
         return dispatcher.handle
 
     @property
+    def body_plan(self) -> Callable[[str, bytes], tuple[int, bool] | None] | None:
+        """For the server: which requests' bodies stream or have their route's limit (None when no
+        route has either, so the server asks nothing)."""
+        dispatcher = self.build().dispatcher
+        assert dispatcher is not None
+        return dispatcher.body_plan if dispatcher.body_plans else None
+
+    @property
     def make_request(self) -> Callable[..., HttpRequest]:
         """Make the request object for a request the server has read (see ``dispatch.py``)."""
         dispatcher = self.build().dispatcher
@@ -304,6 +333,32 @@ class App:
     def get_plugin(self, name: str) -> Any:
         """The loaded plugin object called ``name``, or None."""
         return self.registry.by_name.get(name)
+
+    def find_route(self, method: str, path: str) -> Route | None:
+        """The route that would answer ``method`` on ``path`` (a raw request path), or None.
+
+        For plugins that act for a request other than the one being routed: a CORS preflight
+        (an ``OPTIONS``) applies the policy of the route its ``Access-Control-Request-Method``
+        names. ``HEAD`` finds the ``GET`` route, as routing does; no redirect is followed.
+        """
+        tree = self._tree
+        found = tree.static.get(path) if "%" not in path else None
+        if found is None:
+            try:
+                segments = decode_segments(path) if "%" in path else path.split("/")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            hit = tree.match_segments(segments)
+            if hit is None and "%" in path and not any("/" in s for s in segments):
+                found = tree.static.get("/".join(segments))
+            elif hit is not None:
+                found = hit[0]
+        if found is None:
+            return None
+        route = found.get(method)
+        if route is None and method == "HEAD":
+            route = found.get("GET")
+        return route
 
     def url_for(self, name: str, *, request: HttpRequest | None = None, **params: Any) -> str:
         """The path of the route called ``name`` with ``params`` filled in (percent-encoded).

@@ -8,6 +8,10 @@ connection object below turns what it writes into ASGI ``http.response.*`` messa
   and redirects put it back in front.
 - The scope's ``client`` and ``scheme`` are the connection's peer and scheme: behind a proxy,
   ``forwarded_allow_ips`` applies to them exactly as on Areion's own server.
+- A route that streams its request body (``request.stream()``, ``request.form()``) reads it
+  from ``receive()`` as the handler asks (``ASGIBodySource``); the ASGI server's own flow
+  control then holds the client back. Other bodies are read whole first. Both are held to
+  the route's ``max_body_bytes`` (a declared Content-Length over it: 413 before reading).
 - A client that disconnects while a body streams stops it: the handler is cancelled where it
   waits, so the body's generator is closed and its ``finally`` runs — the server's ``send``
   would otherwise return quietly and the generator run on (and hold up shutdown).
@@ -19,10 +23,29 @@ import asyncio
 import contextlib
 from typing import Any
 
+from ._asgi_websocket import ASGIWebSocketConnection
 from .app import App
+from .request_body import ASGIBodySource
 from .server.connection import problem_body
 
 Scope = dict[str, Any]
+
+
+_DISCONNECTED = bytearray(b"disconnected")  # a sentinel, compared by identity
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The request's Content-Length, or -1."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            return int(value) if value.isdigit() else -1
+    return -1
+
+
+async def _too_large(send: Any) -> None:
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/problem+json")]})
+    await send({"type": "http.response.body", "body": problem_body(413, "request body too large")})
 
 
 class _ASGIConnection:
@@ -114,29 +137,12 @@ class ASGIAdapter:
         if kind == "lifespan":
             await self._lifespan(receive, send)
             return
+        if kind == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if kind != "http":
             raise RuntimeError(f"Areion's ASGI adapter does not handle {kind!r} connections")
         app = self.app
-        limit = app.config.limits.max_body_bytes
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > limit:
-                await send({"type": "http.response.start", "status": 413,
-                            "headers": [(b"content-type", b"application/problem+json")]})
-                await send({"type": "http.response.body",
-                            "body": problem_body(413, "request body too large")})
-                return
-            if not message.get("more_body", False):
-                break
-        prefix = b"".join(
-            line + b"\r\n" for line in app.constant_headers().split(b"\r\n")
-            if line and not line.lower().startswith(b"server:")
-        )
-        conn = _ASGIConnection(send, scope.get("client"), prefix, scope.get("scheme", "http"))
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
         root = scope.get("root_path") or ""
         if root:
@@ -144,16 +150,25 @@ class ASGIAdapter:
         qs = scope.get("query_string", b"")
         url = raw_path + (b"?" + qs if qs else b"")
         headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
+        body = await self._body(scope["method"], url, headers, receive, send)
+        if body is None:
+            return
+        prefix = b"".join(
+            line + b"\r\n" for line in app.constant_headers().split(b"\r\n")
+            if line and not line.lower().startswith(b"server:")
+        )
+        conn = _ASGIConnection(send, scope.get("client"), prefix, scope.get("scheme", "http"))
         try:
             version = scope.get("http_version", "1.1")
-            request = app.make_request(scope["method"], url, headers, bytes(body), conn, version)
+            request = app.make_request(scope["method"], url, headers, body, conn, version)
         except ValueError as exc:
             await send({"type": "http.response.start", "status": 400, "headers": []})
             await send({"type": "http.response.body", "body": str(exc).encode()})
             return
         task = asyncio.current_task()
         assert task is not None
-        watcher = asyncio.ensure_future(self._watch_disconnect(receive, conn, task))
+        source = body if isinstance(body, ASGIBodySource) else None
+        watcher = asyncio.ensure_future(self._watch_disconnect(receive, conn, task, source))
         try:
             await app.handle(request)
         except asyncio.CancelledError:
@@ -167,10 +182,72 @@ class ASGIAdapter:
             task.uncancel()  # the cancel came after the handler's last wait: nothing to undo
         await conn.finish()
 
+    async def _body(self, method: str, url: bytes, headers: list[tuple[bytes, bytes]], receive: Any,
+                    send: Any) -> bytes | ASGIBodySource | None:
+        """The request's body: a source its handler streams from (a route that streams), or the
+        bytes read whole; None when the request was answered (413) or the client left."""
+        app = self.app
+        dispatcher = app.dispatcher
+        plan = dispatcher.body_plan(method, url) if dispatcher is not None and dispatcher.body_plans else None
+        limit, streamed = plan if plan is not None else (app.config.limits.max_body_bytes, False)
+        if _declared_length(headers) > limit:  # before any body byte is read
+            await _too_large(send)
+            return None
+        if streamed:
+            return ASGIBodySource(receive, limit)
+        buffered = await self._read_body(receive, limit)
+        if buffered is None:
+            await _too_large(send)
+            return None
+        if buffered is _DISCONNECTED:
+            return None
+        return bytes(buffered)
+
+    async def _websocket(self, scope: Scope, receive: Any, send: Any) -> None:
+        """A ``websocket`` scope: the same request, route and handler (``_asgi_websocket.py``)."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        app = self.app
+        prefix = b"".join(line + b"\r\n" for line in app.constant_headers().split(b"\r\n")
+                          if line and not line.lower().startswith(b"server:"))
+        conn = ASGIWebSocketConnection(receive, send, scope, prefix)
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        root = scope.get("root_path") or ""
+        if root:
+            raw_path = self._below_root(root, raw_path)
+        qs = scope.get("query_string", b"")
+        headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
+        try:
+            request = app.make_request("GET", raw_path + (b"?" + qs if qs else b""), headers, b"", conn,
+                                       scope.get("http_version", "1.1"))
+        except ValueError:
+            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+            return
+        await app.handle(request)
+        await conn.finish()
+
     @staticmethod
-    async def _watch_disconnect(receive: Any, conn: _ASGIConnection, task: asyncio.Task[Any]) -> None:
+    async def _read_body(receive: Any, limit: int) -> bytearray | None:
+        """The whole body (None past ``limit``; ``_DISCONNECTED`` when the client went away)."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return _DISCONNECTED
+            body += message.get("body", b"")
+            if len(body) > limit:
+                return None
+            if not message.get("more_body", False):
+                return body
+
+    @staticmethod
+    async def _watch_disconnect(receive: Any, conn: _ASGIConnection, task: asyncio.Task[Any],
+                                source: ASGIBodySource | None) -> None:
         """Wait for the client to go; then stop a body that is streaming (not a handler still
-        working on its answer: that one finishes, and its response goes nowhere)."""
+        working on its answer: that one finishes, and its response goes nowhere). A streamed
+        request body is read through ``receive`` too: watch only once it was read."""
+        if source is not None:
+            await source.done.wait()
         while (await receive())["type"] != "http.disconnect":
             pass
         conn.closed = True

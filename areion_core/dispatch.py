@@ -44,8 +44,8 @@ _ALL_METHODS = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
 class Dispatcher:
     """Answers requests for one built app (``app.dispatcher``)."""
 
-    __slots__ = ("access_log", "app", "exception_chain", "logger", "ready_chain", "root_path", "sent_chain",
-                 "started_chain", "tree")
+    __slots__ = ("_static_plans", "access_log", "app", "body_plans", "exception_chain", "logger", "ready_chain",
+                 "root_path", "sent_chain", "started_chain", "tree")
 
     def __init__(self, app: PluginApp, tree: RouteTree, chains: dict[str, Chain], access_log: AccessLog | None) -> None:
         self.app = app
@@ -59,6 +59,47 @@ class Dispatcher:
         self.exception_chain = chains["exception"]
         # Every request, matched or not, after routing (trusted hosts, CORS preflights, metrics).
         self.started_chain = chains["request_started"]
+        # The routes whose bodies are not the server's default: their limit, and whether their
+        # handler reads the body as it arrives (see body_plan).
+        default_limit = app.config.limits.max_body_bytes
+        self.body_plans: dict[Route, tuple[int, bool]] = {
+            route: (route.max_body_bytes or default_limit, route.streams_body)
+            for route in _routes_of(tree) if route.max_body_bytes is not None or route.streams_body
+        }
+        # When every such route has a fixed path (the usual case), a request's path answers by
+        # one dict lookup: {path: {method: plan}}; None when some route has parameters.
+        static: dict[bytes, dict[str, tuple[int, bool]]] | None = {}
+        for route, plan in self.body_plans.items():
+            if route.param_names or static is None or "%" in route.path:
+                static = None
+                continue
+            for method in route.methods:
+                static.setdefault(route.path.encode("latin-1"), {})[method] = plan
+        self._static_plans = static
+
+    def body_plan(self, method: str, url: bytes) -> tuple[int, bool] | None:
+        """For the server, at the end of a header section with a body: the route's body limit and
+        whether it streams, or None for the server's defaults (see server/state.py ``BodyPlan``)."""
+        path = url.partition(b"?")[0]
+        static = self._static_plans
+        if static is not None and 0x25 not in path:  # no "%": the path is as the route writes it
+            methods = static.get(path)
+            return methods.get(method) if methods is not None else None
+        if path[:1] != b"/":
+            return None
+        raw = path.decode("latin-1")
+        tree = self.tree
+        if "%" in raw:
+            try:
+                hit = tree.match_segments(decode_segments(raw))
+            except (ValueError, UnicodeDecodeError):
+                return None
+        else:
+            hit = tree.match(raw)
+        if hit is None:
+            return None
+        route = hit[0].get(method)
+        return self.body_plans.get(route) if route is not None else None
 
     def make_request(
         self, method: str, url: bytes, headers: list[tuple[bytes, bytes]], body: bytes, conn: Connection,
@@ -187,13 +228,15 @@ class Dispatcher:
                 sent = self._send_500(request, exc)
         else:
             sent = await self._send(request, response, route)
+        if request._form is not None:
+            request.close_form()  # an upload's temporary files go once the response is sent
         if sent is None:
             return
         if observers is not None:
             pending = run_observers(observers, request, sent)
             if pending is not None:
                 await pending
-        if access is not None:
+        if access is not None and (route is None or route.access_log):
             access.record(request, sent.status_code, request.conn.bytes_written - before, started)
 
     async def _started(self, request: HttpRequest, target: Route | HttpResponse) -> HttpResponse | None:
@@ -247,3 +290,20 @@ class Dispatcher:
             self.logger.error("unhandled exception", exc_info=exc)
             response = create_error_response(500, "Internal Server Error")
         return response
+
+
+def _routes_of(tree: RouteTree) -> list[Route]:
+    """Every route in ``tree`` (once each)."""
+    seen: dict[int, Route] = {}
+    for methods in tree.static.values():
+        seen.update((id(r), r) for r in methods.values())
+    pending = [tree.root]
+    while pending:
+        node = pending.pop()
+        for table in (node.leaf, node.wildcard):
+            if table:
+                seen.update((id(r), r) for r in table.values())
+        pending.extend(node.static.values())
+        if node.param is not None:
+            pending.append(node.param)
+    return list(seen.values())

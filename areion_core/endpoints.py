@@ -25,6 +25,7 @@ Endpoint = Callable[[HttpRequest], Any]
 def compile_endpoint(
     route: Route, middlewares: Sequence[Middleware], run_sync: Callable[..., Any], inline: bool,
     request_timeout: float | None = None, logger: logging.Logger | None = None,
+    handler: Callable[..., Any] | None = None,
 ) -> Endpoint:
     """The endpoint of ``route``: ``middlewares`` (outermost first) around its handler.
 
@@ -32,10 +33,20 @@ def compile_endpoint(
     called on the event loop instead. ``request_timeout`` (``limits.request_timeout``) bounds
     the handler of a route without a ``timeout=`` of its own; ``route.timeout`` is set to the
     bound the route gets, and only a bounded route's endpoint is wrapped (``timeouts.py``).
+    ``handler`` replaces ``route.handler`` inside the middleware (a WebSocket route's
+    request-level endpoint, which calls the route's handler); parameters still bind by
+    ``route.handler``'s signature.
     """
     binder = build_binder(route)
-    call, is_async = compose(route.handler, middlewares, run_sync, inline)
-    if route.status_code is not None:  # only such routes pay for it
+    if route.kind == "websocket":
+        request_timeout = None  # a WebSocket lives as long as its conversation
+    inner = handler or route.handler
+    if middlewares:
+        # Middleware sees an HttpResponse: the handler's value is converted (and given the
+        # route's status_code) before the innermost middleware gets it.
+        inner = _converting(_accepting_request(inner), route.status_code)
+    call, is_async = compose(inner, middlewares, run_sync, inline)
+    if route.status_code is not None and not middlewares:  # only such routes pay for it
         call = _with_status(call, route.status_code, None if (is_async or inline) else run_sync)
         is_async = True
     endpoint = _make_endpoint(call, is_async, binder, route.param_names, None if inline else run_sync)
@@ -43,7 +54,7 @@ def compile_endpoint(
         route.timeout = check_default_timeout(request_timeout)
     if route.timeout is None:
         return endpoint
-    in_thread = not inline and not inspect.iscoroutinefunction(route.handler)
+    in_thread = not inline and not inspect.iscoroutinefunction(handler or route.handler)
     return with_timeout(endpoint, route.timeout, f"{route.name} ({route.path})",
                         logger or logging.getLogger("areion"), in_thread)
 
@@ -76,16 +87,7 @@ def compose(
     middleware around a sync handler gets an async adapter (thread pool unless inline), so
     ``await handler(...)`` works in either combination.
     """
-    if _takes_no_args(handler):
-        inner = handler
-        if inspect.iscoroutinefunction(inner):
-            async def no_args_async(request: Any, **kw: Any) -> Any:
-                return await inner()
-            handler = no_args_async
-        else:
-            def no_args(request: Any, **kw: Any) -> Any:
-                return inner()
-            handler = no_args
+    handler = _accepting_request(handler)
     current = handler
     is_async = inspect.iscoroutinefunction(handler)
     for mw in reversed(middlewares):
@@ -99,24 +101,68 @@ def compose(
     return current, is_async
 
 
-def _with_status(call: Callable[..., Any], status: int, run_sync: Callable[..., Any] | None) -> Callable[..., Any]:
-    """``call`` whose returned value (not an ``HttpResponse``) is answered with ``status``.
+def _accepting_request(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` callable as ``handler(request, **params)`` (a 1.x handler may take nothing)."""
+    if not _takes_no_args(handler):
+        return handler
+    inner = handler
+    if inspect.iscoroutinefunction(inner):
+        async def no_args_async(request: Any, **kw: Any) -> Any:
+            return await inner()
+        return no_args_async
 
-    A ``(value, status)`` tuple keeps its own status. Wraps the composed handler, so a
-    middleware still sees the handler's value; a plain function still runs in ``run_sync``.
+    def no_args(request: Any, **kw: Any) -> Any:
+        return inner()
+    return no_args
+
+
+def _value_response(result: Any, status: int | None) -> HttpResponse:
+    """A handler's value as a response: ``status`` (``status_code=``) unless a ``(value, status)``
+    tuple or an ``HttpResponse`` says otherwise."""
+    if isinstance(result, HttpResponse):
+        return result
+    response = to_response(result)
+    if status is not None and not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], int)):
+        response.status_code = status
+        if result is None:
+            response.body = b""
+    return response
+
+
+def _converting(handler: Callable[..., Any], status: int | None) -> Callable[..., Any]:
+    """``handler`` returning an ``HttpResponse`` whatever it returns (for the middleware around it)."""
+    if inspect.iscoroutinefunction(handler):
+        async def converted_async(*args: Any, **kwargs: Any) -> HttpResponse:
+            result = await handler(*args, **kwargs)
+            while inspect.isawaitable(result):
+                result = await result
+            return _value_response(result, status)
+        return converted_async
+
+    def converted(*args: Any, **kwargs: Any) -> Any:
+        result = handler(*args, **kwargs)
+        if inspect.isawaitable(result):
+            return _settle_with(result, status)
+        return _value_response(result, status)
+    return converted
+
+
+async def _settle_with(result: Any, status: int | None) -> HttpResponse:
+    while inspect.isawaitable(result):
+        result = await result
+    return _value_response(result, status)
+
+
+def _with_status(call: Callable[..., Any], status: int, run_sync: Callable[..., Any] | None) -> Callable[..., Any]:
+    """``call`` (a handler without middleware) whose returned value is answered with ``status``.
+
+    A ``(value, status)`` tuple keeps its own status; a plain function still runs in ``run_sync``.
     """
     async def status_call(*args: Any, **kwargs: Any) -> Any:
         result = call(*args, **kwargs) if run_sync is None else await run_sync(call, *args, **kwargs)
         while inspect.isawaitable(result):
             result = await result
-        if isinstance(result, HttpResponse):
-            return result
-        response = to_response(result)
-        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], int)):
-            response.status_code = status
-            if result is None:
-                response.body = b""
-        return response
+        return _value_response(result, status)
 
     return status_call
 

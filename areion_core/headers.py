@@ -275,6 +275,30 @@ class MutableHeaders(Mapping[str, str]):
         for k, v in other.items():
             self[k] = v
 
+    def add_missing(self, defaults: MutableHeaders) -> None:
+        """Add each header of ``defaults`` that this block does not already have.
+
+        For constant headers a plugin puts on every response unless the response set its own
+        (security headers, CORS answers): ``defaults`` was validated when it was built and is
+        encoded once (call ``defaults.preencode()``), so when none of its names is here — the
+        usual case — this is one dictionary merge and, on a pre-encoded block (most handler
+        answers), one append of the encoded lines.
+        """
+        mine = defaults._d
+        d = self._d
+        if not d.keys().isdisjoint(mine):
+            for name, value in mine.items():
+                if name not in d:
+                    self[name] = value
+            return
+        if not self._own:
+            self._d = d = dict(d)  # shared with a template or a stored response: copy on write
+            self._own = True
+        d.update(mine)
+        wire = self._wire
+        if wire is not None:
+            self._wire = wire + defaults.encoded()  # framing headers are never in encoded()
+
     def add_vary(self, *names: str) -> None:
         """Merge header names into ``Vary`` without duplicates (case-insensitive)."""
         current = self._d.get("vary")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .request import HttpRequest
     from .response import HttpResponse
     from .routing import Route, Router
-    from .types import Orchestrator, PluginApp, TemplateEngine
+    from .types import Orchestrator, PluginApp, TemplateEngine, WebSocketProtocol
 
 PROJECT_NAME = "areion"
 
@@ -93,6 +93,11 @@ def template_engine(app: PluginApp) -> TemplateEngine | None:
 @hookspec(firstresult=True)
 def orchestrator(app: PluginApp) -> Orchestrator | None:
     """Provide the orchestrator used by ``request.submit_task`` (first answer wins)."""
+
+
+@hookspec(firstresult=True)
+def websocket_protocol(app: PluginApp) -> WebSocketProtocol | None:
+    """Provide the WebSocket protocol that ``Router.websocket`` routes switch to (first answer wins)."""
 
 
 @hookspec

@@ -3,44 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 import orjson
 
-from ._forms import parse_multipart, parse_urlencoded
 from ._forwarded import RequestOrigin, TrustedProxies, has_proxy_headers, resolve_origin
 from .exceptions import BadRequestError
+from .forms import FormData, parse_urlencoded
 from .headers import Headers
+from .request_body import EMPTY_BODY, Body, BodyReading, BodySource, PendingBody
 
 if TYPE_CHECKING:
     from .response import HttpResponse
     from .routing import Route
     from .types import Connection, PluginApp
-
-
-class Body(bytes):
-    """The request body: plain ``bytes`` that can also be awaited as ``await request.body()``."""
-
-    __slots__ = ()
-
-    def __call__(self) -> _Ready:
-        return _Ready(self)
-
-
-class _Ready:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Body) -> None:
-        self.value = value
-
-    def __await__(self) -> Generator[Any, None, Body]:
-        return self.value
-        yield  # pragma: no cover - makes this a generator
-
-
-EMPTY_BODY = Body()
 
 
 class QueryParams(Mapping[str, str]):
@@ -85,7 +63,7 @@ class QueryParams(Mapping[str, str]):
         return f"QueryParams({self._pairs!r})"
 
 
-class HttpRequest:
+class HttpRequest(BodyReading):
     """An HTTP request as handlers see it.
 
     Attributes: ``method``, ``path`` (percent-decoded), ``raw_path``, ``query_string``,
@@ -105,7 +83,6 @@ class HttpRequest:
         "_query",
         "_raw_headers",
         "app",
-        "body",
         "conditional",
         "conn",
         "http_version",
@@ -126,7 +103,7 @@ class HttpRequest:
         raw_path: str,
         query_string: str,
         headers: list[tuple[bytes, bytes]],
-        body: bytes = b"",
+        body: bytes | BodySource = b"",
         conn: Connection | None = None,
         app: PluginApp | None = None,
         http_version: str = "1.1",
@@ -137,7 +114,16 @@ class HttpRequest:
         self._raw_headers = headers
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
-        self.body: Body = Body(body) if body else EMPTY_BODY
+        #: A streamed body's source while the body has not been read (see request_body.py).
+        self._source: Any = None
+        self._form: FormData | None = None
+        if not body:
+            self.body: Body = EMPTY_BODY
+        elif isinstance(body, bytes):
+            self.body = Body(body)
+        else:
+            self._source = body
+            self.body = PendingBody(self)
         self._metadata: dict[str, Any] | None = None
         self._cookies: dict[str, str] | None = None
         #: The connection the response is written through. None only for a request made by
@@ -278,6 +264,7 @@ class HttpRequest:
         return self.headers.get(key, default)
 
     def get_raw_body(self) -> bytes:
+        self._check_read("get_raw_body()")
         return bytes(self.body)
 
     def get_parsed_body(self) -> Any:
@@ -287,14 +274,15 @@ class HttpRequest:
         """
         if self._parsed_body is not _UNSET:
             return self._parsed_body
+        self._check_read("get_parsed_body()")
         body = self.body
         ctype = (self.headers.get("content-type") or "").lower()
         if not body:
             result: Any = {}
         elif ctype.startswith("application/x-www-form-urlencoded"):
-            result = parse_urlencoded(bytes(body))
+            result = parse_urlencoded(bytes(body)).to_dict()
         elif ctype.startswith("multipart/form-data"):
-            result = parse_multipart(bytes(body), self.headers.get("content-type") or "")
+            result = self._parse_multipart_now().to_dict()
         elif ctype.startswith("text/") and "json" not in ctype:
             try:
                 result = body.decode()
@@ -307,17 +295,6 @@ class HttpRequest:
                 raise BadRequestError(f"request body is not valid JSON: {exc}") from None
         self._parsed_body = result
         return result
-
-    async def json(self) -> Any:
-        try:
-            return orjson.loads(memoryview(self.body)) if self.body else None
-        except orjson.JSONDecodeError as exc:
-            raise BadRequestError(f"request body is not valid JSON: {exc}") from None
-
-    async def stream(self) -> AsyncIterator[bytes]:
-        """The body as an async iterator of chunks."""
-        if self.body:
-            yield bytes(self.body)
 
     def get_query_param(self, key: str, default: str | None = None) -> str | None:
         return self.query_params.get(key, default)

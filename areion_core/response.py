@@ -197,6 +197,18 @@ class HttpResponse:
         return f"<{type(self).__name__} {self.status_code} {self.headers.get('content-type')!r} {len(self.body)}B>"
 
 
+class SwitchedResponse(HttpResponse):
+    """What a request that switched protocols (101) "responds": its head is already written.
+
+    The access log and ``response_sent`` observers see a 101; the writer sends nothing.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(None, 101)
+
+
 class StreamingResponse(HttpResponse):
     """A response whose body comes from an iterator of ``bytes``/``str`` chunks.
 

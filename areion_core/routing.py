@@ -25,6 +25,8 @@ from .timeouts import check_timeout
 
 Middleware = Callable[[Callable[..., Any]], Callable[..., Any]]
 _OPTIONS_ATTR = "__areion_route_options__"
+#: The route option that makes a route a WebSocket route (set by ``Router.websocket``).
+WEBSOCKET_OPTION = "websocket"
 DEFAULT_METHODS = ("GET",)
 
 
@@ -50,6 +52,37 @@ def check_status_code(value: Any, where: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 599:
         raise RouteError(f"{where}: status_code must be an int from 200 to 599, got {value!r}")
     return value
+
+
+def check_max_body_bytes(value: Any, where: str) -> int | None:
+    """A route's ``max_body_bytes=``: None, or a positive int (a ``RouteError`` otherwise)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise RouteError(f"{where}: max_body_bytes must be a positive int (bytes), got {value!r}")
+    return value
+
+
+#: Attribute names a handler that reads its body as it arrives uses (``request.stream()``,
+#: ``await request.form()``).
+_STREAMING_NAMES = frozenset({"stream", "form"})
+
+
+def reads_body_as_stream(handler: Callable[..., Any]) -> bool:
+    """Whether ``handler``'s code reads the request body with ``stream()`` or ``form()``.
+
+    Read from the names its code object (and the functions nested in it) uses, once, when the
+    app is built: such a route is handed its request before the body has arrived. A route
+    says so itself with ``stream_body=True`` (or ``False``) when this guess is wrong.
+    """
+    code = getattr(inspect.unwrap(handler), "__code__", None)
+    pending = [code] if code is not None else []
+    while pending:
+        current = pending.pop()
+        if _STREAMING_NAMES.intersection(current.co_names):
+            return True
+        pending.extend(c for c in current.co_consts if inspect.iscode(c))
+    return False
 
 
 def route_options(func: Callable[..., Any]) -> dict[str, Any]:
@@ -132,13 +165,16 @@ class Route:
     """A compiled route: what plugins see in ``route_added`` and on ``request.route``."""
 
     __slots__ = (
+        "access_log",
         "catch_all",
         "endpoint",
         "exception_chain",
         "handler",
         "include_in_schema",
         "inline",
+        "kind",
         "localns",
+        "max_body_bytes",
         "methods",
         "middlewares",
         "name",
@@ -153,6 +189,7 @@ class Route:
         "response_chain",
         "sent_chain",
         "status_code",
+        "streams_body",
         "tags",
         "timeout",
         "wrapped_by",
@@ -176,12 +213,24 @@ class Route:
         self.middlewares = spec.middlewares
         self.localns = spec.localns
         self.inline = bool(opts.get("inline", False))
+        #: False: the access log leaves this route's requests out (``access_log=False``: health probes).
+        self.access_log = opts.get("access_log", True) is not False
+        #: "http", or "websocket" for a ``Router.websocket`` route (GET + Upgrade; websocket.py).
+        self.kind: str = "websocket" if opts.get(WEBSOCKET_OPTION) else "http"
         #: Seconds the handler may take (``timeout=``; None: none). The app replaces it with the
         #: timeout the route really gets (its own, else ``limits.request_timeout``) when it builds.
         self.timeout: float | None = check_timeout(opts.get("timeout"), f"route {self.name} ({self.path})")
         #: The status of a value the handler returns (``status_code=``; None: 200, or 204 for None).
         self.status_code: int | None = check_status_code(opts.get("status_code"),
                                                          f"route {self.name} ({self.path})")
+        #: The most bytes a request body may have on this route (``max_body_bytes=``; None: the
+        #: server's ``limits.max_body_bytes``).
+        self.max_body_bytes: int | None = check_max_body_bytes(opts.get("max_body_bytes"),
+                                                               f"route {self.name} ({self.path})")
+        #: Whether the handler gets the request before its body (``stream_body=``, else guessed
+        #: from the handler's code: it calls ``request.stream()`` or ``request.form()``).
+        stream_body = opts.get("stream_body")
+        self.streams_body = reads_body_as_stream(self.handler) if stream_body is None else bool(stream_body)
         # Filled in by the app when it compiles the pipeline.
         self.endpoint: Callable[[Any], Awaitable[Any]] = _not_compiled
         self.request_chain: Any = None
@@ -384,6 +433,10 @@ class Router:
         ``options`` are per-route options: ``inline=True`` (a plain ``def`` runs on the event
         loop), ``timeout=`` (seconds the handler may take before it is cancelled and the client
         gets a 503; None: no timeout even when ``limits.request_timeout`` is set),
+        ``max_body_bytes=`` (the largest request body this route accepts, instead of
+        ``limits.max_body_bytes``: a larger one is a 413), ``stream_body=`` (True: the handler
+        gets the request before its body arrives and reads it with ``request.stream()`` /
+        ``request.form()``; guessed from the handler's code when not given),
         ``status_code=`` (200-599: the status of a value the handler returns instead of 200 or
         a None return's 204; an ``HttpResponse`` it returns keeps its own), and whatever
         plugins read (``include_in_schema``, ...).
@@ -401,6 +454,8 @@ class Router:
             check_timeout(options["timeout"], f"route {path!r}")
         if "status_code" in options:
             check_status_code(options["status_code"], f"route {path!r}")
+        if "max_body_bytes" in options:
+            check_max_body_bytes(options["max_body_bytes"], f"route {path!r}")
         for i, seg in enumerate(segments):
             _segment_param(seg)
             if _is_rest(seg) and i != len(segments) - 1:
@@ -438,6 +493,26 @@ class Router:
 
     def delete(self, path: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.route(path, ["DELETE"], **kw)
+
+    def websocket(
+        self, path: str, middlewares: Sequence[Middleware] | None = None, name: str | None = None, **options: Any,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: a WebSocket route, ``async def handler(ws, **path_params)``.
+
+        A GET route whose handler receives an ``areion_core.WebSocket`` once the client asked
+        to upgrade (a plain GET gets 426). The protocol comes from a plugin (areion-realtime);
+        middleware wraps the handshake like any request. No default timeout applies.
+        """
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            if not inspect.iscoroutinefunction(inspect.unwrap(func)):
+                raise RouteError(f"WebSocket handler for {path!r} must be an async def")
+            # OpenAPI describes HTTP operations only: a WebSocket route stays out of the schema.
+            options.setdefault("include_in_schema", False)
+            self.add_route(path, func, ["GET"], middlewares, name, **{WEBSOCKET_OPTION: True, **options})
+            return func
+
+        return decorator
 
     def group(
         self, base_path: str, middlewares: Sequence[Middleware] | None = None, tags: Sequence[str] | None = None,

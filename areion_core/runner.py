@@ -94,13 +94,15 @@ class AreionServer:
         """Start serving on the running loop (startup hooks first); returns once listening."""
         app = self.app
         app.build()
+        app.draining = False
         await app.startup()
         # Everything alive now (modules, routes, plugins) lives as long as the process: move it
         # out of the collector's generations so that collections only ever walk request garbage
         # (and forked workers do not touch, and so copy, those pages).
         gc.collect()
         gc.freeze()
-        http = HttpServer(app.handle, app.make_request, app.config.limits, app.constant_headers())
+        http = HttpServer(app.handle, app.make_request, app.config.limits, app.constant_headers(),
+                          body_plan=app.body_plan)
         await http.start(self.host, self.port, sock=sock, ssl=self.ssl_context)
         self._http = http
         self.port = http.port
@@ -111,6 +113,7 @@ class AreionServer:
 
         ``keep_listening`` leaves the listening sockets open (not accepting): connections
         arriving meanwhile wait in the kernel's queue for whoever serves those sockets next."""
+        self.app.draining = True  # a readiness check answers "not ready" from here on
         if self._http is not None:
             http, self._http = self._http, None
             await http.shutdown(grace, close_listeners=not keep_listening)

@@ -9,19 +9,28 @@ port in a background thread for tests that need real clients (httpx, curl, a bro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import socket
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
+from ._testing_websocket import (
+    AsyncWebSocketContext,
+    AsyncWebSocketTestSession,
+    LoopThread,
+    SyncWebSocketContext,
+    WebSocketTestSession,
+)
 from .app import App
 from .headers import Headers
 from .runner import AreionServer, ServerThread
 from .server.connection import HttpConnection
 from .server.state import ServerState
 
-__all__ = ["AsyncTestClient", "LiveServer", "TestClient", "TestResponse", "parse_response"]
+__all__ = ["AsyncTestClient", "AsyncWebSocketTestSession", "LiveServer", "TestClient", "TestResponse",
+           "WebSocketTestSession", "parse_response"]
 
 
 class TestResponse:
@@ -128,6 +137,9 @@ class _MemoryTransport(asyncio.Transport):
     def abort(self) -> None:
         self.close()
 
+    def can_write_eof(self) -> bool:
+        return False
+
     def pause_reading(self) -> None:
         pass
 
@@ -181,7 +193,8 @@ class AsyncTestClient:
         if self._state is None:
             loop = asyncio.get_running_loop()
             app = self.app
-            self._state = ServerState(loop, app.handle, app.make_request, app.config.limits, app.constant_headers())
+            self._state = ServerState(loop, app.handle, app.make_request, app.config.limits, app.constant_headers(),
+                                      body_plan=app.body_plan)
         return self._state
 
     async def __aenter__(self) -> AsyncTestClient:
@@ -256,6 +269,18 @@ class AsyncTestClient:
     async def options(self, path: str, **kw: Any) -> TestResponse:
         return await self.request("OPTIONS", path, **kw)
 
+    def websocket_connect(self, path: str, *, headers: Mapping[str, str] | None = None,
+                          subprotocols: Sequence[str] | None = None, timeout: float = 10.0) -> AsyncWebSocketContext:
+        """``async with client.websocket_connect("/ws") as ws:`` — the real server connection code
+        and protocol plugin over a socket pair, the ``websockets`` library as the client."""
+        return AsyncWebSocketContext(self, path, headers, subprotocols, timeout)
+
+    async def _serve_socket(self, sock: socket.socket) -> None:
+        """Serve one end of a socket pair with the server's own ``HttpConnection``."""
+        state = self._get_state()
+        state._refresh()
+        await state.loop.connect_accepted_socket(lambda: HttpConnection(state), sock)
+
 
 class TestClient:
     """In-process client for plain (sync) tests: ``with TestClient(server) as client: client.get("/")``.
@@ -272,9 +297,27 @@ class TestClient:
         self._client = AsyncTestClient(app)
         self.app = self._client.app
         self._entered = False
+        self._thread = LoopThread(self.loop)
 
     def _run(self, coro: Any) -> Any:
+        if self._thread.thread is not None:  # a WebSocket is open: the loop runs in its thread
+            return self._thread.run(coro)
         return self.loop.run_until_complete(coro)
+
+    def _loop_thread_enter(self) -> None:
+        self._thread.enter()
+
+    def _loop_thread_exit(self) -> None:
+        self._thread.exit()
+
+    def websocket_connect(self, path: str, *, headers: Mapping[str, str] | None = None,
+                          subprotocols: Sequence[str] | None = None, timeout: float = 10.0) -> SyncWebSocketContext:
+        """``with client.websocket_connect("/ws") as ws: ws.send_text("hi"); ws.receive_text()``.
+
+        The real server connection code and protocol plugin over a socket pair; the client is
+        the ``websockets`` library's (a refused handshake raises its ``InvalidStatus``).
+        """
+        return SyncWebSocketContext(self, path, headers, subprotocols, timeout)
 
     def __enter__(self) -> TestClient:
         self._run(self._client.__aenter__())

@@ -11,13 +11,16 @@ import cycle. Each protocol names what its users may rely on:
   ``DefaultEngine`` is one);
 - :class:`Orchestrator` — what ``request.submit_task`` needs (areion-scheduling's
   ``DefaultOrchestrator`` is one);
-- :class:`Plugin` — what a plugin object has besides its ``@hookimpl`` methods.
+- :class:`Plugin` — what a plugin object has besides its ``@hookimpl`` methods;
+- :class:`WebSocketProtocol`, :class:`WebSocketSession`, :class:`ProtocolSwitch` and
+  :class:`ByteStream` — how a plugin (areion-realtime) supplies the WebSocket protocol the
+  core switches a connection to (``docs/architecture.md``, "Protocol switches").
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -119,6 +122,8 @@ class PluginApp(Protocol):
     vary_normalizers: dict[str, Callable[[Any], str]]
     worker_id: int
     worker_count: int
+    #: True once the server drains before stopping (a readiness check reports "not ready").
+    draining: bool
     #: Where plugins report metrics and trace spans (``areion_core.Telemetry``).
     telemetry: Telemetry
     #: The pluggy plugin manager, for a plugin that adds hook specs of its own.
@@ -129,3 +134,89 @@ class PluginApp(Protocol):
 
     def url_for(self, name: str, **params: Any) -> str:
         """The path of the route called ``name`` with ``params`` filled in."""
+
+    def find_route(self, method: str, path: str) -> Route | None:
+        """The route that would answer ``method`` on the raw request ``path``, or None."""
+
+@runtime_checkable
+class ByteStream(Protocol):
+    """A connection's bytes after ``101 Switching Protocols`` (what :class:`ProtocolSwitch` gives)."""
+
+    #: Called once when the server begins to shut down (set it to close politely).
+    on_shutdown: Callable[[], None] | None
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is gone."""
+
+    @property
+    def write_blocked(self) -> bool:
+        """True while the client is not taking what was written (``drain`` would wait)."""
+
+    def start_reading(self, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
+        """Call ``on_data(bytes)`` as bytes arrive (what came with the 101 first), ``on_eof()`` at the end."""
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket until ``resume_reading``."""
+
+    def resume_reading(self) -> None:
+        """Read from the socket again."""
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the client."""
+
+    async def drain(self) -> None:
+        """Wait while the client is not taking what was written."""
+
+    def close(self) -> None:
+        """Send what is buffered, then close the connection."""
+
+    def abort(self) -> None:
+        """Cut the connection now."""
+
+
+class ProtocolSwitch(Protocol):
+    """The core's side of an Upgrade: writes the 101 and hands over the connection."""
+
+    def switch(self, headers: Sequence[tuple[str, str]]) -> ByteStream:
+        """Write ``101 Switching Protocols`` with ``headers``; the connection's bytes from now on."""
+
+
+class WebSocketSession(Protocol):
+    """One WebSocket at the message level: what the handler's ``WebSocket`` runs on.
+
+    areion-realtime's runs the protocol over a :class:`ByteStream`; the ASGI adapter's maps
+    the ASGI ``websocket`` messages. ``receive`` raises ``WebSocketDisconnect`` once closed.
+    """
+
+    #: True once ``accept`` has switched the connection.
+    accepted: bool
+
+    async def accept(self, subprotocol: str | None, headers: Sequence[tuple[str, str]]) -> None:
+        """Complete the handshake (the 101), choosing ``subprotocol`` (one the client offered)."""
+
+    async def receive(self) -> str | bytes:
+        """The next whole message: ``str`` for text, ``bytes`` for binary."""
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one message (text for ``str``, binary for ``bytes``)."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close with ``code``; before ``accept``, refuse the connection instead (403)."""
+
+    async def finish(self, error: BaseException | None) -> None:
+        """The handler has returned (or raised ``error``): close (1000, or 1011) and wait for the end."""
+
+
+@runtime_checkable
+class WebSocketProtocol(Protocol):
+    """What the ``websocket_protocol`` hook returns: the plugin that speaks WebSocket.
+
+    ``request`` is the handshake's ``HttpRequest`` (typed ``Any`` here: this module is a leaf).
+    """
+
+    def check(self, request: Any) -> HttpResponse | None:
+        """The refusal of a handshake before the handler runs (400, 403, 426, 503), or None."""
+
+    def session(self, request: Any, switch: ProtocolSwitch) -> WebSocketSession:
+        """The session of a handshake ``check`` let through, on Areion's own server."""

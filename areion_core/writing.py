@@ -14,7 +14,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .headers import NO_BODY_STATUSES, MutableHeaders, encode_head
-from .response import FileResponse, HttpResponse, StreamingResponse, create_error_response
+from .response import FileResponse, HttpResponse, StreamingResponse, SwitchedResponse, create_error_response
 from .server.dates import parse_http_date
 
 if TYPE_CHECKING:
@@ -123,6 +123,8 @@ def send_buffered(request: HttpRequest, response: HttpResponse) -> HttpResponse:
 
 async def send(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Write ``response`` for ``request``; returns what was actually sent (a 304, a 206, ...)."""
+    if response.__class__ is SwitchedResponse:
+        return response  # the 101 went out when the protocol switched; the connection is its now
     if response.__class__ is HttpResponse or response.status_code in NO_BODY_STATUSES:
         return send_buffered(request, response)
     if request.conditional and request.method in ("GET", "HEAD") and response.status_code == 200:

@@ -106,23 +106,44 @@ AREION_HOOKS_COMMAND: tuple[str, ...] = (
     "--host", "{host}", "--port", "{port}", "--no-access-log",
 )  # fmt: skip
 #: The official plugins: every plugins/<name> with a pyproject.toml (the folder name is the
-#: entry-point name). The example plugin (request_id) is not one of them.
+#: entry-point name). The example plugin (request_id) is not one of them, and neither is
+#: observability: it records every request by design, so it is never "installed and idle";
+#: its cost has rows of its own (areion-metrics, areion-tracing0).
 OFFICIAL_PLUGINS = ",".join(
     sorted(
         path.parent.name
         for path in (Path(__file__).resolve().parent.parent / "plugins").glob("*/pyproject.toml")
+        if path.parent.name != "observability"
     )
 )
 AREION_STATIC_ENV: dict[str, str] = {"AREION_STATIC_DIR": "{static}"}
 AREION_ENV: dict[str, str] = {**AREION_STATIC_ENV, "AREION_PLUGINS": OFFICIAL_PLUGINS}
 AREION_BARE_ENV: dict[str, str] = {**AREION_STATIC_ENV, "AREION_PLUGINS": ""}
 AREION_REQUEST_ID_ENV: dict[str, str] = {**AREION_STATIC_ENV, "AREION_PLUGINS": "request_id"}
+#: The observability plugin alone (issue 20): metrics on (the showcase's default), or metrics
+#: off and tracing on at sampling 0 (no exporter: nothing is sampled anyway).
+AREION_METRICS_ENV: dict[str, str] = {**AREION_STATIC_ENV, "AREION_PLUGINS": "observability"}
+AREION_TRACING0_ENV: dict[str, str] = {
+    **AREION_METRICS_ENV,
+    "SHOWCASE_METRICS": "false",
+    "SHOWCASE_TRACING": "true",
+    "SHOWCASE_TRACE_SAMPLING": "0",
+    "SHOWCASE_TRACE_EXPORTER": "none",
+}
 AREION_REDIS_ENV: dict[str, str] = {
     **AREION_ENV,
     "SHOWCASE_CACHE_STORE": "redis",
     "SHOWCASE_REDIS_URL": "{redis_url}",
 }
 AREION_REDIS_NOLOCAL_ENV: dict[str, str] = {**AREION_REDIS_ENV, "SHOWCASE_CACHE_LOCAL": "false"}
+
+
+#: The showcase with areion-security alone (bench/apps/areion_security_app.py).
+AREION_SECURITY_COMMAND: tuple[str, ...] = (
+    "{python}", "-m", "areion_core", "run", "{apps}/areion_security_app.py:server",
+    "--host", "{host}", "--port", "{port}", "--no-access-log",
+)  # fmt: skip
+AREION_SECURITY_REDIS_ENV: dict[str, str] = {**AREION_BARE_ENV, "AREION_BENCH_LIMIT_URL": "{redis_url}"}
 
 
 def areion_workers_command(workers: int) -> tuple[str, ...]:
@@ -207,6 +228,18 @@ FRAMEWORKS: tuple[Framework, ...] = (
         matrix=False,
     ),
     Framework(
+        "areion-metrics", Kind.AREION, AREION_COMMAND, AREION_METRICS_ENV,
+        "the showcase, the observability plugin alone with its metrics on, access log off "
+        "(the interleaved comparisons)",
+        matrix=False,
+    ),
+    Framework(
+        "areion-tracing0", Kind.AREION, AREION_COMMAND, AREION_TRACING0_ENV,
+        "the showcase, the observability plugin alone, metrics off, tracing on at sampling 0, "
+        "access log off (the interleaved comparisons)",
+        matrix=False,
+    ),
+    Framework(
         "areion-hooks", Kind.AREION, AREION_HOOKS_COMMAND, AREION_BARE_ENV,
         "the showcase with one minimal plugin (bench/apps/areion_hooks_app.py): a sync "
         "request_received and a sync response_ready, access log off (the interleaved comparisons)",
@@ -218,6 +251,18 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "the same plugin with both hooks async def, finishing without suspending, access log "
         "off (the interleaved comparisons)",
         matrix=False,
+    ),
+    Framework(
+        "areion-security", Kind.AREION, AREION_SECURITY_COMMAND, AREION_BARE_ENV,
+        "the showcase with areion-security alone (bench/apps/areion_security_app.py): CORS, "
+        "trusted hosts and the default security headers on every route, access log off",
+        matrix=False,
+    ),
+    Framework(
+        "areion-security-redis", Kind.AREION, AREION_SECURITY_COMMAND, AREION_SECURITY_REDIS_ENV,
+        "areion-security with GET /json rate-limited on a private Redis (a limit no run "
+        "reaches: one EVALSHA round trip per request)",
+        matrix=False, needs_redis=True,
     ),
     Framework(
         "areion-redis", Kind.AREION, AREION_COMMAND, AREION_REDIS_ENV,

@@ -34,6 +34,9 @@ class Scenario:
     check_body: Callable[[bytes], bool]
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    #: The request body is ``body`` repeated this many times (wrk builds it with
+    #: ``string.rep``, so a 100 MiB body is not written into the script).
+    body_repeat: int = 1
     #: Frameworks the scenario applies to; ``None`` means every one (a shared scenario).
     only: frozenset[str] | None = None
     notes: str = ""
@@ -55,6 +58,14 @@ class Scenario:
     #: The order of the frameworks within a round; the first is the one the others are
     #: compared with. Empty: the order of ``FRAMEWORKS``.
     order: tuple[str, ...] = ()
+    #: What drives the load: wrk (HTTP), or ``_ws_load.py``'s "ws-echo" / "ws-broadcast" on
+    #: the WebSocket at ``path`` (the one-request check is then the load's own, per message).
+    load: str = "wrk"
+
+    @property
+    def full_body(self) -> bytes:
+        """The body as sent (``body`` times ``body_repeat``)."""
+        return self.body * self.body_repeat
 
     @property
     def shared(self) -> bool:
@@ -168,12 +179,27 @@ BURST_CONNECTIONS, BURST_THREADS, BURST_DURATION_S = 256, 8, 5
 #: The interleaved comparisons on /json (issue 14): each against areion-bare, in rounds.
 OVERHEAD_ORDER = (
     "areion-bare", "areion-log", "areion-hooks", "areion-hooks-async", "areion-request-id", "areion",
+    "areion-metrics", "areion-tracing0",
 )
 OVERHEAD_ROUNDS = 5
 #: A brotli-only client: the compressed-response scenarios.
 ACCEPT_BR = (("Accept-Encoding", "br"),)
 AREION = frozenset({"areion"})
 AREION_MEMORY_AND_REDIS = frozenset({"areion", "areion-redis", "areion-redis-nolocal"})
+
+#: The upload scenario: a 100 MiB body, 1 KiB of printable bytes repeated.
+UPLOAD_BLOCK = (b"areion upload benchmark " * 43)[:1023] + b"\n"
+UPLOAD_REPEAT = 100 * 1024
+UPLOAD_CONNECTIONS = 1
+
+
+def upload_digest() -> dict[str, object]:
+    """What a correct answer to the upload scenario says: the body's size and SHA-256."""
+    digest = hashlib.sha256()
+    for _ in range(UPLOAD_REPEAT):
+        digest.update(UPLOAD_BLOCK)
+    return {"bytes": len(UPLOAD_BLOCK) * UPLOAD_REPEAT, "sha256": digest.hexdigest()}
+
 
 _ECHO = echo_payload()
 _STATIC = static_file_bytes()
@@ -256,6 +282,28 @@ SCENARIOS: tuple[Scenario, ...] = (
             f"{BURST_DURATION_S} s, whatever `--duration` says. Starlette runs on uvicorn with "
             "both loops here: `starlette` (uvloop) and `starlette-asyncio` (`--loop asyncio`), "
             "each with and without uvicorn's access log."
+        ),
+    ),
+    Scenario(
+        name="upload",
+        title="PUT /upload (a 100 MiB body streamed into a SHA-256)",
+        method="PUT",
+        path="/upload",
+        content_type="application/json",
+        headers=(("Content-Type", "application/octet-stream"),),
+        body=UPLOAD_BLOCK,
+        body_repeat=UPLOAD_REPEAT,
+        check_body=_json_equals(upload_digest()),
+        only=frozenset({"areion", "aiohttp", "starlette"}),
+        order=("areion", "aiohttp", "starlette"),
+        connections=UPLOAD_CONNECTIONS,
+        notes=(
+            f"Each request sends 100 MiB; the handler reads the body as it arrives and hashes "
+            f"it, never holding it whole: Areion's showcase `PUT /upload` (`request.stream()`, "
+            f"route limit 2 GiB), aiohttp's `request.content.iter_any()`, Starlette's "
+            f"`request.stream()`. {UPLOAD_CONNECTIONS} connection, one body at a time (wrk gives up on a "
+            "request after 2 s, and several 100 MiB bodies at once would pass that): the figure is bodies per "
+            "second (× 100 MiB for the bandwidth), and hashing costs the same in all three."
         ),
     ),
     # ── Areion only: the plugin paths (issues 4, 5, 7) and the workers (issue 9) ──────────
@@ -376,11 +424,99 @@ SCENARIOS: tuple[Scenario, ...] = (
             "log on (areion-log), a minimal plugin with a sync (areion-hooks) or async "
             "(areion-hooks-async) request_received and response_ready, the example plugin alone "
             "(areion-request-id), the five official plugins installed and idle on this route "
-            "(areion). They are measured in turn, round after round, so that drift between "
+            "(areion), the observability plugin recording metrics (areion-metrics) or tracing at "
+            "sampling 0 (areion-tracing0). They are measured in turn, round after round, so that drift between "
             "passes hits all of them alike; each ratio is the mean of a variant's rounds over "
             "the mean of areion-bare's."
         ),
     ),
 )
+
+SECURITY_ORDER = ("areion-bare", "areion-security")
+RATE_LIMIT_ORDER = ("areion-security", "areion-security-redis")
+SECURITY_ROUNDS = 3
+#: An origin the security app's CORS allow-list names: every answer is a CORS answer.
+CORS_ORIGIN = (("Origin", "http://localhost:3000"),)
+
+SCENARIOS = (
+    *SCENARIOS,
+    Scenario(
+        name="security",
+        title=f"GET /json with Origin, areion-security (CORS, trusted hosts, headers) on and off "
+              f"({SECURITY_ROUNDS} rounds)",
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        headers=CORS_ORIGIN,
+        check_body=_json_equals({"message": "Hello, World!"}),
+        only=frozenset(SECURITY_ORDER),
+        rounds=SECURITY_ROUNDS,
+        order=SECURITY_ORDER,
+        notes=(
+            "areion-security against areion-bare, interleaved: the request names an allowed "
+            "origin, so the plugin checks the Host, stamps Access-Control-Allow-Origin, "
+            "-Allow-Credentials and Vary: Origin, and adds six security headers on every "
+            "answer (issue 19's target: at least 90% of areion-bare)."
+        ),
+    ),
+    Scenario(
+        name="rate-limit-redis",
+        title=f"GET /json rate-limited on Redis, against the same app unlimited ({SECURITY_ROUNDS} rounds)",
+        method="GET",
+        path="/json",
+        content_type="application/json",
+        headers=CORS_ORIGIN,
+        check_body=_json_equals({"message": "Hello, World!"}),
+        only=frozenset(RATE_LIMIT_ORDER),
+        rounds=SECURITY_ROUNDS,
+        order=RATE_LIMIT_ORDER,
+        notes=(
+            "areion-security-redis counts every request in a private Redis (one Lua script, "
+            "EVALSHA, per request) under a limit no run reaches, and answers with RateLimit "
+            "headers; areion-security is the same app without the limit (issue 19's target: at "
+            "least 50% of it)."
+        ),
+    ),
+)
+#: The peers that serve the WebSocket scenarios (bench/apps: /ws/echo and /ws/rooms/bench).
+WEBSOCKET_PEERS = frozenset({"areion", "starlette", "aiohttp", "socketify"})
+WEBSOCKET_SCENARIOS = (
+    Scenario(
+        name="ws-echo",
+        title="WebSocket echo: 64 connections, 1 KB text messages (messages/s)",
+        method="GET",
+        path="/ws/echo",
+        content_type="",
+        check_body=lambda body: True,
+        only=WEBSOCKET_PEERS,
+        load="ws-echo",
+        notes=(
+            "bench/_ws_load.py (wrk has no WebSocket): each connection sends a 1 KB text "
+            "message and waits for its echo, checked byte for byte; requests/s is echoed "
+            "messages per second, latency the round trip. No compression is offered. Areion "
+            "serves the showcase's /ws/echo (areion-realtime); Starlette runs on uvicorn "
+            "(its websockets implementation), aiohttp on its own server, socketify on uWebSockets."
+        ),
+    ),
+    Scenario(
+        name="ws-broadcast",
+        title="WebSocket broadcast: 1 publisher, 1,000 subscribers, 20 messages/s (delivery p99)",
+        method="GET",
+        path="/ws/rooms/bench",
+        content_type="",
+        check_body=lambda body: True,
+        only=WEBSOCKET_PEERS,
+        load="ws-broadcast",
+        connections=1000,
+        notes=(
+            "1,000 members of one room and a publisher sending a time-stamped 1 KB message "
+            "every 50 ms; every member gets every message. requests/s is deliveries per second; "
+            "the latencies are send-to-delivery over every delivery (p99 is the figure). "
+            "Areion's room goes through its channels (memory backend), the peers loop over "
+            "their open sockets."
+        ),
+    ),
+)
+SCENARIOS = (*SCENARIOS, *WEBSOCKET_SCENARIOS)
 
 SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

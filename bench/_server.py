@@ -93,7 +93,7 @@ def request_once(host: str, port: int, scenario: Scenario, timeout: float = 5.0)
     try:
         headers = dict(scenario.headers)
         connection.request(
-            scenario.method, scenario.path, body=scenario.body or None, headers=headers
+            scenario.method, scenario.path, body=scenario.full_body or None, headers=headers
         )
         response = connection.getresponse()
         body = response.read()

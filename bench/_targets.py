@@ -334,6 +334,9 @@ ISSUE14_COSTS: tuple[tuple[str, str, float], ...] = (
     ("the same plugin with async hooks that finish without suspending vs none", "areion-hooks-async", 0.10),
     ("the example plugin (request_id) alone vs none", "areion-request-id", 0.10),
     ("the five official plugins installed and idle vs none (issues 3, 14)", "areion", 0.03),
+    ("the observability plugin with metrics on vs none (issue 20)", "areion-metrics", 0.10),
+    ("the observability plugin with tracing on at sampling 0, metrics off, vs none (issue 20)",
+     "areion-tracing0", 0.05),
 )
 #: (Areion row, uvicorn on the asyncio loop with the same logging, largest p99 ratio).
 ISSUE14_BURST: tuple[tuple[str, str, float], ...] = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def _lua_string(value: str | bytes) -> str:
 def lua_script(scenario: Scenario) -> str:
     """The wrk script for ``scenario``: the request it repeats plus the JSON summary."""
     lines = [f"-- {scenario.title}", f"wrk.method = {_lua_string(scenario.method)}"]
-    if scenario.body:
+    if scenario.body and scenario.body_repeat > 1:
+        lines.append(f"wrk.body = string.rep({_lua_string(scenario.body)}, {scenario.body_repeat})")
+    elif scenario.body:
         lines.append(f"wrk.body = {_lua_string(scenario.body)}")
     for name, value in scenario.headers:
         lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
@@ -148,6 +151,35 @@ def run_wrk(
         handle.write(f"$ {' '.join(command)}\n{completed.stdout}{completed.stderr}\n")
     if completed.returncode != 0:
         raise RuntimeError(f"wrk exited with {completed.returncode}: {completed.stderr.strip()}")
+    return parse_result(completed.stdout)
+
+
+def run_ws_load(
+    url: str,
+    mode: str,
+    *,
+    duration_s: int,
+    connections: int,
+    cpu: int | None,
+    log: Path,
+) -> WrkResult:
+    """The WebSocket scenarios' load (``_ws_load.py``: wrk has no WebSocket), like ``run_wrk``:
+    pinned to ``cpu``, its output appended to ``log``, its result line in wrk's shape
+    (a "request" is an echoed message or a delivery, latency the round trip or delivery)."""
+    command = [
+        sys.executable, str(Path(__file__).resolve().parent / "_ws_load.py"), "--url", url,
+        "--mode", mode, "--connections", str(connections), "--duration", str(duration_s),
+    ]  # fmt: skip
+    if cpu is not None:
+        command = ["taskset", "-c", str(cpu), *command]
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration_s + 120, check=False
+    )
+    with log.open("a") as handle:
+        handle.write(f"$ {' '.join(command)}\n{completed.stdout}{completed.stderr}\n")
+    if completed.returncode != 0:
+        raise RuntimeError(f"the WebSocket load exited with {completed.returncode}: "
+                           f"{completed.stderr.strip()[-500:]}")
     return parse_result(completed.stdout)
 
 

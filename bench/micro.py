@@ -44,7 +44,9 @@ class _CountingTransport(_MemoryTransport):
 
 async def run_path(app: object, path: str, count: int, batch: int = 64) -> float:
     loop = asyncio.get_running_loop()
-    state = ServerState(loop, app.handle, app.make_request, app.config.limits, app.constant_headers())
+    plan = getattr(app, "body_plan", None)  # routes that stream or have their own body limit
+    state = ServerState(loop, app.handle, app.make_request, app.config.limits, app.constant_headers(),
+                        **({"body_plan": plan} if plan is not None else {}))
     conn = HttpConnection(state)
     transport = _CountingTransport(loop)
     conn.connection_made(transport)

@@ -44,7 +44,7 @@ from _report import RunSettings, now, render
 from _results import Measurement, Results
 from _scenarios import SCENARIOS, SCENARIOS_BY_NAME, Scenario, write_static_dir
 from _server import ServerFailed, ServerProcess, compact_log, cpu_list, free_port, request_once
-from _wrk import WrkResult, lua_script, run_wrk
+from _wrk import WrkResult, lua_script, run_wrk, run_ws_load
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -312,6 +312,16 @@ def measure(
         cpu=args.client_cpu if pinned else None,
         log=wrk_log,
     )
+    websocket = scenario.load != "wrk"
+    if websocket:  # wrk has no WebSocket: bench/_ws_load.py, which checks every message
+        load = functools.partial(
+            run_ws_load,
+            url.replace("http://", "ws://", 1),
+            scenario.load.removeprefix("ws-"),
+            connections=connections,
+            cpu=args.client_cpu if pinned else None,
+            log=wrk_log,
+        )
     if framework.before_of is not None:
         # The log's first lines say which code the server runs (the command line follows).
         with log.open("a") as handle:
@@ -325,7 +335,8 @@ def measure(
         measurement.idle_rss_kib = server.rss_kib()
         if cpus is not None and server.affinity() != cpus:
             raise ServerFailed(f"not pinned to CPUs {cpu_list(cpus)}: {server.affinity()}")
-        validate(port, scenario)
+        if not websocket:
+            validate(port, scenario)
         if args.warmup > 0:
             load(duration_s=args.warmup)
         server.check_alive()
@@ -346,7 +357,8 @@ def measure(
                 "(access log or debug output on?)"
             )
         server.check_alive()
-        measurement.sample = validate(port, scenario, warm=True)
+        if not websocket:
+            measurement.sample = validate(port, scenario, warm=True)
     except (ServerFailed, RuntimeError, ValueError, OSError, subprocess.SubprocessError) as error:
         measurement.error = str(error) or type(error).__name__
     finally:

@@ -5,7 +5,7 @@
 #     warning: those scenarios then fail and the rest runs);
 #   - libuv (Debian's libuv1) for socketify, whose bundled native library links against it;
 #   - .venv-bench at the repository root, on Python 3.11, with the peer frameworks from
-#     bench/requirements.txt, the core (-e .), every plugin that has a pyproject.toml
+#     bench/requirements.txt, the core (-e .), libs/* (areion-redis), every plugin that has a pyproject.toml
 #     (-e plugins/<name>) and the example plugin (-e examples/plugin_example): what
 #     `make run` serves, for the areion-default row.
 # A second run with nothing changed does nothing: the hash of the inputs (requirements,
@@ -62,10 +62,11 @@ command -v "$PYTHON" >/dev/null 2>&1 \
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
     || die "$PYTHON is not Python 3.11 (the benchmark's reference interpreter); set PYTHON"
 
-# The editable installs: the core, each plugin that already has a pyproject.toml, and the
-# example plugin (`make run` serves the showcase with it; so does areion-default).
+# The editable installs: the core, the shared libraries (libs/: areion-redis, which plugins
+# depend on), each plugin that already has a pyproject.toml, and the example plugin (`make run`
+# serves the showcase with it; so does areion-default).
 EDITABLES=("$ROOT")
-for dir in "$ROOT"/plugins/*/ "$ROOT"/examples/plugin_example/; do
+for dir in "$ROOT"/libs/*/ "$ROOT"/plugins/*/ "$ROOT"/examples/plugin_example/; do
     [ -f "$dir/pyproject.toml" ] && EDITABLES+=("${dir%/}")
 done
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .driver import RequestDriver
 from .flow import FlowControl
 from .parser import BODY, WAITING, RequestReader
+from .upgrade import UpgradedStream
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -74,6 +75,19 @@ def _close_lingering(transport: Any, loop: asyncio.AbstractEventLoop) -> None:
     loop.call_later(_LINGER, transport.close)
 
 
+async def _copy_file(conn: HttpConnection, file: Any, offset: int, count: int) -> None:
+    """Send part of a file through ``conn.write`` in 256 KiB pieces (where sendfile(2) cannot)."""
+    file.seek(offset)
+    remaining = count
+    while remaining > 0 and not conn.closed:
+        chunk = file.read(min(262144, remaining))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+        conn.write(chunk)
+        await conn.drain()
+
+
 # Corked writes past this size go out at once, so a body produced without waiting (a big
 # synchronous stream) is not held in memory until the end of the turn.
 _CORK_LIMIT = 64 * 1024
@@ -105,6 +119,7 @@ class HttpConnection(asyncio.Protocol):
         "state",
         "tls",
         "transport",
+        "upgraded",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -133,6 +148,8 @@ class HttpConnection(asyncio.Protocol):
         self._queued = False
         #: Bytes written to this connection so far (the access log's ``bytes``).
         self.bytes_written = 0
+        #: Where the bytes go once the connection switched protocols (upgrade.py), else None.
+        self.upgraded: UpgradedStream | None = None
 
     # --- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -166,11 +183,15 @@ class HttpConnection(asyncio.Protocol):
         self.flow.wake()
         self._queue.clear()
         self.reader.discard()
+        if self.upgraded is not None:
+            self.upgraded.feed_eof()
         if not self._busy:
             self.driver.release()
 
     def data_received(self, data: bytes) -> None:
         if self._error is not None or self._closed:
+            if self.upgraded is not None and not self._closed:
+                self.upgraded.feed(data)  # switched protocols: the bytes are not HTTP any more
             return
         self.reader.feed(data)
         if not self._busy and self._queue and not self._queued:
@@ -179,7 +200,8 @@ class HttpConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         # Half-close from the client: finish what is in flight, then close our side.
-        if not self._busy and not self._queue:
+        self.reader.stream_failed(400, "the client ended the body early")
+        if self.upgraded is not None or (not self._busy and not self._queue):
             return None
         self._req_keep_alive = False
         if not self._queue:
@@ -211,6 +233,9 @@ class HttpConnection(asyncio.Protocol):
         self._error = (status, detail)
         self.flow.pause_reading()
         self.state.rejected += 1
+        if self.reader.stream_failed(status, detail):  # the handler reading the body answers, last
+            self.stop_after_queued()
+            self.keep_alive = self.keep_alive and bool(self._queue)
         if not self._busy and not self._queue:
             self._after_pending()
 
@@ -221,17 +246,18 @@ class HttpConnection(asyncio.Protocol):
 
     def stop_after_queued(self) -> None:
         """Answer what is queued, the last with ``Connection: close``, and read nothing more."""
-        self._req_keep_alive = False
-        if self._queue:
+        if self._queue:  # those before the last stay keep-alive: it may switch protocols
             last, _ = self._queue.pop()
             self._queue.append((last, False))
         self._error = (0, "")
         self.flow.pause_reading()
 
-    def continue_if_idle(self) -> None:
-        """Send ``100 Continue`` unless a response is in flight or queued before this request:
-        an interim response must not overtake the final response of an earlier one."""
-        if not self._busy and not self._queue and self.transport is not None:
+    def continue_if_idle(self, in_flight: bool = False) -> None:
+        """``100 Continue`` unless a response is in flight or queued (it must not overtake an earlier
+        final response); ``in_flight``: the request in flight's handler began reading its body."""
+        if in_flight and self._out is not None:
+            self._out.append(_CONTINUE)  # after what this turn wrote, still corked
+        elif (in_flight or (not self._busy and not self._queue)) and self.transport is not None:
             self.transport.write(_CONTINUE)
 
     # --- running requests -------------------------------------------------------------
@@ -256,8 +282,9 @@ class HttpConnection(asyncio.Protocol):
                 return  # it carries on in the driver, which calls run_pending again
             # finish_request(), inline: this runs once per request.
             self._busy = False
+            self.keep_alive = self.keep_alive and (self.reader.stream is None or self.reader.abandon_body(self._queue))
             if not self.keep_alive:
-                self._close()
+                self._close(linger=self.reader.phase == BODY)
                 return
             self._idle_since = state.now
         if not queue:
@@ -266,8 +293,9 @@ class HttpConnection(asyncio.Protocol):
     def finish_request(self) -> None:
         """The request in flight has been answered."""
         self._busy = False
+        self.keep_alive = self.keep_alive and (self.reader.stream is None or self.reader.abandon_body(self._queue))
         if not self.keep_alive:
-            self._close()
+            self._close(linger=self.reader.phase == BODY)  # the client may still be sending
             return
         self._idle_since = self.state.now
 
@@ -368,15 +396,7 @@ class HttpConnection(asyncio.Protocol):
             except (ConnectionError, OSError):
                 self._closed = True
                 return
-        file.seek(offset)
-        remaining = count
-        while remaining > 0 and not self._closed:
-            chunk = file.read(min(262144, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            self.write(chunk)
-            await self.drain()
+        await _copy_file(self, file, offset, count)
 
     # --- errors, closing -----------------------------------------------------------------
     def _write_error(self, status: int, detail: str) -> None:
@@ -439,11 +459,12 @@ class HttpConnection(asyncio.Protocol):
         if phase == WAITING:
             if not self._busy and not self._queue and now - self._idle_since > limits.keepalive_timeout:
                 self._close()
-        elif now - reader.since > (limits.body_timeout if phase == BODY else limits.header_timeout):
+        elif (now - reader.since > (limits.body_timeout if phase == BODY else limits.header_timeout)
+              and not reader.body_waits_on_handler()):  # a handler slow to read is not a slow client
             self._timeout()
 
     def _timeout(self) -> None:
-        if self._busy or self._queue:
+        if self._busy or self._queue or self.reader.stream is not None:
             self.fail(408, "timed out reading the request")
             return
         self._write_error(408, "timed out reading the request")

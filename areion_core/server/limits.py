@@ -16,7 +16,11 @@ class ServerLimits:
     max_url_bytes: int = 8 * 1024  # 414 URI Too Long
     max_header_bytes: int = 16 * 1024  # 431, all header lines together
     max_headers: int = 100  # 431
-    max_body_bytes: int = 10 * 1024 * 1024  # 413, from Content-Length or while reading chunks
+    max_body_bytes: int = 10 * 1024 * 1024  # 413 (Content-Length, or while reading); route max_body_bytes= wins
+    max_form_parts: int = 1000  # 413: parts of one multipart/form-data body
+    max_form_files: int = 100  # 413: file parts of one multipart/form-data body
+    max_form_field_bytes: int = 1024 * 1024  # 413: one non-file form field's value
+    form_spool_bytes: int = 1024 * 1024  # an uploaded file moves from memory to a temporary file past this
     header_timeout: float = 10.0  # 408 then close: first byte of a request to end of its headers
     body_timeout: float = 60.0  # 408 then close: no body byte for this long
     keepalive_timeout: float = 5.0  # idle keep-alive connections are closed after this

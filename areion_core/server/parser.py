@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httptools
 
+from .body import BodyStream
+
 if TYPE_CHECKING:
     from .flow import FlowControl
     from .state import ServerState
@@ -80,14 +82,15 @@ class ReaderOwner(Protocol):
     def stop_after_queued(self) -> None:
         """Answer what is queued, then close."""
 
-    def continue_if_idle(self) -> None:
-        """Send ``100 Continue`` unless a response is in flight or queued."""
-
     def can_read_more(self) -> bool:
         """Whether more requests may be parsed now."""
 
     def data_received(self, data: bytes) -> None:
         """Bytes from the client."""
+
+    def continue_if_idle(self, in_flight: bool = False) -> None:
+        """Send ``100 Continue`` unless a response is in flight or queued (``in_flight``: the
+        request in flight asks for it)."""
 
 
 class RequestReader:
@@ -102,6 +105,7 @@ class RequestReader:
         "_headers",
         "_host_count",
         "_idle_bytes",
+        "_limit",
         "_progress",
         "_progress_of",
         "_te",
@@ -117,6 +121,8 @@ class RequestReader:
         "phase",
         "since",
         "state",
+        "stream",
+        "upgrade_rest",
     )
 
     def __init__(self, conn: ReaderOwner) -> None:
@@ -144,6 +150,11 @@ class RequestReader:
         self._content_length = -1
         self._body: list[bytes] = []
         self._body_len = 0
+        self._limit = self.limits.max_body_bytes
+        #: The body being handed to a handler as it arrives (see body.py), or None.
+        self.stream: BodyStream | None = None
+        #: After an Upgrade request (the last one read): the bytes that followed its head.
+        self.upgrade_rest: bytes | None = None
         #: What is left of a large read, parsed on later turns of the loop.
         self._unparsed: bytes | memoryview = b""
 
@@ -157,14 +168,23 @@ class RequestReader:
         parsed a slice per turn of the loop, and not at all while ``max_pipelined`` requests
         wait or the client is not reading its responses; reading pauses meanwhile.
         """
-        if len(data) <= FEED_SLICE:
+        if len(data) <= FEED_SLICE or self.stream is not None:
+            # A streamed body is bounded by its stream's back-pressure, not by slicing.
             self._parse(data)
             return
         view = memoryview(data)
         self._unparsed = rest = view[FEED_SLICE:]
         self.conn.flow.pause_reading()
         self._parse(view[:FEED_SLICE])
-        if self._unparsed is rest and self.conn.idle:
+        if self._unparsed is not rest:
+            return
+        if self.stream is not None:
+            # A streamed body began in the slice: the rest is its, bounded by its back-pressure.
+            self._unparsed = b""
+            self._parse(rest)
+            if not self._unparsed and self.conn.can_read_more() and not self.body_waits_on_handler():
+                self.conn.flow.resume_reading()
+        elif self.conn.idle:
             # No request will finish and carry on with the rest: take it up next turn.
             self.state.loop.call_soon(self._feed_unparsed, rest)
 
@@ -172,8 +192,48 @@ class RequestReader:
         return bool(self._unparsed)
 
     def discard(self) -> None:
-        """The connection is gone: drop what was not parsed."""
+        """The connection is gone: drop what was not parsed; a handler reading the body hears of it."""
         self._unparsed = b""
+        if self.stream is not None:
+            self.stream.fail(400, "the client closed the connection before the end of the body")
+
+    # --- a streamed body's owner (see body.py) ------------------------------------------------
+    def pause_body(self) -> None:
+        self.conn.flow.pause_reading()
+
+    def resume_body(self) -> None:
+        conn = self.conn
+        if conn.can_read_more() and not self.resume():
+            conn.flow.resume_reading()
+
+    def body_progress(self) -> None:
+        self.since = self.state.now
+
+    def send_continue(self) -> None:
+        self.conn.continue_if_idle(in_flight=True)
+
+    def body_waits_on_handler(self) -> bool:
+        """Reading is held back by a handler that has not taken the body yet (no body timeout)."""
+        stream = self.stream
+        return stream is not None and (stream.full or bool(self._unparsed))
+
+    def stream_failed(self, status: int, detail: str) -> bool:
+        """Hand an error to the handler reading this body; False when no body streams."""
+        stream = self.stream
+        if stream is None:
+            return False
+        stream.fail(status, detail)
+        return True
+
+    def abandon_body(self, queued: Any) -> bool:
+        """A request was answered while a body streams: True when the connection may stay open.
+
+        With requests ``queued``, the streaming request (always the last read) is one of them;
+        otherwise it was the one answered: the rest of its body is read and dropped when small
+        and announced, else the connection closes after the response.
+        """
+        stream = self.stream
+        return stream is None or bool(queued) or stream.abandon()
 
     def resume(self) -> bool:
         """Schedule the rest of an earlier read for the next turn; False when there is none."""
@@ -195,8 +255,10 @@ class RequestReader:
         conn = self.conn
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._upgrade()
+        except httptools.HttpParserUpgrade as exc:
+            # The argument is how many bytes of ``data`` the request head took.
+            used = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            self._upgrade(bytes(data[used:]))
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, Reject):
@@ -216,8 +278,9 @@ class RequestReader:
             if phase == HEADERS or (phase == BODY and self._te is not None):
                 self._bound_idle_bytes(len(data))
 
-    def _upgrade(self) -> None:
-        # We do not speak any upgraded protocol: answer what was parsed, then close.
+    def _upgrade(self, rest: bytes) -> None:
+        # Parsing stops here: what follows is another protocol's (or nothing, when the request
+        # is answered as plain HTTP and the connection closes). The app's handler may switch.
         conn = self.conn
         if self._content_length > 0 or self._te is not None:
             # httptools never reads the body of an Upgrade request: answering it would act on
@@ -225,6 +288,12 @@ class RequestReader:
             conn.drop_last_queued()
             conn.fail(501, "a request body with Upgrade is not supported")
         else:
+            if self._unparsed:
+                rest += bytes(self._unparsed)
+                self._unparsed = b""
+            # Answered like any request, then the connection closes, unless the handler
+            # switches protocols (upgrade.switch_protocol), handing ``rest`` over.
+            self.upgrade_rest = rest
             conn.stop_after_queued()
 
     # --- httptools callbacks ----------------------------------------------------------------
@@ -294,21 +363,58 @@ class RequestReader:
             # Chunked: fields after the body are trailers, and the framing bytes are counted.
             self._trailers_at = len(self._headers)
             self._idle_bytes = -1
-        if self._content_length > self.limits.max_body_bytes:
+        limit = self.limits.max_body_bytes
+        streamed = False
+        plan = self.state.body_plan
+        if plan is not None and (self._content_length > 0 or te is not None) and not self.parser.should_upgrade():
+            # The route decides: its own limit, and whether its handler reads the body as it comes.
+            chosen = plan(self.parser.get_method().decode("ascii"), self._url)
+            if chosen is not None:
+                limit, streamed = chosen
+        self._limit = limit
+        if self._content_length > limit:  # before any body byte is read, and before 100 Continue
             raise Reject(413, "request body too large")
         self.phase = BODY
         self.since = self.state.now
-        if self._expect and self._content_length != 0 and version == "1.1":
+        expect = self._expect and self._content_length != 0 and version == "1.1"
+        if streamed:
+            self._hand_over(limit, expect, version)
+        elif expect:
             self.conn.continue_if_idle()
+
+    def _hand_over(self, limit: int, expect: bool, version: str) -> None:
+        """Queue the request now, its body to follow through a BodyStream (see body.py)."""
+        stream = BodyStream(self, limit, self._content_length, expect)
+        parser = self.parser
+        try:
+            # A copy of the header list: trailer fields are appended to ours, then dropped.
+            request = self.state.request_factory(
+                parser.get_method().decode("ascii"), self._url, list(self._headers), stream,  # type: ignore[arg-type]
+                self.conn, version, self.conditional,
+            )
+        except Exception as exc:
+            raise Reject(400, str(exc) or "bad request") from None
+        self.stream = stream
+        self.conn.enqueue(request, parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
-        if self._body_len > self.limits.max_body_bytes:
+        if self._body_len > self._limit:
             raise Reject(413, "request body too large")
-        self._body.append(body)
+        stream = self.stream
+        if stream is None:
+            self._body.append(body)
+        else:
+            stream.feed(body)
         self.since = self.state.now
 
     def on_message_complete(self) -> None:
+        stream = self.stream
+        if stream is not None:  # its request was queued when its headers were complete
+            self.stream = None
+            stream.finish()
+            self.phase = WAITING
+            return
         parser = self.parser
         body = self._body
         data = body[0] if len(body) == 1 else b"".join(body)

@@ -11,7 +11,8 @@ import time
 from .connection import HttpConnection
 from .limits import ServerLimits
 from .listener import Listener, bind_sockets
-from .state import RequestFactory, RequestHandler, ServerState
+from .memory import tune_allocator
+from .state import BodyPlan, RequestFactory, RequestHandler, ServerState
 
 logger = logging.getLogger("areion.server")
 
@@ -28,8 +29,10 @@ class HttpServer:
         request_factory: RequestFactory,
         limits: ServerLimits | None = None,
         constant_headers: bytes = b"",
+        body_plan: BodyPlan | None = None,
     ) -> None:
         self.handler = handler
+        self.body_plan = body_plan
         self.request_factory = request_factory
         self.limits = limits or ServerLimits()
         self.constant_headers = constant_headers
@@ -49,8 +52,10 @@ class HttpServer:
     ) -> None:
         """Listen on ``host:port`` (or on ``sock``, already bound: one socket or several) and start serving."""
         loop = asyncio.get_running_loop()
+        tune_allocator()  # large request bodies without page-fault churn (see memory.py)
         state = ServerState(loop, self.handler, self.request_factory, self.limits,
-                            self.constant_headers, tls=ssl is not None)
+                            self.constant_headers, tls=ssl is not None,
+                            body_plan=self.body_plan)
         self.state = state
 
         def factory() -> HttpConnection:

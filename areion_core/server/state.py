@@ -15,6 +15,11 @@ from .limits import ServerLimits
 #: ``conditional`` is whether the request has If-None-Match or If-Modified-Since.
 RequestFactory = Callable[[str, bytes, list[tuple[bytes, bytes]], bytes, Any, str, bool], Any]
 RequestHandler = Callable[[Any], Coroutine[Any, Any, None]]
+#: ``(method, target) -> (body limit, streamed)`` for a request with a body, or None for the
+#: server's limit, buffered: the route's ``max_body_bytes`` and whether its handler reads the
+#: body as it arrives (then the request is handed over at the end of its header section with a
+#: ``BodyStream`` for a body, see body.py).
+BodyPlan = Callable[[str, bytes], "tuple[int, bool] | None"]
 
 
 class ServerState:
@@ -23,6 +28,7 @@ class ServerState:
     __slots__ = (
         "_constant",
         "_tick",
+        "body_plan",
         "connections",
         "context",
         "draining",
@@ -47,8 +53,10 @@ class ServerState:
         limits: ServerLimits,
         constant_headers: bytes,
         tls: bool = False,
+        body_plan: BodyPlan | None = None,
     ) -> None:
         self.loop = loop
+        self.body_plan = body_plan
         self.limits = limits
         self.handler = handler
         self.request_factory = request_factory

@@ -12,6 +12,7 @@ without it the app passes ``access_log=None``, the page's way to turn it off.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 
@@ -36,12 +37,59 @@ async def echo(request: web.Request) -> web.Response:
     return web.json_response(await request.json())
 
 
+async def ws_echo(request: web.Request) -> web.WebSocketResponse:
+    """The WebSocket echo scenario: text as text, binary as binary."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for message in ws:
+        if message.type == web.WSMsgType.TEXT:
+            await ws.send_str(message.data)
+        elif message.type == web.WSMsgType.BINARY:
+            await ws.send_bytes(message.data)
+    return ws
+
+
+#: The broadcast scenario's room: every open member socket.
+ROOM: set[web.WebSocketResponse] = set()
+
+
+async def ws_room(request: web.Request) -> web.WebSocketResponse:
+    """The broadcast scenario: each text message goes to every member of the room."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    ROOM.add(ws)
+    try:
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                for member in list(ROOM):
+                    try:
+                        await member.send_str(message.data)
+                    except ConnectionError:
+                        ROOM.discard(member)
+    finally:
+        ROOM.discard(ws)
+    return ws
+
+
+async def upload(request: web.Request) -> web.Response:
+    """The body as it arrives (aiohttp's StreamReader), into a SHA-256."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.content.iter_any():
+        digest.update(chunk)
+        size += len(chunk)
+    return web.json_response({"bytes": size, "sha256": digest.hexdigest()})
+
+
 def make_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/json", json_handler)
     app.router.add_get("/plaintext", plaintext)
     app.router.add_get("/users/{id}/posts/{post}", user_post)
     app.router.add_post("/echo", echo)
+    app.router.add_get("/ws/echo", ws_echo)
+    app.router.add_get("/ws/rooms/bench", ws_room)
+    app.router.add_put("/upload", upload)
     app.router.add_static("/static", os.environ["AREION_BENCH_STATIC"])
     return app
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from socketify import App, AppListenOptions, Request, Response
+from socketify import App, AppListenOptions, CompressOptions, Request, Response
 
 
 def json_handler(res: Response, req: Request) -> None:
@@ -31,12 +31,30 @@ async def echo(res: Response, req: Request) -> None:
     res.send(await res.get_json())
 
 
+def ws_echo(ws: object, message: object, opcode: object) -> None:
+    """The WebSocket echo scenario: the message back with its own opcode (text or binary)."""
+    ws.send(message, opcode)  # type: ignore[attr-defined]
+
+
 def make_app() -> App:
     app = App()
     app.get("/json", json_handler)
     app.get("/plaintext", plaintext)
     app.get("/users/:id/posts/:post", user_post)
     app.post("/echo", echo)
+    # The WebSocket scenarios, as socketify's examples write them: compression off (the load
+    # offers none), 1 MiB messages; the broadcast room is uWebSockets' own pub/sub topic.
+    app.ws("/ws/echo", {
+        "compression": CompressOptions.DISABLED,
+        "max_payload_length": 1024 * 1024,
+        "message": ws_echo,
+    })
+    app.ws("/ws/rooms/bench", {
+        "compression": CompressOptions.DISABLED,
+        "max_payload_length": 1024 * 1024,
+        "open": lambda ws: ws.subscribe("room"),
+        "message": lambda ws, message, opcode: app.publish("room", message, opcode),
+    })
     app.static("/static", os.environ["AREION_BENCH_STATIC"])
     return app
 

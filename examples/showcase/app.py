@@ -15,7 +15,18 @@ Run it with `make run`, or `areion run examples.showcase.app:server`. Endpoints:
 - `/whoami` — the client, scheme and host; from 127.0.0.1 the proxy headers are believed
 - `/sleep?s=N` — sleeps N seconds (0.5 by default) under a 1 s route timeout: past it the sleep is
   cancelled and the answer is a 503 problem+json; `/sleep/cancelled` counts the cancelled sleeps
+- `/limited` — five requests per minute per client, then a 429 with `Retry-After` and `RateLimit` headers
+  (areion-security; `POST /items` is limited to 100 per minute, CORS allows `http://localhost:3000`
+  with credentials, and only the hosts 127.0.0.1 and localhost are answered: examples/showcase/security.py)
+- `/ws/echo`, `/ws/rooms/:room`, `/events/rooms/:room`, `/chat` — WebSockets, chat rooms over
+  channels and their server-sent events (examples/showcase/realtime.py)
+- `PUT /upload` — streams the body into a SHA-256 (`{"bytes", "sha256"}`, up to 2 GiB);
+  `POST /upload/form` — a multipart form parsed as it arrives, each file hashed;
+  `POST /items` — a dataclass body: 201 with the item, 422 problem+json listing every error
+  (uploads.py)
 - `/docs`, `/redoc`, `/openapi.json` — the API documentation, served offline
+- `/metrics` (Prometheus, from 127.0.0.1 only), `/healthz`, `/readyz` — the observability plugin;
+  `/dice` counts a metric of its own and opens a span (`SHOWCASE_TRACING=true`: traces on the console)
 - `/static/...` — files from examples/showcase/static
 """
 
@@ -28,12 +39,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from areion_caching import CacheControl, CacheTypes, cache
-from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
 from areion_scheduling import DefaultOrchestrator
 from areion_templates import DefaultEngine
 
+from areion_core import AreionServerBuilder, BadRequestError, HttpRequest, NotFoundError, Router, StreamingResponse
+from examples.showcase.observability import router as observability_router
+
+from . import realtime, security
+from .uploads import router as uploads_router
+
 HERE = Path(__file__).parent
 router = Router()
+router.include_router(observability_router)  # /dice (the plugin serves /metrics, /healthz, /readyz)
 orchestrator = DefaultOrchestrator(max_workers=4)
 engine = DefaultEngine(templates_dir=str(HERE / "templates"))
 stats = {"tasks_done": 0, "ticks": 0, "last_tick": None}
@@ -64,6 +81,8 @@ class Link:
     shows: str
     params: tuple[tuple[str, object], ...] = ()
     method: str = "GET"
+    #: How to try it when a browser cannot (a curl command line, its URL relative to the page).
+    curl: str = ""
 
 
 #: The index page: first what the README's showcase section lists, then the other endpoints.
@@ -80,8 +99,21 @@ INDEX = {
         Link("sleeps_cancelled", "/sleep/cancelled", "how many sleeps the timeout has cancelled so far"),
         Link("whoami", "/whoami", "the client, scheme and host as the app sees them (behind a proxy on 127.0.0.1: "
              "what its X-Forwarded-* or Forwarded headers say)"),
+        Link("limited", "/limited", "five requests per minute per client, then a 429 problem+json with Retry-After "
+             "and the IETF RateLimit headers"),
+        Link("chat", "/chat", "a chat room in the browser over a WebSocket (open it twice); its messages as "
+             "server-sent events at /events/rooms/lobby"),
+        Link("upload", "/upload", "a body of any size, hashed as it arrives: its size and SHA-256", method="PUT",
+             curl="curl -T big.iso"),
+        Link("upload_form", "/upload/form", "a multipart form parsed as it arrives: each file's size and SHA-256",
+             method="POST", curl="curl -F note=hi -F file=@big.iso"),
+        Link("create_item", "/items", "a JSON item: 201 with it, or a 422 problem listing every invalid field",
+             method="POST", curl="curl -H 'Content-Type: application/json' -d '{\"name\": \"pen\", \"price\": 1.5}'"),
         Link("openapi_swagger_ui", "/docs", "the API documentation in Swagger UI, served offline"),
         Link("openapi_redoc", "/redoc", "the same documentation in ReDoc"),
+        Link("observability.metrics", "/metrics", "Prometheus metrics of every request (from 127.0.0.1)"),
+        Link("observability.readyz", "/readyz", "readiness: startup done, not draining, the cache's Redis up"),
+        Link("dice", "/dice", "roll a die: a metric of the app's own (showcase_dice_rolls_total) and a span"),
     ),
     "More endpoints": (
         Link("json_endpoint", "/json", "hello world as JSON"),
@@ -101,7 +133,8 @@ INDEX = {
 async def index(request: HttpRequest) -> object:
     """This page: a link to every endpoint of the showcase."""
     sections = {title: [(link, _href(request, link)) for link in links] for title, links in INDEX.items()}
-    return request.render_template("index.html", {"sections": sections})
+    base = f"{request.scheme}://{request.host}"  # for the curl command lines
+    return request.render_template("index.html", {"sections": sections, "request_base": base})
 
 
 def _href(request: HttpRequest, link: Link) -> str | None:
@@ -138,7 +171,7 @@ async def user_post(request: HttpRequest, id: int, post: int) -> Post:
     return Post(user_id=id, post_id=post, title=f"Post {post} by user {id}")
 
 
-@router.post("/echo")
+@router.post("/echo", request_body={"content": {"application/json": {"schema": {}}}, "required": False})
 async def echo(request: HttpRequest) -> object:
     """Send back the JSON body."""
     return request.get_parsed_body()
@@ -281,11 +314,15 @@ def heartbeat() -> None:
     stats["last_tick"] = time.time()
 
 
+router.include_router(security.router)
+router.include_router(uploads_router)
+
 server = (
     AreionServerBuilder()
     .with_router(router)
     .with_engine(engine)
     .with_orchestrator(orchestrator)
+    .with_plugins(realtime.RealtimeRoutes())  # /ws/echo, rooms, /chat: when the realtime plugin is on
     .with_static_dir(os.environ.get("AREION_STATIC_DIR") or HERE / "static")
     .with_global_headers({"X-Content-Type-Options": "nosniff"})
     # Proxy headers (X-Forwarded-*, Forwarded) are believed from 127.0.0.1 only: README "Behind a proxy".
@@ -297,6 +334,19 @@ server = (
         "caching": {"store": "${SHOWCASE_CACHE_STORE:-memory}",
                     "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}",
                     "local_cache": "${SHOWCASE_CACHE_LOCAL:-true}"},
+        "security": {
+            "cors": {"origins": ["${SHOWCASE_CORS_ORIGIN:-http://localhost:3000}"], "credentials": True},
+            "hosts": {"allowed": ["127.0.0.1", "localhost"]},
+            "rate_limit": {"routes": {"POST /items": "100/minute"}},
+        },
+        # Channels in memory by default; SHOWCASE_CHANNELS=redis shares rooms across workers and hosts.
+        "realtime": {"allowed_origins": ["http://localhost:3000"], "backend": "${SHOWCASE_CHANNELS:-memory}",
+                     "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
+        "observability": {
+            "metrics": {"enabled": "${SHOWCASE_METRICS:-true}", "allow": ["127.0.0.1", "::1"]},
+            "tracing": {"enabled": "${SHOWCASE_TRACING:-false}", "sampling": "${SHOWCASE_TRACE_SAMPLING:-1.0}",
+                        "exporter": "${SHOWCASE_TRACE_EXPORTER:-console}"},
+        },
     }})
     .build()
 )

@@ -385,6 +385,21 @@ def test_a_header_added_to_a_preencoded_block_is_appended_to_it_alone():
     assert b"X-Request-ID: def\r\n" in first.encoded() and b"abc" not in first.encoded()
 
 
+def test_add_missing_adds_only_absent_headers_to_plain_and_preencoded_blocks():
+    defaults = MutableHeaders({"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+    plain = MutableHeaders({"Referrer-Policy": "same-origin"})
+    plain.add_missing(defaults)
+    assert dict(plain) == {"referrer-policy": "same-origin", "x-content-type-options": "nosniff"}
+    template = MutableHeaders({"Content-Type": "application/json"})
+    template.preencode()
+    copy = template.copy()
+    copy.add_missing(defaults)
+    assert copy.encoded() == (b"Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
+                              b"Referrer-Policy: no-referrer\r\n")
+    assert dict(template) == {"content-type": "application/json"}  # the shared block is untouched
+    assert dict(defaults) == {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+
+
 def test_preencoded_headers_are_shared_until_written_then_copied():
     from areion_core.writing import encode_head
 

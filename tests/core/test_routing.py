@@ -210,8 +210,8 @@ def test_middleware_sync_or_async_around_sync_or_async_handlers(mw_async, handle
     if mw_async:
         def mw(handler):
             async def wrapper(request, *args, **kwargs):
-                response = await handler(request, *args, **kwargs)
-                return f"[{response}]"
+                response = await handler(request, *args, **kwargs)  # converted: an HttpResponse
+                return f"[{response.body.decode()}]"
             return wrapper
     else:
         def mw(handler):

@@ -99,6 +99,10 @@ def showcase_router() -> Router:
         text = f"Hello, {name}!"
         return {"greeting": text.upper() if style == "loud" else text}
 
+    # The showcase's request-body routes as they are: PUT /upload, POST /upload/form, POST /items.
+    from examples.showcase.uploads import router as uploads_router
+
+    router.include_router(uploads_router)
     return router
 
 

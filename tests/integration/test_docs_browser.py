@@ -30,6 +30,11 @@ OPERATIONS = [
     ("GET", "/users/{id}/posts/{post}", "One post of one user."),
     ("GET", "/users/{id}/posts", "List a user's posts."),
     ("POST", "/users/{id}/posts", "Create a post."),
+    # The showcase's request-body routes (examples/showcase/uploads.py).
+    ("PUT", "/upload", "Hash the body as it arrives: its size and SHA-256 (memory stays flat, up to 2 GiB)."),
+    ("POST", "/upload/form",
+     "A multipart form parsed as it arrives: each file's size and SHA-256, the other fields as sent."),
+    ("POST", "/items", "Create an item from its JSON: a 201 with the item, or a 422 naming every invalid field."),
 ]
 
 

@@ -21,12 +21,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class _Links(HTMLParser):
-    """The ``<a href>`` targets and ``<form method action>`` pairs of a page."""
+    """The ``<a href>`` targets, ``<form method action>`` pairs and ``<code data-method data-href>``
+    (an endpoint to try with curl) pairs of a page."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hrefs: list[str] = []
         self.forms: list[tuple[str, str]] = []
+        self.commands: list[tuple[str, str]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
@@ -34,6 +36,8 @@ class _Links(HTMLParser):
             self.hrefs.append(str(attributes["href"]))
         elif tag == "form":
             self.forms.append(((attributes.get("method") or "get").upper(), str(attributes.get("action"))))
+        elif tag == "code" and attributes.get("data-href"):
+            self.commands.append((str(attributes.get("data-method")), str(attributes["data-href"])))
 
 
 def _free_port() -> int:
@@ -95,6 +99,11 @@ def test_every_link_of_the_index_answers(showcase: str) -> None:
         assert links.forms == [("POST", "/tasks")]
         submitted = client.post("/tasks")
         assert submitted.status_code == 200 and submitted.json() == {"status": "submitted"}
+        # The curl-only endpoints answer their method (here with an empty body) or refuse it as documented.
+        assert links.commands == [("PUT", "/upload"), ("POST", "/upload/form"), ("POST", "/items")]
+        assert client.put("/upload").json()["bytes"] == 0
+        assert client.post("/upload/form", data={"a": "b"}).json() == {"files": [], "fields": {"a": "b"}}
+        assert client.post("/items", json={"name": "x", "price": 1}).status_code == 201
 
 
 def _readme_showcase_paths() -> set[str]:
@@ -111,5 +120,5 @@ def test_the_index_links_everything_the_readme_lists(showcase: str) -> None:
     # The section names at least the cached report, its page, /big, /stream, /tasks and the docs.
     assert {"/api/report", "/report", "/big", "/stream", "/tasks", "/docs", "/redoc"} <= readme_paths
     links = _index(showcase)
-    linked = set(links.hrefs) | {action for _, action in links.forms}
+    linked = set(links.hrefs) | {action for _, action in links.forms} | {href for _, href in links.commands}
     assert readme_paths <= linked, readme_paths - linked

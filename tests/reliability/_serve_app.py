@@ -5,6 +5,7 @@ that buffered responses for a client that does not read would show it in its RSS
 """
 
 import asyncio
+import hashlib
 import os
 
 from areion_core import AreionServerBuilder, HttpResponse, Router, StreamingResponse
@@ -56,6 +57,30 @@ async def stream(request):
             yield b"s" * n
 
     return StreamingResponse(chunks(), content_type="application/octet-stream")
+
+
+@router.put("/upload", max_body_bytes=4 * 1024 ** 3)
+async def upload(request):
+    """The body streamed into a SHA-256 (test_upload_memory)."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        size += len(chunk)
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+@router.post("/upload/form", max_body_bytes=4 * 1024 ** 3)
+async def upload_form(request):
+    """A multipart form parsed as it arrives; each file hashed from its spooled copy."""
+    form = await request.form()
+    out = {}
+    for file in form.files:
+        digest = hashlib.sha256()
+        async for chunk in file:
+            digest.update(chunk)
+        out[file.field] = [file.size, digest.hexdigest()]
+    return out
 
 
 server = (AreionServerBuilder().with_router(router).without_config_file().with_config(plugins=[])

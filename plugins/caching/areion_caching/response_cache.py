@@ -21,7 +21,16 @@ from areion_core import HttpResponse
 from ._directives import request_directives
 from ._invalidation import Invalidation
 from ._siblings import SiblingInvalidations
-from .keys import CREDENTIALS, Normalizer, base_key, has_credentials, parse_vary, variant_key
+from ._telemetry import report as _report
+from ._telemetry import telemetry as _telemetry
+from .keys import (
+    CREDENTIALS,
+    Normalizer,
+    base_key,
+    has_credentials,
+    parse_vary,
+    variant_key,
+)
 from .record import CacheRecord, vary_index
 from .representation import (
     HIT,
@@ -214,6 +223,7 @@ class ResponseCache(Invalidation):
                 if record is not None:
                     age = time.time() - record.created
                     if age < record.ttl and (accept is None or age <= accept):
+                        _report(request, "hit")
                         return hit_response(record, HIT, age, self._hit_header)
         return self._on_request(request, rule, base, accept)
 
@@ -234,7 +244,8 @@ class ResponseCache(Invalidation):
         no_store = request_directives(request).no_store
         for attempt in range(3):
             try:
-                record, key = await self._lookup(request, base)
+                with _telemetry(request).span("cache.lookup", route=request.route.path if request.route else ""):
+                    record, key = await self._lookup(request, base)
             except Exception as exc:
                 self._failed(exc, _READ)
                 return None
@@ -243,13 +254,17 @@ class ResponseCache(Invalidation):
             if record is not None and (accept is None or time.time() - record.created <= accept):
                 age = time.time() - record.created
                 if age < record.ttl:
+                    _report(request, "hit")
                     return self._answer(state, record, HIT, age)
                 if age < record.ttl + record.stale_while_revalidate:
                     if request.method == "GET" and not no_store:
                         self._refresh_in_background(request, state, key)
+                    _report(request, "stale")
                     return self._answer(state, record, STALE, age)
                 if age < record.ttl + record.stale_if_error:
                     state.stale = record
+            if attempt == 0:
+                _report(request, "miss")  # once: a wait for another request's answer is not a second lookup
             flight = self._flights.get(key)
             if flight is None:
                 break
@@ -504,3 +519,4 @@ def get_cache(app: Any) -> ResponseCache:
         )
         raise RuntimeError(message)
     return cache
+

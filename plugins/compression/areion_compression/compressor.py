@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING
 
-from areion_core import FileResponse, HttpResponse, StreamingResponse, create_error_response
+from areion_core import FileResponse, HttpResponse, StandardMetrics, StreamingResponse, create_error_response
 
 from .decorators import ROUTE_OPTION
 from .negotiation import IDENTITY, EncodingNegotiator
@@ -112,6 +112,7 @@ class ResponseCompressor:
             compressed = codec.compress(body)
         if len(compressed) >= len(body):
             return None  # incompressible (random or encrypted data): identity is smaller
+        _report_saved(request, encoding, len(body) - len(compressed))
         return buffered_response(response, compressed, encoding)
 
     def _stream(self, request: HttpRequest, response: StreamingResponse) -> HttpResponse | None:
@@ -178,6 +179,7 @@ class ResponseCompressor:
                 compressed = read_and_compress(response.path, codec)
         except OSError:
             return None  # gone since the handler stat'ed it: let the core report that
+        _report_saved(request, encoding, size - len(compressed))
         return buffered_response(response, compressed, encoding)
 
     def _not_acceptable(self, response: HttpResponse) -> HttpResponse | None:
@@ -189,6 +191,13 @@ class ResponseCompressor:
         answer = create_error_response(406, message)
         answer.headers.add_vary("Accept-Encoding")
         return answer
+
+
+def _report_saved(request: HttpRequest, encoding: str, saved: int) -> None:
+    """Bytes a buffered body lost to compression, to ``app.telemetry`` (streams are not counted)."""
+    app = request.app
+    if app is not None and saved > 0:
+        app.telemetry.inc(StandardMetrics.compression_saved_bytes, saved, encoding=encoding)
 
 
 async def _in_thread(func: Callable[..., bytes], *args: object) -> bytes:

@@ -20,6 +20,7 @@ from areion_core import HttpResponse, PluginError
 
 from . import decorators as opt
 from .docstrings import Docstring, parse_docstring
+from .media import binary_schema, core_errors, declared_media_type, raw_request_body, with_media_type
 from .raises import raised_errors
 from .schemas import SchemaRegistry, is_structured, json_default, split_optional, unwrap_annotated
 from .settings import OpenAPISettings, check_scheme
@@ -231,7 +232,10 @@ def _operation(route: RouteLike, method: str, op_id: str, info: _HandlerInfo,
         op["requestBody"] = body
 
     responses = _success(options, info, registry)
-    errors: dict[str, list[str]] = {}
+    media_type = declared_media_type(route)
+    if media_type is not None:
+        responses = with_media_type(responses, media_type)
+    errors: dict[str, list[str]] = {status: [text] for status, text in core_errors(route).items()}
     for err in info.errors:
         text = doc.raises.get(err.error.__name__) or err.message or _class_text(err.error) or _phrase(err.status_code)
         errors.setdefault(str(err.status_code), [])
@@ -273,8 +277,13 @@ def _is_body(tp: Any) -> bool:
 
 def _request_body(declared: Mapping[str, Any] | None, param: inspect.Parameter | None,
                   info: _HandlerInfo, registry: SchemaRegistry) -> dict[str, Any] | None:
+    raw = raw_request_body(declared)
+    if raw is not None:
+        return raw
     if declared is not None:
-        media = {"schema": registry.schema_for(declared["model"], "validation")}
+        content_type = declared.get("content_type") or _JSON
+        schema = binary_schema(declared["model"], content_type) or registry.schema_for(declared["model"], "validation")
+        media = {"schema": schema}
         body: dict[str, Any] = {"required": bool(declared.get("required", True)),
                                 "content": {declared.get("content_type") or _JSON: media}}
         if declared.get("description"):

@@ -15,6 +15,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future
 from contextvars import ContextVar
@@ -28,6 +29,8 @@ from apscheduler.events import (  # type: ignore[import-untyped]
     JobExecutionEvent,
 )
 from apscheduler.executors.base import BaseExecutor  # type: ignore[import-untyped]
+
+from areion_core import StandardMetrics, Telemetry
 
 from .tasks import is_async_callable
 
@@ -69,10 +72,13 @@ class JobExecutor(BaseExecutor):  # type: ignore[misc]
     """The executor the orchestrator installs as APScheduler's ``default``."""
 
     def __init__(self, pool: Callable[[], Executor],
-                 logger: Callable[[], logging.Logger]) -> None:
+                 logger: Callable[[], logging.Logger],
+                 telemetry: Callable[[], Telemetry] = Telemetry) -> None:
         super().__init__()
         self._pool = pool
         self._log = logger
+        #: The app's recorder, read at each run (``app.telemetry``; the null one without an app).
+        self._telemetry = telemetry
         self._loop: asyncio.AbstractEventLoop | None = None
         self.claim: TickClaim | None = None
         #: The job runs in progress (their asyncio tasks), for graceful shutdown.
@@ -119,19 +125,26 @@ class JobExecutor(BaseExecutor):  # type: ignore[misc]
                 if self.claim is not None and not await self.claim(job.id, run_time, grace):
                     continue
                 log.debug("running job %s (tick %s)", job.id, run_time.isoformat())
+                telemetry = self._telemetry()
+                started = time.perf_counter()
+                outcome = "failure"
                 try:
-                    retval = await call_job(job.func, tuple(job.args), dict(job.kwargs),
-                                            self._pool(), run_time, on_thread)
+                    with telemetry.span("job.run", job=job.id, tick=run_time.isoformat()):
+                        retval = await call_job(job.func, tuple(job.args), dict(job.kwargs),
+                                                self._pool(), run_time, on_thread)
                 except Exception as exc:
                     events.append(JobExecutionEvent(EVENT_JOB_ERROR, job.id, job._jobstore_alias,
                                                     run_time, exception=exc))
                     log.error("job %s failed (run of %s): %r", job.id, run_time.isoformat(), exc,
                               exc_info=exc)
                 else:
+                    outcome = "success"
                     events.append(JobExecutionEvent(EVENT_JOB_EXECUTED, job.id,
                                                     job._jobstore_alias, run_time, retval=retval))
                 finally:
                     self.threads.pop(task, None)
+                    telemetry.inc(StandardMetrics.job_runs, job=job.id, outcome=outcome)
+                    telemetry.observe(StandardMetrics.job_duration, time.perf_counter() - started, job=job.id)
         finally:
             # Releases the max_instances slot APScheduler took when it submitted the job.
             self._run_job_success(job.id, events)

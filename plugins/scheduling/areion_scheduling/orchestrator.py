@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from apscheduler.events import EVENT_JOB_REMOVED  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
+from areion_core import StandardMetrics, Telemetry
 from areion_core.plugin_api import SettingsReader
 
 from .executor import JobExecutor, call_job
@@ -34,6 +35,7 @@ from .triggers import At, Cron, DateValue, Every, Trigger, ZoneValue
 
 F = TypeVar("F", bound=Callable[..., Any])
 _LOGGER = logging.getLogger("areion.scheduling")
+_NO_TELEMETRY = Telemetry()
 
 
 class DefaultOrchestrator:
@@ -124,7 +126,7 @@ class DefaultOrchestrator:
         self._closing = False
         self._tasks.attach_loop(loop)
         s = self.settings
-        self._executor = JobExecutor(lambda: self._tasks.pool, lambda: self.logger)
+        self._executor = JobExecutor(lambda: self._tasks.pool, lambda: self.logger, self._telemetry)
         scheduler = AsyncIOScheduler(
             event_loop=loop, timezone=s.timezone, executors={"default": self._executor},
             job_defaults={"coalesce": s.coalesce, "max_instances": s.max_instances,
@@ -164,13 +166,20 @@ class DefaultOrchestrator:
             s.key_prefix, getattr(config, "source", None))
         return LockFileLease(path, s.heartbeat_interval, lambda: self.logger)
 
+    def _telemetry(self) -> Telemetry:
+        """The app's recorder (``app.telemetry``), read when reporting; the null one without an app."""
+        telemetry = getattr(self._app, "telemetry", None)
+        return telemetry if isinstance(telemetry, Telemetry) else _NO_TELEMETRY
+
     def _resume(self) -> None:
         if not self._closing and self._scheduler is not None:
             self._scheduler.resume()
+            self._telemetry().set(StandardMetrics.job_lease_held, 1)
 
     def _pause(self) -> None:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.pause()
+        self._telemetry().set(StandardMetrics.job_lease_held, 0)
 
     @property
     def is_scheduler(self) -> bool:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from areion_core import ConfigError, HttpResponse, StreamingResponse
+from areion_core import ConfigError, HttpResponse, StreamingResponse, Telemetry
 
 from .context import ContextProcessor, build_context, build_context_async
 from .error_page import describe, error_page
@@ -37,6 +37,7 @@ logger = logging.getLogger("areion.templates")
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+_NO_TELEMETRY = Telemetry()
 
 
 class FastAttributeEnvironment(jinja2.Environment):
@@ -270,7 +271,8 @@ class DefaultEngine:
             ctx = {"request": request, **context}
         else:
             ctx = {"request": request}
-        return template.render(ctx)
+        with self._telemetry().span("template.render", template=template_name):
+            return template.render(ctx)
 
     def render(
         self, template_name: str, context: Mapping[str, Any] | None = None, *,
@@ -287,7 +289,12 @@ class DefaultEngine:
         """Render with Jinja2's async mode: templates may call async functions (auto-awaited)."""
         template = self.get_async_template(template_name)
         ctx = await build_context_async(self._processors, context, request)
-        return await template.render_async(ctx)
+        with self._telemetry().span("template.render", template=template_name):
+            return await template.render_async(ctx)
+
+    def _telemetry(self) -> Telemetry:
+        """The app's recorder (``app.telemetry``), read when rendering; the null one before startup."""
+        return self.app.telemetry if self.app is not None else _NO_TELEMETRY
 
     async def render_async(
         self, template_name: str, context: Mapping[str, Any] | None = None, *,

@@ -1,0 +1,244 @@
+"""The plugin's work per app: each route's policies decided at startup, applied per request.
+
+Where each feature acts, and why there:
+
+- ``request_started`` (every request, matched or not, before any cache or handler): trusted
+  hosts, then CORS preflights — answered here because routing would turn an ``OPTIONS`` into
+  a 405 or its automatic 204, neither of which a browser accepts;
+- ``request_received`` (per route, ``tryfirst``: before the cache can answer a hit): CSRF,
+  then the rate limit, so cached answers are limited too;
+- ``response_ready`` (every response, replayed cache hits included, ``trylast``: after the cache
+  stored the response, so stored copies carry none of our per-request headers): CORS headers
+  of the request being answered, security headers, RateLimit headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from areion_core import ConfigError, HttpRequest, HttpResponse, RouteError, problem_response
+
+from .cors import CorsPolicy, cors_settings_for, preflight_of
+from .csrf import CsrfGuard
+from .decorators import CORS_OPTION, CSRF_OPTION, HEADERS_OPTION, RATE_LIMIT_OPTION
+from .headers import HeaderSet, headers_settings_for
+from .hosts import HostAllowList
+from .limiter import LimitRule, RateLimiter, stamp_rate_limit
+from .rates import ALGORITHMS, client_key, key_function, parse_rate
+from .settings import RateLimitSettings, RouteLimit, SecuritySettings
+
+if TYPE_CHECKING:
+    from areion_core import PluginApp, Route
+
+log = logging.getLogger("areion.security")
+#: ``response.extensions`` key marking our preflight answers (their CORS headers are final).
+PREFLIGHT = "security.preflight"
+
+
+class RouteSecurity:
+    """What one route gets: its CORS policy, headers, CSRF check and limits (None: feature off)."""
+
+    __slots__ = ("cors", "csrf", "headers", "limits")
+
+    def __init__(self, cors: CorsPolicy | None, headers: HeaderSet | None, csrf: bool,
+                 limits: Mapping[str, LimitRule]) -> None:
+        self.cors = cors
+        self.headers = headers
+        self.csrf = csrf
+        #: Method (or "*" for every method) → its rule.
+        self.limits = limits
+
+    def hooks(self) -> tuple[str, ...]:
+        """The hot hooks this route needs (``hot_hooks_for_route``)."""
+        wanted = []
+        if self.csrf or self.limits:
+            wanted.append("request_received")
+        if self.cors is not None or self.headers is not None or self.limits:
+            wanted.append("response_ready")
+        return tuple(wanted)
+
+
+class SecurityGuard:
+    """Every feature of one app, built from its settings and its routes' options."""
+
+    def __init__(self, settings: SecuritySettings) -> None:
+        self.settings = settings
+        self.app: PluginApp | None = None
+        self.hosts = HostAllowList(settings.hosts.allowed) if settings.hosts else None
+        self.cors = CorsPolicy(settings.cors) if settings.cors else None
+        self.headers = HeaderSet(settings.headers) if settings.headers else None
+        self.csrf = CsrfGuard(settings.csrf, self._cors_trusts) if settings.csrf else None
+        self.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
+        self.routes: dict[Route, RouteSecurity] = {}
+        #: For responses to requests that matched no route (404, 405, automatic OPTIONS).
+        self.unmatched = RouteSecurity(self.cors, self.headers, False, {})
+        self.preflights = self.cors is not None
+        self._config_limits = dict(settings.rate_limit.routes) if settings.rate_limit else {}
+        self._used_limits: set[str] = set()
+
+    # --- startup ---------------------------------------------------------------------------
+    def add_route(self, app: PluginApp, route: Route) -> RouteSecurity:
+        """Decide ``route``'s policies from the settings and its options (a bad option: RouteError)."""
+        self.app = app
+        try:
+            security = self._route_security(route)
+        except ConfigError as exc:  # a route option read like the config: name the route
+            raise RouteError(f"route {route.path}: option {exc.key.removeprefix('route ')!r}: got {exc.value!r}, "
+                             f"expected {exc.expected}") from None
+        self.routes[route] = security
+        return security
+
+    def _route_security(self, route: Route) -> RouteSecurity:
+        where = f"route {route.path} option"
+        options = route.options
+        off = self.settings.off
+        cors = self.cors
+        if CORS_OPTION in options and "cors" not in off:
+            value = options[CORS_OPTION]
+            cors = None if value is False else CorsPolicy(
+                cors_settings_for(self.settings.cors, _mapping(value, where, CORS_OPTION), "route cors"))
+            self.preflights = self.preflights or cors is not None
+        headers = self.headers
+        if HEADERS_OPTION in options and "headers" not in off:
+            value = options[HEADERS_OPTION]
+            headers = None if value is False else HeaderSet(headers_settings_for(
+                self.settings.headers, _mapping(value, where, HEADERS_OPTION), "route security_headers"))
+        csrf = self.csrf is not None and options.get(CSRF_OPTION, True) is not False and not _exempt(
+            route.path, self.settings.csrf.exempt if self.settings.csrf else ())
+        return RouteSecurity(cors, headers, csrf, self._limits(route, where))
+
+    def _limits(self, route: Route, where: str) -> dict[str, LimitRule]:
+        if "rate_limit" in self.settings.off:
+            return {}
+        settings = self.settings.rate_limit or RateLimitSettings()
+        limits: dict[str, LimitRule] = {}
+        for name, limit in self._config_limits.items():
+            method, _, path = name.rpartition(" ")
+            if _template(path) == route.path and (not method or method.upper() in route.methods):
+                self._used_limits.add(name)
+                limits[method.upper() or "*"] = _rule(limit, limit.scope or name, settings, route)
+        value = route.options.get(RATE_LIMIT_OPTION)
+        if value is not None and value is not False:
+            limits = {"*": _rule(_route_limit(value, where), None, settings, route)}
+        elif not limits and settings.default is not None and value is not False:
+            limits = {"*": _rule(RouteLimit(settings.default), None, settings, route)}
+        if limits and self.limiter is None:
+            self.limiter = RateLimiter(settings)  # a @rate_limit without the table: the memory store
+        return limits
+
+    def check_config(self) -> None:
+        """Warn about configured limits that matched no route (a typo, or a route still to come)."""
+        for name in self._config_limits:
+            if name not in self._used_limits:
+                log.warning("[plugins.security.rate_limit.routes] %r matches no route", name)
+
+    # --- per request -----------------------------------------------------------------------
+    def request_started(self, request: HttpRequest) -> HttpResponse | None:
+        """Refuse a host outside the allow-list; answer a CORS preflight."""
+        hosts = self.hosts
+        if hosts is not None:
+            host = request.host
+            if not hosts.allows(host):
+                return hosts.refusal(host)
+        if self.preflights and request.method == "OPTIONS":
+            found = preflight_of(request)
+            if found is not None:
+                return self._preflight(request, *found)
+        return None
+
+    def _preflight(self, request: HttpRequest, origin: str, method: str) -> HttpResponse | None:
+        app = self.app
+        target = app.find_route(method, request.raw_path) if app is not None else None
+        policy = self.routes[target].cors if target in self.routes else self.cors
+        if policy is None:
+            if target is None:
+                return None  # no CORS anywhere near this path: routing answers
+            response = problem_response(403, f"CORS: route {target.path} does not allow cross-origin requests")
+        else:
+            response = policy.preflight(request, origin, method)
+        response.ext()[PREFLIGHT] = True
+        return response
+
+    def request_received(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+        """The CSRF check, then the route's rate limit."""
+        security = self.routes[request.route]  # type: ignore[index]  # only routes we asked for
+        if security.csrf:
+            refused = self.csrf.check(request)  # type: ignore[union-attr]  # csrf is set with its guard
+            if refused is not None:
+                return refused
+        limits = security.limits
+        if limits:
+            rule = limits.get(request.method) or limits.get("*")
+            if rule is None and request.method == "HEAD":
+                rule = limits.get("GET")
+            if rule is not None:
+                return self.limiter.check(request, rule)  # type: ignore[union-attr]  # made with the rules
+        return None
+
+    def response_ready(self, request: HttpRequest, response: HttpResponse) -> None:
+        """CORS headers for this request, security headers, RateLimit headers."""
+        route = request.route
+        security = self.unmatched if route is None else self.routes.get(route, self.unmatched)
+        cors = security.cors
+        if cors is not None:
+            extensions = response.extensions
+            if extensions is None or PREFLIGHT not in extensions:
+                cors.stamp(request, response)
+        headers = security.headers
+        if headers is not None:
+            headers.apply(request, response)
+        if security.limits:
+            stamp_rate_limit(request, response)
+
+    def _cors_trusts(self, origin: str) -> bool:
+        """CSRF's extra trust: origins the app's CORS policy lets read credentialed answers."""
+        cors = self.cors
+        return cors is not None and cors.credentials and cors.allows(origin)
+
+    async def close(self) -> None:
+        if self.limiter is not None:
+            await self.limiter.close()
+
+
+def _mapping(value: Any, where: str, option: str) -> Mapping[str, Any]:
+    if value is True:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RouteError(f"{where} {option!r}: expected a dict of settings or False, got {value!r}")
+    return value
+
+
+def _exempt(path: str, patterns: tuple[str, ...]) -> bool:
+    return any(path == p or (p.endswith("*") and path.startswith(p[:-1])) for p in patterns)
+
+
+def _template(path: str) -> str:
+    """``/users/:id`` → ``/users/{id}``, the form ``route.path`` has."""
+    return re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", path)
+
+
+def _route_limit(value: Any, where: str) -> RouteLimit:
+    """A ``rate_limit`` route option: ``"100/minute"`` or a dict from ``@rate_limit``."""
+    spec = {"rate": value} if isinstance(value, str) else value
+    if not isinstance(spec, Mapping) or "rate" not in spec:
+        raise RouteError(f"{where} 'rate_limit': expected a rate such as '100/minute', got {value!r}")
+    try:
+        rate = parse_rate(spec["rate"])
+        key = key_function(spec["key"]) if spec.get("key") is not None else None
+    except ValueError as exc:
+        raise RouteError(f"{where} 'rate_limit': {exc}, got {value!r}") from None
+    algorithm = spec.get("algorithm")
+    if algorithm is not None and algorithm not in ALGORITHMS:
+        raise RouteError(f"{where} 'rate_limit': algorithm must be one of {', '.join(ALGORITHMS)}, "
+                         f"got {algorithm!r}")
+    limit = RouteLimit(rate, scope=spec.get("scope"), algorithm=algorithm)
+    return limit if key is None else RouteLimit(rate, limit.scope, key, algorithm)
+
+
+def _rule(limit: RouteLimit, scope: str | None, settings: RateLimitSettings, route: Route) -> LimitRule:
+    key = settings.key if limit.key is client_key else limit.key
+    return LimitRule(limit.rate, limit.scope or scope or route.path, key,
+                     limit.algorithm or settings.algorithm, route.path)

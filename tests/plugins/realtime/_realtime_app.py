@@ -1,0 +1,149 @@
+"""The app the realtime tests serve: echo, auth before accept, parameters, a group, subprotocols."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from areion_realtime import ChannelUnavailable, RealtimePlugin, get_channels, sse_response
+
+from areion_core import (
+    AreionServerBuilder,
+    HttpRequest,
+    Router,
+    ServiceUnavailableError,
+    StreamingResponse,
+    UnauthorizedError,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from areion_core.runner import AreionServer
+from areion_core.testing import LiveServer
+
+#: What the flood handler saw: the close code its send() ended with.
+OUTCOMES: dict[str, object] = {}
+
+
+def require_token(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A request-level middleware: a WebSocket route's handshake goes through it like any request."""
+
+    async def checked(request: Any, **params: Any) -> Any:
+        if request.headers.get("authorization") != "Bearer good":
+            raise UnauthorizedError("no token")
+        return await handler(request, **params)
+
+    return checked
+
+
+def make_router() -> Router:
+    router = Router()
+
+    @router.websocket("/ws/echo")
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        async for message in ws:
+            await ws.send(message)
+
+    @router.websocket("/ws/items/:item_id")
+    async def item(ws: WebSocket, item_id: int) -> None:
+        if ws.query_params.get("token") != "ok" and ws.cookies.get("session") != "ok":
+            await ws.close(4401)  # before accept: the handshake is refused (403)
+            return
+        await ws.accept()
+        await ws.send_json({"item": item_id, "type": type(item_id).__name__})
+
+    @router.websocket("/ws/json")
+    async def json_echo(ws: WebSocket) -> None:
+        await ws.accept()
+        while True:
+            data = await ws.receive_json()
+            await ws.send_json({"got": data})
+
+    @router.websocket("/ws/chat")
+    async def chat(ws: WebSocket) -> None:
+        chosen = "chat.v2" if "chat.v2" in ws.subprotocols else None
+        await ws.accept(subprotocol=chosen)
+        await ws.send_text(f"protocol={chosen}")
+        await ws.receive()
+
+    @router.websocket("/ws/wait_forever")
+    async def wait_forever(ws: WebSocket) -> None:
+        await ws.accept()
+        await asyncio.sleep(2.5)  # never reads (long enough for the test, short enough for shutdown)
+
+    @router.websocket("/ws/fail")
+    async def fail(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.receive()
+        raise RuntimeError("boom")
+
+    @router.websocket("/ws/wait")
+    async def wait(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("ready")
+        async for _ in ws:
+            pass
+
+    secure = router.group("/secure", middlewares=[require_token])
+
+    @secure.websocket("/echo")
+    async def secure_echo(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text(await ws.receive_text())
+
+    @router.get("/events/:channel")
+    async def events(request: HttpRequest, channel: str) -> StreamingResponse:
+        return sse_response(get_channels(request.app), channel, request, heartbeat=0.3, retry=1500)
+
+    @router.post("/publish/:channel")
+    async def publish(request: HttpRequest, channel: str) -> dict[str, str | None]:
+        try:
+            return {"id": await get_channels(request.app).publish(channel, (await request.body()).decode())}
+        except ChannelUnavailable as exc:
+            raise ServiceUnavailableError(str(exc)) from exc
+
+    @router.websocket("/ws/flood")
+    async def flood(ws: WebSocket) -> None:
+        await ws.accept()
+        chunk = b"f" * 65536
+        try:
+            while True:
+                await ws.send(chunk)
+        except WebSocketDisconnect as exc:
+            OUTCOMES["flood"] = exc.code
+
+    @router.get("/plain")
+    async def plain(request: Any) -> str:
+        return "plain"
+
+    return router
+
+
+def make_server(*plugins: Any, **realtime: Any) -> AreionServer:
+    builder = (AreionServerBuilder().with_router(make_router()).without_config_file()
+               .with_config({"plugins": {"enabled": [], "realtime": realtime}})
+               .with_plugins(RealtimePlugin(), *plugins))
+    builder.with_access_log(False)
+    return builder.build()
+
+
+@pytest.fixture
+def live_ws() -> Iterator[Callable[..., LiveServer]]:
+    """``live_ws(**realtime_settings)``: the test app on the real server, on a free port."""
+    started: list[LiveServer] = []
+
+    def start(**realtime: Any) -> LiveServer:
+        server = LiveServer(make_server(**realtime))
+        server.__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__(None, None, None)
+
+
+def ws_url(live: LiveServer, path: str) -> str:
+    return live.url.replace("http://", "ws://", 1) + path
