@@ -9,39 +9,46 @@ Redis, that Redis answers a PING within ``health.check_timeout``. A load balance
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+import logging
+
+from areion_redis import RedisSettings, acquire_client, check, release_client
 
 from areion_core import HttpRequest, HttpResponse, PluginApp, create_json_response
 from areion_core.plugin_api import SettingsReader
 
 from .settings import HealthSettings
 
+_SECTION = "plugins.caching"
+log = logging.getLogger("areion.observability")
 
-def caching_redis_url(app: PluginApp) -> str | None:
-    """The Redis URL of the caching plugin's store, when that plugin is loaded and uses Redis.
+
+def caching_redis(app: PluginApp) -> RedisSettings | None:
+    """Where the caching plugin keeps its entries, when that plugin is loaded and uses Redis:
+    its ``redis`` value (a URL or a table: standalone, Sentinel, Cluster) or its ``url`` alias.
 
     Read from the caching plugin's configuration (``[plugins.caching]``), not from the plugin:
     plugins do not import each other.
     """
     if app.get_plugin("caching") is None:
         return None
-    read = SettingsReader("plugins.caching", app.config.section("caching"))
+    section = app.config.section("caching")
+    read = SettingsReader(_SECTION, section)
     if read.value("store") != "redis":
         return None
-    return str(read.value("url") or "redis://127.0.0.1:6379/0")
+    key = "redis" if "redis" in read else "url"
+    return RedisSettings.from_config(read.value(key), f"{_SECTION}.{key}")
 
 
 class Health:
     """The two endpoints' handlers and the readiness checks behind them."""
 
-    def __init__(self, app: PluginApp, settings: HealthSettings, redis_url: str | None) -> None:
+    def __init__(self, app: PluginApp, settings: HealthSettings, redis: RedisSettings | None) -> None:
         self.app = app
         self.settings = settings
-        self.redis_url = redis_url
+        self.redis = redis
         #: Set by the plugin's startup hook, once this process serves.
         self.started = False
-        self._client: Any = None
+        self._redis_was_ok = True
 
     async def liveness(self, request: HttpRequest) -> HttpResponse:
         """200 while the process answers at all."""
@@ -53,31 +60,30 @@ class Health:
             "startup": "ok" if self.started else "starting",
             "draining": "draining" if self.app.draining else "ok",
         }
-        if self.redis_url is not None:
-            checks["redis"] = await self._redis()
+        if self.redis is not None:
+            checks["redis"] = await self._redis(self.redis)
         ready = all(value == "ok" for value in checks.values())
         return create_json_response({"status": "ready" if ready else "not ready", "checks": checks},
                                     200 if ready else 503, headers={"cache-control": "no-store"})
 
-    async def _redis(self) -> str:
-        try:
-            client = self._client
-            if client is None:
-                import redis.asyncio as aioredis
+    async def _redis(self, settings: RedisSettings) -> str:
+        # areion_redis's check: a PING (on every primary of a Cluster, through the sentinels to
+        # the current primary) within the timeout; any failure is "not ready", never a 500.
+        # The reason goes to the log (once per change), not to the probe's public answer: it
+        # names internal hosts.
+        ok, detail = await check(settings, self.settings.check_timeout)
+        if ok != self._redis_was_ok:
+            self._redis_was_ok = ok
+            log.log(logging.INFO if ok else logging.WARNING, "readiness: Redis %s", detail)
+        return "ok" if ok else "down"
 
-                client = self._client = aioredis.Redis.from_url(
-                    str(self.redis_url), socket_connect_timeout=self.settings.check_timeout,
-                    socket_timeout=self.settings.check_timeout)
-            async with asyncio.timeout(self.settings.check_timeout):
-                await client.ping()
-        except ImportError:
-            return "down: the redis package is not installed"
-        except Exception as exc:  # any failure to answer is "not ready", never a 500
-            return f"down: {type(exc).__name__}"
-        return "ok"
+    def start(self) -> None:
+        """This process serves now: ready once the other checks pass; hold the Redis client."""
+        self.started = True
+        if self.redis is not None:
+            acquire_client(self.redis)  # areion_redis's, shared; released by close()
 
     async def close(self) -> None:
-        """Close the Redis connection (at shutdown)."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        """Give the Redis client back (at shutdown): the last holder's release closes it."""
+        if self.redis is not None:
+            await release_client(self.redis)
