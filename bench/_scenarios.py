@@ -423,7 +423,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             "Each variant against areion-bare (the showcase, no plugin, no log): the access "
             "log on (areion-log), a minimal plugin with a sync (areion-hooks) or async "
             "(areion-hooks-async) request_received and response_ready, the example plugin alone "
-            "(areion-request-id), the five official plugins installed and idle on this route "
+            "(areion-request-id), the official plugins idle on /json, installed on this route "
             "(areion), the observability plugin recording metrics (areion-metrics) or tracing at "
             "sampling 0 (areion-tracing0). They are measured in turn, round after round, so that drift between "
             "passes hits all of them alike; each ratio is the mean of a variant's rounds over "

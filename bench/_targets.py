@@ -333,7 +333,7 @@ ISSUE14_COSTS: tuple[tuple[str, str, float], ...] = (
     ("a plugin with one sync request_received and one sync response_ready vs none", "areion-hooks", 0.10),
     ("the same plugin with async hooks that finish without suspending vs none", "areion-hooks-async", 0.10),
     ("the example plugin (request_id) alone vs none", "areion-request-id", 0.10),
-    ("the five official plugins installed and idle vs none (issues 3, 14)", "areion", 0.03),
+    ("the official plugins idle on /json, installed vs none (issues 3, 14)", "areion", 0.03),
     ("the observability plugin with metrics on vs none (issue 20)", "areion-metrics", 0.10),
     ("the observability plugin with tracing on at sampling 0, metrics off, vs none (issue 20)",
      "areion-tracing0", 0.05),
