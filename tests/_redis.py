@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis
+# redis-py is imported where a Cluster, Sentinel or TLS server is driven, not here: this module
+# is imported by tests/conftest.py, which the core's smoke suite (scripts/smoke.sh: a venv with
+# the core and the test tools only, no plugin and no redis-py) loads too.
 
 
 def free_port() -> int:
@@ -101,6 +103,8 @@ def _free_ports(count: int) -> list[int]:
 
 def _command(port: int, *args: str) -> Any:
     """One command to the server on ``port``, on a connection closed at once."""
+    import redis
+
     with redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, socket_connect_timeout=2) as client:
         return client.execute_command(*args)
 
@@ -117,6 +121,8 @@ def _info(port: int, section: str) -> dict[str, str]:
 
 def _wait(what: str, ready: Callable[[], bool], timeout: float) -> None:
     """Poll ``ready`` (errors count as not yet) until it is true, or fail naming ``what``."""
+    import redis
+
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     while time.monotonic() < deadline:
@@ -398,6 +404,8 @@ class RedisTlsServer:
         )
 
         def answers() -> bool:
+            import redis
+
             with redis.Redis(host="127.0.0.1", port=self.port, ssl=True, ssl_ca_certs=self.ca_file,
                              ssl_certfile=self.client_cert_file, ssl_keyfile=self.client_key_file,
                              socket_timeout=2, socket_connect_timeout=2) as client:
