@@ -137,13 +137,39 @@ def python_path(tree: Path) -> str:
     return os.pathsep.join(str(entry) for entry in entries)
 
 
+def old_plugins(tree: Path) -> list[str]:
+    """The plugins the old tree has: its ``plugins/<name>`` folders (the folder's name is the
+    entry point's) and the example plugin's ``request_id``."""
+    names = sorted(p.name for p in (tree / "plugins").iterdir() if (p / "pyproject.toml").is_file())
+    if (tree / "examples" / "plugin_example").is_dir():
+        names.append("request_id")
+    return names
+
+
+def before_plugins(env: Mapping[str, str], tree: Path) -> str:
+    """``AREION_PLUGINS`` for a before-row: the row's selection (every installed plugin when it
+    sets none), less the plugins the old tree does not have. The bench venv also holds plugins
+    written after REV; they import names REV's core does not export, and REV's ``make run``
+    did not serve them."""
+    have = old_plugins(tree)
+    selected = env.get("AREION_PLUGINS")
+    if selected is None:
+        return ",".join(have)
+    return ",".join(p.strip() for p in selected.split(",") if p.strip() in have)
+
+
 def before_framework(current: Framework, tree: BeforeTree) -> Framework:
     """``current``, running the old tree's code: the same command and environment, the old
-    tree as working directory and its folders on ``PYTHONPATH``."""
+    tree as working directory and its folders on ``PYTHONPATH``, and only the plugins the old
+    tree has (:func:`before_plugins`)."""
     return dataclasses.replace(
         current,
         name=COUNTERPARTS[current.name],
-        env={**current.env, "PYTHONPATH": python_path(tree.path)},
+        env={
+            **current.env,
+            "PYTHONPATH": python_path(tree.path),
+            "AREION_PLUGINS": before_plugins(current.env, tree.path),
+        },
         cwd=tree.path,
         before_of=current.name,
         description=f"`{current.name}` running {tree.short}'s code "

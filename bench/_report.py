@@ -276,6 +276,34 @@ def _codec_table(results: Results) -> list[str]:
     return [*lines, ""]
 
 
+def _invalidation_table(results: Results) -> list[str]:
+    if not results.invalidation:
+        return []
+    lines = [
+        "## Cache invalidation between processes",
+        "",
+        (
+            "`--invalidation N` (bench/invalidation.py, after the matrix, on the private "
+            "Redis): a writer process overwrites or invalidates a key that a reader process "
+            "holds, N times, and each delay runs from the write being sent to the reader's "
+            "copy being gone. `local-tier`: the Redis store's local tier, evicted by Redis "
+            "CLIENT TRACKING; `memory-across-hosts`: memory stores kept coherent through "
+            "pub/sub (`invalidate_across_hosts`)."
+        ),
+        "",
+        "| Mode | Invalidations | p50 ms | p99 ms | max ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for f in results.invalidation:
+        if f.error:
+            lines.append(f"| {f.mode} | failed: {f.error} | – | – | – |")
+        else:
+            lines.append(
+                f"| {f.mode} | {f.count} | {f.p50_ms:.2f} | {f.p99_ms:.2f} | {f.max_ms:.2f} |"
+            )
+    return [*lines, ""]
+
+
 def _codec_row(c: CodecFigure) -> str:
     if c.error:
         return f"| {c.name} | {c.setting} | {c.error} | – | – | – |"
@@ -418,6 +446,7 @@ def render(
         if results.for_scenario(scenario.name):
             lines += _scenario_table(results, scenario, settings, frameworks)
     lines += _codec_table(results)
+    lines += _invalidation_table(results)
     lines += [
         "## Memory",
         "",

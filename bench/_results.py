@@ -47,6 +47,19 @@ class Measurement:
         return self.result.requests_per_s if self.result is not None and self.ok else 0.0
 
 
+@dataclass(frozen=True)
+class Propagation:
+    """Cache invalidations between two processes through Redis (bench/invalidation.py), one
+    mode: how many were measured, and their p50, p99 and max in ms; ``error`` when it failed."""
+
+    mode: str
+    count: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    error: str = ""
+
+
 @dataclass
 class Results:
     """Every measurement of a run, in the order taken."""
@@ -56,6 +69,8 @@ class Results:
     codecs: list[CodecFigure] = field(default_factory=list)
     #: Where the codec table's document came from.
     codec_document: str = ""
+    #: Invalidation propagation (``--invalidation N``), one figure per mode.
+    invalidation: list[Propagation] = field(default_factory=list)
 
     def add(self, measurement: Measurement) -> None:
         self.measurements.append(measurement)

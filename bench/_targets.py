@@ -313,7 +313,31 @@ def check_targets(results: Results) -> list[TargetCheck]:
         *_throughput(results, TEMPLATE_TARGETS),
         *_workers(results),
         *_idle_rss(results),
+        *_invalidation(results),
     ]
+
+
+#: Issue 21: "an overwrite or invalidation on any host evicts the local copy everywhere
+#: within 50 ms".
+INVALIDATION_P99_MS = 50.0
+
+
+def _invalidation(results: Results) -> Iterator[TargetCheck]:
+    for figure in results.invalidation:
+        target = (
+            f"Cache invalidation between two processes through Redis ({figure.mode}): "
+            f"p99 ≤ {INVALIDATION_P99_MS:.0f} ms"
+        )
+        if figure.error:
+            yield TargetCheck(target, "issue 21", f"failed: {figure.error}", NOT_MET)
+            continue
+        measured = (
+            f"p99 {figure.p99_ms:.2f} ms (p50 {figure.p50_ms:.2f} ms, max {figure.max_ms:.2f} ms, "
+            f"{figure.count} invalidations)"
+        )
+        yield TargetCheck(
+            target, "issue 21", measured, MET if figure.p99_ms <= INVALIDATION_P99_MS else NOT_MET
+        )
 
 
 # ── Issue 14: Areion as `make run` serves it, the fast peers, what the log and plugins cost ──

@@ -32,6 +32,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _results import Propagation  # noqa: E402
+
 
 async def _until(ready: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll ``ready`` (a flag set by a redis-py connection's reader: nothing to await on)."""
@@ -132,11 +134,31 @@ async def _writer(url: str, mode: str, count: int) -> list[float]:
     return delays
 
 
-def _report(mode: str, delays: list[float]) -> str:
+MODES = ("local-tier", "memory-across-hosts")
+
+
+def figures(mode: str, delays: list[float]) -> Propagation:
     ms = sorted(d * 1000 for d in delays)
     p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
-    return (f"{mode:>20}: n={len(ms)}  p50 {statistics.median(ms):.2f} ms  p99 {p99:.2f} ms  "
-            f"max {ms[-1]:.2f} ms")
+    return Propagation(mode, len(ms), statistics.median(ms), p99, ms[-1])
+
+
+def measure(url: str, count: int) -> list[Propagation]:
+    """Both modes against the Redis at ``url``; a mode that fails is reported, not raised."""
+    out = []
+    for mode in MODES:
+        try:
+            out.append(figures(mode, asyncio.run(_writer(url, mode, count))))
+        except Exception as error:  # the run goes on: the report shows the failure
+            out.append(Propagation(mode, 0, 0.0, 0.0, 0.0, f"{type(error).__name__}: {error}"))
+    return out
+
+
+def _report(p: Propagation) -> str:
+    if p.error:
+        return f"{p.mode:>20}: failed: {p.error}"
+    return (f"{p.mode:>20}: n={p.count}  p50 {p.p50_ms:.2f} ms  p99 {p.p99_ms:.2f} ms  "
+            f"max {p.max_ms:.2f} ms")
 
 
 def main() -> None:
@@ -157,8 +179,8 @@ def main() -> None:
         private.start(None)
         url = private.url
     try:
-        for mode in ("local-tier", "memory-across-hosts"):
-            print(_report(mode, asyncio.run(_writer(url, mode, args.count))))
+        for figure in measure(url, args.count):
+            print(_report(figure))
     finally:
         if private is not None:
             private.stop()

@@ -41,10 +41,12 @@ from _codec_table import measure_codecs
 from _frameworks import FRAMEWORKS, FRAMEWORKS_BY_NAME, Framework, Kind
 from _redis import PrivateRedis, RedisFailed, redis_version
 from _report import RunSettings, now, render
-from _results import Measurement, Results
+from _results import Measurement, Propagation, Results
 from _scenarios import SCENARIOS, SCENARIOS_BY_NAME, Scenario, write_static_dir
 from _server import ServerFailed, ServerProcess, compact_log, cpu_list, free_port, request_once
 from _wrk import WrkResult, lua_script, run_wrk, run_ws_load
+from invalidation import MODES as INVALIDATION_MODES
+from invalidation import measure as measure_propagation
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -153,6 +155,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="N",
         help="with --before: measure each current/before pair of a one-round scenario N times, "
         "alternating, and compare the means (1: one each); other rows still run once",
+    )
+    parser.add_argument(
+        "--invalidation",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure N cache invalidations propagating between two processes through "
+        "the private Redis (bench/invalidation.py: the Redis store's local tier and memory "
+        "stores kept coherent across hosts), p50/p99/max in the report (0: not measured)",
     )
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
     parser.add_argument("--connections", type=int, default=64, help="wrk -c (64)")
@@ -436,6 +447,18 @@ def start_redis(log_dir: Path, args: argparse.Namespace, pinned: bool) -> Privat
     return redis
 
 
+def measure_invalidation(redis: PrivateRedis, count: int) -> list[Propagation]:
+    """bench/invalidation.py's two modes on the private Redis, after the matrix (nothing else
+    runs meanwhile); when Redis did not start, both modes carry its failure."""
+    if redis.failure:
+        return [Propagation(mode, 0, 0.0, 0.0, 0.0, redis.failure) for mode in INVALIDATION_MODES]
+    figures = measure_propagation(redis.url, count)
+    for figure in figures:
+        print(f"bench: invalidation {figure.mode}: "
+              + (figure.error or f"p50 {figure.p50_ms:.2f} ms, p99 {figure.p99_ms:.2f} ms"))
+    return figures
+
+
 def _relative(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
@@ -505,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     script_dir.mkdir(parents=True, exist_ok=True)
 
     plan = planned(scenarios, frameworks, args.before_rounds)
-    if not plan:
+    if not plan and not args.invalidation:
         print("bench: nothing to measure: no selected framework serves a selected scenario")
         return 2
     estimate = sum(
@@ -517,7 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = Results()
     scripts: dict[str, Path] = {}
     redis: PrivateRedis | None = None
-    used_redis = any(framework.needs_redis for _, framework, _ in plan)
+    used_redis = bool(args.invalidation) or any(framework.needs_redis for _, framework, _ in plan)
     try:
         if used_redis:
             redis = start_redis(log_dir, args, pinned)
@@ -538,6 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             results.add(measurement)
             print(_progress(index, len(plan), measurement), flush=True)
+        if args.invalidation and redis is not None:
+            results.invalidation = measure_invalidation(redis, args.invalidation)
     finally:
         if redis is not None:
             redis.stop()
