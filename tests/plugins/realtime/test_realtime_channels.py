@@ -113,7 +113,7 @@ async def test_a_message_crosses_processes_through_redis(redis_url: str) -> None
             await other.close()
             message = await next_message(messages)
             assert (message.id, message.data) == (sent_id, "from elsewhere")
-        stored = redis.Redis.from_url(redis_url).xrange("areion:channel:cross")
+        stored = redis.Redis.from_url(redis_url).xrange("areion:channel:{cross}")
         assert [(k.decode(), v[b"d"]) for k, v in stored] == [(sent_id, b"from elsewhere")]
     finally:
         await channels.close()
