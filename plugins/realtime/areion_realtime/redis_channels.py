@@ -51,7 +51,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .channels import ChannelMessage, ChannelUnavailable, id_key
+from .channels import ChannelMessage, ChannelUnavailable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis, RedisCluster
@@ -72,6 +72,8 @@ _DOWN: tuple[type[BaseException], ...] = (
 )
 #: Anything Redis or redis-py raises.
 _FAILURES: tuple[type[BaseException], ...] = (*_DOWN, RedisError)
+#: What ends a listening connection: those, and a catch-up's ``ChannelUnavailable``.
+_LISTEN_FAILURES: tuple[type[BaseException], ...] = (*_FAILURES, ChannelUnavailable)
 #: Seconds of silence on the pub/sub connection before it is PINGed; twice that: given up on.
 HEARTBEAT = 5.0
 _STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
@@ -122,8 +124,8 @@ class RedisBackend:
     async def publish(self, channel: str, data: str) -> str:
         try:
             client = await self._ready()
-            raw = await client.eval(_PUBLISH, 1, self._stream(channel),  # type: ignore[misc]
-                                    self._history_size, data, self._prefix + channel)
+            raw = await client.eval(_PUBLISH, 1, self._stream(channel), self._history_size, data,
+                                    self._prefix + channel)
         except _FAILURES as exc:
             raise self._unavailable(exc) from exc
         return _text(raw)
@@ -222,7 +224,7 @@ class RedisBackend:
                 await self._read(pubsub)
             except asyncio.CancelledError:
                 raise
-            except (*_FAILURES, ChannelUnavailable) as exc:
+            except _LISTEN_FAILURES as exc:
                 if self.listening.is_set():
                     logger.warning("channels: lost Redis at %s (%r); retrying", self.url, exc)
                 self.listening.clear()

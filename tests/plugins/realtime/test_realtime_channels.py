@@ -146,3 +146,43 @@ async def test_on_unavailable_drop_returns_none(own_redis: RedisServer) -> None:
     finally:
         own_redis.start()
         await channels.close()
+
+
+async def test_a_lost_pubsub_connection_catches_up_from_the_stream(own_redis: RedisServer) -> None:
+    """A message whose live copy the listener never saw (written to the stream, not published)
+    comes from the stream once the pub/sub connection is back, exactly once, before what follows."""
+    channels = redis_channels(own_redis.url)
+    await channels.start()
+    direct = redis.Redis.from_url(own_redis.url)
+    try:
+        async with channels.subscribe("gap") as messages, channels.subscribe("quiet") as quiet:
+            first = await channels.publish("gap", "live")
+            assert (await next_message(messages)).id == first
+            missed = direct.xadd("areion:channel:{gap}", {"d": "missed"}).decode()
+            # redis-py reconnects a killed pub/sub connection by itself; the backend notices.
+            assert direct.client_kill_filter(_type="pubsub") == 1
+            got = await next_message(messages)
+            assert (got.id, got.data) == (missed, "missed")
+            after = await channels.publish("gap", "after")
+            assert [(await next_message(messages)).id] == [after]
+            with pytest.raises(TimeoutError):
+                await next_message(quiet, 0.3)  # no history is replayed to a channel that got nothing
+    finally:
+        direct.close()
+        await channels.close()
+
+
+async def test_a_process_only_keeps_state_for_channels_it_subscribes_to(redis_url: str) -> None:
+    channels = redis_channels(redis_url)
+    await channels.start()
+    try:
+        backend = channels.backend
+        for i in range(20):
+            await channels.publish(f"nobody-{i}", "x")
+        async with channels.subscribe("somebody") as messages:
+            await channels.publish("somebody", "y")
+            assert (await next_message(messages)).data == "y"
+            assert set(backend._delivered) == {"somebody"}  # type: ignore[attr-defined]
+        assert not backend._delivered and not backend._joined  # type: ignore[attr-defined]
+    finally:
+        await channels.close()
