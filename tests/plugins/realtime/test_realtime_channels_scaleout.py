@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import tomllib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -83,6 +85,18 @@ def test_bad_redis_settings_name_the_key() -> None:
         RealtimeSettings.from_section({"redis": {"mode": "cluster"}})
     with pytest.raises(ConfigError, match=r"plugins\.realtime\.redis"):
         RealtimeSettings.from_section({"redis": "http://x"})
+
+
+def test_the_readme_redis_forms_are_accepted() -> None:
+    text = (Path(__file__).parents[3] / "plugins" / "realtime" / "README.md").read_text(encoding="utf-8")
+    block = text.split("### Redis: standalone, Sentinel, Cluster", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    lines = [line.removeprefix("# ") for line in block.splitlines()]
+    one_line = [line for line in lines if line.startswith("redis = ")]
+    modes = {RealtimeSettings.from_section(tomllib.loads(line)).redis.mode for line in one_line}
+    assert modes == {"standalone", "sentinel", "cluster"}
+    table = tomllib.loads("\n".join(lines[lines.index("[plugins.realtime.redis]"):]))
+    settings = RealtimeSettings.from_section(table["plugins"]["realtime"])
+    assert (settings.redis.mode, settings.redis.service, settings.redis.socket_timeout) == ("sentinel", "mymaster", 0.5)
 
 
 # --- Cluster --------------------------------------------------------------------------------------
