@@ -186,3 +186,34 @@ async def test_a_process_only_keeps_state_for_channels_it_subscribes_to(redis_ur
         assert not backend._delivered and not backend._joined  # type: ignore[attr-defined]
     finally:
         await channels.close()
+
+
+async def test_a_silent_pubsub_connection_is_replaced(own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection that stops answering (CLIENT PAUSE here; a network cut in life) is PINGed,
+    given up on after a second heartbeat without an answer, and replaced."""
+    from areion_realtime import redis_channels as module
+
+    monkeypatch.setattr(module, "HEARTBEAT", 0.2)
+    channels = redis_channels(own_redis.url)
+    await channels.start()
+    direct = redis.Redis.from_url(own_redis.url)
+    try:
+        async with channels.subscribe("silent") as messages:
+            before = [c["id"] for c in direct.client_list(_type="pubsub")]
+            assert len(before) == 1
+            direct.execute_command("CLIENT", "PAUSE", "3000", "ALL")
+            backend = channels.backend
+            await asyncio.wait_for(_cleared(backend.listening), 10)  # type: ignore[attr-defined]
+            await asyncio.wait_for(backend.listening.wait(), 15)  # type: ignore[attr-defined]
+            after = [c["id"] for c in direct.client_list(_type="pubsub")]
+            assert len(after) == 1 and after != before
+            await channels.publish("silent", "still here")
+            assert (await next_message(messages)).data == "still here"
+    finally:
+        direct.close()
+        await channels.close()
+
+
+async def _cleared(event: asyncio.Event) -> None:
+    while event.is_set():
+        await asyncio.sleep(0.05)
