@@ -215,5 +215,6 @@ async def test_a_silent_pubsub_connection_is_replaced(own_redis: RedisServer, mo
 
 
 async def _cleared(event: asyncio.Event) -> None:
-    while event.is_set():
+    """Until ``event`` is cleared (asyncio.Event has no wait for that)."""
+    while event.is_set():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
