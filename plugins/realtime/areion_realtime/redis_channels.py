@@ -127,7 +127,7 @@ class RedisBackend:
             raw = await client.eval(_PUBLISH, 1, self._stream(channel), self._history_size, data,
                                     self._prefix + channel)
         except _FAILURES as exc:
-            raise self._unavailable(exc) from exc
+            raise self._unavailable(exc, f"channel {channel!r}: message not published") from exc
         return _text(raw)
 
     async def history(self, channel: str, after: str | None) -> list[ChannelMessage]:
@@ -140,7 +140,7 @@ class RedisBackend:
             except ResponseError:  # an id out of range
                 entries = await client.xrange(self._stream(channel), min="-", max="+")
         except _FAILURES as exc:
-            raise self._unavailable(exc) from exc
+            raise self._unavailable(exc, f"channel {channel!r}: history not read") from exc
         return [ChannelMessage(_text(entry_id), channel, _text((fields or {}).get(b"d", b"")))
                 for entry_id, fields in entries or ()]
 
@@ -149,7 +149,9 @@ class RedisBackend:
         if channel in self._joined:
             return
         self._joined[channel] = None
-        with contextlib.suppress(*_FAILURES):  # Redis down: the catch-up after the reconnection notes it
+        if not self.listening.is_set():
+            return  # Redis down: do not wait for it; the catch-up after the reconnection notes it
+        with contextlib.suppress(*_FAILURES):
             await self._mark(channel)
 
     async def _mark(self, channel: str) -> None:
@@ -205,10 +207,10 @@ class RedisBackend:
             await asyncio.shield(discovered)
         return client
 
-    def _unavailable(self, exc: BaseException) -> ChannelUnavailable:
+    def _unavailable(self, exc: BaseException, what: str) -> ChannelUnavailable:
         if isinstance(exc, _DOWN):
-            return ChannelUnavailable(f"Redis at {self.url} is unreachable: {exc!r}")
-        return ChannelUnavailable(f"Redis at {self.url} refused the command: {exc!r}")
+            return ChannelUnavailable(f"{what}, Redis at {self.url} is unreachable: {exc!r}")
+        return ChannelUnavailable(f"{what}, Redis at {self.url} refused the command: {exc!r}")
 
     # --- the listener -------------------------------------------------------------------------
     async def _listen(self) -> None:

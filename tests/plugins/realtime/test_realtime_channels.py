@@ -127,7 +127,7 @@ async def test_publish_raises_while_redis_is_down_and_subscribers_resume(own_red
             await channels.publish("fault", "before")
             assert (await next_message(messages)).data == "before"
             own_redis.stop()
-            with pytest.raises(ChannelUnavailable, match="unreachable"):
+            with pytest.raises(ChannelUnavailable, match=r"'fault': message not published, Redis .* unreachable"):
                 await channels.publish("fault", "lost")
             own_redis.start()
             backend = channels.backend
@@ -218,3 +218,20 @@ async def _cleared(event: asyncio.Event) -> None:
     """Until ``event`` is cleared (asyncio.Event has no wait for that)."""
     while event.is_set():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
+
+
+async def test_a_subscriber_joining_while_redis_is_down_gets_what_comes_after(own_redis: RedisServer) -> None:
+    channels = redis_channels(own_redis.url)
+    await channels.start()
+    backend = channels.backend
+    try:
+        own_redis.stop()
+        await asyncio.wait_for(_cleared(backend.listening), 10)  # type: ignore[attr-defined]
+        async with channels.subscribe("late") as messages:  # no round trip to a Redis that is down
+            own_redis.start()
+            await asyncio.wait_for(backend.listening.wait(), 10)  # type: ignore[attr-defined]
+            sent = await channels.publish("late", "back")
+            got = await next_message(messages)
+            assert (got.id, got.data) == (sent, "back")
+    finally:
+        await channels.close()
