@@ -221,6 +221,8 @@ class RedisBackend:
             try:
                 pubsub = await self._subscribe(refresh)
                 await self._catch_up()
+                if refresh:
+                    logger.info("channels: listening again on Redis at %s", self.url)
                 self.listening.set()
                 delay = 0.1
                 await self._read(pubsub)
@@ -245,7 +247,11 @@ class RedisBackend:
 
         if not isinstance(client, RedisCluster):
             pubsub = client.pubsub()
-            await pubsub.psubscribe(self._pattern)
+            try:
+                await pubsub.psubscribe(self._pattern)
+            except BaseException:
+                await self._close_pubsub(pubsub)  # its connection goes back to the pool
+                raise
             self._watch(pubsub)
             return pubsub
         if refresh:  # after a failure: the slot map may have changed (a failover)
@@ -259,9 +265,11 @@ class RedisBackend:
             cluster_pubsub = client.pubsub(node=node)
             try:
                 await cluster_pubsub.psubscribe(self._pattern)
-            except _FAILURES as exc:
-                failure = exc
+            except BaseException as exc:
                 await self._close_pubsub(cluster_pubsub)
+                if not isinstance(exc, _FAILURES):
+                    raise
+                failure = exc
                 continue
             self.node = node.name
             self._watch(cluster_pubsub)
