@@ -23,10 +23,12 @@ import pytest
 from areion_realtime import ChannelMessage, Channels, ChannelUnavailable, RealtimeSettings, make_channels
 from areion_realtime.channels import id_key
 from areion_redis import RedisSettings, close_clients, get_client
+from websockets.sync.client import connect
 
 from areion_core import ConfigError
 from areion_core.testing import LiveServer
 from tests._redis import RedisCluster, RedisSentinel, _command
+from tests.integration._showcase_processes import ShowcaseProcess
 
 from ._realtime_app import live_ws
 from .test_realtime_sse import read_events
@@ -144,6 +146,33 @@ def test_cluster_sse_resumes_from_the_history_on_another_server(
         later.join()
     assert blocks[1:3] == [f"id: {ids[2]}\ndata: n2", f"id: {ids[3]}\ndata: n3"]
     assert blocks[3].endswith("\ndata: live")
+
+
+@pytest.mark.slow
+def test_showcase_rooms_across_two_processes_on_the_cluster(redis_cluster: RedisCluster, tmp_path: Path) -> None:
+    """Two `areion run` processes of the showcase, channels on the Cluster: a room's members on
+    either process see every message, and an event stream on one resumes what the other published."""
+    env = {"SHOWCASE_CHANNELS": "redis", "SHOWCASE_REDIS_URL": redis_cluster.url}
+    a = ShowcaseProcess(tmp_path / "a.log", env)
+    try:
+        b = ShowcaseProcess(tmp_path / "b.log", env)
+        try:
+            with connect(a.ws_url + "/ws/rooms/spread") as on_a, connect(b.ws_url + "/ws/rooms/spread") as on_b:
+                on_b.send("from b")
+                assert on_a.recv(10) == on_b.recv(10) == "from b"
+                on_a.send("from a")
+                assert on_a.recv(10) == on_b.recv(10) == "from a"
+                posted = httpx.post(b.url + "/rooms/spread/messages", content="posted on b").json()
+                assert on_a.recv(10) == on_b.recv(10) == "posted on b"
+            with httpx.stream("GET", a.url + "/events/rooms/spread", headers={"Last-Event-ID": "0-0"},
+                              timeout=10) as events:
+                blocks = list(read_events(events, 4))
+            assert [block.split("\ndata: ", 1)[1] for block in blocks[1:]] == ["from b", "from a", "posted on b"]
+            assert blocks[3] == f"id: {posted['id']}\ndata: posted on b"
+        finally:
+            b.stop()
+    finally:
+        a.stop()
 
 
 class Broadcast:
