@@ -340,8 +340,9 @@ server = (
             "rate_limit": {"routes": {"POST /items": "100/minute"}},
         },
         # Channels in memory by default; SHOWCASE_CHANNELS=redis shares rooms across workers and hosts.
+        # SHOWCASE_REDIS_URL may be any form areion-redis reads: redis+sentinel://, redis+cluster://...
         "realtime": {"allowed_origins": ["http://localhost:3000"], "backend": "${SHOWCASE_CHANNELS:-memory}",
-                     "url": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
+                     "redis": "${SHOWCASE_REDIS_URL:-redis://127.0.0.1:6379/0}"},
         "observability": {
             "metrics": {"enabled": "${SHOWCASE_METRICS:-true}", "allow": ["127.0.0.1", "::1"]},
             "tracing": {"enabled": "${SHOWCASE_TRACING:-false}", "sampling": "${SHOWCASE_TRACE_SAMPLING:-1.0}",

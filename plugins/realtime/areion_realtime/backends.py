@@ -19,7 +19,7 @@ def make_channels(settings: RealtimeSettings, app: PluginApp | None = None) -> C
         if settings.backend == "redis":
             from .redis_channels import RedisBackend  # redis is imported only when used
 
-            return RedisBackend(settings.url, settings.history_size, settings.key_prefix)
+            return RedisBackend(settings.redis, settings.history_size, settings.key_prefix)
         return MemoryBackend(settings.history_size)
 
     return Channels(backend, settings.subscriber_queue, settings.on_unavailable == "drop", app)

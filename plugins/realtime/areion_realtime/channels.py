@@ -57,9 +57,15 @@ def id_key(message_id: str) -> tuple[int, ...]:
 class ChannelBackend(Protocol):
     """Carries messages between processes and keeps each channel's history."""
 
-    async def start(self, deliver: Callable[[ChannelMessage], None], wanted: Callable[[], list[str]]) -> None:
-        """Begin delivering every published message to ``deliver`` (``wanted``: the channels
-        this process has subscribers on, for catching up after a reconnection)."""
+    async def start(self, deliver: Callable[[ChannelMessage], None]) -> None:
+        """Begin delivering every published message to ``deliver``."""
+
+    async def join(self, channel: str) -> None:
+        """``channel`` got its first subscriber in this process (the Redis backend notes where
+        its stream ends, to catch up from there after a reconnection)."""
+
+    def leave(self, channel: str) -> None:
+        """``channel``'s last subscriber in this process left."""
 
     async def publish(self, channel: str, data: str) -> str:
         """Publish; the message's id. Raises ``ChannelUnavailable`` when the backend is down."""
@@ -80,8 +86,14 @@ class MemoryBackend:
         self._ids = itertools.count(1)
         self._deliver: Callable[[ChannelMessage], None] | None = None
 
-    async def start(self, deliver: Callable[[ChannelMessage], None], wanted: Callable[[], list[str]]) -> None:
+    async def start(self, deliver: Callable[[ChannelMessage], None]) -> None:
         self._deliver = deliver
+
+    async def join(self, channel: str) -> None:
+        pass
+
+    def leave(self, channel: str) -> None:
+        pass
 
     async def publish(self, channel: str, data: str) -> str:
         message = ChannelMessage(str(next(self._ids)), channel, data)
@@ -133,8 +145,7 @@ class Subscription:
 
     async def start(self) -> None:
         """Join the channel, then queue the history after ``last_id`` (a resume) before anything live."""
-        await self._channels.start()
-        self._channels.add(self)
+        await self._channels.join(self)
         if self._last_id is not None:
             history = await self._channels.history(self.channel, self._last_id)
             # What arrived live meanwhile goes after the history; __anext__ skips the overlap.
@@ -212,7 +223,7 @@ class Channels:
         """Start delivering (the plugin's startup hook calls it; publish and subscribe do too)."""
         if not self._started:
             self._started = True
-            await self.backend.start(self._deliver, lambda: list(self._subscribers))
+            await self.backend.start(self._deliver)
 
     async def close(self) -> None:
         if self._started:
@@ -252,8 +263,15 @@ class Channels:
         return await self.backend.history(channel, after)
 
     # --- local fan-out ------------------------------------------------------------------------
-    def add(self, subscription: Subscription) -> None:
-        self._subscribers.setdefault(subscription.channel, set()).add(subscription)
+    async def join(self, subscription: Subscription) -> None:
+        """Add ``subscription``; the channel's first one here is announced to the backend."""
+        await self.start()
+        subscribers = self._subscribers.get(subscription.channel)
+        if subscribers is None:
+            subscribers = self._subscribers[subscription.channel] = set()
+        subscribers.add(subscription)
+        if len(subscribers) == 1:
+            await self.backend.join(subscription.channel)
 
     def discard(self, subscription: Subscription) -> None:
         subscribers = self._subscribers.get(subscription.channel)
@@ -261,6 +279,8 @@ class Channels:
             subscribers.discard(subscription)
             if not subscribers:
                 del self._subscribers[subscription.channel]
+                if self._backend is not None:
+                    self._backend.leave(subscription.channel)
 
     def _deliver(self, message: ChannelMessage) -> None:
         for subscription in tuple(self._subscribers.get(message.channel, ())):

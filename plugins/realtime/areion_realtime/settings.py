@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from areion_redis import RedisSettings
 
 from areion_core.plugin_api import SettingsReader
 
@@ -44,8 +46,9 @@ class RealtimeSettings:
     compress_level: int = 6
     #: Channel backend: "memory" (one process) or "redis" (every worker and host).
     backend: str = "memory"
-    #: Redis URL of the "redis" backend.
-    url: str = "redis://127.0.0.1:6379/0"
+    #: The "redis" backend's Redis: standalone, Sentinel or Cluster (``redis`` as a URL or a
+    #: table, read by areion_redis; ``url`` is the older spelling of it).
+    redis: RedisSettings = field(default_factory=lambda: RedisSettings.from_url("redis://127.0.0.1:6379/0"))
     #: Messages kept per channel for Last-Event-ID resume (a Redis stream trimmed with MAXLEN ~).
     history_size: int = 1000
     #: Messages a subscriber may fall behind before its subscription ends (SubscriberTooSlow).
@@ -58,7 +61,7 @@ class RealtimeSettings:
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> RealtimeSettings:
         """Validate ``section``; raise ``ConfigError(key, value, expected)`` on the first bad key."""
-        read = SettingsReader(SECTION, section, keys=[f.name for f in fields(cls)], strings=True)
+        read = SettingsReader(SECTION, section, keys=[*(f.name for f in fields(cls)), "url"], strings=True)
         d = cls()
         return cls(
             max_message_size=read.integer("max_message_size", d.max_message_size, minimum=125),
@@ -78,13 +81,22 @@ class RealtimeSettings:
             client_no_context_takeover=read.boolean("client_no_context_takeover", d.client_no_context_takeover),
             compress_level=read.integer("compress_level", d.compress_level, minimum=1, maximum=9),
             backend=read.choice("backend", d.backend, ("memory", "redis")),
-            url=read.text("url", d.url, pattern=re.compile(r"(redis|rediss|unix)://.+"),
-                          expected="a redis://, rediss:// or unix:// URL"),
+            redis=_redis(read, d.redis),
             history_size=read.integer("history_size", d.history_size, minimum=0),
             subscriber_queue=read.integer("subscriber_queue", d.subscriber_queue, minimum=1),
             on_unavailable=read.choice("on_unavailable", d.on_unavailable, ("raise", "drop")),
             key_prefix=read.text("key_prefix", d.key_prefix),
         )
+
+
+def _redis(read: SettingsReader, default: RedisSettings) -> RedisSettings:
+    """``redis`` (or its alias ``url``): a URL of any form areion_redis reads, or a table."""
+    if "redis" in read and "url" in read:
+        raise read.error("url", read.value("url"), f"either {SECTION}.redis or {SECTION}.url (an alias), not both")
+    for key in ("redis", "url"):
+        if key in read:
+            return RedisSettings.from_config(read.value(key), f"{SECTION}.{key}")
+    return default
 
 
 def _origins(read: SettingsReader) -> tuple[str, ...]:

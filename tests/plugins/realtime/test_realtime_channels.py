@@ -113,7 +113,7 @@ async def test_a_message_crosses_processes_through_redis(redis_url: str) -> None
             await other.close()
             message = await next_message(messages)
             assert (message.id, message.data) == (sent_id, "from elsewhere")
-        stored = redis.Redis.from_url(redis_url).xrange("areion:channel:cross")
+        stored = redis.Redis.from_url(redis_url).xrange("areion:channel:{cross}")
         assert [(k.decode(), v[b"d"]) for k, v in stored] == [(sent_id, b"from elsewhere")]
     finally:
         await channels.close()
@@ -127,7 +127,7 @@ async def test_publish_raises_while_redis_is_down_and_subscribers_resume(own_red
             await channels.publish("fault", "before")
             assert (await next_message(messages)).data == "before"
             own_redis.stop()
-            with pytest.raises(ChannelUnavailable, match="unreachable"):
+            with pytest.raises(ChannelUnavailable, match=r"'fault': message not published, Redis .* unreachable"):
                 await channels.publish("fault", "lost")
             own_redis.start()
             backend = channels.backend
@@ -145,4 +145,93 @@ async def test_on_unavailable_drop_returns_none(own_redis: RedisServer) -> None:
         assert await channels.publish("x", "dropped") is None
     finally:
         own_redis.start()
+        await channels.close()
+
+
+async def test_a_lost_pubsub_connection_catches_up_from_the_stream(own_redis: RedisServer) -> None:
+    """A message whose live copy the listener never saw (written to the stream, not published)
+    comes from the stream once the pub/sub connection is back, exactly once, before what follows."""
+    channels = redis_channels(own_redis.url)
+    await channels.start()
+    direct = redis.Redis.from_url(own_redis.url)
+    try:
+        async with channels.subscribe("gap") as messages, channels.subscribe("quiet") as quiet:
+            first = await channels.publish("gap", "live")
+            assert (await next_message(messages)).id == first
+            missed = direct.xadd("areion:channel:{gap}", {"d": "missed"}).decode()
+            # redis-py reconnects a killed pub/sub connection by itself; the backend notices.
+            assert direct.client_kill_filter(_type="pubsub") == 1
+            got = await next_message(messages)
+            assert (got.id, got.data) == (missed, "missed")
+            after = await channels.publish("gap", "after")
+            assert [(await next_message(messages)).id] == [after]
+            with pytest.raises(TimeoutError):
+                await next_message(quiet, 0.3)  # no history is replayed to a channel that got nothing
+    finally:
+        direct.close()
+        await channels.close()
+
+
+async def test_a_process_only_keeps_state_for_channels_it_subscribes_to(redis_url: str) -> None:
+    channels = redis_channels(redis_url)
+    await channels.start()
+    try:
+        backend = channels.backend
+        for i in range(20):
+            await channels.publish(f"nobody-{i}", "x")
+        async with channels.subscribe("somebody") as messages:
+            await channels.publish("somebody", "y")
+            assert (await next_message(messages)).data == "y"
+            assert set(backend._delivered) == {"somebody"}  # type: ignore[attr-defined]
+        assert not backend._delivered and not backend._joined  # type: ignore[attr-defined]
+    finally:
+        await channels.close()
+
+
+async def test_a_silent_pubsub_connection_is_replaced(own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection that stops answering (CLIENT PAUSE here; a network cut in life) is PINGed,
+    given up on after a second heartbeat without an answer, and replaced."""
+    from areion_realtime import redis_channels as module
+
+    monkeypatch.setattr(module, "HEARTBEAT", 0.2)
+    channels = redis_channels(own_redis.url)
+    await channels.start()
+    direct = redis.Redis.from_url(own_redis.url)
+    try:
+        async with channels.subscribe("silent") as messages:
+            before = [c["id"] for c in direct.client_list(_type="pubsub")]
+            assert len(before) == 1
+            direct.execute_command("CLIENT", "PAUSE", "3000", "ALL")
+            backend = channels.backend
+            await asyncio.wait_for(_cleared(backend.listening), 10)  # type: ignore[attr-defined]
+            await asyncio.wait_for(backend.listening.wait(), 15)  # type: ignore[attr-defined]
+            after = [c["id"] for c in direct.client_list(_type="pubsub")]
+            assert len(after) == 1 and after != before
+            await channels.publish("silent", "still here")
+            assert (await next_message(messages)).data == "still here"
+    finally:
+        direct.close()
+        await channels.close()
+
+
+async def _cleared(event: asyncio.Event) -> None:
+    """Until ``event`` is cleared (asyncio.Event has no wait for that)."""
+    while event.is_set():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
+async def test_a_subscriber_joining_while_redis_is_down_gets_what_comes_after(own_redis: RedisServer) -> None:
+    channels = redis_channels(own_redis.url)
+    await channels.start()
+    backend = channels.backend
+    try:
+        own_redis.stop()
+        await asyncio.wait_for(_cleared(backend.listening), 10)  # type: ignore[attr-defined]
+        async with channels.subscribe("late") as messages:  # no round trip to a Redis that is down
+            own_redis.start()
+            await asyncio.wait_for(backend.listening.wait(), 10)  # type: ignore[attr-defined]
+            sent = await channels.publish("late", "back")
+            got = await next_message(messages)
+            assert (got.id, got.data) == (sent, "back")
+    finally:
         await channels.close()
