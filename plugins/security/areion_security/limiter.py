@@ -69,7 +69,7 @@ class RateLimiter:
     def __init__(self, settings: RateLimitSettings) -> None:
         self.settings = settings
         self.store: RateLimitStore = (
-            RedisStore(settings.url, settings.prefix, settings.timeout) if settings.store == "redis"
+            RedisStore(settings.redis, settings.prefix, settings.timeout) if settings.store == "redis"
             else MemoryStore())
         self.send_headers = settings.headers
         self.fail_open = settings.fail == "open"
