@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from areion_redis import RedisSettings, acquire_client, ready, release_client
@@ -153,37 +154,74 @@ return out
 _SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 
 
-class _Counter:
-    """The hits of one batch on one counter: one key (and rule), the futures in arrival order."""
+# redis-py's errors the store tells apart, imported with the client on first use (an app with
+# the memory store never imports redis-py).
+NoScriptError: Any = None
+ResponseError: Any = None
+BrokenConnection: Any = None
 
-    __slots__ = ("algorithm", "futures", "key", "rate")
+
+def _load_errors() -> None:
+    global NoScriptError, ResponseError, BrokenConnection
+    from redis import exceptions
+
+    NoScriptError, ResponseError = exceptions.NoScriptError, exceptions.ResponseError
+    BrokenConnection = exceptions.ConnectionError
+
+
+#: What turns a hit's outcome (its Decision, or the store's failure) into its future's result:
+#: ``answer(request, rule, outcome)`` (see ``RedisStore.hit_answer``).
+Answer = Callable[[Any, Any, "Decision | Exception"], Any]
+#: One waiting hit: its future, and its answer with the two values it is called with (None: the
+#: future gets the Decision itself, or the failure as its exception).
+_Waiting = tuple["asyncio.Future[Any]", Answer | None, Any, Any]
+
+
+class _Counter:
+    """The hits of one batch on one counter: one key (and rule), the waiting hits in arrival order."""
+
+    __slots__ = ("algorithm", "key", "rate", "waiting")
 
     def __init__(self, key: str, rate: Rate, algorithm: str) -> None:
         self.key = key
         self.rate = rate
         self.algorithm = algorithm
-        self.futures: list[asyncio.Future[Decision]] = []
+        self.waiting: list[_Waiting] = []
 
     def args(self) -> tuple[int, ...]:
         rate = self.rate
-        return (int(self.algorithm == "token-bucket"), len(self.futures), rate.window * 1000, rate.limit)
+        return (int(self.algorithm == "token-bucket"), len(self.waiting), rate.window * 1000, rate.limit)
 
     def deliver(self, first: int, second: int) -> None:
         """Hand each waiting hit its decision, from the script's two integers for this key."""
         rate = self.rate
-        futures = self.futures
+        waiting = self.waiting
         if self.algorithm == "token-bucket":
-            decisions = _bucket_decisions(rate, len(futures), first, second)
+            decisions = _bucket_decisions(rate, len(waiting), first, second)
         else:
-            decisions = _window_decisions(rate, len(futures), first, max(second, 0) / 1000)
-        for future, decision in zip(futures, decisions, strict=True):
-            if not future.done():  # else the request was cancelled meanwhile
-                future.set_result(decision)
+            decisions = _window_decisions(rate, len(waiting), first, max(second, 0) / 1000)
+        for hit, decision in zip(waiting, decisions, strict=True):
+            _settle(hit, decision)
 
-    def fail(self, exc: BaseException) -> None:
-        for future in self.futures:
-            if not future.done():
-                future.set_exception(exc)
+    def fail(self, exc: Exception) -> None:
+        for hit in self.waiting:
+            _settle(hit, exc)
+
+
+def _settle(hit: _Waiting, outcome: Decision | Exception) -> None:
+    future, answer, request, rule = hit
+    if future.done():  # the request was cancelled meanwhile
+        return
+    if answer is None:
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+        return
+    try:
+        future.set_result(answer(request, rule, outcome))
+    except Exception as exc:  # the answer failed: that request's error, not the batch's
+        future.set_exception(exc)
 
 
 def _window_decisions(rate: Rate, n: int, count: int, reset: float) -> list[Decision]:
@@ -246,6 +284,10 @@ class RedisStore:
         self._tags: dict[str, str] = {}
         #: Cluster only: each key prefix's hash slot.
         self._slots: dict[str, int] = {}
+        #: One server: the pooled connection the store keeps for its calls (see _call_direct).
+        self._conn: Any = None
+        #: The client's cluster slots are known (``areion_redis.ready``).
+        self._ready = False
 
     @property
     def url(self) -> str:
@@ -268,17 +310,27 @@ class RedisStore:
         if self._client is None or self._loop is not loop:
             self._client = acquire_client(self.settings)
             self._loop = loop
+            self._conn = None  # a connection of another loop's client
+            self._ready = False
+            _load_errors()
         return self._client
 
     def hit(self, scope: str, key: str, rate: Rate, algorithm: str) -> asyncio.Future[Decision]:
-        """Join the next batch; the future resolves when Redis has counted it."""
+        """Join the next batch; the future resolves when Redis has counted it (or fails with the store)."""
+        return self.hit_answer(scope, key, rate, algorithm, None, None, None)
+
+    def hit_answer(self, scope: str, key: str, rate: Rate, algorithm: str, answer: Answer | None,
+                   request: Any, rule: Any) -> asyncio.Future[Any]:
+        """``hit``, its future resolved with ``answer(request, rule, outcome)`` instead: the outcome
+        is the Decision or the store's failure (an exception). The limiter answers this way, so a
+        waiting request resumes with its response made, without a coroutine of its own."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Decision] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         name = self.key(scope, key)
         counter = self._queue.get((name, rate, algorithm))
         if counter is None:
             counter = self._queue[(name, rate, algorithm)] = _Counter(name, rate, algorithm)
-        counter.futures.append(future)
+        counter.waiting.append((future, answer, request, rule))
         if self._sender is None and not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._start)  # after every hit of this turn has joined
@@ -304,10 +356,13 @@ class RedisStore:
         finally:
             self._sender = None
 
-    async def _count(self, batch: list[_Counter]) -> BaseException | None:
+    async def _count(self, batch: list[_Counter]) -> Exception | None:
         """Count ``batch`` (one script call per hash slot) and deliver; the failure, if any."""
         try:
-            client = await ready(self._redis())
+            client = self._redis()
+            if not self._ready:
+                await ready(client)
+                self._ready = True
             groups = self._by_slot(client, batch)
             if len(groups) == 1:
                 outcomes: list[Any] = [await self._call(client, groups[0])]
@@ -317,9 +372,11 @@ class RedisStore:
             for counter in batch:
                 counter.fail(exc)
             return exc
-        failed: BaseException | None = None
+        failed: Exception | None = None
         for group, reply in zip(groups, outcomes, strict=True):
             if isinstance(reply, BaseException):
+                if not isinstance(reply, Exception):
+                    raise reply  # a cancellation: the loop is closing
                 failed = reply
                 for counter in group:
                     counter.fail(reply)
@@ -346,19 +403,60 @@ class RedisStore:
         return list(groups.values())
 
     async def _call(self, client: Redis | RedisCluster, group: list[_Counter]) -> Any:
-        from redis.exceptions import NoScriptError
-
         keys = [counter.key for counter in group]
         args = [value for counter in group for value in counter.args()]
+        if self.settings.mode != "cluster":
+            return await self._call_direct(client, keys, args)  # type: ignore[arg-type]  # not a cluster
         try:
             return await client.evalsha(_SHA, len(keys), *keys, *args)
         except NoScriptError:
             # A new (or flushed) Redis: EVAL runs the script and caches it there for EVALSHA.
             return await client.eval(_COUNT, len(keys), *keys, *args)
 
+    async def _call_direct(self, client: Redis, keys: list[str], args: list[int]) -> Any:
+        """The script on the store's own pooled connection (one server: standalone or Sentinel).
+
+        Only one call is ever in flight, so the store keeps one connection from the client's
+        pool instead of taking one and giving it back per call (and skips the client's
+        per-command machinery: at one call per batch, that was most of a call's cost). A
+        broken connection is given back, disconnected, and the call tried once more on a new
+        one (a restarted server; behind Sentinel, a new connection asks for the new primary);
+        a timeout is not retried.
+        """
+        for attempt in (0, 1):
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+            try:
+                try:
+                    await conn.send_command("EVALSHA", _SHA, len(keys), *keys, *args)
+                    return await conn.read_response()
+                except NoScriptError:
+                    # A new (or flushed) Redis: EVAL runs the script and caches it there for EVALSHA.
+                    await conn.send_command("EVAL", _COUNT, len(keys), *keys, *args)
+                    return await conn.read_response()
+            except ResponseError:
+                raise  # an error reply: the connection is fine
+            except BaseException as exc:
+                await self._drop_connection(client)
+                if attempt == 0 and isinstance(exc, BrokenConnection):
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _drop_connection(self, client: Redis) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+            with contextlib.suppress(Exception):
+                await client.connection_pool.release(conn)
+
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
+            if self.settings.mode != "cluster":
+                await self._drop_connection(client)  # type: ignore[arg-type]  # one server
             # Closing a client whose server is gone: nothing left to release.
             with contextlib.suppress(Exception):
                 await release_client(self.settings)
