@@ -372,6 +372,11 @@ class RedisStore:
             for counter in batch:
                 counter.fail(exc)
             return exc
+        except asyncio.CancelledError:  # closed with a call in flight: its requests decide alone
+            closed = ConnectionError(f"the rate-limit store at {self.url} was closed")
+            for counter in batch:
+                counter.fail(closed)
+            raise
         failed: Exception | None = None
         for group, reply in zip(groups, outcomes, strict=True):
             if isinstance(reply, BaseException):
@@ -453,6 +458,14 @@ class RedisStore:
                 await client.connection_pool.release(conn)
 
     async def close(self) -> None:
+        """Stop sending (a call in flight is cancelled, its requests failed) and give the client back."""
+        sender = self._sender
+        if sender is not None and not sender.done() and sender.get_loop() is asyncio.get_running_loop():
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        queued, self._queue = list(self._queue.values()), {}
+        for counter in queued:
+            counter.fail(ConnectionError(f"the rate-limit store at {self.url} was closed"))
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
             if self.settings.mode != "cluster":

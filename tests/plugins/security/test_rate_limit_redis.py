@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -215,3 +216,24 @@ def test_hits_queued_behind_a_call_in_flight_go_together_in_the_next_call(redis_
     assert asyncio.run(run()) == [True] * 41
     counts = [stats.get(f"t:rl:{{q}}:{k}") for k in "abc"]
     assert counts == [b"21", b"10", b"10"]
+
+
+def test_closing_with_hits_waiting_fails_them_instead_of_leaving_them_pending(own_redis: RedisServer) -> None:
+    store = RedisStore(own_redis.url, "t:rl", 5.0)
+    assert own_redis.proc is not None
+
+    async def run() -> list[object]:
+        await store.hit("s", "c", Rate(5, 60), "fixed-window")  # connected, script loaded
+        os.kill(own_redis.proc.pid, signal.SIGSTOP)  # the next call stays in flight
+        try:
+            in_flight = [store.hit("s", "c", Rate(5, 60), "fixed-window") for _ in range(3)]
+            await asyncio.sleep(0.1)
+            queued = store.hit("s", "d", Rate(5, 60), "fixed-window")  # behind the call in flight
+            await asyncio.wait_for(store.close(), 2)  # not the 5 s store timeout
+            return list(await asyncio.gather(*in_flight, queued, return_exceptions=True))
+        finally:
+            os.kill(own_redis.proc.pid, signal.SIGCONT)
+
+    outcomes = asyncio.run(run())
+    assert len(outcomes) == 4
+    assert all(isinstance(o, ConnectionError) and "was closed" in str(o) for o in outcomes), outcomes
