@@ -101,8 +101,10 @@ async def test_the_table_form_reaches_sentinel_and_cluster(where: str, request: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fail", ["open", "closed"])
-@pytest.mark.parametrize("where", ["sentinel", "cluster"])
+# Each failure mode once, each deployment once: a failover takes seconds, and the session's
+# Sentinel setup is shared with other tests (on a loaded machine, two Sentinel failovers back
+# to back were followed by the sentinels and the fixture disagreeing about the primary).
+@pytest.mark.parametrize(("where", "fail"), [("sentinel", "open"), ("cluster", "closed")])
 async def test_a_primary_killed_mid_traffic(where: str, fail: str, request: pytest.FixtureRequest) -> None:
     deployment = request.getfixturevalue(f"redis_{where}")
     answers: list[tuple[int, str, str]] = []
