@@ -264,7 +264,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework(
         "areion-security-redis", Kind.AREION, AREION_SECURITY_COMMAND, AREION_SECURITY_REDIS_ENV,
         "areion-security with GET /json rate-limited on a private Redis (a limit no run "
-        "reaches: one EVALSHA round trip per request)",
+        "reaches: one EVALSHA round trip per batch of concurrent requests)",
         matrix=False, needs_redis=True,
     ),
     Framework(

@@ -5,7 +5,8 @@
   request's ``Host`` checked) and the default security headers (six of them), on every route;
   no rate limit. Compare with ``areion-bare`` (the same showcase, no plugin).
 - ``areion-security-redis`` (``AREION_BENCH_LIMIT_URL`` set): the same, plus ``GET /json``
-  rate-limited on Redis with a limit no run reaches — one EVALSHA round trip per request.
+  rate-limited on Redis with a limit no run reaches — one EVALSHA round trip per batch of
+  concurrent requests (one call in flight; the hits that arrive meanwhile go together next).
   Compare with ``areion-security``.
 """
 

@@ -1,6 +1,6 @@
 """Areion's one Redis connection layer: standalone, Sentinel and Cluster, shared by the plugins."""
 
-from .client import acquire_client, check, close_clients, get_client, release_client
+from .client import acquire_client, check, close_clients, get_client, ready, release_client
 from .keys import escape_glob, hash_tag, scan_prefix
 from .settings import RedisSettings
 
@@ -12,6 +12,7 @@ __all__ = [
     "escape_glob",
     "get_client",
     "hash_tag",
+    "ready",
     "release_client",
     "scan_prefix",
 ]

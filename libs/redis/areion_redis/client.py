@@ -16,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .settings import RedisSettings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis, RedisCluster
 
-__all__ = ["acquire_client", "check", "close_clients", "get_client", "release_client"]
+__all__ = ["acquire_client", "check", "close_clients", "get_client", "ready", "release_client"]
+
+_C = TypeVar("_C", bound="Redis | RedisCluster")
 
 
 @dataclass
@@ -34,6 +36,8 @@ class _Handle:
     extra: list[Redis] = field(default_factory=list)
     #: Holders that called acquire_client and not yet release_client.
     users: int = 0
+    #: A cluster's first slot discovery (``ready``): None before it starts, done once it succeeded.
+    discovered: asyncio.Future[None] | None = None
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -84,6 +88,42 @@ async def release_client(settings: RedisSettings) -> None:
     if handle.users == 0:
         del per_loop[settings]
         await handle.aclose()
+
+
+async def ready(client: _C) -> _C:
+    """``client``, once it can take commands: a cluster's slots discovered once, whoever asks first.
+
+    redis-py (8.1) makes an asyncio ``RedisCluster`` discover its slots on its first command,
+    and many first commands at once (the first burst of requests) each start a discovery that
+    replaces the nodes under the others' connections ("Connection closed", a cascade of
+    reconnections). Awaiting ``ready`` before a command makes the first caller discover and the
+    others wait for it; afterwards it returns at once. A failed discovery raises (redis-py's
+    error) to the caller and to those waiting, and the next call tries again. A standalone or
+    Sentinel client is returned as it is. For a client from ``get_client``/``acquire_client``;
+    another cluster client is simply initialised.
+    """
+    from redis.asyncio import RedisCluster
+
+    if not isinstance(client, RedisCluster):
+        return client
+    handle = next((h for h in _clients.get(asyncio.get_running_loop(), {}).values() if h.client is client), None)
+    if handle is None:
+        await client.initialize()
+        return client
+    discovered = handle.discovered
+    if discovered is None:
+        discovered = handle.discovered = asyncio.get_running_loop().create_future()
+        try:
+            await client.initialize()
+        except BaseException as exc:
+            handle.discovered = None
+            discovered.set_exception(exc)
+            discovered.exception()  # retrieved: nobody need be waiting for it
+            raise
+        discovered.set_result(None)
+    elif not discovered.done():
+        await asyncio.shield(discovered)
+    return client
 
 
 def _handle(settings: RedisSettings) -> _Handle:

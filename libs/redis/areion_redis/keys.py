@@ -13,6 +13,8 @@ import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from .client import ready
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis, RedisCluster
 
@@ -47,8 +49,8 @@ async def scan_prefix(client: Redis | RedisCluster, match: str, count: int = 500
     from redis.asyncio import RedisCluster
 
     if isinstance(client, RedisCluster):
-        # Before its first command the client knows no nodes: discover them first.
-        await client.initialize()
+        # Before its first command the client knows no nodes: discover them first (once).
+        await ready(client)
         for node in client.get_primaries():
             async for key in client.scan_iter(match=match, count=count, target_nodes=node):
                 yield key

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from areion_core import HttpResponse, StandardMetrics, problem_response
 
 from .rates import KeyFunc, Rate
-from .stores import Decision, MemoryStore, RateLimitStore, RedisStore, retry_seconds
+from .stores import Decision, MemoryStore, RedisStore, retry_seconds
 
 if TYPE_CHECKING:
     from areion_core import HttpRequest
@@ -68,8 +68,8 @@ class RateLimiter:
 
     def __init__(self, settings: RateLimitSettings) -> None:
         self.settings = settings
-        self.store: RateLimitStore = (
-            RedisStore(settings.url, settings.prefix, settings.timeout) if settings.store == "redis"
+        self.store: MemoryStore | RedisStore = (
+            RedisStore(settings.redis, settings.prefix, settings.timeout) if settings.store == "redis"
             else MemoryStore())
         self.send_headers = settings.headers
         self.fail_open = settings.fail == "open"
@@ -82,17 +82,19 @@ class RateLimiter:
         store = self.store
         if type(store) is MemoryStore:
             return self._decide(request, rule, store.hit(rule.scope, key, rule.rate, rule.algorithm))
-        return self._remote(request, rule, key)
+        # The Redis store's future resolves with this request's answer (see _answer).
+        future: Awaitable[HttpResponse | None] = store.hit_answer(  # type: ignore[union-attr]  # not memory
+            rule.scope, key, rule.rate, rule.algorithm, self._answer, request, rule)
+        return future
 
-    async def _remote(self, request: HttpRequest, rule: LimitRule, key: str) -> HttpResponse | None:
-        try:
-            decision = await self.store.hit(rule.scope, key, rule.rate, rule.algorithm)
-        except Exception as exc:  # RedisError, OSError, timeouts: the store cannot decide
-            return self._store_failed(exc)
+    def _answer(self, request: HttpRequest, rule: LimitRule, outcome: Decision | Exception) -> HttpResponse | None:
+        """A waiting request's answer from the store's outcome: its decision, or its failure."""
+        if isinstance(outcome, Exception):  # RedisError, OSError, timeouts: the store cannot decide
+            return self._store_failed(outcome)
         if self.outage:
             self.outage = False
             log.warning("rate limits: the store answers again; limits are enforced")
-        return self._decide(request, rule, decision)
+        return self._decide(request, rule, outcome)
 
     def _store_failed(self, exc: Exception) -> HttpResponse | None:
         if not self.outage:

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from areion_redis import RedisSettings
+
 from areion_core.plugin_api import SettingsReader
 
 from .rates import ALGORITHMS, RATE_EXPECTED, KeyFunc, Rate, client_key, key_function, parse_rate
@@ -29,6 +31,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP token (RFC 9110 
 _ORIGIN = re.compile(r"(null|\*|[a-z][a-z0-9+.-]*://(\*\.)?[^/?#*\s]+)")
 _HOST = re.compile(r"(\*|(\*\.)?[a-z0-9.:\[\]_-]+)")
 DEFAULT_HOSTS = ("127.0.0.1", "localhost")
+DEFAULT_REDIS = "redis://localhost:6379/0"
 DEFAULT_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 DEFAULT_CSP: dict[str, str] = {
     "default-src": "'self'",
@@ -77,7 +80,8 @@ class RateLimitSettings:
     """``[plugins.security.rate_limit]``: store, algorithm, keys and limits by route."""
 
     store: str = "memory"
-    url: str = "redis://localhost:6379/0"
+    #: Where the Redis store counts: the ``redis`` value (a URL or a table) or its alias ``url``.
+    redis: RedisSettings = field(default_factory=lambda: RedisSettings.from_url(DEFAULT_REDIS))
     prefix: str = "areion:ratelimit"
     algorithm: str = "fixed-window"
     key: KeyFunc = client_key
@@ -203,15 +207,18 @@ def _hosts(read: SettingsReader) -> HostsSettings:
 
 
 def _rate_limit(read: SettingsReader) -> RateLimitSettings:
-    read.check_keys(("enabled", "store", "url", "prefix", "algorithm", "key", "fail", "timeout", "headers",
+    read.check_keys(("enabled", "store", "redis", "url", "prefix", "algorithm", "key", "fail", "timeout", "headers",
                      "default", "routes"))
     defaults = RateLimitSettings()
     default = read.value("default")
     routes = read.table("routes")
+    prefix = read.text("prefix", defaults.prefix)
+    if "{" in prefix or "}" in prefix:
+        raise read.error("prefix", prefix, "a key prefix without braces (the scope is the keys' hash tag)")
     return RateLimitSettings(
         store=read.choice("store", defaults.store, ("memory", "redis")),
-        url=read.text("url", defaults.url),
-        prefix=read.text("prefix", defaults.prefix),
+        redis=_redis(read),
+        prefix=prefix,
         algorithm=read.choice("algorithm", defaults.algorithm, ALGORITHMS),
         key=_key(read, "key", "client"),
         fail=read.choice("fail", defaults.fail, ("open", "closed")),
@@ -220,6 +227,15 @@ def _rate_limit(read: SettingsReader) -> RateLimitSettings:
         default=None if default is None else _rate(read, "default", default),
         routes={name: _route_limit(routes, name) for name in routes},
     )
+
+
+def _redis(read: SettingsReader) -> RedisSettings:
+    """``redis`` (a URL or a table: standalone, Sentinel, Cluster) or ``url``, its older name."""
+    if "redis" in read and "url" in read:
+        raise read.error("url", read.value("url"), f"either {read.key('redis')} or {read.key('url')} (an alias), "
+                         "not both")
+    name = "url" if "url" in read else "redis"
+    return RedisSettings.from_config(read.value(name) if name in read else DEFAULT_REDIS, read.key(name))
 
 
 def _key(read: SettingsReader, name: str, default: str) -> KeyFunc:

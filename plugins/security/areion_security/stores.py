@@ -8,28 +8,36 @@ Both stores implement the same two algorithms with the same arithmetic:
   timestamp, the "theoretical arrival time"): ``limit`` requests at once, then one every
   ``window / limit`` seconds; no window edge where twice the limit gets through.
 
-The Redis store counts atomically, in Lua scripts run with EVALSHA, one round trip per
-request at most: the hits of one event-loop turn (under load, every request of a batch of
-connections) that share a scope go as one script call over all their keys, so the cost of a
-call is paid once per batch, not once per request. A counter's key is
-``prefix:{scope}:client``: the hash tag is the scope, so on a Redis Cluster all the counters
-of one scope, and so every key of one script call, live in one slot. The clock is the Redis
-server's (``TIME``), so hosts with skewed clocks still share one bucket.
+The Redis store counts atomically in one Lua script (EVALSHA), and batches: one call is in
+flight at a time, and the hits that arrive meanwhile (under load, the requests of many
+connections) go together in the next call — one script call over all their keys, one per
+hash slot on a Redis Cluster — its reply split back to the waiting requests. A key hit n
+times in one batch is counted once by n (``INCRBY``), its hits ranked in arrival order, so
+the counts stay exact. A counter's key is ``prefix:{scope}:client``: the hash tag is the
+scope, so on a Redis Cluster every counter of one scope lives in one slot and a batch costs
+one call per slot its scopes hash to. The clock is the Redis server's (``TIME``), so hosts
+with skewed clocks still share one bucket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from areion_redis import RedisSettings, acquire_client, ready, release_client
+
+from areion_core import ConfigError
 
 from .rates import Rate
 
 if TYPE_CHECKING:
-    import redis.asyncio as aioredis
+    from redis.asyncio import Redis, RedisCluster
 
 
 class Decision(NamedTuple):
@@ -96,176 +104,375 @@ class MemoryStore:
         self._sweep_at = max(self.SWEEP_AT, 2 * (len(self.windows) + len(self.buckets)))
 
 
-# KEYS: the counters of one scope; ARGV[1] the window in ms. Returns, per key in order, its
-# count and the ms until its window ends. A key named twice counts twice, in order.
-_FIXED_WINDOW = """
+# One batch of counters in one hash slot. KEYS: the counters; ARGV, four per key: the
+# algorithm (0 fixed window, 1 token bucket), the hits n (>= 1), the window (ms), the limit.
+# Returns two integers per key:
+# - fixed window: the count after the n hits (INCRBY n) and the ms until the window ends;
+# - token bucket (GCRA, the theoretical arrival time kept in ms on the Redis clock): how many
+#   of the n hits were allowed (always the first ones: a refusal changes nothing, so the rest
+#   are refused too), and the microseconds from now to the TAT before the hits.
+_COUNT = """
 local out = {}
+local now = nil
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  local ttl = redis.call('PTTL', key)
-  if ttl < 0 then
-    redis.call('PEXPIRE', key, ARGV[1])
-    ttl = tonumber(ARGV[1])
-  end
-  out[2 * i - 1] = count
-  out[2 * i] = ttl
-end
-return out
-"""
-
-# KEYS: the buckets (their theoretical arrival times, ms on the Redis clock); ARGV[1] window
-# ms, ARGV[2] limit. Returns, per key: allowed (1/0), remaining, ms until a retry may pass,
-# ms until the bucket is full.
-_TOKEN_BUCKET = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local window = tonumber(ARGV[1])
-local emission = window / tonumber(ARGV[2])
-local out = {}
-for i, key in ipairs(KEYS) do
-  local tat = tonumber(redis.call('GET', key)) or now
-  if tat < now then tat = now end
-  local allow_at = tat + emission - window
   local j = 4 * (i - 1)
-  if allow_at > now then
-    out[j + 1] = 0
-    out[j + 2] = 0
-    out[j + 3] = math.ceil(allow_at - now)
-    out[j + 4] = math.ceil(tat - now)
+  local n = tonumber(ARGV[j + 2])
+  local window = tonumber(ARGV[j + 3])
+  if ARGV[j + 1] == '0' then
+    local count = redis.call('INCRBY', key, n)
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      redis.call('PEXPIRE', key, window)
+      ttl = window
+    end
+    out[2 * i - 1] = count
+    out[2 * i] = ttl
   else
-    local new_tat = tat + emission
-    redis.call('SET', key, string.format('%.3f', new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
-    out[j + 1] = 1
-    out[j + 2] = math.floor((now - allow_at) / emission)
-    out[j + 3] = 0
-    out[j + 4] = math.ceil(new_tat - now)
+    if now == nil then
+      local t = redis.call('TIME')
+      now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+    end
+    local emission = window / tonumber(ARGV[j + 4])
+    local tat = tonumber(redis.call('GET', key)) or now
+    if tat < now then tat = now end
+    local start = tat
+    local allowed = 0
+    while allowed < n and tat + emission - window <= now do
+      tat = tat + emission
+      allowed = allowed + 1
+    end
+    if allowed > 0 then
+      redis.call('SET', key, string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
+    end
+    out[2 * i - 1] = allowed
+    out[2 * i] = math.floor((start - now) * 1000 + 0.5)
   end
 end
 return out
 """
+#: What EVALSHA names the script by (Redis's own digest of the source).
+_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 
-_SCRIPTS = {"fixed-window": _FIXED_WINDOW, "token-bucket": _TOKEN_BUCKET}
-#: What EVALSHA names each script by (Redis's own digest of the source).
-_SHAS = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in _SCRIPTS.items()}
-#: One waiting hit: its key and the future its decision is delivered to.
-_Waiting = tuple[str, "asyncio.Future[Decision]"]
+
+# redis-py's errors the store tells apart, imported with the client on first use (an app with
+# the memory store never imports redis-py).
+NoScriptError: Any = None
+ResponseError: Any = None
+BrokenConnection: Any = None
+
+
+def _load_errors() -> None:
+    global NoScriptError, ResponseError, BrokenConnection
+    from redis import exceptions
+
+    NoScriptError, ResponseError = exceptions.NoScriptError, exceptions.ResponseError
+    BrokenConnection = exceptions.ConnectionError
+
+
+#: What turns a hit's outcome (its Decision, or the store's failure) into its future's result:
+#: ``answer(request, rule, outcome)`` (see ``RedisStore.hit_answer``).
+Answer = Callable[[Any, Any, "Decision | Exception"], Any]
+#: One waiting hit: its future, and its answer with the two values it is called with (None: the
+#: future gets the Decision itself, or the failure as its exception).
+_Waiting = tuple["asyncio.Future[Any]", Answer | None, Any, Any]
+
+
+class _Counter:
+    """The hits of one batch on one counter: one key (and rule), the waiting hits in arrival order."""
+
+    __slots__ = ("algorithm", "key", "rate", "waiting")
+
+    def __init__(self, key: str, rate: Rate, algorithm: str) -> None:
+        self.key = key
+        self.rate = rate
+        self.algorithm = algorithm
+        self.waiting: list[_Waiting] = []
+
+    def args(self) -> tuple[int, ...]:
+        rate = self.rate
+        return (int(self.algorithm == "token-bucket"), len(self.waiting), rate.window * 1000, rate.limit)
+
+    def deliver(self, first: int, second: int) -> None:
+        """Hand each waiting hit its decision, from the script's two integers for this key."""
+        rate = self.rate
+        waiting = self.waiting
+        if self.algorithm == "token-bucket":
+            decisions = _bucket_decisions(rate, len(waiting), first, second)
+        else:
+            decisions = _window_decisions(rate, len(waiting), first, max(second, 0) / 1000)
+        for hit, decision in zip(waiting, decisions, strict=True):
+            _settle(hit, decision)
+
+    def fail(self, exc: Exception) -> None:
+        for hit in self.waiting:
+            _settle(hit, exc)
+
+
+def _settle(hit: _Waiting, outcome: Decision | Exception) -> None:
+    future, answer, request, rule = hit
+    if future.done():  # the request was cancelled meanwhile
+        return
+    if answer is None:
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+        return
+    try:
+        future.set_result(answer(request, rule, outcome))
+    except Exception as exc:  # the answer failed: that request's error, not the batch's
+        future.set_exception(exc)
+
+
+def _window_decisions(rate: Rate, n: int, count: int, reset: float) -> list[Decision]:
+    """The decisions of n hits that took a fixed window's counter to ``count``, in order."""
+    limit = rate.limit
+    out = []
+    for seen in range(count - n + 1, count + 1):
+        if seen <= limit:
+            out.append(Decision(True, limit - seen, reset, 0.0))
+        else:
+            out.append(Decision(False, 0, reset, reset))
+    return out
+
+
+def _bucket_decisions(rate: Rate, n: int, allowed: int, start_us: int) -> list[Decision]:
+    """The decisions of n hits on a GCRA bucket whose TAT was ``start_us`` ahead of now."""
+    window = rate.window * 1000.0
+    emission = window / rate.limit
+    start = start_us / 1000
+    out = []
+    for i in range(n):
+        if i < allowed:
+            after = start + (i + 1) * emission  # the TAT once this hit is counted, ms from now
+            out.append(Decision(True, int((window - after) // emission), after / 1000, 0.0))
+        else:
+            tat = start + allowed * emission
+            out.append(Decision(False, 0, math.ceil(tat) / 1000, math.ceil(tat + emission - window) / 1000))
+    return out
 
 
 class RedisStore:
-    """Counters in Redis: one limit for every worker on every host that uses the same Redis."""
+    """Counters in Redis: one limit for every worker on every host that uses the same Redis.
 
-    def __init__(self, url: str, prefix: str, timeout: float) -> None:
-        self.url = url
+    ``redis`` is an ``areion_redis.RedisSettings`` (standalone, Sentinel or Cluster) or a URL;
+    the client comes from ``areion_redis`` with the store's fail-fast options (``timeout``
+    seconds to connect or answer, one retry of a broken connection, none of a timeout), so a
+    Redis that is down costs a request one timeout at most.
+    """
+
+    def __init__(self, redis: str | RedisSettings, prefix: str = "areion:ratelimit", timeout: float = 0.5) -> None:
+        if isinstance(redis, str):
+            try:
+                redis = RedisSettings.from_url(redis)
+            except (ConfigError, ValueError) as exc:
+                raise ValueError(f"redis url {redis!r}: {exc}") from None
+        if "{" in prefix or "}" in prefix:
+            raise ValueError(f"prefix {prefix!r}: without braces (the scope is the keys' hash tag)")
+        self.settings = dataclasses.replace(
+            redis, retries=1, retry_on_timeout=False, socket_timeout=timeout, connect_timeout=timeout)
         self.prefix = prefix
         self.timeout = timeout
-        self._client: aioredis.Redis | None = None
+        self._client: Redis | RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: The hits of this turn, by (scope, rate, algorithm): one script call each.
-        self._batch: dict[tuple[str, Rate, str], list[_Waiting]] = {}
-        self._sending: set[asyncio.Task[None]] = set()
+        #: Hits waiting for the next call, by counter (key, rate, algorithm).
+        self._queue: dict[tuple[str, Rate, str], _Counter] = {}
+        self._scheduled = False
+        #: The task sending batches while one is in flight (None: idle).
+        self._sender: asyncio.Task[None] | None = None
+        #: scope → its keys' prefix (the hash tag made once).
+        self._tags: dict[str, str] = {}
+        #: Cluster only: each key prefix's hash slot.
+        self._slots: dict[str, int] = {}
+        #: One server: the pooled connection the store keeps for its calls (see _call_direct).
+        self._conn: Any = None
+        #: The client's cluster slots are known (``areion_redis.ready``).
+        self._ready = False
+
+    @property
+    def url(self) -> str:
+        """Where the store points, without credentials (logs and errors)."""
+        return self.settings.describe()
 
     def key(self, scope: str, client: str) -> str:
         """The Redis key of one counter; the hash tag is the scope (one Cluster slot per scope)."""
-        return f"{self.prefix}:{{{scope}}}:{client}"
+        tag = self._tags.get(scope)
+        if tag is None:
+            # Braces in a scope (a route template /users/{id}) would end the tag early: escape them.
+            escaped = scope.replace("%", "%25").replace("{", "%7B").replace("}", "%7D") or "%"
+            tag = self._tags[scope] = f"{self.prefix}:{{{escaped}}}:"
+        return tag + client
 
-    def _redis(self) -> aioredis.Redis:
+    def _redis(self) -> Redis | RedisCluster:
         loop = asyncio.get_running_loop()
-        # Connections belong to the loop that opened them: a new loop (a test, a CLI command)
-        # gets a new client instead of a broken one.
+        # A client's connections belong to the loop that made them: a store used from a new
+        # loop (a test, a CLI command) acquires that loop's client rather than use a broken one.
         if self._client is None or self._loop is not loop:
-            import redis.asyncio as aioredis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-            from redis.exceptions import ConnectionError as BrokenConnection
-
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url, max_connections=64, timeout=self.timeout,
-                socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                # One immediate retry replaces a pooled connection a restarted server closed;
-                # a timeout is not retried, so an outage costs one timeout per request at most.
-                retry=Retry(NoBackoff(), 1, supported_errors=(BrokenConnection,)),
-            )
-            self._client = aioredis.Redis.from_pool(pool)
+            self._client = acquire_client(self.settings)
             self._loop = loop
+            self._conn = None  # a connection of another loop's client
+            self._ready = False
+            _load_errors()
         return self._client
 
     def hit(self, scope: str, key: str, rate: Rate, algorithm: str) -> asyncio.Future[Decision]:
-        """Join this turn's batch; the future resolves when Redis has counted the batch."""
+        """Join the next batch; the future resolves when Redis has counted it (or fails with the store)."""
+        return self.hit_answer(scope, key, rate, algorithm, None, None, None)
+
+    def hit_answer(self, scope: str, key: str, rate: Rate, algorithm: str, answer: Answer | None,
+                   request: Any, rule: Any) -> asyncio.Future[Any]:
+        """``hit``, its future resolved with ``answer(request, rule, outcome)`` instead: the outcome
+        is the Decision or the store's failure (an exception). The limiter answers this way, so a
+        waiting request resumes with its response made, without a coroutine of its own."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Decision] = loop.create_future()
-        batch = self._batch
-        if not batch:
-            loop.call_soon(self._flush)  # after every hit of this turn has joined
-        group = batch.get((scope, rate, algorithm))
-        if group is None:
-            batch[(scope, rate, algorithm)] = [(key, future)]
-        else:
-            group.append((key, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        name = self.key(scope, key)
+        counter = self._queue.get((name, rate, algorithm))
+        if counter is None:
+            counter = self._queue[(name, rate, algorithm)] = _Counter(name, rate, algorithm)
+        counter.waiting.append((future, answer, request, rule))
+        if self._sender is None and not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._start)  # after every hit of this turn has joined
         return future
 
-    def _flush(self) -> None:
-        batch, self._batch = self._batch, {}
-        task = asyncio.ensure_future(self._send(batch))
-        self._sending.add(task)  # held: the loop keeps only weak references to tasks
-        task.add_done_callback(self._sending.discard)
+    def _start(self) -> None:
+        self._scheduled = False
+        if self._sender is None and self._queue:
+            self._sender = asyncio.ensure_future(self._send())
 
-    async def _send(self, batch: dict[tuple[str, Rate, str], list[_Waiting]]) -> None:
+    async def _send(self) -> None:
+        """Send the queue, then what queued meanwhile, until nothing waits: one call in flight."""
         try:
-            replies = await self._execute(batch)
+            while self._queue:
+                batch, self._queue = list(self._queue.values()), {}
+                failed = await self._count(batch)
+                if failed is not None:
+                    # Hits that queued behind a failed call would wait for another failure:
+                    # they decide now, as the batch did.
+                    queued, self._queue = list(self._queue.values()), {}
+                    for counter in queued:
+                        counter.fail(failed)
+        finally:
+            self._sender = None
+
+    async def _count(self, batch: list[_Counter]) -> Exception | None:
+        """Count ``batch`` (one script call per hash slot) and deliver; the failure, if any."""
+        try:
+            client = self._redis()
+            if not self._ready:
+                await ready(client)
+                self._ready = True
+            groups = self._by_slot(client, batch)
+            if len(groups) == 1:
+                outcomes: list[Any] = [await self._call(client, groups[0])]
+            else:
+                outcomes = await asyncio.gather(*(self._call(client, g) for g in groups), return_exceptions=True)
         except Exception as exc:  # the store is down: every request of the batch decides alone
-            for group in batch.values():
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(exc)
-            return
-        for (_scope, rate, algorithm), reply in zip(batch, replies, strict=True):
-            group = batch[(_scope, rate, algorithm)]
-            for i, (_, future) in enumerate(group):
-                if future.done():  # the request was cancelled meanwhile
-                    continue
-                if isinstance(reply, Exception):
-                    future.set_exception(reply)
-                else:
-                    future.set_result(_decision(reply, i, rate, algorithm))
-
-    async def _execute(self, batch: dict[tuple[str, Rate, str], list[_Waiting]]) -> list[Any]:
-        from redis.exceptions import NoScriptError
-
-        client = self._redis()
-        replies: list[Any] = []
-        for attempt in range(2):
-            pipe = client.pipeline(transaction=False)
-            for (scope, rate, algorithm), group in batch.items():
-                keys = [self.key(scope, key) for key, _ in group]
-                window_ms = rate.window * 1000
-                args = (window_ms, rate.limit) if algorithm == "token-bucket" else (window_ms,)
-                pipe.evalsha(_SHAS[algorithm], len(keys), *keys, *args)
-            replies = await pipe.execute(raise_on_error=False)
-            if attempt == 0 and any(isinstance(r, NoScriptError) for r in replies):
-                # A new (or flushed) Redis: load the scripts once and send the batch again.
-                for source in _SCRIPTS.values():
-                    await client.script_load(source)
+            for counter in batch:
+                counter.fail(exc)
+            return exc
+        except asyncio.CancelledError:  # closed with a call in flight: its requests decide alone
+            closed = ConnectionError(f"the rate-limit store at {self.url} was closed")
+            for counter in batch:
+                counter.fail(closed)
+            raise
+        failed: Exception | None = None
+        for group, reply in zip(groups, outcomes, strict=True):
+            if isinstance(reply, BaseException):
+                if not isinstance(reply, Exception):
+                    raise reply  # a cancellation: the loop is closing
+                failed = reply
+                for counter in group:
+                    counter.fail(reply)
                 continue
-            break
-        return replies
+            for i, counter in enumerate(group):
+                counter.deliver(int(reply[2 * i]), int(reply[2 * i + 1]))
+        return failed
+
+    def _by_slot(self, client: Redis | RedisCluster, batch: list[_Counter]) -> list[list[_Counter]]:
+        if self.settings.mode != "cluster":
+            return [batch]
+        groups: dict[int, list[_Counter]] = {}
+        slots = self._slots
+        for counter in batch:
+            tag = counter.key[: counter.key.index("}") + 1]
+            slot = slots.get(tag)
+            if slot is None:
+                slot = slots[tag] = client.keyslot(tag)  # type: ignore[union-attr]  # a cluster client
+            group = groups.get(slot)
+            if group is None:
+                groups[slot] = [counter]
+            else:
+                group.append(counter)
+        return list(groups.values())
+
+    async def _call(self, client: Redis | RedisCluster, group: list[_Counter]) -> Any:
+        keys = [counter.key for counter in group]
+        args = [value for counter in group for value in counter.args()]
+        if self.settings.mode != "cluster":
+            return await self._call_direct(client, keys, args)  # type: ignore[arg-type]  # not a cluster
+        try:
+            return await client.evalsha(_SHA, len(keys), *keys, *args)
+        except NoScriptError:
+            # A new (or flushed) Redis: EVAL runs the script and caches it there for EVALSHA.
+            return await client.eval(_COUNT, len(keys), *keys, *args)
+
+    async def _call_direct(self, client: Redis, keys: list[str], args: list[int]) -> Any:
+        """The script on the store's own pooled connection (one server: standalone or Sentinel).
+
+        Only one call is ever in flight, so the store keeps one connection from the client's
+        pool instead of taking one and giving it back per call (and skips the client's
+        per-command machinery: at one call per batch, that was most of a call's cost). A
+        broken connection is given back, disconnected, and the call tried once more on a new
+        one (a restarted server; behind Sentinel, a new connection asks for the new primary);
+        a timeout is not retried.
+        """
+        for attempt in (0, 1):
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+            try:
+                try:
+                    await conn.send_command("EVALSHA", _SHA, len(keys), *keys, *args)
+                    return await conn.read_response()
+                except NoScriptError:
+                    # A new (or flushed) Redis: EVAL runs the script and caches it there for EVALSHA.
+                    await conn.send_command("EVAL", _COUNT, len(keys), *keys, *args)
+                    return await conn.read_response()
+            except ResponseError:
+                raise  # an error reply: the connection is fine
+            except BaseException as exc:
+                await self._drop_connection(client)
+                if attempt == 0 and isinstance(exc, BrokenConnection):
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _drop_connection(self, client: Redis) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+            with contextlib.suppress(Exception):
+                await client.connection_pool.release(conn)
 
     async def close(self) -> None:
+        """Stop sending (a call in flight is cancelled, its requests failed) and give the client back."""
+        sender = self._sender
+        if sender is not None and not sender.done() and sender.get_loop() is asyncio.get_running_loop():
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        queued, self._queue = list(self._queue.values()), {}
+        for counter in queued:
+            counter.fail(ConnectionError(f"the rate-limit store at {self.url} was closed"))
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
+            if self.settings.mode != "cluster":
+                await self._drop_connection(client)  # type: ignore[arg-type]  # one server
             # Closing a client whose server is gone: nothing left to release.
             with contextlib.suppress(Exception):
-                await client.aclose()
-
-
-def _decision(reply: list[Any], i: int, rate: Rate, algorithm: str) -> Decision:
-    """The decision for the ``i``-th key of a script's reply."""
-    if algorithm == "token-bucket":
-        allowed, remaining, retry_ms, reset_ms = reply[4 * i: 4 * i + 4]
-        return Decision(bool(allowed), int(remaining), int(reset_ms) / 1000, int(retry_ms) / 1000)
-    count, reset = int(reply[2 * i]), max(int(reply[2 * i + 1]), 0) / 1000
-    if count <= rate.limit:
-        return Decision(True, rate.limit - count, reset, 0.0)
-    return Decision(False, 0, reset, reset)
+                await release_client(self.settings)
 
 
 def retry_seconds(value: float) -> int:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
 import redis
-from areion_redis import RedisSettings, check, get_client, hash_tag, scan_prefix
+from areion_redis import RedisSettings, check, get_client, hash_tag, ready, scan_prefix
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -129,3 +130,52 @@ async def test_resp3_on_a_cluster(redis_cluster: RedisCluster) -> None:
     assert [await client.get(key) for key in keys] == [key.encode() for key in keys]
     node = client.get_node_from_key(keys[0])
     assert int((await client.client_info(target_nodes=node))["resp"]) == 3
+
+
+def slot_discoveries(cluster: RedisCluster) -> int:
+    """How many times any client asked a node for the slot map (CLUSTER SLOTS or SHARDS)."""
+    total = 0
+    for port in cluster.ports:
+        with redis.Redis(port=port) as node:
+            stats = node.info("commandstats")
+        asked = ("cmdstat_cluster|slots", "cmdstat_cluster|shards")
+        total += sum(int(v["calls"]) for k, v in stats.items() if k in asked)
+    return total
+
+
+async def test_ready_discovers_the_slots_once_for_a_burst_of_first_commands(redis_cluster: RedisCluster) -> None:
+    settings = dataclasses.replace(settings_for(redis_cluster), socket_timeout=1.5)  # a new client of its own
+    client = get_client(settings)
+    assert isinstance(client, AsyncRedisCluster)
+    before = slot_discoveries(redis_cluster)
+
+    async def first_command(i: int) -> bytes | None:
+        ready_client = await ready(client)
+        key = f"areion-cluster:ready:{i}"
+        await ready_client.set(key, str(i), px=60_000)
+        return await ready_client.get(key)  # type: ignore[no-any-return]
+
+    values = await asyncio.gather(*(first_command(i) for i in range(60)))
+    assert values == [str(i).encode() for i in range(60)]  # every first command answered
+    assert slot_discoveries(redis_cluster) == before + 1  # one discovery for the whole burst
+    assert await ready(client) is client  # and none afterwards
+    assert slot_discoveries(redis_cluster) == before + 1
+
+
+async def test_ready_raises_for_an_unreachable_cluster_and_tries_again_next_time() -> None:
+    from tests._redis import free_port
+
+    settings = RedisSettings.from_config(
+        {"mode": "cluster", "nodes": [f"127.0.0.1:{free_port()}"], "connect_timeout": 0.2, "socket_timeout": 0.2,
+         "retries": 0}, "redis")
+    client = get_client(settings)
+    outcomes = await asyncio.gather(*(ready(client) for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(o, (RedisClusterException, RedisError, OSError)) for o in outcomes), outcomes
+    with pytest.raises((RedisClusterException, RedisError, OSError)):  # not a remembered failure: a new try
+        await ready(client)
+
+
+async def test_ready_returns_a_standalone_client_as_it_is(redis_url: str) -> None:
+    client = get_client(RedisSettings.from_url(redis_url))
+    assert await ready(client) is client
+    assert await client.ping() is True

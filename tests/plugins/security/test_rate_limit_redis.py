@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -164,3 +165,75 @@ def test_scripts_are_loaded_again_after_a_script_flush(redis_url: str) -> None:
         return [first.remaining == 4, second.remaining == 3, bucket.allowed]
 
     assert asyncio.run(run()) == [True, True, True]
+
+
+def test_a_scope_with_braces_keeps_one_hash_tag(redis_url: str) -> None:
+    store = RedisStore(redis_url, "t:rl", 2.0)
+    # A route template's braces would end the tag early (and "{}" is no tag): they are escaped.
+    assert store.key("/users/{id}", "c") == "t:rl:{/users/%7Bid%7D}:c"
+    assert store.key("", "c") == "t:rl:{%}:c"
+    assert store.key("%", "c") == "t:rl:{%25}:c"
+
+    async def run() -> list[bool]:
+        try:
+            hits = await asyncio.gather(*(store.hit("/users/{id}", "c", Rate(2, 60), "fixed-window") for _ in range(3)))
+        finally:
+            await store.close()
+        return [d.allowed for d in hits]
+
+    assert asyncio.run(run()) == [True, True, False]
+    assert redis.Redis.from_url(redis_url).get("t:rl:{/users/%7Bid%7D}:c") == b"3"
+
+
+@pytest.mark.parametrize("prefix", ["a{b", "a}b"])
+def test_a_prefix_with_braces_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="without braces"):
+        RedisStore("redis://127.0.0.1:6379/0", prefix, 1.0)
+
+
+def test_hits_queued_behind_a_call_in_flight_go_together_in_the_next_call(redis_url: str) -> None:
+    store = RedisStore(redis_url, "t:rl", 2.0)
+    stats = redis.Redis.from_url(redis_url)
+
+    def script_calls() -> int:
+        found = stats.info("commandstats")
+        return sum(int(v["calls"]) for k, v in found.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+    async def run() -> list[bool]:
+        try:
+            await store.hit("warm", "c", Rate(5, 60), "fixed-window")  # connected, script loaded
+            before = script_calls()
+            first = store.hit("q", "a", Rate(50, 60), "fixed-window")  # sent alone, next turn
+            await asyncio.sleep(0)
+            # Joined while the first call is in flight (or about to be): one more call for all of them.
+            rest = [store.hit("q", k, Rate(50, 60), "fixed-window") for k in ("a", "b", "a", "c") * 10]
+            decisions = await asyncio.gather(first, *rest)
+            assert script_calls() - before <= 2
+        finally:
+            await store.close()
+        return [d.allowed for d in decisions]
+
+    assert asyncio.run(run()) == [True] * 41
+    counts = [stats.get(f"t:rl:{{q}}:{k}") for k in "abc"]
+    assert counts == [b"21", b"10", b"10"]
+
+
+def test_closing_with_hits_waiting_fails_them_instead_of_leaving_them_pending(own_redis: RedisServer) -> None:
+    store = RedisStore(own_redis.url, "t:rl", 5.0)
+    assert own_redis.proc is not None
+
+    async def run() -> list[object]:
+        await store.hit("s", "c", Rate(5, 60), "fixed-window")  # connected, script loaded
+        os.kill(own_redis.proc.pid, signal.SIGSTOP)  # the next call stays in flight
+        try:
+            in_flight = [store.hit("s", "c", Rate(5, 60), "fixed-window") for _ in range(3)]
+            await asyncio.sleep(0.1)
+            queued = store.hit("s", "d", Rate(5, 60), "fixed-window")  # behind the call in flight
+            await asyncio.wait_for(store.close(), 2)  # not the 5 s store timeout
+            return list(await asyncio.gather(*in_flight, queued, return_exceptions=True))
+        finally:
+            os.kill(own_redis.proc.pid, signal.SIGCONT)
+
+    outcomes = asyncio.run(run())
+    assert len(outcomes) == 4
+    assert all(isinstance(o, ConnectionError) and "was closed" in str(o) for o in outcomes), outcomes

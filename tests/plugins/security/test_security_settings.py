@@ -27,6 +27,27 @@ def test_a_present_table_switches_its_feature_on_with_defaults() -> None:
     assert settings.csrf is not None
 
 
+@pytest.mark.parametrize(("value", "mode", "describe"), [
+    ("redis+sentinel://s1:26379,s2:26380/mymaster/2", "sentinel", "redis+sentinel://s1:26379,s2:26380/mymaster/2"),
+    ("redis+cluster://n1:7000,n2:7001", "cluster", "redis+cluster://n1:7000,n2:7001"),
+    ({"mode": "sentinel", "sentinels": ["s1", "s2:26380"], "service": "svc", "password": "secret"}, "sentinel",
+     "redis+sentinel://s1:26379,s2:26380/svc/0"),
+    ({"mode": "cluster", "nodes": ["n1:7000"]}, "cluster", "redis+cluster://n1:7000"),
+    ({"url": "rediss://cache:6380/1", "socket_timeout": 2}, "standalone", "rediss://cache:6380/1"),
+])
+@pytest.mark.parametrize("key", ["redis", "url"])
+def test_the_redis_store_takes_every_form_of_areion_redis(value: Any, mode: str, describe: str, key: str) -> None:
+    settings = SecuritySettings.from_section({"rate_limit": {"store": "redis", key: value}}).rate_limit
+    assert settings is not None
+    assert settings.redis.mode == mode
+    assert settings.redis.describe() == describe  # and no password shown
+
+
+def test_the_redis_store_defaults_to_the_local_redis() -> None:
+    settings = SecuritySettings.from_section({"rate_limit": {"store": "redis"}}).rate_limit
+    assert settings is not None and settings.redis.describe() == "redis://localhost:6379/0"
+
+
 def test_enabled_false_switches_a_feature_off() -> None:
     settings = SecuritySettings.from_section({"cors": {"enabled": False, "origins": ["https://a.example"]}})
     assert settings.cors is None
@@ -46,6 +67,13 @@ def test_enabled_false_switches_a_feature_off() -> None:
     ({"hosts": {"allowed": []}}, "plugins.security.hosts.allowed", "at least one host"),
     ({"hosts": {"allowed": ["exa mple.com"]}}, "plugins.security.hosts.allowed", "host names"),
     ({"rate_limit": {"store": "memcached"}}, "plugins.security.rate_limit.store", "memory, redis"),
+    ({"rate_limit": {"redis": "redis://a:1/0", "url": "redis://b:2/0"}}, "plugins.security.rate_limit.url",
+     "an alias), not both"),
+    ({"rate_limit": {"redis": "memcached://x"}}, "plugins.security.rate_limit.redis", ""),
+    ({"rate_limit": {"redis": {"mode": "sentinel", "sentinels": ["s1:26379"]}}},
+     "plugins.security.rate_limit.redis.service", ""),
+    ({"rate_limit": {"url": {"mode": "cluster", "nodes": "n1"}}}, "plugins.security.rate_limit.url.nodes", ""),
+    ({"rate_limit": {"prefix": "rl:{x}"}}, "plugins.security.rate_limit.prefix", "without braces"),
     ({"rate_limit": {"algorithm": "leaky"}}, "plugins.security.rate_limit.algorithm", "fixed-window"),
     ({"rate_limit": {"default": "lots"}}, "plugins.security.rate_limit.default", "a rate such as"),
     ({"rate_limit": {"fail": "maybe"}}, "plugins.security.rate_limit.fail", "open, closed"),

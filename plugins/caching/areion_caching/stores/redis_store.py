@@ -19,7 +19,15 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from areion_redis import RedisSettings, acquire_client, escape_glob, hash_tag, release_client, scan_prefix
+from areion_redis import (
+    RedisSettings,
+    acquire_client,
+    escape_glob,
+    hash_tag,
+    ready,
+    release_client,
+    scan_prefix,
+)
 
 from areion_core import ConfigError
 from areion_core.plugin_api import expand_env
@@ -123,8 +131,6 @@ class RedisStore(CacheStore):
         self._tags = hash_tag(namespace)
         self._client: Redis | RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # A cluster client discovers its slots on first use; see _enter.
-        self._discovered: asyncio.Future[None] | None = None
         self.local: LocalTier | None = None
         if local_cache:
             self.local = LocalTier(self.settings, local_cache_max_entries, max_bytes=local_cache_max_bytes,
@@ -145,36 +151,14 @@ class RedisStore(CacheStore):
             _load_failures()
             client = self._client = acquire_client(self.settings)
             self._loop = loop
-            self._discovered = None
             if self.local is not None:
                 self.local.start(client, self.key_of)
         return self._client
 
     async def _enter(self) -> Redis | RedisCluster:
-        """The client, its cluster slots discovered once.
-
-        redis-py 8.1's asyncio cluster client discovers the slots on its first command; many
-        first commands at once (the first burst of requests) each start a discovery, which
-        replaces the nodes under the others' connections ("Connection closed", a cascade of
-        reconnections). So the first caller discovers, and the others wait for it.
-        """
-        client = self._redis()
-        if self.settings.mode != "cluster":
-            return client
-        discovered = self._discovered
-        if discovered is None:
-            discovered = self._discovered = asyncio.get_running_loop().create_future()
-            try:
-                await client.initialize()
-            except BaseException as exc:
-                self._discovered = None
-                discovered.set_exception(exc)
-                discovered.exception()  # retrieved: the next caller tries again
-                raise
-            discovered.set_result(None)
-        elif not discovered.done():
-            await asyncio.shield(discovered)
-        return client
+        """The client, its cluster slots discovered once (``areion_redis.ready``: the first burst
+        of requests must not start one discovery each)."""
+        return await ready(self._redis())
 
     def _k(self, key: str) -> str:
         return f"{self.namespace}:k:{key}"
