@@ -118,8 +118,11 @@ class WebSocketConnection:
         proto = self._proto
         assert proto is not None
         proto.receive_data(data)
+        # The state is read once per read, and again only where this loop can change it (a
+        # failure): frames the protocol parsed after a close or a failure are not delivered.
+        state = proto.state
         for frame in proto.events_received():
-            if proto.state is not _OPEN:
+            if state is not _OPEN:
                 continue
             opcode = frame.opcode  # type: ignore[union-attr]  # after the handshake: frames only
             if frame.fin and opcode is _TEXT:  # type: ignore[union-attr]
@@ -129,14 +132,16 @@ class WebSocketConnection:
                     text = str(frame.data, "utf-8")  # type: ignore[union-attr]
                 except UnicodeDecodeError:
                     proto.fail(INVALID_DATA, "invalid UTF-8 in a text message")
+                    state = proto.state
                     continue
                 self._deliver(text)
             else:
                 self._frame(proto, frame)  # type: ignore[arg-type]
+                state = proto.state
         writes = proto.data_to_send()  # pongs, the close reply, a failure's close frame
         if writes:
             self._send_out(writes)
-        if proto.state is not _OPEN and self._closed is None:
+        if state is not _OPEN and self._closed is None:
             self._set_closed(*self._close_status(proto))
 
     def _frame(self, proto: ServerProtocol, frame: Frame) -> None:
