@@ -15,6 +15,7 @@ The handler authenticates before it accepts: ``ws.headers``, ``ws.cookies`` and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -111,9 +112,10 @@ class WebSocket:
             raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
         await self._session.accept(subprotocol, headers)
 
-    async def receive(self) -> str | bytes:
+    # receive/send hand back the session's own awaitable (no coroutine of ours per message).
+    def receive(self) -> Awaitable[str | bytes]:
         """The next message; ``WebSocketDisconnect`` once the connection is closed."""
-        return await self._session.receive()
+        return self._session.receive()
 
     async def receive_text(self) -> str:
         message = await self._session.receive()
@@ -138,12 +140,12 @@ class WebSocket:
             await self.close(INVALID_DATA, "invalid JSON")
             raise WebSocketDisconnect(INVALID_DATA, "invalid JSON") from None
 
-    async def send(self, message: str | bytes) -> None:
+    def send(self, message: str | bytes) -> Awaitable[None]:
         """Send ``message``: a text message for ``str``, a binary one for ``bytes``."""
-        await self._session.send(message)
+        return self._session.send(message)
 
-    async def send_text(self, text: str) -> None:
-        await self._session.send(text)
+    def send_text(self, text: str) -> Awaitable[None]:
+        return self._session.send(text)
 
     async def send_bytes(self, data: bytes) -> None:
         await self._session.send(bytes(data))
@@ -234,8 +236,15 @@ def websocket_endpoint(
         session: WebSocketSession = (asgi_session(request) if asgi_session is not None
                                      else protocol.session(request, ConnectionSwitch(conn)))
         error: BaseException | None = None
+        # The handler runs as a task of its own: every message wakes it through its own few
+        # frames, not through the request's whole chain (the connection's driver, dispatch,
+        # middleware, this endpoint). Cancelling the request cancels it.
+        task = asyncio.ensure_future(handler(WebSocket(request, session), **params))
         try:
-            await handler(WebSocket(request, session), **params)
+            await task
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
         except WebSocketDisconnect:
             pass
         except Exception as exc:

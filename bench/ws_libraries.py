@@ -8,6 +8,13 @@ feeds bytes to the library and writes back what it says), pinned to one CPU, whi
 
 Prints messages per second and latency per library. The result is in
 plugins/realtime/README.md ("Why websockets' protocol layer").
+
+Messages per second depend on how busy the machine is; instructions do not.
+``--instructions`` counts, under callgrind (valgrind must be installed), what one 1 KB text
+message costs each library alone, in process, received (parsed, unmasked, its event) and
+sent (serialized):
+
+    .venv/bin/python bench/ws_libraries.py --instructions
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -82,6 +90,55 @@ class WsprotoEcho(asyncio.Protocol):
             self.transport.write(out)  # type: ignore[attr-defined]
 
 
+MESSAGE = b"a" * 1024
+#: Masked with a fixed key, as a client sends it.
+MASKED = b"\x81\xfe\x04\x00" + b"\x01\x02\x03\x04" + bytes(
+    byte ^ (1, 2, 3, 4)[i % 4] for i, byte in enumerate(MESSAGE)
+)
+
+
+def loop(library: str, part: str, count: int) -> None:
+    """``count`` messages through ``library``'s server side, received or sent, nothing else."""
+    if library == "websockets":
+        from websockets.protocol import State
+        from websockets.server import ServerProtocol
+
+        proto = ServerProtocol(state=State.OPEN, max_size=2**20)
+        for _ in range(count):
+            if part == "receive":
+                proto.receive_data(MASKED)
+                proto.events_received()
+            else:
+                proto.send_text(MESSAGE)
+                proto.data_to_send()
+    else:
+        from wsproto.connection import Connection, ConnectionType
+        from wsproto.events import TextMessage
+
+        conn = Connection(ConnectionType.SERVER)
+        text = MESSAGE.decode()
+        for _ in range(count):
+            if part == "receive":
+                conn.receive_data(MASKED)
+                list(conn.events())
+            else:
+                conn.send(TextMessage(data=text))
+
+
+def instructions(library: str, part: str) -> float:
+    """Instructions per message: two runs under callgrind, the difference over the extra ones."""
+    totals = []
+    for count in (2_000, 12_000):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "callgrind.out"
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                            __file__, "--loop", library, part, str(count)],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            text = out.read_text(errors="replace")
+        totals.append(int(next(line.split()[1] for line in text.splitlines() if line.startswith("totals:"))))
+    return (totals[1] - totals[0]) / 10_000
+
+
 def serve(library: str, port: int) -> None:
     import uvloop
 
@@ -128,9 +185,21 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="A, B, A, B, ...: drift hits both alike")
     parser.add_argument("--serve", choices=LIBRARIES)
     parser.add_argument("--port", type=int)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per message (callgrind) instead of timing the echo")
+    parser.add_argument("--loop", nargs=3, metavar=("LIBRARY", "PART", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
+        return 0
+    if args.loop:
+        loop(args.loop[0], args.loop[1], int(args.loop[2]))
+        return 0
+    if args.instructions:
+        print("instructions per 1 KB text message, the library alone (callgrind)")
+        for library in LIBRARIES:
+            received, sent = instructions(library, "receive"), instructions(library, "send")
+            print(f"{library:11} receive {received:9,.0f}   send {sent:9,.0f}   both {received + sent:9,.0f}")
         return 0
     print(f"echo, {args.connections} connections, 1 KB text messages, {args.duration:g} s per run, "
           f"{args.rounds} rounds, server on CPU 1, load on CPU 0 ({os.cpu_count()} CPUs, "

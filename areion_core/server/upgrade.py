@@ -85,10 +85,15 @@ def switch_protocol(conn: SwitchableConnection, head: bytes) -> UpgradedStream:
 class UpgradedStream:
     """The bytes of an upgraded connection, both ways (``areion_core.types.ByteStream``)."""
 
-    __slots__ = ("_eof", "_on_data", "_on_eof", "_pending", "conn", "on_shutdown")
+    __slots__ = ("_eof", "_on_data", "_on_eof", "_pending", "conn", "on_shutdown", "write")
+
+    #: Queue bytes for the client: the connection's own ``write``, bound here so that the
+    #: protocol's every frame costs no call of ours in between.
+    write: Callable[[bytes], None]
 
     def __init__(self, conn: SwitchableConnection, leftover: bytes) -> None:
         self.conn = conn
+        self.write = conn.write
         self._pending = bytearray(leftover)
         self._eof = False
         self._on_data: Callable[[bytes], None] | None = None
@@ -159,10 +164,6 @@ class UpgradedStream:
     def write_blocked(self) -> bool:
         """True while the client is not taking what was written (``drain`` would wait)."""
         return self.conn.flow.write_paused
-
-    def write(self, data: bytes) -> None:
-        """Queue bytes for the client."""
-        self.conn.write(data)
 
     async def drain(self) -> None:
         """Wait while the client is not taking what was written (the transport's buffer is full)."""

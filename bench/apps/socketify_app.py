@@ -36,6 +36,14 @@ def ws_echo(ws: object, message: object, opcode: object) -> None:
     ws.send(message, opcode)  # type: ignore[attr-defined]
 
 
+def upgrade_required(res: Response, req: Request) -> None:
+    """A plain GET on a WebSocket route (uWebSockets' ``ws`` route yields it): 426, as the other
+    apps answer, rather than uWebSockets' default of closing the connection with no answer
+    (which the bench's readiness probe, a plain GET of the scenario's path, took for a dead
+    server)."""
+    res.write_status(426).write_header("Upgrade", "websocket").end("WebSocket only")
+
+
 def make_app() -> App:
     app = App()
     app.get("/json", json_handler)
@@ -55,6 +63,8 @@ def make_app() -> App:
         "open": lambda ws: ws.subscribe("room"),
         "message": lambda ws, message, opcode: app.publish("room", message, opcode),
     })
+    app.get("/ws/echo", upgrade_required)
+    app.get("/ws/rooms/bench", upgrade_required)
     app.static("/static", os.environ["AREION_BENCH_STATIC"])
     return app
 

@@ -17,7 +17,7 @@ import asyncio
 import codecs
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers
@@ -48,8 +48,8 @@ class WebSocketConnection:
 
     __slots__ = (
         "_closed", "_decoder", "_done", "_hub", "_incoming", "_parts", "_paused", "_ping_payload",
-        "_ping_timer", "_pong_timer", "_proto", "_refused", "_stream", "_switch", "_text", "_waiter",
-        "accepted", "loop", "request", "route",
+        "_ping_timer", "_pong_timer", "_proto", "_queue_limit", "_refused", "_stream", "_switch",
+        "_telemetry", "_text", "_waiter", "_write", "accepted", "loop", "request", "route",
     )
 
     def __init__(self, hub: RealtimeProtocol, request: HttpRequest, switch: ProtocolSwitch) -> None:
@@ -65,6 +65,10 @@ class WebSocketConnection:
         self._proto: ServerProtocol | None = None
         self._stream: ByteStream | None = None
         self._incoming: deque[str | bytes] = deque()
+        #: Read once: every message consults them (the settings do not change while serving).
+        self._queue_limit = hub.settings.receive_queue
+        self._telemetry = hub.app.telemetry
+        self._write: Callable[[bytes], None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         #: (code, reason) once no more messages can arrive.
         self._closed: tuple[int, str] | None = None
@@ -100,7 +104,7 @@ class WebSocketConnection:
         proto.extensions = handshake.extensions
         extra = [(k, v) for k, v in response.headers.raw_items() if k.lower() not in ("date", "server")]
         stream = self._switch.switch([*extra, *headers])
-        self._proto, self._stream = proto, stream
+        self._proto, self._stream, self._write = proto, stream, stream.write
         self.accepted = True
         hub.app.telemetry.inc(StandardMetrics.websockets_open, route=self.route)
         stream.on_shutdown = self.server_shutdown
@@ -109,14 +113,35 @@ class WebSocketConnection:
 
     # --- incoming bytes (in the transport's callback) ----------------------------------------
     def _data_received(self, data: bytes) -> None:
+        # Every read goes to the protocol whole, and every message it completes is queued
+        # before the handler is woken (once: ``_deliver`` resolves one waiter).
         proto = self._proto
         assert proto is not None
         proto.receive_data(data)
+        # The state is read once per read, and again only where this loop can change it (a
+        # failure): frames the protocol parsed after a close or a failure are not delivered.
+        state = proto.state
         for frame in proto.events_received():
-            if proto.state is _OPEN:
-                self._frame(proto, frame)  # type: ignore[arg-type]  # after the handshake: frames only
-        self._flush()
-        if proto.state is not _OPEN and self._closed is None:
+            if state is not _OPEN:
+                continue
+            opcode = frame.opcode  # type: ignore[union-attr]  # after the handshake: frames only
+            if frame.fin and opcode is _TEXT:  # type: ignore[union-attr]
+                # The common case, a whole text message in one frame: websockets has unmasked
+                # it into ``bytes``; the decode is the UTF-8 check (1007 when it fails).
+                try:
+                    text = str(frame.data, "utf-8")  # type: ignore[union-attr]
+                except UnicodeDecodeError:
+                    proto.fail(INVALID_DATA, "invalid UTF-8 in a text message")
+                    state = proto.state
+                    continue
+                self._deliver(text)
+            else:
+                self._frame(proto, frame)  # type: ignore[arg-type]
+                state = proto.state
+        writes = proto.data_to_send()  # pongs, the close reply, a failure's close frame
+        if writes:
+            self._send_out(writes)
+        if state is not _OPEN and self._closed is None:
             self._set_closed(*self._close_status(proto))
 
     def _frame(self, proto: ServerProtocol, frame: Frame) -> None:
@@ -164,16 +189,18 @@ class WebSocketConnection:
     def _deliver(self, message: str | bytes) -> None:
         incoming = self._incoming
         incoming.append(message)
-        telemetry = self._hub.app.telemetry
+        telemetry = self._telemetry
         if telemetry.enabled:  # a recorder is installed (the null one costs nothing to skip)
             telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="in")
-        if len(incoming) >= self._hub.settings.receive_queue:
+        if len(incoming) >= self._queue_limit:
             # The handler is behind: the client waits (TCP back-pressure). Every time, not once:
             # the connection resumes reading by itself when its own writes drain.
             self._paused = True
             assert self._stream is not None
             self._stream.pause_reading()
-        self._wake()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _eof_received(self) -> None:
         proto = self._proto
@@ -204,11 +231,16 @@ class WebSocketConnection:
 
     def _flush(self) -> None:
         """Write what the protocol has to send; its end-of-stream mark closes the connection."""
-        proto, stream = self._proto, self._stream
-        assert proto is not None and stream is not None
-        for data in proto.data_to_send():
+        proto = self._proto
+        assert proto is not None
+        self._send_out(proto.data_to_send())
+
+    def _send_out(self, writes: list[bytes]) -> None:
+        write, stream = self._write, self._stream
+        assert write is not None and stream is not None
+        for data in writes:
             if data:
-                stream.write(data)
+                write(data)
             else:
                 stream.close()  # the server closes the TCP connection first (RFC 6455 §7.1.1)
 
@@ -226,15 +258,15 @@ class WebSocketConnection:
             finally:
                 self._waiter = None
         message = incoming.popleft()
-        if self._paused and len(incoming) <= self._hub.settings.receive_queue // 2:
+        if self._paused and len(incoming) <= self._queue_limit // 2:
             self._paused = False
             assert self._stream is not None
             self._stream.resume_reading()
         return message
 
     async def send(self, message: str | bytes) -> None:
-        proto, stream = self._proto, self._stream
-        if proto is None or stream is None:
+        proto, stream, write = self._proto, self._stream, self._write
+        if proto is None or stream is None or write is None:
             raise RuntimeError("send() before accept()")
         if proto.state is not _OPEN:
             raise WebSocketDisconnect(*(self._closed or (1006, "connection closed")))
@@ -242,8 +274,14 @@ class WebSocketConnection:
             proto.send_text(message.encode())
         else:
             proto.send_binary(message)
-        self._flush()
-        telemetry = self._hub.app.telemetry
+        # Straight to the connection's write (the transport sends at once when its buffer is
+        # empty), no call in between.
+        for data in proto.data_to_send():
+            if data:
+                write(data)
+            else:
+                stream.close()
+        telemetry = self._telemetry
         if telemetry.enabled:
             telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="out")
         if stream.write_blocked:

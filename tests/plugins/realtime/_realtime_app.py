@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +23,9 @@ from areion_core import (
 from areion_core.runner import AreionServer
 from areion_core.testing import LiveServer
 
+#: Set by the ``require_token`` middleware: the handler (its own task) must still see it.
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("CALLER", default="nobody")
+
 #: What the flood handler saw: the close code its send() ended with.
 OUTCOMES: dict[str, object] = {}
 
@@ -32,6 +36,7 @@ def require_token(handler: Callable[..., Any]) -> Callable[..., Any]:
     async def checked(request: Any, **params: Any) -> Any:
         if request.headers.get("authorization") != "Bearer good":
             raise UnauthorizedError("no token")
+        CALLER.set("token holder")
         return await handler(request, **params)
 
     return checked
@@ -92,6 +97,11 @@ def make_router() -> Router:
     async def secure_echo(ws: WebSocket) -> None:
         await ws.accept()
         await ws.send_text(await ws.receive_text())
+
+    @secure.websocket("/whoami")
+    async def secure_whoami(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text(CALLER.get())
 
     @router.get("/events/:channel")
     async def events(request: HttpRequest, channel: str) -> StreamingResponse:

@@ -81,6 +81,13 @@ def test_group_middleware_sees_the_handshake(live_ws: Live) -> None:
         assert ws.recv(5) == "in"
 
 
+def test_the_handler_sees_the_context_its_middleware_set(live_ws: Live) -> None:
+    # The handler runs as a task of its own: it starts with a copy of the request's context.
+    live = live_ws()
+    with connect(ws_url(live, "/secure/whoami"), additional_headers={"Authorization": "Bearer good"}) as ws:
+        assert ws.recv(5) == "token holder"
+
+
 def test_subprotocol_negotiation(live_ws: Live) -> None:
     live = live_ws()
     with connect(ws_url(live, "/ws/chat"), subprotocols=["chat.v1", "chat.v2"]) as ws:
