@@ -39,7 +39,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from areion_redis import RedisSettings, acquire_client, escape_glob, release_client
+from areion_redis import RedisSettings, acquire_client, escape_glob, ready, release_client
 from redis.exceptions import (
     ClusterDownError,
     ReadOnlyError,
@@ -94,7 +94,6 @@ class RedisBackend:
         self._prefix = prefix
         self._pattern = escape_glob(prefix) + "*"
         self._client: Redis | RedisCluster | None = None
-        self._discovered: asyncio.Future[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._deliver: Callable[[ChannelMessage], None] | None = None
         #: Channels with subscribers in this process -> the newest id of their stream when the
@@ -174,38 +173,16 @@ class RedisBackend:
                 await listener
         if self._client is not None:
             self._client = None
-            self._discovered = None
             await release_client(self.settings)
 
     # --- the client ---------------------------------------------------------------------------
     async def _ready(self) -> Redis | RedisCluster:
-        """The client, a Cluster's slots discovered once.
-
-        redis-py 8.1's asyncio cluster client discovers the slots on its first command; many
-        first commands at once (a burst of publishes) each start a discovery, which replaces
-        the nodes under the others' connections. So the first caller discovers, the others
-        wait for it.
-        """
-        # TODO: areion_redis.ready after merge (the same logic, shared by every plugin).
+        """The client, a Cluster's slots discovered once (``areion_redis.ready``: a burst of
+        first publishes must not start one discovery each)."""
         client = self._client
         if client is None:
             raise RedisConnectionError("the channel backend is closed")
-        if self.settings.mode != "cluster":
-            return client
-        discovered = self._discovered
-        if discovered is None:
-            discovered = self._discovered = asyncio.get_running_loop().create_future()
-            try:
-                await client.initialize()
-            except BaseException as exc:
-                self._discovered = None
-                discovered.set_exception(exc)
-                discovered.exception()  # retrieved: the next caller tries again
-                raise
-            discovered.set_result(None)
-        elif not discovered.done():
-            await asyncio.shield(discovered)
-        return client
+        return await ready(client)
 
     def _unavailable(self, exc: BaseException, what: str) -> ChannelUnavailable:
         if isinstance(exc, _DOWN):
