@@ -94,7 +94,8 @@ def test_a_range_on_an_empty_file_is_416(server, site):
         assert r.status_code == 416, spec
         assert r.headers["content-range"] == "bytes */0"
         assert r.headers["content-type"] == "application/problem+json"
-        assert r.json()["status"] == 416 and spec in r.json()["detail"]
+        assert r.json()["status"] == 416 and r.json()["title"] == "Range Not Satisfiable"
+        assert spec in r.json()["detail"]
     whole = httpx.get(server.url + "/static/empty.txt")
     assert whole.status_code == 200 and whole.content == b"" and whole.headers["content-length"] == "0"
 
