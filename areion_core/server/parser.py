@@ -199,15 +199,9 @@ class RequestReader:
             self.state.loop.call_soon(self._feed_unparsed, rest)
 
     def _feed_raw(self, data: bytes | memoryview) -> bytes | memoryview:
-        """Hand the bytes of a streamed Content-Length body to its stream without llhttp, which
-        would copy each of them into a bytes object of its own (100 MiB copied per 100 MiB
-        upload); the first read's share of the body went through llhttp with the header
-        section. Returns what follows the body (a pipelined request), or ``b""``.
-
-        llhttp never sees these bytes, so when the body is complete the reader takes a fresh
-        parser for the next request; the declared length was checked against the limit before
-        the body began.
-        """
+        """Hand a streamed Content-Length body's bytes to its stream without llhttp (which copies
+        each into a bytes object of its own); at the end a fresh parser for the next request.
+        Returns what follows the body (a pipelined request), or ``b""``."""
         stream = self.stream
         assert stream is not None
         left = self._content_length - self._body_len
