@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
+from ._status import status_phrase
 from .headers import check_header
 
 
@@ -28,10 +28,7 @@ class HttpError(Exception):
         if status_code is not None:
             self.status_code = status_code
         if message is None:
-            try:
-                message = HTTPStatus(self.status_code).phrase
-            except ValueError:
-                message = "Error"
+            message = status_phrase(self.status_code) or "Error"
         self.message = message
         self.headers = dict(headers) if headers else {}
         if headers:

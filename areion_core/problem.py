@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
+from ._status import status_phrase
 from .exceptions import HttpError
 from .response import HttpResponse, create_error_response, dumps_json
 
-__all__ = ["PROBLEM_JSON", "http_error_response", "problem_response"]
+__all__ = ["PROBLEM_JSON", "http_error_response", "problem_response", "status_phrase"]
 
 #: The media type of a problem details object in JSON (RFC 9457 §6.1).
 PROBLEM_JSON = "application/problem+json"
@@ -53,10 +53,7 @@ def problem_response(
         raise ValueError(f"a problem response needs an error status (400-599), got {status!r}")
     body: dict[str, Any] = {"type": type}
     if title is None:
-        try:
-            title = HTTPStatus(status).phrase
-        except ValueError:
-            title = None  # an unregistered status has no phrase; the member is optional
+        title = status_phrase(status)  # an unregistered status has none; the member is optional
     if title is not None:
         body["title"] = title
     body["status"] = status

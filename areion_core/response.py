@@ -421,12 +421,9 @@ def create_error_response(
     client of Areion 1.x that reads ``body["error"]`` keeps working. A status outside
     400-599 (no problem status) keeps the 1.x body ``{"error": message}`` as JSON.
     """
-    from http import HTTPStatus
+    from ._status import status_phrase
 
-    try:
-        phrase: str | None = HTTPStatus(status_code).phrase
-    except ValueError:
-        phrase = None
+    phrase = status_phrase(status_code) if isinstance(status_code, int) else None
     if message is None:
         message = phrase or "Error"
     if not (isinstance(status_code, int) and 400 <= status_code <= 599):

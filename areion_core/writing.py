@@ -80,17 +80,17 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
             if not last.isdigit():
                 return None
             length = int(last)
-            if length == 0:
-                return False
+            if length == 0 or size == 0:
+                return False  # RFC 9110 §14.1.2: no suffix of an empty representation
             return max(0, size - length), size - 1
         if not first.isdigit() or (last and not last.isdigit()):
             return None
         start = int(first)
-        end = int(last) if last else size - 1
+        end = int(last) if last else max(start, size - 1)
     except ValueError:
         return None
     if start > end:
-        return None
+        return None  # an invalid range-spec (RFC 9110 §14.1.1): ignored
     if start >= size:
         return False
     return start, min(end, size - 1)
@@ -151,9 +151,9 @@ async def _send_file(request: HttpRequest, response: FileResponse) -> HttpRespon
         if if_range is None or if_range.strip() in validators:
             parsed = _parse_range(range_header, size)
             if parsed is False:
-                reply = HttpResponse(None, 416, headers={"content-range": f"bytes */{size}"})
-                conn.write(encode_head(reply, conn.head_prefix, keep_alive=conn.keep_alive, content_length=0))
-                return reply
+                return send_buffered(request, create_error_response(
+                    416, f"the range {range_header.strip()!r} is not satisfiable: the file has {size} bytes",
+                    headers={"content-range": f"bytes */{size}"}))
             if isinstance(parsed, tuple):
                 start, end = parsed
                 response.status_code = status = 206

@@ -210,8 +210,9 @@ def _left_out_and_caveats(
 def _interleaved_table(
     results: Results, scenario: Scenario, settings: RunSettings
 ) -> list[str]:
-    """One row per framework: each round's requests/s, the mean, and the mean against the
-    first framework measured (areion-bare)."""
+    """One row per framework: each round's requests/s (or body MiB/s), the mean, and the mean
+    against the first framework measured (areion-bare) — or, when peers take part (upload),
+    against the peer with the highest mean."""
     rows = results.for_scenario(scenario.name)
     measured = list(dict.fromkeys(m.framework.name for m in rows))
     names = [name for name in scenario.order if name in measured]
@@ -221,13 +222,7 @@ def _interleaved_table(
         lines += [scenario.notes, ""]
     lines += _scenario_setup(rows, settings)
     rounds = max(m.round for m in rows)
-    reference = names[0]
-    lines += [
-        "| Framework | Access log | "
-        + " | ".join(f"Round {i} req/s" for i in range(1, rounds + 1))
-        + f" | Mean req/s | × {reference} | p99 ms (mean) | Socket errors | HTTP ≥ 400 |",
-        "| --- | --- | " + " | ".join(["---:"] * (rounds + 5)) + " |",
-    ]
+    scale, unit, digits = (scenario.body_mib, "MiB/s", 1) if scenario.body_rate else (1.0, "req/s", 0)
     means: dict[str, float] = {}
     for name in names:
         mine = results.rounds(name, scenario.name)
@@ -236,19 +231,35 @@ def _interleaved_table(
         means[name] = (
             sum(m.rps for m in answered) / len(answered) if len(answered) == len(mine) else 0.0
         )
+    peers = [m.framework.name for m in rows if m.framework.kind is Kind.PEER]
+    reference = max(peers, key=lambda name: means[name]) if peers else names[0]
+    label = f"× fastest peer ({reference})" if peers else f"× {reference}"
+    lines += [
+        "| Framework | Access log | "
+        + " | ".join(f"Round {i} {unit}" for i in range(1, rounds + 1))
+        + f" | Mean {unit} | {label} | p99 ms (mean) | Socket errors | HTTP ≥ 400 |",
+        "| --- | --- | " + " | ".join(["---:"] * (rounds + 5)) + " |",
+    ]
     for name in names:
         mine = results.rounds(name, scenario.name)
-        cells = [_cell_rps(m) for m in mine] + ["–"] * (rounds - len(mine))
+        cells = [
+            f"{m.rps * scale:,.{digits}f}" if m.ok else _cell_rps(m) for m in mine
+        ] + ["–"] * (rounds - len(mine))
         figures = [m.result for m in mine if m.ok and m.result is not None]
         mean = means[name]
-        ratio = f"{mean / means[reference]:.1%}" if mean and means[reference] else "–"
+        if not mean or not means[reference]:
+            ratio = "–"
+        elif peers:
+            ratio = f"{mean / means[reference]:.3f}×"
+        else:
+            ratio = f"{mean / means[reference]:.1%}"
         p99 = f"{sum(r.p99_ms for r in figures) / len(figures):.2f}" if figures else "–"
         errors = sum(r.socket_errors for r in figures)
         status = sum(r.http_errors for r in figures)
         logged = "on" if mine[0].framework.access_log else "–"
         lines.append(
             f"| {name} | {logged} | " + " | ".join(cells)
-            + f" | {mean:,.0f} | {ratio} | {p99} | {errors} | {status} |"
+            + f" | {mean * scale:,.{digits}f} | {ratio} | {p99} | {errors} | {status} |"
         )
     return [*lines, ""]
 

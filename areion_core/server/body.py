@@ -57,7 +57,7 @@ class StreamOwner(Protocol):
 class BodyStream:
     """One request's body, between the reader that feeds it and the handler that consumes it."""
 
-    __slots__ = ("_chunks", "_error", "_waiter", "abandoned", "buffered", "complete", "expect_continue",
+    __slots__ = ("_chunks", "_error", "_loop", "_waiter", "abandoned", "buffered", "complete", "expect_continue",
                  "length", "limit", "owner", "received", "started")
 
     def __init__(self, owner: StreamOwner, limit: int, length: int, expect_continue: bool) -> None:
@@ -78,6 +78,7 @@ class BodyStream:
         self._chunks: deque[bytes] = deque()
         self._error: BodyError | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the reader's side --------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -121,7 +122,10 @@ class BodyStream:
             if self.complete:
                 return b""
             self.owner.resume_body()
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            loop = self._loop
+            if loop is None:  # asyncio.get_running_loop() costs a getpid() per call on Python 3.11
+                loop = self._loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
             try:
                 await waiter
             finally:

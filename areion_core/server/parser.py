@@ -108,6 +108,7 @@ class RequestReader:
         "_limit",
         "_progress",
         "_progress_of",
+        "_raw",
         "_te",
         "_trailers_at",
         "_unparsed",
@@ -153,6 +154,8 @@ class RequestReader:
         self._limit = self.limits.max_body_bytes
         #: The body being handed to a handler as it arrives (see body.py), or None.
         self.stream: BodyStream | None = None
+        #: The streamed body has a Content-Length: its bytes skip llhttp (see _feed_raw).
+        self._raw = False
         #: After an Upgrade request (the last one read): the bytes that followed its head.
         self.upgrade_rest: bytes | None = None
         #: What is left of a large read, parsed on later turns of the loop.
@@ -168,8 +171,15 @@ class RequestReader:
         parsed a slice per turn of the loop, and not at all while ``max_pipelined`` requests
         wait or the client is not reading its responses; reading pauses meanwhile.
         """
-        if len(data) <= FEED_SLICE or self.stream is not None:
+        if self.stream is not None:
             # A streamed body is bounded by its stream's back-pressure, not by slicing.
+            if not self._raw:
+                self._parse(data)
+                return
+            data = self._feed_raw(data)
+            if not data:
+                return
+        if len(data) <= FEED_SLICE:
             self._parse(data)
             return
         view = memoryview(data)
@@ -181,12 +191,32 @@ class RequestReader:
         if self.stream is not None:
             # A streamed body began in the slice: the rest is its, bounded by its back-pressure.
             self._unparsed = b""
-            self._parse(rest)
+            self.feed(rest)
             if not self._unparsed and self.conn.can_read_more() and not self.body_waits_on_handler():
                 self.conn.flow.resume_reading()
         elif self.conn.idle:
             # No request will finish and carry on with the rest: take it up next turn.
             self.state.loop.call_soon(self._feed_unparsed, rest)
+
+    def _feed_raw(self, data: bytes | memoryview) -> bytes | memoryview:
+        """Hand a streamed Content-Length body's bytes to its stream without llhttp (which copies
+        each into a bytes object of its own); at the end a fresh parser for the next request.
+        Returns what follows the body (a pipelined request), or ``b""``."""
+        stream = self.stream
+        assert stream is not None
+        left = self._content_length - self._body_len
+        rest: bytes | memoryview = b""
+        if len(data) > left:
+            rest = data[left:]
+            data = data[:left]
+        self._body_len += len(data)
+        self.since = self.state.now
+        stream.feed(data if isinstance(data, bytes) else bytes(data))
+        if self._body_len == self._content_length:
+            self._raw = False
+            self.parser = httptools.HttpRequestParser(self)
+            self.on_message_complete()
+        return rest
 
     def has_unparsed(self) -> bool:
         return bool(self._unparsed)
@@ -395,6 +425,7 @@ class RequestReader:
         except Exception as exc:
             raise Reject(400, str(exc) or "bad request") from None
         self.stream = stream
+        self._raw = self._te is None
         self.conn.enqueue(request, parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:
@@ -412,6 +443,7 @@ class RequestReader:
         stream = self.stream
         if stream is not None:  # its request was queued when its headers were complete
             self.stream = None
+            self._raw = False
             stream.finish()
             self.phase = WAITING
             return

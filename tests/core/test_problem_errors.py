@@ -32,6 +32,14 @@ def _router() -> Router:
     async def bad(request):
         raise BadRequestError("the widget is upside down")
 
+    @r.put("/stream", max_body_bytes=1000)
+    async def stream(request):
+        return {"bytes": sum([len(chunk) async for chunk in request.stream()])}
+
+    @r.get("/items/{item_id}")
+    async def item(request, item_id: int):
+        return {"id": item_id}
+
     @r.get("/custom")
     async def custom(request):
         raise HttpError("slow down", 429, headers={"Retry-After": "3"})
@@ -145,3 +153,21 @@ async def test_asgi_413_is_a_problem():
     assert sent[0]["status"] == 413
     assert (b"content-type", b"application/problem+json") in sent[0]["headers"]
     assert json.loads(sent[1]["body"]) == _problem(413, "Content Too Large", "request body too large")
+
+
+def test_titles_are_rfc_9110_names_on_every_path(live):
+    """The server's early 413 and the handler-side ones (a chunked body crossing the route's limit,
+    an HttpError) share RFC 9110's phrases, whatever Python's http.HTTPStatus calls them (3.11 and
+    3.12 say "Request Entity Too Large", "Unprocessable Entity", "Requested Range Not Satisfiable")."""
+    from areion_core.problem import problem_response
+
+    srv = live(_router())
+    with httpx.Client(base_url=srv.url) as c:
+        crossed = c.put("/stream", content=iter([b"x" * 600, b"x" * 600]))  # chunked: crosses mid-body
+        assert crossed.status_code == 413 and crossed.json()["title"] == "Content Too Large"
+        invalid = c.get("/items/seven")
+        assert invalid.status_code == 422 and invalid.json()["title"] == "Unprocessable Content"
+    for status, title in ((413, "Content Too Large"), (414, "URI Too Long"), (416, "Range Not Satisfiable"),
+                          (422, "Unprocessable Content"), (404, "Not Found")):
+        assert json.loads(problem_response(status).body)["title"] == title
+        assert HttpError(status_code=status).message == title

@@ -69,6 +69,10 @@ def _router(events: dict[str, threading.Event], seen: dict[str, object]) -> Rout
             return {"bytes": sum([len(c) async for c in request.stream()])}
         return {"ignored": True}
 
+    @r.post("/ignore-big", max_body_bytes=MiB, stream_body=True)
+    async def ignore_big(request):
+        return {"ignored": True}
+
     @r.post("/twice")
     async def twice(request):
         first = [c async for c in request.stream()]
@@ -306,3 +310,32 @@ def test_a_client_gone_mid_body_ends_the_handler_read(live):
     assert done.wait(5)
     assert outcome["error"] == ("BadRequestError", 400)
     assert httpx.put(srv.url + "/wait", content=b"ok").status_code == 200  # the worker serves on
+
+
+def test_a_body_split_across_reads_then_pipelined_requests(server):
+    """A Content-Length body whose later reads skip llhttp (parser.py's _feed_raw): its end and
+    the requests pipelined after it in the same read are parsed by a fresh parser, in order."""
+    data = bytes(range(256)) * 4096  # 1 MiB: many reads after the first
+    with _connect(server.port) as sock:
+        sock.sendall(b"PUT /hash HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(data) + data[:10])
+        assert server.events["first_chunk"].wait(5)
+        follow = (b"PUT /hash HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+                  b"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"
+                  b"PUT /hash HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        sock.sendall(data[10:] + follow)
+        response = read_all(sock, timeout=10)
+    assert response.count(b"HTTP/1.1 200 OK") == 3 and response.count(b"HTTP/1.1 ") == 4
+    digests = [hashlib.sha256(body).hexdigest().encode() for body in (data, b"abc", b"ok")]
+    assert response.index(digests[0]) < response.index(digests[1]) < response.index(b"404 Not Found")
+    assert response.index(b"404 Not Found") < response.index(digests[2])
+
+
+def test_an_unread_body_arriving_later_is_dropped_and_the_connection_kept(server):
+    """The handler answers before the body comes; the body (under DRAIN_LIMIT) arrives in later
+    reads, which skip llhttp, is dropped, and the next request on the connection is answered."""
+    with _connect(server.port) as sock:
+        sock.sendall(b"POST /ignore-big HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n")
+        first = read_all(sock, until_close=False, expect=b"}")
+        sock.sendall(b"i" * 200000 + b"POST /ignore?read=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nabcde")
+        second = read_all(sock, until_close=False, expect=b"}", timeout=5)
+    assert b'"ignored":true' in first and status_of(second) == 200 and b'"bytes":5' in second

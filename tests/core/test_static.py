@@ -80,8 +80,24 @@ def test_range_requests(server):
     assert open_end.content == data[1000:]
     bad = httpx.get(server.url + "/static/blob.bin", headers={"Range": "bytes=5000-6000"})
     assert bad.status_code == 416 and bad.headers["content-range"] == "bytes */1024"
+    assert bad.headers["content-type"] == "application/problem+json" and bad.json()["status"] == 416
     stale = httpx.get(server.url + "/static/blob.bin", headers={"Range": "bytes=0-1", "If-Range": '"old"'})
     assert stale.status_code == 200 and stale.content == data
+
+
+def test_a_range_on_an_empty_file_is_416(server, site):
+    """An empty file has no satisfiable range, a suffix one included (RFC 9110 §14.1.2): 416 with
+    ``Content-Range: bytes */0`` and a problem body, never a 206 of ``bytes 0--1/0``."""
+    (site / "empty.txt").write_bytes(b"")
+    for spec in ("bytes=0-", "bytes=-5", "bytes=0-0"):
+        r = httpx.get(server.url + "/static/empty.txt", headers={"Range": spec})
+        assert r.status_code == 416, spec
+        assert r.headers["content-range"] == "bytes */0"
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["status"] == 416 and r.json()["title"] == "Range Not Satisfiable"
+        assert spec in r.json()["detail"]
+    whole = httpx.get(server.url + "/static/empty.txt")
+    assert whole.status_code == 200 and whole.content == b"" and whole.headers["content-length"] == "0"
 
 
 def test_head_on_a_file(server):

@@ -82,7 +82,7 @@ def client():
 
 def _problem_422(errors: list[dict[str, object]]) -> dict[str, object]:
     detail = f"the request has {len(errors)} invalid value{'' if len(errors) == 1 else 's'}"
-    return {"type": "about:blank", "title": "Unprocessable Entity", "status": 422,
+    return {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
             "detail": detail, "error": detail, "errors": errors}
 
 

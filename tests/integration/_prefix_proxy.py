@@ -4,7 +4,8 @@
 for anything outside ``/shop``, and forwards ``/shop/x`` to the upstream as ``/x`` — the
 deployment that the core's ``root_path = "/shop"`` describes. Headers and bodies are passed
 through untouched (``Content-Encoding`` included); only hop-by-hop headers are dropped and the
-body is re-framed with ``Content-Length``.
+body is re-framed with ``Content-Length``. With ``forwarded_prefix=True`` it also says the
+prefix in ``X-Forwarded-Prefix``, as Traefik and most ingress controllers can.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encodin
 class PrefixProxy:
     """Forward ``prefix``/... to ``upstream``/... on 127.0.0.1 and a free port (a context manager)."""
 
-    def __init__(self, prefix: str, upstream: str) -> None:
+    def __init__(self, prefix: str, upstream: str, *, forwarded_prefix: bool = False) -> None:
         self.prefix = prefix.rstrip("/")
+        #: Tell the upstream the prefix in ``X-Forwarded-Prefix`` (for an app that trusts this
+        #: proxy through ``forwarded_allow_ips``, instead of a configured ``root_path``).
+        self.forwarded_prefix = forwarded_prefix
         target = urlsplit(upstream)
         self._host, self._port = target.hostname or "127.0.0.1", target.port or 80
         proxy = self
@@ -63,6 +67,8 @@ class PrefixProxy:
         length = int(handler.headers.get("Content-Length") or 0)
         body: bytes | None = handler.rfile.read(length) if length else None
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP_BY_HOP}
+        if self.forwarded_prefix:
+            headers["X-Forwarded-Prefix"] = self.prefix
         conn = http.client.HTTPConnection(self._host, self._port, timeout=30)
         try:
             conn.request(handler.command, upstream_path, body=body, headers=headers)

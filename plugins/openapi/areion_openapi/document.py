@@ -13,10 +13,10 @@ import inspect
 import re
 import typing
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 from typing import Any, Protocol
 
 from areion_core import HttpResponse, PluginError
+from areion_core.problem import status_phrase
 
 from . import decorators as opt
 from .docstrings import Docstring, parse_docstring
@@ -402,9 +402,10 @@ def _class_text(cls: type) -> str | None:
 
 def _phrase(status: int | str) -> str:
     try:
-        return HTTPStatus(int(status)).phrase
+        code = int(status)
     except ValueError:
-        return "Response"
+        return "Response"  # "default", "4XX"
+    return status_phrase(code) or "Response"
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

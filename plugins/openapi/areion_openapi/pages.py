@@ -57,11 +57,15 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
+#: Rendered pages kept, one per (page, root path).
+_PAGES = 48
+
+
 class DocsSite:
     """Registers and answers the docs routes for one app."""
 
-    def __init__(self, settings: OpenAPISettings, document: Callable[[], tuple[bytes, str]],
-                 root_path: Callable[[], str]) -> None:
+    def __init__(self, settings: OpenAPISettings, document: Callable[[str | None], tuple[bytes, str]],
+                 root_path: Callable[[Any], str]) -> None:
         self.settings = settings
         self._document = document
         self._root_path = root_path
@@ -87,26 +91,30 @@ class DocsSite:
 
     # --- handlers ------------------------------------------------------------------------
     async def openapi_json(self, request: Any) -> HttpResponse:
-        body, etag = self._document()
+        body, etag = self._document(self._root_path(request))
         # no-cache, not no-store: clients revalidate with the ETag and get a 304.
         return HttpResponse(body, 200, "application/json", {
             "cache-control": "no-cache", "etag": etag, "access-control-allow-origin": "*"})
 
     async def swagger_page(self, request: Any) -> HttpResponse:
-        return self._page("swagger", _CSP_SWAGGER)
+        return self._page("swagger", _CSP_SWAGGER, request)
 
     async def redoc_page(self, request: Any) -> HttpResponse:
-        return self._page("redoc", _CSP_REDOC)
+        return self._page("redoc", _CSP_REDOC, request)
 
     async def oauth2_redirect_page(self, request: Any) -> HttpResponse:
-        return self._page("oauth2", _CSP_SWAGGER)
+        return self._page("oauth2", _CSP_SWAGGER, request)
 
     # --- rendering -----------------------------------------------------------------------
-    def _page(self, kind: str, csp: str) -> HttpResponse:
-        root = self._root_path()
+    def _page(self, kind: str, csp: str, request: Any) -> HttpResponse:
+        # Every link under the request's root path (a trusted proxy's X-Forwarded-Prefix, or
+        # the app's root_path): the page works behind a proxy that mounts the app under a prefix.
+        root = self._root_path(request)
         key = (kind, root)
         body = self._pages.get(key)
         if body is None:
+            if len(self._pages) >= _PAGES:
+                self._pages.clear()  # a bound: a proxy could send any number of prefixes
             body = self._pages[key] = self.render(kind, root).encode()
         headers = dict(PAGE_HEADERS)
         headers["content-security-policy"] = csp.format(connect=self._connect_sources())

@@ -34,8 +34,14 @@ class OpenAPIService:
         self._shared: frozenset[str] | None = None
         # (routes fingerprint, root_path) -> (document, JSON bytes, ETag)
         self._cached: tuple[tuple[Any, ...], dict[str, Any], bytes, str] | None = None
+        # Other root paths (trusted proxies' X-Forwarded-Prefix): root_path -> (the app's ETag
+        # it was made from, JSON bytes, ETag); at most _PREFIXED entries.
+        self._prefixed: dict[str, tuple[str, bytes, str]] = {}
 
-    def _root_path(self) -> str:
+    def _root_path(self, request: Any = None) -> str:
+        """The request's root path (a trusted proxy's ``X-Forwarded-Prefix``), or the app's."""
+        if request is not None:
+            return str(getattr(request, "root_path", "") or "")
         return str(getattr(self.app, "root_path", "") or "")
 
     def check_route(self, route: RouteLike) -> None:
@@ -61,10 +67,21 @@ class OpenAPIService:
         """The document (built on first use, then reused until the routes change)."""
         return self._current()[1]
 
-    def document_bytes(self) -> tuple[bytes, str]:
-        """The document as JSON bytes and its ETag."""
-        _, _, body, etag = self._current()
-        return body, etag
+    def document_bytes(self, root_path: str | None = None) -> tuple[bytes, str]:
+        """The document as JSON bytes and its ETag; with ``root_path`` (a request's, behind a
+        proxy that mounts the app under a prefix), its ``servers`` entry is that path."""
+        _, doc, body, etag = self._current()
+        if root_path is None or root_path == self._root_path() or self.settings.servers:
+            return body, etag
+        found = self._prefixed.get(root_path)
+        if found is None or found[0] != etag:
+            if len(self._prefixed) >= _PREFIXED:
+                self._prefixed.clear()  # a bound: a proxy could send any number of prefixes
+            moved = _with_servers(doc, [{"url": root_path}] if root_path else [])
+            moved_body = orjson.dumps(moved)
+            found = self._prefixed[root_path] = (
+                etag, moved_body, '"' + hashlib.sha256(moved_body).hexdigest()[:20] + '"')
+        return found[1], found[2]
 
     def _current(self) -> tuple[tuple[Any, ...], dict[str, Any], bytes, str]:
         fingerprint = self._fingerprint()
@@ -78,6 +95,22 @@ class OpenAPIService:
             etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
             cached = self._cached = (fingerprint, doc, body, etag)
         return cached
+
+
+#: How many other root paths keep a document of their own.
+_PREFIXED = 16
+
+
+def _with_servers(doc: dict[str, Any], servers: list[dict[str, str]]) -> dict[str, Any]:
+    """``doc`` with ``servers`` (after ``info``, where build_document puts it; none: no member)."""
+    moved: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key == "servers":
+            continue
+        moved[key] = value
+        if key == "info" and servers:
+            moved["servers"] = servers
+    return moved
 
 
 def service_for(current: OpenAPIService | None, app: Any) -> OpenAPIService:

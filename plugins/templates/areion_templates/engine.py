@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from areion_core import ConfigError, HttpResponse, StreamingResponse, Telemetry
+from areion_core import ConfigError, HttpRequest, HttpResponse, StreamingResponse, Telemetry
 
 from .context import ContextProcessor, build_context, build_context_async
 from .error_page import describe, error_page
@@ -31,7 +31,7 @@ from .static_urls import StaticUrls
 from .suffixes import media_type_for, select_autoescape
 
 if TYPE_CHECKING:
-    from areion_core import App, HttpRequest
+    from areion_core import App
 
 logger = logging.getLogger("areion.templates")
 
@@ -186,8 +186,8 @@ class DefaultEngine:
             lstrip_blocks=settings.lstrip_blocks,
             extensions=list(settings.extensions),
         )
-        env.globals["url_for"] = self._url_for
-        env.globals["static_url"] = StaticUrls(app, bool(settings.auto_reload)) if app is not None \
+        env.globals["url_for"] = self._url_for_in
+        env.globals["static_url"] = _static_url_in(StaticUrls(app, bool(settings.auto_reload))) if app is not None \
             else _unbound_static_url
         env.globals.update(self._globals)
         env.filters.update(self._filters)
@@ -374,10 +374,35 @@ class DefaultEngine:
             compiled.append(name)
         return compiled, errors
 
-    def _url_for(self, route_name: str, /, **params: Any) -> str:
+    def _url_for(self, route_name: str, /, *, request: Any = None, **params: Any) -> str:
         if self.app is None:
             raise RuntimeError("url_for() needs the engine to be bound to an app (it is once the app starts)")
+        if isinstance(request, HttpRequest):
+            # Under the request's root path: a trusted proxy's X-Forwarded-Prefix, or the app's.
+            return self.app.url_for(route_name, request=request, **params)
         return self.app.url_for(route_name, **params)
+
+    @property
+    def _url_for_in(self) -> Callable[..., str]:
+        """``url_for`` as a template global: it reads the ``request`` of the render's context."""
+        url_for = self._url_for
+
+        @jinja2.pass_context
+        def url_for_in(context: jinja2.runtime.Context, route_name: str, /, **params: Any) -> str:
+            return url_for(route_name, request=context.get("request"), **params)
+
+        return url_for_in
+
+
+def _static_url_in(urls: StaticUrls) -> Callable[..., str]:
+    """``static_url`` as a template global: under the root path of the render's ``request``."""
+
+    @jinja2.pass_context
+    def static_url(context: jinja2.runtime.Context, path: str) -> str:
+        request = context.get("request")
+        return urls(path, request.root_path if isinstance(request, HttpRequest) else None)
+
+    return static_url
 
 
 def _unbound_static_url(path: str) -> str:

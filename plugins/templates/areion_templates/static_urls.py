@@ -34,7 +34,8 @@ class StaticUrls:
     """The ``static_url`` template global for one app."""
 
     def __init__(self, app: App, development: bool) -> None:
-        self.prefix = app.root_path + app.config.static_prefix + "/"
+        self.app = app
+        self.prefix = app.config.static_prefix + "/"
         self.development = development
         # Only files the app itself serves are hashed; otherwise (static files served by a
         # CDN or a front proxy) the URL is returned without a version.
@@ -42,8 +43,13 @@ class StaticUrls:
         # relative path -> (mtime_ns, size, url)
         self._cache: dict[str, tuple[int, int, str]] = {}
 
-    def __call__(self, path: str) -> str:
-        """The URL of ``path`` (relative to the static directory; a leading ``/`` is ignored)."""
+    def __call__(self, path: str, root_path: str | None = None) -> str:
+        """The URL of ``path`` (relative to the static directory; a leading ``/`` is ignored),
+        under ``root_path`` (the request's: a trusted proxy's ``X-Forwarded-Prefix``) or the app's."""
+        root = self.app.root_path if root_path is None else root_path
+        return root + self._path(path)
+
+    def _path(self, path: str) -> str:
         relative = path.lstrip("/")
         cached = self._cache.get(relative)
         if cached is not None and not self.development:
