@@ -273,8 +273,6 @@ def test_no_line_is_lost_at_sigterm(tmp_path: Path, workers: int) -> None:
             except httpx.HTTPError:
                 assert time.monotonic() < deadline, err.read_text()
                 time.sleep(0.1)
-        sent = 1
-
         def burst(count: int) -> None:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
                 for i in range(count):
@@ -285,13 +283,16 @@ def test_no_line_is_lost_at_sigterm(tmp_path: Path, workers: int) -> None:
             t.start()
         for t in threads:
             t.join(60)
-        sent += 1200
         proc.send_signal(signal.SIGTERM)  # straight after the last answer: lines are still buffered
         assert proc.wait(20) == 0
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+    # Only the burst is counted: a /ready probe that timed out on a loaded machine was still
+    # answered (and logged) by the server, so the probes' count is not known exactly.
     lines = [line for line in err.read_text().splitlines() if '" 200 ' in line]
-    assert len(lines) == sent, err.read_text()[-2000:]
+    hits = [line for line in lines if '"GET /hit/' in line]
+    assert len(hits) == 1200, err.read_text()[-2000:]
+    assert all(sum(f'"GET /hit/{i} ' in line for line in hits) == 4 for i in (0, 150, 299))
     assert all(TEXT_LINE.match(line) for line in lines)  # whole lines, even with two workers writing
