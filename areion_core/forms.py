@@ -20,9 +20,6 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import IO, Any
 from urllib.parse import parse_qsl
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
-
 from .exceptions import BadRequestError, PayloadTooLargeError
 from .headers import Headers
 from .server.limits import ServerLimits
@@ -185,6 +182,13 @@ class MultipartReader:
     """Parses a ``multipart/form-data`` body fed a chunk at a time into a :class:`FormData`."""
 
     def __init__(self, content_type: str, limits: ServerLimits) -> None:
+        # python-multipart is imported by the first multipart body, not with the core: a server
+        # that never parses one does not hold it (about 1 MB resident).
+        from python_multipart.exceptions import MultipartParseError
+        from python_multipart.multipart import MultipartParser, parse_options_header
+
+        self._parse_error = MultipartParseError
+        self._parse_options = parse_options_header
         _, params = parse_options_header(content_type)
         boundary = params.get(b"boundary")
         if not boundary:
@@ -214,7 +218,7 @@ class MultipartReader:
         """Parse the next piece of the body."""
         try:
             self._parser.write(chunk)
-        except MultipartParseError as exc:
+        except self._parse_error as exc:
             raise BadRequestError(f"malformed multipart body: {exc}") from None
 
     def finish(self) -> FormData:
@@ -252,7 +256,7 @@ class MultipartReader:
 
     def _on_headers_finished(self) -> None:
         headers = Headers(self._part_headers)
-        _, params = parse_options_header(headers.get("content-disposition"))
+        _, params = self._parse_options(headers.get("content-disposition"))
         name = params.get(b"name")
         if name is None:
             raise BadRequestError("multipart part without a name")

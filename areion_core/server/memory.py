@@ -10,7 +10,13 @@ removes that (about 170 → 100 ms per 100 MiB here) for at most 2 MiB of reside
 
 Only on glibc, once per process, and never over the operator's own choice: with any
 ``MALLOC_*`` variable or ``GLIBC_TUNABLES`` in the environment, or ``AREION_MALLOC_TUNING=0``,
-nothing is changed.
+nothing is changed. The thresholds do not raise an idle server's resident memory (measured:
+the same RSS after the first ``/json`` answer with and without them).
+
+Startup (imports, configuration, plugins building their tables) frees much of what it
+allocated, but glibc keeps those free pages mapped. :func:`release_free_memory`, called once
+when a worker starts listening, hands them back (``malloc_trim(0)``): about 1 MB less
+resident per idle worker here, for one walk of the heap at start.
 """
 
 from __future__ import annotations
@@ -27,21 +33,39 @@ TRIM_THRESHOLD = 2 * 1024 * 1024
 _done = False
 
 
+def _glibc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux") or os.environ.get("AREION_MALLOC_TUNING", "1") == "0":
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl's mallopt does nothing)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def release_free_memory() -> bool:
+    """Return the allocator's free pages to the system (glibc's ``malloc_trim(0)``); True if it did."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    trim = libc.malloc_trim
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))
+
+
 def tune_allocator() -> bool:
     """Set glibc's mmap and trim thresholds for this process; True when they were set."""
     global _done
     if _done:
         return True
-    if not sys.platform.startswith("linux") or os.environ.get("AREION_MALLOC_TUNING", "1") == "0":
-        return False
     if "GLIBC_TUNABLES" in os.environ or any(name.startswith("MALLOC_") for name in os.environ):
         return False  # the operator tuned the allocator already
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl's mallopt does nothing)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc = _glibc()
+    if libc is None:
         return False
+    mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     _done = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -11,7 +11,7 @@ import time
 from .connection import HttpConnection
 from .limits import ServerLimits
 from .listener import Listener, bind_sockets
-from .memory import tune_allocator
+from .memory import release_free_memory, tune_allocator
 from .state import BodyPlan, RequestFactory, RequestHandler, ServerState
 
 logger = logging.getLogger("areion.server")
@@ -69,6 +69,7 @@ class HttpServer:
         listener.listen(sockets, backlog)
         self.sockets = list(sockets)
         state.start_ticking()
+        release_free_memory()  # what startup allocated and freed goes back to the system (memory.py)
 
     @property
     def port(self) -> int:

@@ -146,3 +146,41 @@ def test_malformed_forms(server, content_type, body, status):
     # The connection's next request is served (the worker did not crash).
     with httpx.Client(base_url=server.url, timeout=10) as client:
         assert client.post("/form", data={"a": "1"}).json()["fields"] == {"a": "1"}
+
+
+def test_python_multipart_is_imported_by_the_first_multipart_body_only():
+    # A fresh interpreter: the core and a served JSON request leave python-multipart out of
+    # memory; the first multipart form brings it in.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        import httpx
+        from areion_core import AreionServerBuilder, Router
+        from areion_core.testing import LiveServer
+
+        router = Router()
+
+        @router.get("/json")
+        async def json_route(request):
+            return {"ok": True}
+
+        @router.post("/form")
+        async def form_route(request):
+            form = await request.form()
+            return {"a": form["a"]}
+
+        server = (AreionServerBuilder().with_router(router).without_config_file()
+                  .with_config(plugins=[], access_log=False).build())
+        with LiveServer(server) as live:
+            assert httpx.get(live.url + "/json").status_code == 200
+            print("python_multipart" in sys.modules)
+            r = httpx.post(live.url + "/form", files={"f": ("f.txt", b"x")}, data={"a": "1"})
+            assert r.json() == {"a": "1"}, r.text
+            print("python_multipart" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"], out.stdout

@@ -130,4 +130,7 @@ class ObservabilityPlugin:
 
     @hookimpl
     def response_sent(self, request: HttpRequest, response: HttpResponse) -> None:
-        self.on_sent(request, response)
+        # No state: nothing was started for this request (tracing at sampling 0 and no
+        # traceparent, metrics off); both observers would return at once, so skip the call.
+        if request.state is not None:
+            self.on_sent(request, response)

@@ -6,6 +6,13 @@ request runs in a context of its own), so spans opened in the handler, by
 ``app.telemetry.span`` or with ``opentelemetry.trace`` directly are its children. It ends in
 ``response_sent`` with the status code.
 
+OpenTelemetry is imported when a tracer is made (tracing on), not with this module: an app
+with tracing off never loads the SDK.
+
+At sampling 0 (``ParentBased(TraceIdRatioBased(0))``) only a caller's sampled trace is
+recorded, so a request without a ``traceparent`` header is let go after a scan of its raw
+header names: no span object, no context attach, no propagator (:meth:`RequestTracer.started`).
+
 Each app has its own ``TracerProvider`` (``service.name``, the sampler, the exporter); it is
 made the global one unless the application set one already, so ``trace.get_tracer(...)`` in a
 handler records into it too.
@@ -15,36 +22,31 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
-
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from typing import TYPE_CHECKING, Any
 
 from areion_core import ConfigError, HttpRequest, HttpResponse
 
 from .settings import SECTION, TracingSettings
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor
+
 logger = logging.getLogger("areion.observability")
 #: ``request.state`` key of the request's server span.
 SPAN_KEY = "observability.span"
-_propagator = TraceContextTextMapPropagator()
-
-
+#: The W3C Trace Context header a caller's trace arrives in (compared in lower case).
+_TRACEPARENT = b"traceparent"
 class RequestTracer:
     """Opens and ends the server span of each request (only installed when tracing is on)."""
 
     def __init__(self, settings: TracingSettings, excluded: frozenset[Any] = frozenset()) -> None:
+        from opentelemetry import context, trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
         self.settings = settings
         self.provider = TracerProvider(
             resource=Resource.create({"service.name": settings.service_name}),
@@ -55,20 +57,31 @@ class RequestTracer:
             self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("areion_observability")
         self.excluded = excluded
-        #: Sampling 0 starts no trace of its own: a request without a traceparent costs nothing.
+        #: Sampling 0 starts no trace of its own: a request without a traceparent costs a scan.
         self.never_samples = settings.sampling == 0.0
+        self._attach = context.attach
+        self._in_context = trace.set_span_in_context
+        self._server = SpanKind.SERVER
+        self._error = Status(StatusCode.ERROR)
+        self._propagator = TraceContextTextMapPropagator()
         if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
             trace.set_tracer_provider(self.provider)
 
     def started(self, request: HttpRequest) -> None:
         """``request_started``: the server span, current for the rest of the request."""
+        if self.never_samples:
+            # Only a caller's trace can be sampled: scan the raw names (no header index, no
+            # call per header) and stop here without one.
+            for field, _ in request.raw_headers:
+                if len(field) == 11 and field.lower() == _TRACEPARENT:
+                    break
+            else:
+                return
         route = request.route
         if route in self.excluded:
             return
-        if self.never_samples and not _has_traceparent(request.raw_headers):
-            return
         headers = request.headers
-        parent = _propagator.extract(headers)
+        parent = self._propagator.extract(headers)
         method = request.method
         attributes: dict[str, Any] = {
             "http.request.method": method,
@@ -95,13 +108,13 @@ class RequestTracer:
         if agent:
             attributes["user_agent.original"] = agent
         span = self.tracer.start_span(f"{method} {route.path}" if route is not None else method, context=parent,
-                                      kind=SpanKind.SERVER, attributes=attributes)
+                                      kind=self._server, attributes=attributes)
         state = request.state
         if state is None:
             state = request.state = {}
         state[SPAN_KEY] = span
         # The request's context is its own copy: what is attached here is gone with the request.
-        otel_context.attach(trace.set_span_in_context(span, parent))
+        self._attach(self._in_context(span, parent))
 
     def sent(self, request: HttpRequest, response: HttpResponse) -> None:
         """``response_sent``: the status, then the span's end."""
@@ -112,7 +125,7 @@ class RequestTracer:
         status = response.status_code
         span.set_attribute("http.response.status_code", status)
         if status >= 500:
-            span.set_status(Status(StatusCode.ERROR))
+            span.set_status(self._error)
             span.set_attribute("error.type", str(status))
         span.end()
 
@@ -121,17 +134,9 @@ class RequestTracer:
         self.provider.shutdown()
 
 
-def _has_traceparent(raw_headers: list[tuple[bytes, bytes]]) -> bool:
-    # The raw pairs, not request.headers: building the header index costs more than the scan;
-    # a plain loop, not any(<generator>), which costs a frame per request.
-    for name, _ in raw_headers:  # noqa: SIM110
-        if len(name) == 11 and name.lower() == b"traceparent":
-            return True
-    return False
-
-
 def _processor(settings: TracingSettings) -> SpanProcessor | None:
-    exporter: SpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
     if settings.exporter == "none":
         return None
     if settings.exporter == "console":

@@ -51,3 +51,33 @@ def test_fewer_page_faults_for_body_sized_buffers():
     default = int(_run(CHURN, "default"))
     tuned = int(_run(CHURN, "tuned"))
     assert tuned * 4 < default, (tuned, default)
+
+
+# Fills the heap with small blocks (malloc, not Python's arenas: 1 KiB each), frees all but
+# one in 64 so that the heap cannot shrink from its top, then releases the free pages.
+TRIM = """
+import ctypes, sys
+from areion_core.server.memory import release_free_memory, tune_allocator
+tune_allocator()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+blocks = [libc.malloc(1024) for _ in range(64 * 1024)]
+for i, p in enumerate(blocks):
+    ctypes.memset(p, 1, 1024)
+    if i % 64:
+        libc.free(p)
+before = rss()
+done = release_free_memory()
+print(done, before - rss())
+"""
+
+
+def test_free_pages_go_back_to_the_system():
+    done, released = _run(TRIM).split()
+    assert done == "True"
+    assert int(released) > 16 * 1024 * 1024  # of the ~64 MiB freed inside the heap
+    assert _run(TRIM.replace("tune_allocator()\n", ""), env={"AREION_MALLOC_TUNING": "0"}).split()[0] == "False"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -118,6 +122,52 @@ def test_sampling_zero_records_only_what_a_sampled_caller_asks_for() -> None:
         assert made.spans() == []
         made.get("/json", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
         assert [format(s.context.trace_id, "032x") for s in made.spans()] == [TRACE_ID]
+
+
+class StartCounter(SpanProcessor):
+    """Counts every span the SDK starts, sampled or not (on_start sees non-recording ones too)."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.started.append(span.name)
+
+
+def test_sampling_zero_starts_no_span_without_an_incoming_traceparent() -> None:
+    made = Traced(sampling=0.0)
+    counter = StartCounter()
+    plugin = made.server.app.get_plugin("observability")
+    plugin.tracer.provider.add_span_processor(counter)
+    with made.live:
+        for path in ("/json", "/users/3", "/nowhere"):
+            made.get(path, headers={"X-Trace": "traceparent"})  # the name only as a value
+        assert counter.started == []
+        # Still honoured: a sampled caller's trace (header name in any case) gets its server span.
+        made.get("/json", headers={"TraceParent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+        assert counter.started == ["GET /json"]
+    assert [format(s.context.trace_id, "032x") for s in made.spans()] == [TRACE_ID]
+
+
+def test_an_app_with_tracing_off_never_imports_opentelemetry() -> None:
+    # A fresh interpreter: serve a request with the plugin on (metrics, health) and tracing
+    # off, then look at what was imported.
+    code = textwrap.dedent("""
+        import sys
+        import httpx
+        from areion_core import AreionServerBuilder, Router
+        from areion_core.testing import LiveServer
+        router = Router()
+        router.add_route("/json", lambda request: {"ok": True}, methods=["GET"])
+        server = (AreionServerBuilder().with_router(router).without_config_file()
+                  .with_config(plugins=["observability"], access_log=False).build())
+        with LiveServer(server) as live:
+            assert httpx.get(live.url + "/json").status_code == 200
+            assert httpx.get(live.url + "/metrics").status_code == 200
+        print(sorted(name for name in sys.modules if name.split(".")[0] == "opentelemetry"))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
 
 
 def test_tracing_off_installs_no_tracer() -> None:
