@@ -53,6 +53,9 @@ _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?\Z")
 _PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+;=:@%-]+)*/?\Z")
 _SCHEMES = ("http", "https")
 _HEADERS = (b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-prefix")
+#: The proxy headers' names, lower-case (``plugin_api``: a plugin scanning ``raw_headers`` once
+#: for several things learns from it whether a trusted peer's headers could matter).
+PROXY_HEADERS = frozenset(_HEADERS)
 _CACHE_SIZE = 1024
 
 

@@ -218,7 +218,8 @@ class HttpRequest(BodyReading):
         app = self.app
         if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
             return self._forwarded(trusted).scheme
-        return self._own_scheme()
+        conn = self.conn  # _own_scheme(), inline: asked on every response with HSTS configured
+        return "https" if conn is not None and getattr(conn, "tls", False) else "http"
 
     @property
     def host(self) -> str:
@@ -226,7 +227,7 @@ class HttpRequest(BodyReading):
         app = self.app
         if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
             return self._forwarded(trusted).host
-        return self.headers.get("host") or ""
+        return self._raw_host()
 
     @property
     def root_path(self) -> str:
@@ -247,6 +248,15 @@ class HttpRequest(BodyReading):
     def _own_scheme(self) -> str:
         return "https" if self.conn is not None and getattr(self.conn, "tls", False) else "http"
 
+    def _raw_host(self) -> str:
+        """The first ``Host`` of the raw pairs (what ``headers.get("host")`` gives), without
+        building the header index: the host is asked on most requests (trusted hosts, cache
+        keys, URLs), often as the only header."""
+        for name, value in self._raw_headers:
+            if len(name) == 4 and name.lower() == b"host":
+                return value.decode("latin-1")
+        return ""
+
     def _forwarded(self, trusted: TrustedProxies) -> RequestOrigin:
         # Worked out on first use (None until then): a request that never asks pays nothing.
         found = self._origin
@@ -254,9 +264,15 @@ class HttpRequest(BodyReading):
             return found
         conn = self.conn
         app = self.app
-        origin = self._origin = resolve_origin(
-            self._raw_headers, conn.client if conn is not None else None, self._own_scheme(),
-            self.headers.get("host") or "", app.root_path if app is not None else "", trusted)
+        peer = conn.client if conn is not None else None
+        root_path = app.root_path if app is not None else ""
+        raw = self._raw_headers
+        if not has_proxy_headers(raw) or not trusted.trusts(peer[0] if peer is not None else None):
+            # The connection's own origin (what resolve_origin gives then), from the raw pairs:
+            # the usual request, even behind a proxy (a health check), builds no header index.
+            origin = self._origin = RequestOrigin(peer, self._own_scheme(), self._raw_host(), root_path)
+            return origin
+        origin = self._origin = resolve_origin(raw, peer, self._own_scheme(), self._raw_host(), root_path, trusted)
         return origin
 
     # --- 1.x compatibility API ---------------------------------------------------------------------

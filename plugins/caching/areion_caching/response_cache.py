@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from areion_core import HttpResponse
+from areion_core import HttpResponse, Telemetry
 
 from ._directives import request_directives
 from ._invalidation import Invalidation
@@ -26,8 +26,7 @@ from ._telemetry import telemetry as _telemetry
 from .keys import (
     CREDENTIALS,
     Normalizer,
-    base_key,
-    has_credentials,
+    lookup_key,
     parse_vary,
     variant_key,
 )
@@ -201,11 +200,11 @@ class ResponseCache(Invalidation):
         """
         if request.method not in _READ_METHODS:
             return None
-        if not rule.allow_authorized and has_credentials(request):
+        base = lookup_key(request, rule.key, rule.allow_authorized)
+        if base is None:  # credentials, and the rule does not allow them
             return None
         if rule.unless is not None and rule.unless(request):
             return None
-        base = base_key(request, rule.key)
         accept = None  # the oldest entry the client accepts (seconds); None: any fresh one
         if self._honour_no_cache:
             accept = request_directives(request).max_age
@@ -223,7 +222,9 @@ class ResponseCache(Invalidation):
                 if record is not None:
                     age = time.time() - record.created
                     if age < record.ttl and (accept is None or age <= accept):
-                        _report(request, "hit")
+                        app = request.app
+                        if app is not None and app.telemetry.__class__ is not Telemetry:
+                            _report(request, "hit")  # not to the core's recorder, which records nothing
                         return hit_response(record, HIT, age, self._hit_header)
         return self._on_request(request, rule, base, accept)
 
