@@ -168,13 +168,14 @@ def lookup_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None
     else:
         # What request.scheme, .host and .root_path are then, without their lookups.
         conn = request.conn
-        scheme = "https" if conn is not None and getattr(conn, "tls", False) else "http"
+        scheme = "https" if conn is not None and conn.tls else "http"
         origin_host, root_path = host or b"", app.root_path if app is not None else ""
     raw_path, query = request.raw_path, request.query_string
     # Memoised whole (one lookup on a hit, not a decode, an escape and a query sort), for
-    # URLs of ordinary length.
-    make = _key_memo if len(raw_path) + len(query) + len(origin_host) + len(root_path) <= MEMO_LIMIT else _key
-    return make(raw_path, query, scheme, origin_host, root_path)
+    # URLs and hosts of ordinary length (the root path is the app's or a checked prefix).
+    if len(raw_path) + len(query) + len(origin_host) <= MEMO_LIMIT:
+        return _key_memo(raw_path, query, scheme, origin_host, root_path)
+    return _key(raw_path, query, scheme, origin_host, root_path)
 
 
 def _key(raw_path: str, query: str, scheme: str, host: str | bytes, root_path: str) -> str:

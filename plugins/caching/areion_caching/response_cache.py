@@ -213,7 +213,7 @@ class ResponseCache(Invalidation):
                 # nothing and waiting on no one (a computation in flight may predate it).
                 self._pending(request, rule, base)
                 return None
-        peek = self._peek if self._store is not None else None
+        peek = self._peek  # set with the store, when it answers without I/O
         if peek is not None:
             record = peek(base)
             if record is not None:

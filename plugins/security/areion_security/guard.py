@@ -38,7 +38,6 @@ log = logging.getLogger("areion.security")
 PREFLIGHT = "security.preflight"
 #: Most merged header blocks one route keeps (one per origin seen, and scheme).
 _MEMO_SIZE = 256
-_MERGE: Any = object()
 
 
 class RouteSecurity:
@@ -99,6 +98,10 @@ class SecurityGuard:
     """Every feature of one app, built from its settings and its routes' options."""
 
     def __init__(self, settings: SecuritySettings) -> None:
+        self.reset(settings)
+
+    def reset(self, settings: SecuritySettings) -> None:
+        """Start over from ``settings`` (the plugin's ``configure``), forgetting every route."""
         self.settings = settings
         self.app: PluginApp | None = None
         self.hosts = HostAllowList(settings.hosts.allowed) if settings.hosts else None
@@ -110,6 +113,9 @@ class SecurityGuard:
         #: For responses to requests that matched no route (404, 405, automatic OPTIONS).
         self.unmatched = RouteSecurity(self.cors, self.headers, False, {})
         self.preflights = self.cors is not None
+        #: Whether the app believes proxies' headers (forwarded_allow_ips): request.host and
+        #: .scheme then decide; otherwise the raw Host and the connection do. Set at startup.
+        self.proxies_trusted = True
         self._config_limits = dict(settings.rate_limit.routes) if settings.rate_limit else {}
         self._used_limits: set[str] = set()
 
@@ -163,8 +169,10 @@ class SecurityGuard:
             self.limiter = RateLimiter(settings)  # a @rate_limit without the table: the memory store
         return limits
 
-    def check_config(self) -> None:
-        """Warn about configured limits that matched no route (a typo, or a route still to come)."""
+    def check_config(self, app: PluginApp) -> None:
+        """Read what the per-request checks need of the app's config; warn about configured
+        limits that matched no route (a typo, or a route still to come)."""
+        self.proxies_trusted = app.config.forwarded_allow_ips is not None
         for name in self._config_limits:
             if name not in self._used_limits:
                 log.warning("[plugins.security.rate_limit.routes] %r matches no route", name)
@@ -174,7 +182,14 @@ class SecurityGuard:
         """Refuse a host outside the allow-list; answer a CORS preflight."""
         hosts = self.hosts
         if hosts is not None:
-            host = request.host
+            if self.proxies_trusted:
+                host: str | bytes = request.host  # maybe a trusted proxy's X-Forwarded-Host
+            else:
+                host = b""  # the Host header as sent (what request.host decodes), read once
+                for name, value in request.raw_headers:
+                    if len(name) == 4 and name.lower() == b"host":
+                        host = value
+                        break
             if hosts.memo.get(host) is not True and not hosts.allows(host):  # the memo, inline
                 return hosts.refusal(host)
         if self.preflights and request.method == "OPTIONS":
@@ -215,25 +230,20 @@ class SecurityGuard:
     def response_ready(self, request: HttpRequest, response: HttpResponse) -> None:
         """CORS headers for this request, security headers, RateLimit headers."""
         security = self.routes.get(request.route) or self.unmatched  # type: ignore[arg-type]  # None: unmatched
-        headers = response.headers
         if security.one_block and response.extensions is None:
             # A fresh response (not replayed, not our preflight) with no RateLimit headers due:
-            # CORS and the security headers are one block, unless the response has a Vary to
-            # merge into or an Access-Control-Allow-Origin of its own (the way below then).
-            if security.cors is None:
-                origin = None
-            elif "vary" in headers or "access-control-allow-origin" in headers:
-                origin = _MERGE
-            else:
-                origin = None
+            # CORS and the security headers are one block, added whole when the response has
+            # none of its headers (no Vary to merge into, no CORS or security header of its
+            # own); otherwise each is stamped below, as it would be alone.
+            origin = None
+            if security.cors is not None:
                 for name, value in request.raw_headers:  # the first Origin, as headers.get() finds it
                     if len(name) == 6 and name.lower() == b"origin":
                         origin = value
                         break
-            if origin is not _MERGE:
-                https = security.hsts and request.scheme == "https"
-                block = (security.secure_blocks if https else security.blocks).get(origin)
-                headers.add_missing(block if block is not None else security.block(origin, https))
+            https = security.hsts and self._https(request)
+            block = (security.secure_blocks if https else security.blocks).get(origin)
+            if response.headers.add_all_if_absent(block if block is not None else security.block(origin, https)):
                 return
         cors = security.cors
         if cors is not None:
@@ -245,6 +255,13 @@ class SecurityGuard:
             header_set.apply(request, response)
         if security.limits:
             stamp_rate_limit(request, response)
+
+    def _https(self, request: HttpRequest) -> bool:
+        """Whether ``request`` came over https: its connection's, unless a trusted proxy says."""
+        if self.proxies_trusted:
+            return request.scheme == "https"
+        conn = request.conn
+        return conn is not None and conn.tls
 
     def _cors_trusts(self, origin: str) -> bool:
         """CSRF's extra trust: origins the app's CORS policy lets read credentialed answers."""
