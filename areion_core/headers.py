@@ -318,7 +318,8 @@ class MutableHeaders(Mapping[str, str]):
         d.update(mine)
         wire = self._wire
         if wire is not None:
-            self._wire = wire + block.encoded()
+            extra = block._wire
+            self._wire = wire + (extra if extra is not None else encode_lines(mine))
         return True
 
     def add_vary(self, *names: str) -> None:

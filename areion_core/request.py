@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
-from ._forwarded import RequestOrigin, TrustedProxies, has_proxy_headers, resolve_origin
+from ._forwarded import PROXY_HEADERS, RequestOrigin, TrustedProxies, has_proxy_headers, resolve_origin
 from .exceptions import BadRequestError
 from .forms import FormData, parse_urlencoded
 from .headers import Headers
@@ -267,12 +267,23 @@ class HttpRequest(BodyReading):
         peer = conn.client if conn is not None else None
         root_path = app.root_path if app is not None else ""
         raw = self._raw_headers
-        if not has_proxy_headers(raw) or not trusted.trusts(peer[0] if peer is not None else None):
-            # The connection's own origin (what resolve_origin gives then), from the raw pairs:
-            # the usual request, even behind a proxy (a health check), builds no header index.
-            origin = self._origin = RequestOrigin(peer, self._own_scheme(), self._raw_host(), root_path)
+        # One pass over the raw pairs: the first Host, and whether any proxy header came.
+        host: bytes | None = None
+        proxied = False
+        for name, value in raw:
+            size = len(name)
+            if size == 4:
+                if host is None and name.lower() == b"host":
+                    host = value
+            elif (size == 9 or 15 <= size <= 18) and name.lower() in PROXY_HEADERS:
+                proxied = True
+        text = host.decode("latin-1") if host is not None else ""
+        if not proxied or not trusted.trusts(peer[0] if peer is not None else None):
+            # The connection's own origin (what resolve_origin gives then): the usual request,
+            # even behind a proxy (a health check), builds no header index for it.
+            origin = self._origin = RequestOrigin(peer, self._own_scheme(), text, root_path)
             return origin
-        origin = self._origin = resolve_origin(raw, peer, self._own_scheme(), self._raw_host(), root_path, trusted)
+        origin = self._origin = resolve_origin(raw, peer, self._own_scheme(), text, root_path, trusted)
         return origin
 
     # --- 1.x compatibility API ---------------------------------------------------------------------

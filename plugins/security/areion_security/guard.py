@@ -241,7 +241,13 @@ class SecurityGuard:
                     if len(name) == 6 and name.lower() == b"origin":
                         origin = value
                         break
-            https = security.hsts and self._https(request)
+            https = False
+            if security.hsts:  # Strict-Transport-Security on https only
+                if self.proxies_trusted:
+                    https = request.scheme == "https"
+                else:
+                    conn = request.conn
+                    https = conn is not None and conn.tls
             block = (security.secure_blocks if https else security.blocks).get(origin)
             if response.headers.add_all_if_absent(block if block is not None else security.block(origin, https)):
                 return
@@ -255,13 +261,6 @@ class SecurityGuard:
             header_set.apply(request, response)
         if security.limits:
             stamp_rate_limit(request, response)
-
-    def _https(self, request: HttpRequest) -> bool:
-        """Whether ``request`` came over https: its connection's, unless a trusted proxy says."""
-        if self.proxies_trusted:
-            return request.scheme == "https"
-        conn = request.conn
-        return conn is not None and conn.tls
 
     def _cors_trusts(self, origin: str) -> bool:
         """CSRF's extra trust: origins the app's CORS policy lets read credentialed answers."""
