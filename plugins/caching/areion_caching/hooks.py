@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from areion_core import hookimpl, skip_replayed
+from areion_core import Telemetry, hookimpl, skip_replayed
 
 from . import cli
 from ._pipeline import response_ready_chain
@@ -81,6 +81,8 @@ class CachingPlugin:
 
     @hookimpl
     def startup(self, app: App) -> None:
+        # The recorder is installed by now (configure): the core's own records nothing.
+        self.cache.report_hits = app.telemetry.__class__ is not Telemetry
         # Only entries need invalidating: an app that caches no route joins no sibling group.
         if any(policy.rule is not None for policy in self.policies.values()):
             self.cache.join_siblings()

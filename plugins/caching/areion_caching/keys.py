@@ -169,13 +169,19 @@ def lookup_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None
         # What request.scheme, .host and .root_path are then, without their lookups.
         conn = request.conn
         scheme = "https" if conn is not None and conn.tls else "http"
-        origin_host, root_path = host or b"", app.root_path if app is not None else ""
-    raw_path, query = request.raw_path, request.query_string
+        origin_host = b"" if host is None else host
+        root_path = "" if app is None else app.root_path
     # Memoised whole (one lookup on a hit, not a decode, an escape and a query sort), for
     # URLs and hosts of ordinary length (the root path is the app's or a checked prefix).
-    if len(raw_path) + len(query) + len(origin_host) <= MEMO_LIMIT:
-        return _key_memo(raw_path, query, scheme, origin_host, root_path)
-    return _key(raw_path, query, scheme, origin_host, root_path)
+    parts = (request.raw_path, request.query_string, scheme, origin_host, root_path)
+    key = _KEYS.get(parts)
+    if key is None:
+        key = _key(*parts)
+        if len(parts[0]) + len(parts[1]) + len(origin_host) <= MEMO_LIMIT:
+            if len(_KEYS) >= _KEYS_SIZE:
+                _KEYS.clear()  # bounded: a client can send any number of distinct URLs
+            _KEYS[parts] = key
+    return key
 
 
 def _key(raw_path: str, query: str, scheme: str, host: str | bytes, root_path: str) -> str:
@@ -187,7 +193,9 @@ def _key(raw_path: str, query: str, scheme: str, host: str | bytes, root_path: s
     return path_key(path, query) + origin_text(scheme, host, root_path)
 
 
-_key_memo = lru_cache(maxsize=4096)(_key)
+#: (raw path, query, scheme, host, root path) → key, for keys of ordinary length; bounded.
+_KEYS: dict[tuple[str, str, str, str | bytes, str], str] = {}
+_KEYS_SIZE = 4096
 
 
 def path_key(path: str, query: str = "") -> str:

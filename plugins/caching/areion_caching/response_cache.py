@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from areion_core import HttpResponse, Telemetry
+from areion_core import HttpResponse
 
 from ._directives import request_directives
 from ._invalidation import Invalidation
@@ -128,6 +128,9 @@ class ResponseCache(Invalidation):
         header = settings.hit_header
         self._hit_header = header.lower() if header else None
         self._honour_no_cache = settings.honour_request_no_cache
+        #: Whether hits are reported: False once startup saw the core's recorder, which records
+        #: nothing (a recorder is installed in configure; without a startup hook, always).
+        self.report_hits = True
 
     # --- the store, guarded ---------------------------------------------------------------
     @property
@@ -222,9 +225,8 @@ class ResponseCache(Invalidation):
                 if record is not None:
                     age = time.time() - record.created
                     if age < record.ttl and (accept is None or age <= accept):
-                        app = request.app
-                        if app is not None and app.telemetry.__class__ is not Telemetry:
-                            _report(request, "hit")  # not to the core's recorder, which records nothing
+                        if self.report_hits:
+                            _report(request, "hit")
                         return hit_response(record, HIT, age, self._hit_header)
         return self._on_request(request, rule, base, accept)
 
