@@ -81,7 +81,6 @@ class HttpRequest(BodyReading):
         "_parsed_body",
         "_path",
         "_query",
-        "_raw_headers",
         "app",
         "conditional",
         "conn",
@@ -89,6 +88,7 @@ class HttpRequest(BodyReading):
         "method",
         "path_params",
         "query_string",
+        "raw_headers",
         "raw_path",
         "request_id",
         "route",
@@ -111,7 +111,9 @@ class HttpRequest(BodyReading):
         self.method = method
         self.raw_path = raw_path
         self.query_string = query_string
-        self._raw_headers = headers
+        #: The header pairs as received (names in their original case); do not modify. A plain
+        #: attribute, not a property: plugins scan it on hot paths (cache keys, CORS origins).
+        self.raw_headers = headers
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
         #: A streamed body's source while the body has not been read (see request_body.py).
@@ -155,15 +157,10 @@ class HttpRequest(BodyReading):
         return path
 
     @property
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """The header pairs as received (names in their original case); do not modify."""
-        return self._raw_headers
-
-    @property
     def headers(self) -> Headers:
         h = self._headers
         if h is None:
-            h = self._headers = Headers(self._raw_headers)
+            h = self._headers = Headers(self.raw_headers)
         return h
 
     @property
@@ -207,7 +204,7 @@ class HttpRequest(BodyReading):
             # The access log asks every request behind a proxy: when the peer is not trusted, or
             # sent no proxy header, the answer is the peer, with no origin worked out (and no
             # AttributeError raised for the unset _origin: formatting its message costs more).
-            if not trusted.trusts(peer[0] if peer is not None else None) or not has_proxy_headers(self._raw_headers):
+            if not trusted.trusts(peer[0] if peer is not None else None) or not has_proxy_headers(self.raw_headers):
                 return peer
             return self._forwarded(trusted).client
         return conn.client if conn is not None else None
@@ -252,7 +249,7 @@ class HttpRequest(BodyReading):
         """The first ``Host`` of the raw pairs (what ``headers.get("host")`` gives), without
         building the header index: the host is asked on most requests (trusted hosts, cache
         keys, URLs), often as the only header."""
-        for name, value in self._raw_headers:
+        for name, value in self.raw_headers:
             if len(name) == 4 and name.lower() == b"host":
                 return value.decode("latin-1")
         return ""
@@ -266,7 +263,7 @@ class HttpRequest(BodyReading):
         app = self.app
         peer = conn.client if conn is not None else None
         root_path = app.root_path if app is not None else ""
-        raw = self._raw_headers
+        raw = self.raw_headers
         # One pass over the raw pairs: the first Host, and whether any proxy header came.
         host: bytes | None = None
         proxied = False
