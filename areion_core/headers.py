@@ -299,6 +299,29 @@ class MutableHeaders(Mapping[str, str]):
         if wire is not None:
             self._wire = wire + defaults.encoded()  # framing headers are never in encoded()
 
+    def add_all_if_absent(self, block: MutableHeaders) -> bool:
+        """Add every header of ``block`` when this block has none of its names, and return True;
+        otherwise change nothing and return False.
+
+        ``add_missing``'s merge for a plugin whose headers must go together or not at all (a
+        CORS answer and its ``Vary``: a response with a ``Vary`` of its own needs it merged, one
+        with its own ``Access-Control-Allow-Origin`` keeps its CORS headers) — the usual
+        response costs the plugin one call, and it handles the rest its own way.
+        """
+        mine = block._d
+        d = self._d
+        if not d.keys().isdisjoint(mine):
+            return False
+        if not self._own:
+            self._d = d = dict(d)  # shared with a template or a stored response: copy on write
+            self._own = True
+        d.update(mine)
+        wire = self._wire
+        if wire is not None:
+            extra = block._wire
+            self._wire = wire + (extra if extra is not None else encode_lines(mine))
+        return True
+
     def add_vary(self, *names: str) -> None:
         """Merge header names into ``Vary`` without duplicates (case-insensitive)."""
         current = self._d.get("vary")

@@ -4,6 +4,7 @@ Plugins import from ``areion_core`` and from this module only (a test checks eve
 ``plugins/`` with ``ast``). Everything here is documented in ``docs/plugins.md``.
 """
 
+from ._forwarded import PROXY_HEADERS
 from .hook_chains import HookChain, HookLink, route_chain, run_response_ready
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
 from .response import dumps_json, guess_type
@@ -12,6 +13,7 @@ from .settings import EnvText, SettingsReader, expand_env
 from .static import StaticFiles
 
 __all__ = [
+    "PROXY_HEADERS",
     "REPLAYED",
     "EnvText",
     "HookChain",

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
-from ._forwarded import RequestOrigin, TrustedProxies, has_proxy_headers, resolve_origin
+from ._forwarded import PROXY_HEADERS, RequestOrigin, TrustedProxies, has_proxy_headers, resolve_origin
 from .exceptions import BadRequestError
 from .forms import FormData, parse_urlencoded
 from .headers import Headers
@@ -81,7 +81,6 @@ class HttpRequest(BodyReading):
         "_parsed_body",
         "_path",
         "_query",
-        "_raw_headers",
         "app",
         "conditional",
         "conn",
@@ -89,6 +88,7 @@ class HttpRequest(BodyReading):
         "method",
         "path_params",
         "query_string",
+        "raw_headers",
         "raw_path",
         "request_id",
         "route",
@@ -111,7 +111,9 @@ class HttpRequest(BodyReading):
         self.method = method
         self.raw_path = raw_path
         self.query_string = query_string
-        self._raw_headers = headers
+        #: The header pairs as received (names in their original case); do not modify. A plain
+        #: attribute, not a property: plugins scan it on hot paths (cache keys, CORS origins).
+        self.raw_headers = headers
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
         #: A streamed body's source while the body has not been read (see request_body.py).
@@ -155,15 +157,10 @@ class HttpRequest(BodyReading):
         return path
 
     @property
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """The header pairs as received (names in their original case); do not modify."""
-        return self._raw_headers
-
-    @property
     def headers(self) -> Headers:
         h = self._headers
         if h is None:
-            h = self._headers = Headers(self._raw_headers)
+            h = self._headers = Headers(self.raw_headers)
         return h
 
     @property
@@ -207,7 +204,7 @@ class HttpRequest(BodyReading):
             # The access log asks every request behind a proxy: when the peer is not trusted, or
             # sent no proxy header, the answer is the peer, with no origin worked out (and no
             # AttributeError raised for the unset _origin: formatting its message costs more).
-            if not trusted.trusts(peer[0] if peer is not None else None) or not has_proxy_headers(self._raw_headers):
+            if not trusted.trusts(peer[0] if peer is not None else None) or not has_proxy_headers(self.raw_headers):
                 return peer
             return self._forwarded(trusted).client
         return conn.client if conn is not None else None
@@ -218,7 +215,8 @@ class HttpRequest(BodyReading):
         app = self.app
         if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
             return self._forwarded(trusted).scheme
-        return self._own_scheme()
+        conn = self.conn  # _own_scheme(), inline: asked on every response with HSTS configured
+        return "https" if conn is not None and getattr(conn, "tls", False) else "http"
 
     @property
     def host(self) -> str:
@@ -226,7 +224,7 @@ class HttpRequest(BodyReading):
         app = self.app
         if app is not None and (trusted := app.config.forwarded_allow_ips) is not None:
             return self._forwarded(trusted).host
-        return self.headers.get("host") or ""
+        return self._raw_host()
 
     @property
     def root_path(self) -> str:
@@ -247,6 +245,15 @@ class HttpRequest(BodyReading):
     def _own_scheme(self) -> str:
         return "https" if self.conn is not None and getattr(self.conn, "tls", False) else "http"
 
+    def _raw_host(self) -> str:
+        """The first ``Host`` of the raw pairs (what ``headers.get("host")`` gives), without
+        building the header index: the host is asked on most requests (trusted hosts, cache
+        keys, URLs), often as the only header."""
+        for name, value in self.raw_headers:
+            if len(name) == 4 and name.lower() == b"host":
+                return value.decode("latin-1")
+        return ""
+
     def _forwarded(self, trusted: TrustedProxies) -> RequestOrigin:
         # Worked out on first use (None until then): a request that never asks pays nothing.
         found = self._origin
@@ -254,9 +261,26 @@ class HttpRequest(BodyReading):
             return found
         conn = self.conn
         app = self.app
-        origin = self._origin = resolve_origin(
-            self._raw_headers, conn.client if conn is not None else None, self._own_scheme(),
-            self.headers.get("host") or "", app.root_path if app is not None else "", trusted)
+        peer = conn.client if conn is not None else None
+        root_path = app.root_path if app is not None else ""
+        raw = self.raw_headers
+        # One pass over the raw pairs: the first Host, and whether any proxy header came.
+        host: bytes | None = None
+        proxied = False
+        for name, value in raw:
+            size = len(name)
+            if size == 4:
+                if host is None and name.lower() == b"host":
+                    host = value
+            elif (size == 9 or 15 <= size <= 18) and name.lower() in PROXY_HEADERS:
+                proxied = True
+        text = host.decode("latin-1") if host is not None else ""
+        if not proxied or not trusted.trusts(peer[0] if peer is not None else None):
+            # The connection's own origin (what resolve_origin gives then): the usual request,
+            # even behind a proxy (a health check), builds no header index for it.
+            origin = self._origin = RequestOrigin(peer, self._own_scheme(), text, root_path)
+            return origin
+        origin = self._origin = resolve_origin(raw, peer, self._own_scheme(), text, root_path, trusted)
         return origin
 
     # --- 1.x compatibility API ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ and may not:
   (a ``_private`` name never is); the same holds for a shared library (``areion_redis``: its
   package and ``__all__`` only, never one of its modules);
 - import another plugin's package (plugins never import each other);
-- reach a private attribute of a core class (``request._raw_headers``, ``route._x``): every
+- reach a private attribute of a core class (``request._origin``, ``route._x``): every
   ``_name`` declared in a core class's ``__slots__``, assigned as ``self._name`` or defined in a
   core class body counts, and ``obj._name`` or ``getattr(obj, "_name")`` is refused on anything
   but ``self`` and ``cls``. A plugin's own attribute that happens to share such a name must be
@@ -167,7 +167,7 @@ def test_every_plugin_has_modules_to_check() -> None:
 
 def test_core_private_attributes_are_collected() -> None:
     # A sample of what the collection must find, so an empty or broken scan cannot pass quietly.
-    assert {"_raw_headers", "_headers", "_query"} <= core_private_attributes()
+    assert {"_origin", "_headers", "_query"} <= core_private_attributes()
 
 
 @pytest.mark.parametrize(
@@ -190,12 +190,12 @@ from areion_core.plugin_api import run_response_ready
 
 class Mine:
     def __init__(self):
-        self._raw_headers = []  # our own attribute: fine on self
+        self._origin = []  # our own attribute: fine on self
 
     def hook(self, request, cls=None):
-        pairs = request._raw_headers
+        pairs = request._origin
         headers = getattr(request, "_headers")
-        own = self._raw_headers, cls._query
+        own = self._origin, cls._query
         return pairs, headers, own, request.raw_headers
 
 
@@ -216,7 +216,7 @@ def test_the_checker_finds_each_kind_of_violation() -> None:
         "planted.py:4: from areion_core import _optional (a private name)",
         "planted.py:5: from areion_core import DefaultRouterThatDoesNotExist (not in areion_core.__all__)",
         "planted.py:6: from areion_core.plugin_api import _ROUTE_CHAINS (a private name)",
-        "planted.py:16: request._raw_headers reads _raw_headers",
+        "planted.py:16: request._origin reads _origin",
         "planted.py:17: getattr(request, '_headers') reaches _headers",
         "planted.py:23: from areion_redis.client import ... (a library's package",
         "planted.py:24: import areion_redis._url (a library's package",

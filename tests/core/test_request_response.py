@@ -400,6 +400,27 @@ def test_add_missing_adds_only_absent_headers_to_plain_and_preencoded_blocks():
     assert dict(defaults) == {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
 
+def test_add_all_if_absent_adds_a_block_whole_or_not_at_all():
+    block = MutableHeaders({"Vary": "Origin", "Access-Control-Allow-Origin": "http://a.test"})
+    block.preencode()
+    template = MutableHeaders({"Content-Type": "application/json"})
+    template.preencode()
+    copy = template.copy()
+    assert copy.add_all_if_absent(block) is True
+    assert copy.encoded() == (b"Content-Type: application/json\r\nVary: Origin\r\n"
+                              b"Access-Control-Allow-Origin: http://a.test\r\n")
+    assert dict(template) == {"content-type": "application/json"}  # the shared block is untouched
+    plain = MutableHeaders({"Content-Type": "text/plain"})
+    assert plain.add_all_if_absent(block) is True
+    assert dict(plain) == {"content-type": "text/plain", "vary": "Origin", "access-control-allow-origin": "http://a.test"}
+    # One name in common: nothing at all is added, the caller merges its own way.
+    varied = MutableHeaders({"Vary": "Accept-Encoding"})
+    varied.preencode()
+    assert varied.add_all_if_absent(block) is False
+    assert dict(varied) == {"vary": "Accept-Encoding"}
+    assert varied.encoded() == b"Vary: Accept-Encoding\r\n"
+
+
 def test_preencoded_headers_are_shared_until_written_then_copied():
     from areion_core.writing import encode_head
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from areion_core import hookimpl, skip_replayed
+from areion_core import Telemetry, hookimpl, skip_replayed
 
 from . import cli
 from ._pipeline import response_ready_chain
@@ -14,6 +14,7 @@ from ._unsafe import SAFE_METHODS
 from .policy import RoutePolicy, policy_for, with_invalidation
 from .representation import add_etag
 from .response_cache import STATE_KEY, ResponseCache
+from .rules import CacheRule
 from .settings import CachingSettings
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class CachingPlugin:
         self.cache = ResponseCache(self.settings)
         # Keyed by the Route object: route names need not be unique across routers.
         self.policies: dict[Route, RoutePolicy] = {}
+        #: The cached routes' rules (what request_received reads).
+        self.rules: dict[Route, CacheRule] = {}
 
     @hookimpl
     def configure(self, app: App, config: AreionConfig) -> None:
@@ -60,6 +63,8 @@ class CachingPlugin:
         if policy is None:
             return ()
         self.policies[route] = policy
+        if policy.rule is not None:
+            self.rules[route] = policy.rule
         return policy.hot_hooks()
 
     @hookimpl(trylast=True)
@@ -76,6 +81,8 @@ class CachingPlugin:
 
     @hookimpl
     def startup(self, app: App) -> None:
+        # The recorder is installed by now (configure): the core's own records nothing.
+        self.cache.report_hits = app.telemetry.__class__ is not Telemetry
         # Only entries need invalidating: an app that caches no route joins no sibling group.
         if any(policy.rule is not None for policy in self.policies.values()):
             self.cache.join_siblings()
@@ -90,11 +97,8 @@ class CachingPlugin:
         self, request: HttpRequest
     ) -> HttpResponse | Awaitable[HttpResponse | None] | None:
         # trylast: other plugins (auth, rate limits) see the request before a hit answers it.
-        route = request.route
-        policy = self.policies.get(route) if route is not None else None
-        if policy is None or policy.rule is None:
-            return None
-        return self.cache.on_request(request, policy.rule)
+        rule = self.rules.get(request.route)  # type: ignore[arg-type]  # a route's chain: never None
+        return None if rule is None else self.cache.on_request(request, rule)
 
     # Both response_ready impls skip hits: a hit replays the headers as stored, Cache-Control
     # and validators among them, and is already in the store.

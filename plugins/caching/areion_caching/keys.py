@@ -29,6 +29,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from areion_core.plugin_api import PROXY_HEADERS
+
 if TYPE_CHECKING:
     from areion_core import HttpRequest
 
@@ -126,43 +128,74 @@ def base_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None =
     """The key of a request before any ``Vary``: method class, path, query, origin.
 
     The origin is ``request.scheme``, ``.host`` and ``.root_path``: exactly what the handler
-    sees of them. Without ``forwarded_allow_ips`` those are the connection's scheme, the
-    ``Host`` header and the app's root path, read here directly (the ``Host`` from the raw
-    pairs, as ``has_credentials`` reads its headers) — a cache hit should not build the
-    request's header index for it; ``test_keys.py`` and ``test_poisoning.py`` hold the two
-    ways equal. A route's own ``key`` function
-    replaces all three parts (origin included: a function that keys on something else, a
-    tenant say, decides what shares an entry).
+    sees of them. When they are the connection's own — no ``forwarded_allow_ips``, or a request
+    with no proxy header, or from a peer not trusted — they are read here directly: the
+    connection's scheme, the ``Host`` from the raw pairs (as ``has_credentials`` reads its
+    headers) and the app's root path; a cache hit should not build the request's header index
+    or work out a forwarded origin for it. ``test_keys.py`` and ``test_poisoning.py`` hold the
+    two ways equal. A route's own ``key`` function replaces all three parts (origin included:
+    a function that keys on something else, a tenant say, decides what shares an entry).
     """
+    key = lookup_key(request, custom, True)
+    assert key is not None  # credentials allowed: always a key
+    return key
+
+
+def lookup_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None,
+               allow_credentials: bool) -> str | None:
+    """``base_key(request, custom)``, or None when ``request`` carries credentials
+    (``has_credentials``) and ``allow_credentials`` is False — found in one pass over the raw
+    header pairs, the pass a cache hit makes."""
+    host: bytes | None = None
+    proxied = False
+    for name, value in request.raw_headers:
+        size = len(name)
+        if size == 4:
+            if host is None and name.lower() == b"host":
+                host = value
+        elif size == 6 or size == 13:
+            if not allow_credentials and name.lower() in _CREDENTIAL_HEADERS:
+                return None
+        elif (size == 9 or 15 <= size <= 18) and name.lower() in PROXY_HEADERS:
+            proxied = True
     if custom is not None:
         return METHOD_CLASS + str(custom(request))
     app = request.app
-    host: str | bytes
-    if app is not None and app.config.forwarded_allow_ips is not None:
-        scheme, host, root_path = request.scheme, request.host, request.root_path
+    origin_host: str | bytes
+    if proxied and app is not None and app.config.forwarded_allow_ips is not None:
+        # A proxy header, read only if the peer is trusted (request.py decides that).
+        scheme, origin_host, root_path = request.scheme, request.host, request.root_path
     else:
         # What request.scheme, .host and .root_path are then, without their lookups.
         conn = request.conn
-        scheme = "https" if conn is not None and getattr(conn, "tls", False) else "http"
-        host, root_path = b"", app.root_path if app is not None else ""
-        for name, value in request.raw_headers:
-            if len(name) == 4 and name.lower() == b"host":
-                host = value
-                break
-    path, query = request.path, request.query_string
+        scheme = "https" if conn is not None and conn.tls else "http"
+        origin_host = b"" if host is None else host
+        root_path = "" if app is None else app.root_path
     # Memoised whole (one lookup on a hit, not a decode, an escape and a query sort), for
-    # URLs of ordinary length.
-    make = _key_memo if len(path) + len(query) + len(host) + len(root_path) <= MEMO_LIMIT else _key
-    return make(path, query, scheme, host, root_path)
+    # URLs and hosts of ordinary length (the root path is the app's or a checked prefix).
+    parts = (request.raw_path, request.query_string, scheme, origin_host, root_path)
+    key = _KEYS.get(parts)
+    if key is None:
+        key = _key(*parts)
+        if len(parts[0]) + len(parts[1]) + len(origin_host) <= MEMO_LIMIT:
+            if len(_KEYS) >= _KEYS_SIZE:
+                _KEYS.clear()  # bounded: a client can send any number of distinct URLs
+            _KEYS[parts] = key
+    return key
 
 
-def _key(path: str, query: str, scheme: str, host: str | bytes, root_path: str) -> str:
+def _key(raw_path: str, query: str, scheme: str, host: str | bytes, root_path: str) -> str:
+    # The path decoded as request.path decodes it (a path that does not decode raises, as
+    # reading request.path would, and is not memoised).
+    path = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
     if isinstance(host, bytes):
         host = host.decode("latin-1")
     return path_key(path, query) + origin_text(scheme, host, root_path)
 
 
-_key_memo = lru_cache(maxsize=4096)(_key)
+#: (raw path, query, scheme, host, root path) → key, for keys of ordinary length; bounded.
+_KEYS: dict[tuple[str, str, str, str | bytes, str], str] = {}
+_KEYS_SIZE = 4096
 
 
 def path_key(path: str, query: str = "") -> str:

@@ -26,8 +26,7 @@ from ._telemetry import telemetry as _telemetry
 from .keys import (
     CREDENTIALS,
     Normalizer,
-    base_key,
-    has_credentials,
+    lookup_key,
     parse_vary,
     variant_key,
 )
@@ -129,6 +128,9 @@ class ResponseCache(Invalidation):
         header = settings.hit_header
         self._hit_header = header.lower() if header else None
         self._honour_no_cache = settings.honour_request_no_cache
+        #: Whether hits are reported: False once startup saw the core's recorder, which records
+        #: nothing (a recorder is installed in configure; without a startup hook, always).
+        self.report_hits = True
 
     # --- the store, guarded ---------------------------------------------------------------
     @property
@@ -201,11 +203,11 @@ class ResponseCache(Invalidation):
         """
         if request.method not in _READ_METHODS:
             return None
-        if not rule.allow_authorized and has_credentials(request):
+        base = lookup_key(request, rule.key, rule.allow_authorized)
+        if base is None:  # credentials, and the rule does not allow them
             return None
         if rule.unless is not None and rule.unless(request):
             return None
-        base = base_key(request, rule.key)
         accept = None  # the oldest entry the client accepts (seconds); None: any fresh one
         if self._honour_no_cache:
             accept = request_directives(request).max_age
@@ -214,7 +216,7 @@ class ResponseCache(Invalidation):
                 # nothing and waiting on no one (a computation in flight may predate it).
                 self._pending(request, rule, base)
                 return None
-        peek = self._peek if self._store is not None else None
+        peek = self._peek  # set with the store, when it answers without I/O
         if peek is not None:
             record = peek(base)
             if record is not None:
@@ -223,7 +225,8 @@ class ResponseCache(Invalidation):
                 if record is not None:
                     age = time.time() - record.created
                     if age < record.ttl and (accept is None or age <= accept):
-                        _report(request, "hit")
+                        if self.report_hits:
+                            _report(request, "hit")
                         return hit_response(record, HIT, age, self._hit_header)
         return self._on_request(request, rule, base, accept)
 

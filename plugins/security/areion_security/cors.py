@@ -136,6 +136,17 @@ class CorsPolicy:
         self.answers[origin] = answer
         return answer
 
+    def answer_block(self, origin: str | None) -> MutableHeaders:
+        """What :meth:`stamp` adds to a response with neither ``Vary`` nor
+        ``Access-Control-Allow-Origin`` for a request from ``origin`` (None: none sent):
+        ``Vary: Origin``, then the answer when the origin is allowed."""
+        if origin is None:
+            return _VARY_ORIGIN
+        answer = self.answers.get(origin, _UNSEEN)
+        if answer is _UNSEEN:
+            answer = self._answer(origin)
+        return _VARY_ORIGIN if answer is None else answer[1]
+
     def preflight(self, request: HttpRequest, origin: str, method: str) -> HttpResponse:
         """The answer to a preflight: 204 with the ``Access-Control-Allow-*`` set, or a 403."""
         vary = {"vary": ", ".join(_PREFLIGHT_VARY)}

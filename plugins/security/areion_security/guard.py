@@ -19,7 +19,7 @@ import re
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from areion_core import ConfigError, HttpRequest, HttpResponse, RouteError, problem_response
+from areion_core import ConfigError, HttpRequest, HttpResponse, MutableHeaders, RouteError, problem_response
 
 from .cors import CorsPolicy, cors_settings_for, preflight_of
 from .csrf import CsrfGuard
@@ -36,12 +36,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("areion.security")
 #: ``response.extensions`` key marking our preflight answers (their CORS headers are final).
 PREFLIGHT = "security.preflight"
+#: Most merged header blocks one route keeps (one per origin seen, and scheme).
+_MEMO_SIZE = 256
 
 
 class RouteSecurity:
-    """What one route gets: its CORS policy, headers, CSRF check and limits (None: feature off)."""
+    """What one route gets: its CORS policy, headers, CSRF check and limits (None: feature off).
 
-    __slots__ = ("cors", "csrf", "headers", "limits")
+    The headers a response gets from CORS and the security headers together are one block per
+    request origin (and scheme, when HSTS is on), merged and encoded once (:meth:`block`): an
+    ordinary response — fresh, no ``Vary`` or ``Access-Control-Allow-Origin`` of its own — gets
+    them in one ``add_missing``, the same as stamping CORS and then the security headers.
+    """
+
+    __slots__ = ("blocks", "cors", "csrf", "headers", "hsts", "limits", "one_block", "secure_blocks")
 
     def __init__(self, cors: CorsPolicy | None, headers: HeaderSet | None, csrf: bool,
                  limits: Mapping[str, LimitRule]) -> None:
@@ -50,6 +58,13 @@ class RouteSecurity:
         self.csrf = csrf
         #: Method (or "*" for every method) → its rule.
         self.limits = limits
+        #: Whether response_ready may add one merged block (no RateLimit headers to stamp).
+        self.one_block = not limits and (cors is not None or headers is not None)
+        #: Whether an https request gets another block (Strict-Transport-Security).
+        self.hsts = headers is not None and headers.secure is not headers.plain
+        #: Raw ``Origin`` value (None: none sent) → the merged block, for http and https; bounded.
+        self.blocks: dict[bytes | None, MutableHeaders] = {}
+        self.secure_blocks: dict[bytes | None, MutableHeaders] = {}
 
     def hooks(self) -> tuple[str, ...]:
         """The hot hooks this route needs (``hot_hooks_for_route``)."""
@@ -60,11 +75,33 @@ class RouteSecurity:
             wanted.append("response_ready")
         return tuple(wanted)
 
+    def block(self, origin: bytes | None, https: bool) -> MutableHeaders:
+        """The CORS answer for ``origin`` (``Vary: Origin`` first) and the security headers, as
+        one encoded block, made once and remembered (in a bounded memo)."""
+        pairs: list[tuple[str, str]] = []
+        cors = self.cors
+        if cors is not None:
+            pairs.extend(cors.answer_block(origin.decode("latin-1") if origin is not None else None).items_lower())
+        headers = self.headers
+        if headers is not None:
+            pairs.extend((headers.secure if https else headers.plain).items_lower())
+        block = MutableHeaders(pairs)
+        block.preencode()
+        memo = self.secure_blocks if https else self.blocks
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()  # a flood of made-up origins must not grow it for ever
+        memo[origin] = block
+        return block
+
 
 class SecurityGuard:
     """Every feature of one app, built from its settings and its routes' options."""
 
     def __init__(self, settings: SecuritySettings) -> None:
+        self.reset(settings)
+
+    def reset(self, settings: SecuritySettings) -> None:
+        """Start over from ``settings`` (the plugin's ``configure``), forgetting every route."""
         self.settings = settings
         self.app: PluginApp | None = None
         self.hosts = HostAllowList(settings.hosts.allowed) if settings.hosts else None
@@ -76,6 +113,9 @@ class SecurityGuard:
         #: For responses to requests that matched no route (404, 405, automatic OPTIONS).
         self.unmatched = RouteSecurity(self.cors, self.headers, False, {})
         self.preflights = self.cors is not None
+        #: Whether the app believes proxies' headers (forwarded_allow_ips): request.host and
+        #: .scheme then decide; otherwise the raw Host and the connection do. Set at startup.
+        self.proxies_trusted = True
         self._config_limits = dict(settings.rate_limit.routes) if settings.rate_limit else {}
         self._used_limits: set[str] = set()
 
@@ -129,8 +169,10 @@ class SecurityGuard:
             self.limiter = RateLimiter(settings)  # a @rate_limit without the table: the memory store
         return limits
 
-    def check_config(self) -> None:
-        """Warn about configured limits that matched no route (a typo, or a route still to come)."""
+    def check_config(self, app: PluginApp) -> None:
+        """Read what the per-request checks need of the app's config; warn about configured
+        limits that matched no route (a typo, or a route still to come)."""
+        self.proxies_trusted = app.config.forwarded_allow_ips is not None
         for name in self._config_limits:
             if name not in self._used_limits:
                 log.warning("[plugins.security.rate_limit.routes] %r matches no route", name)
@@ -140,8 +182,15 @@ class SecurityGuard:
         """Refuse a host outside the allow-list; answer a CORS preflight."""
         hosts = self.hosts
         if hosts is not None:
-            host = request.host
-            if not hosts.allows(host):
+            if self.proxies_trusted:
+                host: str | bytes = request.host  # maybe a trusted proxy's X-Forwarded-Host
+            else:
+                host = b""  # the Host header as sent (what request.host decodes), read once
+                for name, value in request.raw_headers:
+                    if len(name) == 4 and name.lower() == b"host":
+                        host = value
+                        break
+            if hosts.memo.get(host) is not True and not hosts.allows(host):  # the memo, inline
                 return hosts.refusal(host)
         if self.preflights and request.method == "OPTIONS":
             found = preflight_of(request)
@@ -180,16 +229,36 @@ class SecurityGuard:
 
     def response_ready(self, request: HttpRequest, response: HttpResponse) -> None:
         """CORS headers for this request, security headers, RateLimit headers."""
-        route = request.route
-        security = self.unmatched if route is None else self.routes.get(route, self.unmatched)
+        security = self.routes.get(request.route) or self.unmatched  # type: ignore[arg-type]  # None: unmatched
+        if security.one_block and response.extensions is None:
+            # A fresh response (not replayed, not our preflight) with no RateLimit headers due:
+            # CORS and the security headers are one block, added whole when the response has
+            # none of its headers (no Vary to merge into, no CORS or security header of its
+            # own); otherwise each is stamped below, as it would be alone.
+            origin = None
+            if security.cors is not None:
+                for name, value in request.raw_headers:  # the first Origin, as headers.get() finds it
+                    if len(name) == 6 and name.lower() == b"origin":
+                        origin = value
+                        break
+            https = False
+            if security.hsts:  # Strict-Transport-Security on https only
+                if self.proxies_trusted:
+                    https = request.scheme == "https"
+                else:
+                    conn = request.conn
+                    https = conn is not None and conn.tls
+            block = (security.secure_blocks if https else security.blocks).get(origin)
+            if response.headers.add_all_if_absent(block if block is not None else security.block(origin, https)):
+                return
         cors = security.cors
         if cors is not None:
             extensions = response.extensions
             if extensions is None or PREFLIGHT not in extensions:
                 cors.stamp(request, response)
-        headers = security.headers
-        if headers is not None:
-            headers.apply(request, response)
+        header_set = security.headers
+        if header_set is not None:
+            header_set.apply(request, response)
         if security.limits:
             stamp_rate_limit(request, response)
 

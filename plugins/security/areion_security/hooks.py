@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Collection
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from areion_core import hookimpl
@@ -11,51 +11,55 @@ from .guard import SecurityGuard
 from .settings import SecuritySettings
 
 if TYPE_CHECKING:
-    from areion_core import App, AreionConfig, HttpRequest, HttpResponse, Route
+    from areion_core import App, AreionConfig, Route
 
 
-class SecurityPlugin:
-    """CORS, trusted hosts, rate limits, security headers and CSRF (``[plugins.security.*]``)."""
+class SecurityPlugin(SecurityGuard):
+    """CORS, trusted hosts, rate limits, security headers and CSRF (``[plugins.security.*]``).
+
+    The plugin is its app's :class:`SecurityGuard` (made again from the config in
+    ``configure``), so the hot hooks below are the guard's own methods: one call per hook
+    and request, not a call that forwards to another.
+    """
 
     name = "security"
 
     def __init__(self) -> None:
-        self.guard = SecurityGuard(SecuritySettings())
+        super().__init__(SecuritySettings())
+
+    @property
+    def guard(self) -> SecurityGuard:
+        """The app's guard (the plugin itself)."""
+        return self
 
     @hookimpl
     def configure(self, app: App, config: AreionConfig) -> None:
-        self.guard = SecurityGuard(SecuritySettings.from_section(config.section(self.name)))
+        self.reset(SecuritySettings.from_section(config.section(self.name)))
 
     @hookimpl
     def route_added(self, app: App, route: Route) -> None:
-        self.guard.add_route(app, route)
+        self.add_route(app, route)
 
     @hookimpl
     def hot_hooks_for_route(self, app: App, route: Route) -> Collection[str]:
         # A route with nothing to check or stamp keeps this plugin out of its chains.
-        return self.guard.routes[route].hooks()
+        return self.routes[route].hooks()
 
     @hookimpl
     def startup(self, app: App) -> None:
-        self.guard.check_config()
+        self.check_config(app)
 
     @hookimpl
     async def shutdown(self, app: App) -> None:
-        await self.guard.close()
+        await self.close()
 
-    # --- hot hooks ------------------------------------------------------------------------
-    @hookimpl
-    def request_started(self, request: HttpRequest) -> HttpResponse | None:
-        return self.guard.request_started(request)
-
-    @hookimpl(tryfirst=True)
-    def request_received(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse | None] | None:
-        # tryfirst: CSRF and rate limits run before the cache (trylast) can answer a hit.
-        return self.guard.request_received(request)
-
-    # Not @skip_replayed: a cache hit must carry the CORS headers of *this* request's origin.
-    @hookimpl(trylast=True)
-    def response_ready(self, request: HttpRequest, response: HttpResponse) -> None:
-        # trylast: the cache (trylast, registered earlier) stores the response before we stamp
-        # per-request headers on it, and we stamp whatever response the others settled on.
-        self.guard.response_ready(request, response)
+    # --- hot hooks: the guard's methods -------------------------------------------------------
+    # request_started: every request, before routing's answers, any cache and any handler
+    # (refuse a host outside the allow-list, answer a CORS preflight).
+    request_started = hookimpl(SecurityGuard.request_started)
+    # tryfirst: CSRF and rate limits run before the cache (trylast) can answer a hit.
+    request_received = hookimpl(tryfirst=True)(SecurityGuard.request_received)
+    # Not skip_replayed: a cache hit must carry the CORS headers of *this* request's origin.
+    # trylast: the cache (trylast, registered earlier) stores the response before we stamp
+    # per-request headers on it, and we stamp whatever response the others settled on.
+    response_ready = hookimpl(trylast=True)(SecurityGuard.response_ready)

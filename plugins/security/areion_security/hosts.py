@@ -34,14 +34,14 @@ class HostAllowList:
         self.any = "*" in allowed
         self.exact = frozenset(host_name(h) for h in allowed if not h.startswith("*"))
         self.suffixes = tuple(h[1:] for h in allowed if h.startswith("*."))  # ".example.com"
-        self.memo: dict[str, bool] = {}
+        self.memo: dict[str | bytes, bool] = {}
 
-    def allows(self, host: str) -> bool:
-        """Whether a request for ``host`` (with or without a port) is answered."""
+    def allows(self, host: str | bytes) -> bool:
+        """Whether a request for ``host`` (with or without a port; bytes: as sent) is answered."""
         known = self.memo.get(host)
         if known is not None:
             return known
-        name = host_name(host)
+        name = host_name(host.decode("latin-1") if isinstance(host, bytes) else host)
         verdict = self.any or name in self.exact or (bool(name) and any(
             name.endswith(s) and len(name) > len(s) for s in self.suffixes))
         if len(self.memo) >= _MEMO_SIZE:
@@ -49,7 +49,9 @@ class HostAllowList:
         self.memo[host] = verdict
         return verdict
 
-    def refusal(self, host: str) -> HttpResponse:
+    def refusal(self, host: str | bytes) -> HttpResponse:
         """The 400 answer for a host outside the list."""
+        if isinstance(host, bytes):
+            host = host.decode("latin-1")
         shown = host if len(host) <= 100 else host[:100] + "..."
         return problem_response(400, f"invalid host header: {shown!r} is not served here")

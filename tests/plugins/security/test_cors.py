@@ -9,7 +9,7 @@ import httpx
 import pytest
 from areion_security import cors
 
-from areion_core import HttpRequest, Router
+from areion_core import HttpRequest, HttpResponse, Router
 from areion_core.testing import LiveServer
 from tests.plugins.security._security_support import Calls, build_server
 
@@ -32,6 +32,14 @@ def _router(calls: Calls) -> Router:
     async def add_item(request: HttpRequest) -> dict[str, Any]:
         calls.hit()
         return {"added": True}
+
+    @router.get("/varied")
+    async def varied(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("text", headers={"Vary": "Accept-Language"})
+
+    @router.get("/own-cors")
+    async def own_cors(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("text", headers={"Access-Control-Allow-Origin": "https://mine.example"})
 
     @router.get("/public")
     @cors(origins=["*"], credentials=False)
@@ -141,6 +149,68 @@ def test_vary_origin_without_an_origin_too(client: httpx.Client) -> None:
     r = client.get("/items")
     assert r.headers["vary"] == "Origin"
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_each_origin_gets_its_own_answer_from_one_route_in_turn(client: httpx.Client) -> None:
+    # Answers are made once per origin and reused: asking in turn must never mix them up.
+    for origin, allowed in [(APP, APP), ("https://evil.example", None), ("https://a.example.com", "https://a.example.com"),
+                            (APP, APP), ("https://evil.example", None)]:
+        r = client.get("/items", headers={"origin": origin})
+        assert r.headers.get("access-control-allow-origin") == allowed
+        assert ("access-control-allow-credentials" in r.headers) is (allowed is not None)
+        assert r.headers["vary"] == "Origin"
+
+
+def test_the_origin_header_is_found_whatever_its_case() -> None:
+    with LiveServer(build_server(_router(Calls()), {"cors": CORS})) as live:
+        reply = _raw_get(live.port, "/items", f"ORIGIN: {APP}")
+    assert f"access-control-allow-origin: {APP}".lower() in reply.lower()
+
+
+def _raw_get(port: int, path: str, *lines: str) -> str:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        head = "\r\n".join([f"GET {path} HTTP/1.1", "Host: localhost", "Connection: close", *lines, "", ""])
+        sock.sendall(head.encode("latin-1"))
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+    return b"".join(chunks).decode("latin-1")
+
+
+def test_a_response_with_its_own_vary_or_cors_headers_keeps_them_merged(client: httpx.Client) -> None:
+    varied = client.get("/varied", headers={"origin": APP})
+    assert varied.headers["vary"] == "Accept-Language, Origin"
+    assert varied.headers["access-control-allow-origin"] == APP
+    assert varied.headers["access-control-allow-credentials"] == "true"
+    own = client.get("/own-cors", headers={"origin": APP})
+    assert own.headers["access-control-allow-origin"] == "https://mine.example"  # the handler's, kept
+    assert "access-control-allow-credentials" not in own.headers
+    assert own.headers["vary"] == "Origin"
+
+
+def test_with_security_headers_a_response_keeps_its_own_policy_and_gets_the_rest() -> None:
+    router = Router()
+
+    @router.get("/page")
+    async def page(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("<p>", headers={"Content-Security-Policy": "default-src 'none'"})
+
+    @router.get("/plain")
+    async def plain(request: HttpRequest) -> str:
+        return "plain"
+
+    with LiveServer(build_server(router, {"cors": CORS, "headers": {}})) as live, \
+            httpx.Client(base_url=live.url) as http:
+        for path in ("/page", "/plain", "/page"):
+            r = http.get(path, headers={"origin": APP})
+            assert r.headers["access-control-allow-origin"] == APP
+            assert r.headers["vary"] == "Origin"
+            assert r.headers["x-frame-options"] == "SAMEORIGIN"
+            assert "strict-transport-security" not in r.headers  # plain http, no proxy trusted
+            own = path == "/page"
+            assert (r.headers["content-security-policy"] == "default-src 'none'") is own
 
 
 def test_unmatched_requests_get_cors_headers(client: httpx.Client) -> None:
