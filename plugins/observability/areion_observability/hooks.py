@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from areion_core import hookimpl
 
 from .exposition import MetricsEndpoint
-from .health import Health, caching_redis
+from .health import Health
 from .http_metrics import HttpMetrics
 from .listener import MetricsListener
 from .multiprocess import MultiprocessMode, process_stopped
@@ -55,7 +55,7 @@ class ObservabilityPlugin:
         if registry is not None:
             self.endpoint = MetricsEndpoint(settings.metrics, lambda: self.registry)
         if settings.health.enabled:
-            self.health = Health(app, settings.health, caching_redis(app))
+            self.health = Health(app, settings.health)
 
     @hookimpl
     def register_routes(self, app: App, router: Router) -> None:

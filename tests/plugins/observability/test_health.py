@@ -1,4 +1,4 @@
-"""/healthz and /readyz: alive, ready, not ready while draining or while the cache's Redis is down."""
+"""/healthz and /readyz: alive, ready, not ready while draining or while a Redis a plugin needs is down."""
 
 from __future__ import annotations
 
@@ -115,3 +115,47 @@ def test_readiness_follows_a_sentinel_setup(redis_sentinel: Any) -> None:
     with LiveServer(server) as live:
         up = httpx.get(live.url + "/readyz")
     assert up.status_code == 200 and up.json()["checks"]["redis"] == "ok", up.json()
+
+
+def test_readiness_follows_the_realtime_channels_redis(own_redis: RedisServer) -> None:
+    """The realtime plugin's Redis channels are a Redis this worker needs to serve."""
+    server = make_server({"health": {"check_timeout": 0.5}}, plugins=("observability", "realtime"),
+                         sections={"realtime": {"backend": "redis", "redis": own_redis.url}})
+    with LiveServer(server) as live:
+        up = httpx.get(live.url + "/readyz")
+        own_redis.stop()
+        try:
+            down = httpx.get(live.url + "/readyz")
+        finally:
+            own_redis.start()
+    assert up.status_code == 200 and up.json()["checks"]["redis"] == "ok", up.json()
+    assert down.status_code == 503 and down.json()["checks"]["redis"] == "down"
+
+
+@pytest.mark.parametrize("fail", ["open", "closed"])
+def test_readiness_counts_the_rate_limits_redis_only_when_they_fail_closed(own_redis: RedisServer, fail: str) -> None:
+    """Failing open, a Redis outage only lifts the limits: the worker stays ready. Failing
+    closed, it answers 503s: not ready."""
+    limits = {"store": "redis", "redis": own_redis.url, "fail": fail, "routes": {"POST /echo": "100/minute"}}
+    server = make_server({"health": {"check_timeout": 0.5}}, plugins=("observability", "security"),
+                         sections={"security": {"rate_limit": limits}})
+    with LiveServer(server) as live:
+        own_redis.stop()
+        try:
+            down = httpx.get(live.url + "/readyz")
+        finally:
+            own_redis.start()
+    if fail == "closed":
+        assert down.status_code == 503 and down.json()["checks"]["redis"] == "down"
+    else:
+        assert down.status_code == 200 and "redis" not in down.json()["checks"], down.json()
+
+
+def test_one_check_for_two_plugins_on_one_redis(own_redis: RedisServer) -> None:
+    """Caching and realtime on the same Redis: one "redis" check, ok while it answers."""
+    server = make_server({"health": {"check_timeout": 0.5}}, plugins=("observability", "caching", "realtime"),
+                         sections={"caching": {"store": "redis", "url": own_redis.url},
+                                   "realtime": {"backend": "redis", "redis": own_redis.url}})
+    with LiveServer(server) as live:
+        up = httpx.get(live.url + "/readyz")
+    assert up.status_code == 200 and up.json()["checks"] == {"startup": "ok", "draining": "ok", "redis": "ok"}
