@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -49,6 +48,8 @@ class ErrorPages:
             logger.error("unhandled exception in %s %s", request.method, request.raw_path, exc_info=exc)
             shown = exc
         if self.development:
+            import html  # only for this development page: html.entities is 0.4 MB
+
             tb = "".join(traceback.format_exception(type(shown), shown, shown.__traceback__))
             page = (
                 "<!doctype html><html><head><meta charset=utf-8><title>500 Internal Server Error</title>"

@@ -9,7 +9,6 @@ the file is read, and Python's default (true) would silence every one of them.
 from __future__ import annotations
 
 import json
-import logging.config
 import os
 import tomllib
 from collections.abc import Callable
@@ -43,6 +42,7 @@ def load_log_config(path: str | os.PathLike[str]) -> None:
     if not isinstance(config, dict):
         raise LogConfigError(file, f"expected a table of logging settings at the top, got {type(config).__name__}")
     config.setdefault("disable_existing_loggers", False)
+    import logging.config  # here, not at import: 1.2 MB (socketserver, …) few servers use
     try:
         logging.config.dictConfig(config)
     except (ValueError, TypeError, AttributeError, ImportError) as exc:

@@ -19,8 +19,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import random
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +43,7 @@ class RedisInvalidations:
         self.settings = dataclasses.replace(settings, retries=1, retry_on_timeout=False,
                                             socket_timeout=timeout, connect_timeout=timeout, protocol=2)
         self.channel = f"{namespace}:invalidations".encode()
-        self.sender = secrets.token_hex(8).encode()
+        self.sender = os.urandom(8).hex().encode()
         self._apply = apply
         self._logger = logger
         self._client: Any = None

@@ -11,7 +11,6 @@ year (``immutable``) and a new release is a new URL.
 from __future__ import annotations
 
 import hashlib
-import html
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
@@ -22,6 +21,13 @@ from urllib.parse import urlsplit
 from areion_core import FileResponse, HttpResponse, Router
 
 from .settings import OpenAPISettings
+
+
+def _escape(value: str, quote: bool = True) -> str:
+    """``html.escape``, imported on first use (html.entities is 0.4 MB an idle server need not hold)."""
+    import html
+
+    return html.escape(value, quote)
 
 #: The files the pages load (licence files ship in the package but are not served).
 ASSETS = (
@@ -136,7 +142,7 @@ class DocsSite:
         s = self.settings
         assets = root_path + (self.asset_base or "")
         esc = _attr
-        title = html.escape(s.title)
+        title = _escape(s.title)
         head = (
             '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -151,7 +157,7 @@ class DocsSite:
                 "</head>\n<body>\n"
                 "<noscript><p>This page needs JavaScript to show the API documentation; the "
                 f'document itself is at <a href="{esc(root_path + s.openapi_path)}">'
-                f"{html.escape(s.openapi_path)}</a>.</p></noscript>\n"
+                f"{_escape(s.openapi_path)}</a>.</p></noscript>\n"
                 f'<div id="swagger-ui" data-openapi-url="{esc(root_path + s.openapi_path)}" '
                 f'data-oauth2-redirect-url="{esc(root_path + (s.docs_path or "") + "/oauth2-redirect")}">'
                 "</div>\n"
@@ -165,7 +171,7 @@ class DocsSite:
                 '</head>\n<body class="redoc-page">\n'
                 "<noscript><p>This page needs JavaScript to show the API documentation; the "
                 f'document itself is at <a href="{esc(root_path + s.openapi_path)}">'
-                f"{html.escape(s.openapi_path)}</a>.</p></noscript>\n"
+                f"{_escape(s.openapi_path)}</a>.</p></noscript>\n"
                 f'<div id="redoc" data-openapi-url="{esc(root_path + s.openapi_path)}"></div>\n'
                 f'<script src="{esc(assets + "/redoc.standalone.js")}"></script>\n'
                 f'<script src="{esc(assets + "/redoc-init.js")}"></script>\n'
@@ -179,7 +185,7 @@ class DocsSite:
 
 
 def _attr(value: str) -> str:
-    return html.escape(value, quote=True)
+    return _escape(value, quote=True)
 
 
 def _asset_handler(path: Path) -> Callable[[Any], Any]:

@@ -32,7 +32,6 @@ import asyncio
 import dataclasses
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
@@ -111,7 +110,7 @@ class RedisLease(Leadership):
         self.ttl = ttl
         self.heartbeat = heartbeat
         #: What the lease key holds while this process leads: ``host:pid:random``.
-        self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
         self._log = logger
         self._redis: Any = None
         self._renew: Any = None

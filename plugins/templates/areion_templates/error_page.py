@@ -7,7 +7,6 @@ frames carry ``__jinja_exception__`` in their globals, which is how they are rec
 
 from __future__ import annotations
 
-import html
 import os
 import traceback
 from collections.abc import Callable
@@ -17,6 +16,13 @@ from types import TracebackType
 import jinja2
 
 from areion_core import HttpResponse, create_html_response
+
+
+def _escape(value: str, quote: bool = True) -> str:
+    """``html.escape``, imported on first use (html.entities is 0.4 MB an idle server need not hold)."""
+    import html
+
+    return html.escape(value, quote)
 
 CONTEXT_LINES = 3
 
@@ -78,7 +84,7 @@ def _excerpt(source: str, lineno: int) -> str:
     end = min(lineno + CONTEXT_LINES, len(lines))
     rows = []
     for number in range(start + 1, end + 1):
-        text = html.escape(lines[number - 1])
+        text = _escape(lines[number - 1])
         mark = ' class="here"' if number == lineno else ""
         rows.append(f"<tr{mark}><td>{number}</td><td><code>{text}</code></td></tr>")
     return "<table>" + "".join(rows) + "</table>"
@@ -86,7 +92,7 @@ def _excerpt(source: str, lineno: int) -> str:
 
 def error_page(info: TemplateErrorInfo, exc: BaseException, method: str, path: str) -> HttpResponse:
     """An HTML 500 naming the template, line and message (every value escaped)."""
-    where = html.escape(info.name or info.filename or "(template from a string)")
+    where = _escape(info.name or info.filename or "(template from a string)")
     if info.lineno is not None:
         where += f", line {info.lineno}"
     parts = [
@@ -97,15 +103,15 @@ def error_page(info: TemplateErrorInfo, exc: BaseException, method: str, path: s
             "td:first-child{color:#888;text-align:right}tr.here{background:#fdd}</style></head><body>"
         ),
         "<h1>500 Template error</h1>",
-        f"<p>{html.escape(method)} {html.escape(path)}</p>",
-        f"<h2>{html.escape(info.kind)} in {where}</h2>",
-        f'<p class="message">{html.escape(info.message)}</p>',
+        f"<p>{_escape(method)} {_escape(path)}</p>",
+        f"<h2>{_escape(info.kind)} in {where}</h2>",
+        f'<p class="message">{_escape(info.message)}</p>',
     ]
     if info.filename and info.filename != info.name:
-        parts.append(f"<p>File: <code>{html.escape(info.filename)}</code></p>")
+        parts.append(f"<p>File: <code>{_escape(info.filename)}</code></p>")
     if info.source is not None and info.lineno is not None:
         parts.append(_excerpt(info.source, info.lineno))
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    parts.append(f"<details><summary>Traceback</summary><pre>{html.escape(tb)}</pre></details>")
+    parts.append(f"<details><summary>Traceback</summary><pre>{_escape(tb)}</pre></details>")
     parts.append("<p>Shown because development mode is on.</p></body></html>")
     return create_html_response("".join(parts), 500)
