@@ -251,28 +251,28 @@ class MutableHeaders(Mapping[str, str]):
         # Plugins set headers on every response: the checks of a name seen before and of a
         # printable-ASCII value (the usual case) are a dict lookup and two string methods in C.
         lower = _SETTABLE.get(key) or _settable(key)
-        if value.__class__ is not str or not (value.isascii() and value.isprintable()):  # type: ignore[attr-defined]
+        if value.__class__ is not str or not (value.isascii() and value.isprintable()):
             value = _checked_value(key, value)
         wire = self._wire
         if wire is None:
-            self._d[lower] = value  # type: ignore[assignment]
+            self._d[lower] = value
             return
         d = self._d
         if lower in d:
             self._unshare()  # a line of the encoded block changes: encoded again when sent
-            self._d[lower] = value  # type: ignore[assignment]
+            self._d[lower] = value
             return
         # A line added to an encoded block (a plugin's header on a handler's answer or a cached
         # response): the block stays valid with the line appended.
         if not self._own:
             d = self._d = d.copy()  # shared with a template or a stored response: copy on write
             self._own = True
-        d[lower] = value  # type: ignore[assignment]
+        d[lower] = value
         prefix = _PREFIXES.get(lower) or _prefix(lower)
         if prefix:  # framing headers are never written from a block
             # Encoded directly, not through the _LINES cache: a header a plugin adds per
             # response usually carries a per-response value (an id, a duration).
-            self._wire = b"".join((wire, prefix, value.encode("latin-1"), b"\r\n"))  # type: ignore[attr-defined]
+            self._wire = b"".join((wire, prefix, value.encode("latin-1"), b"\r\n"))
 
     def __delitem__(self, key: str) -> None:
         if self._wire is not None or not self._own:
