@@ -47,6 +47,29 @@ def check_header(name: str, value: str) -> None:
     _check_value(name, value)
 
 
+# Names a response header may be set under (valid tokens, not Set-Cookie), to their lower-case
+# form: MutableHeaders.__setitem__'s one lookup for a name seen before.
+_SETTABLE: dict[str, str] = {}
+
+
+def _settable(name: str) -> str:
+    """``name`` lower-cased, after checking it is a token a response header may use (cached)."""
+    lower = _checked_lower(name)
+    if lower == "set-cookie":
+        raise ValueError("use HttpResponse.set_cookie() / .cookies for Set-Cookie")
+    if len(_SETTABLE) < _CACHE_LIMIT:
+        _SETTABLE[name] = lower
+    return lower
+
+
+def _checked_value(name: str, value: object) -> str:
+    """``value`` as a string (``str(value)`` for a non-string), after the field-value check."""
+    text = value if isinstance(value, str) else str(value)
+    if not (text.isascii() and text.isprintable()):
+        _check_value(name, text)
+    return text
+
+
 # --- encoding: this module is the one place header lines become bytes -------------------
 
 _SPECIAL_CASE = {
@@ -69,6 +92,20 @@ def canonical_name(lower: str) -> bytes:
         if len(_CANONICAL) < _CACHE_LIMIT:
             _CANONICAL[lower] = name
     return name
+
+
+# b"Name: " of each lower-case name, for lines appended to an encoded block.
+_PREFIXES: dict[str, bytes] = {}
+
+
+def _prefix(lower: str) -> bytes:
+    """``b"Name: "`` of a lower-case name; ``b""`` for a framing header (never taken from a block)."""
+    if lower in FRAMING:
+        return b""
+    prefix = canonical_name(lower) + b": "
+    if len(_PREFIXES) < _CACHE_LIMIT:
+        _PREFIXES[lower] = prefix
+    return prefix
 
 
 def _line(lower: str, value: str) -> bytes:
@@ -188,6 +225,9 @@ class MutableHeaders(Mapping[str, str]):
     Names are stored lower-case; a name or value with CR, LF, NUL or another control
     character raises ``ValueError`` at the point it is set, so it can never reach the wire.
     ``Set-Cookie`` lives in ``HttpResponse.cookies``, not here, because it cannot be folded.
+
+    A block may carry its encoded lines (:meth:`preencode`, a copy of a pre-encoded block):
+    a header added later appends its line to them; one replaced or removed drops them.
     """
 
     __slots__ = ("_d", "_own", "_wire")
@@ -208,42 +248,39 @@ class MutableHeaders(Mapping[str, str]):
         return self._d[key.lower()]
 
     def __setitem__(self, key: str, value: object) -> None:
-        text = value if value.__class__ is str else str(value)
-        # _checked_lower() and _check_value(), inline: plugins set headers on every response.
-        lower = _LOWER.get(key)
-        if lower is None:
-            lower = _checked_lower(key)
-        if not (text.isascii() and text.isprintable()):
-            _check_value(key, text)
-        if lower == "set-cookie":
-            raise ValueError("use HttpResponse.set_cookie() / .cookies for Set-Cookie")
+        # Plugins set headers on every response: the checks of a name seen before and of a
+        # printable-ASCII value (the usual case) are a dict lookup and two string methods in C.
+        lower = _SETTABLE.get(key) or _settable(key)
+        if value.__class__ is not str or not (value.isascii() and value.isprintable()):
+            value = _checked_value(key, value)
         wire = self._wire
         if wire is None:
-            self._d[lower] = text
-        elif lower in self._d:
+            self._d[lower] = value
+            return
+        d = self._d
+        if lower in d:
             self._unshare()  # a line of the encoded block changes: encoded again when sent
-            self._d[lower] = text
-        else:
-            # A line added to an encoded block (a plugin's header on a prebuilt or cached
-            # response): the block stays valid with the line appended.
-            if not self._own:
-                self._d = dict(self._d)
-                self._own = True
-            self._d[lower] = text
-            if lower not in FRAMING:
-                # Encoded directly, not through the _LINES cache: a header a plugin adds per
-                # response usually carries a per-response value (an id, a duration) that would
-                # only fill the cache and cost a lookup.
-                self._wire = wire + canonical_name(lower) + b": " + text.encode("latin-1") + b"\r\n"
+            self._d[lower] = value
+            return
+        # A line added to an encoded block (a plugin's header on a handler's answer or a cached
+        # response): the block stays valid with the line appended.
+        if not self._own:
+            d = self._d = d.copy()  # shared with a template or a stored response: copy on write
+            self._own = True
+        d[lower] = value
+        prefix = _PREFIXES.get(lower) or _prefix(lower)
+        if prefix:  # framing headers are never written from a block
+            # Encoded directly, not through the _LINES cache: a header a plugin adds per
+            # response usually carries a per-response value (an id, a duration).
+            self._wire = b"".join((wire, prefix, value.encode("latin-1"), b"\r\n"))
 
     def __delitem__(self, key: str) -> None:
-        if self._wire is not None:
+        if self._wire is not None or not self._own:
             self._unshare()
         del self._d[key.lower()]
 
     def _unshare(self) -> None:
-        # Pre-encoded blocks share their dict with their copies (see preencode): the first
-        # write takes a private copy and drops the encoded lines.
+        # Before a line is removed: a private dict, and no encoded lines.
         self._d = dict(self._d)
         self._own = True
         self._wire = None
@@ -261,7 +298,7 @@ class MutableHeaders(Mapping[str, str]):
         return self._d.get(key.lower(), default)
 
     def pop(self, key: str, default: str | None = None) -> str | None:
-        if self._wire is not None:
+        if self._wire is not None or not self._own:
             self._unshare()
         return self._d.pop(key.lower(), default)
 
@@ -360,7 +397,8 @@ class MutableHeaders(Mapping[str, str]):
 
         For a header block that is sent many times unchanged (a cached response's): copies
         made with :meth:`copy` share the dict and the encoded lines until one of them is
-        written to, which then takes its own copy and drops the encoded lines.
+        written to, which then takes its own copy (a header added to it appends its line;
+        one replaced or removed drops the encoded lines).
         """
         self._wire = encode_lines(self._d)
 

@@ -479,3 +479,26 @@ def test_a_response_that_cannot_be_framed_becomes_a_500_and_the_connection_goes_
     assert [r.status_code for r in responses] == [500, 500, 200] and not closed
     assert all(b"Injected" not in r.content and "injected" not in r.headers for r in responses)
     assert responses[2].text == "ok"
+
+
+def test_a_header_set_on_a_preencoded_block_is_checked_like_any_other():
+    import pytest
+
+    template = MutableHeaders({"Content-Type": "application/json"})
+    template.preencode()
+    block = template.copy()
+    block["X-Id"] = "ok"  # the name is now cached as valid: its values are still checked
+    for bad in ("a\r\nSet-Cookie: x=1", "a\nb", "nul\x00", "\x7f"):
+        with pytest.raises(ValueError, match="invalid character"):
+            block["X-Id"] = bad
+    with pytest.raises(ValueError, match="invalid response header name"):
+        block["Bad Name"] = "1"
+    for name in ("Set-Cookie", "set-cookie"):  # refused every time, not only the first
+        with pytest.raises(ValueError, match="set_cookie"):
+            block[name] = "a=1"
+    block["X-Count"] = 3  # not a string: str() of it, checked the same way
+    block["X-Latin"] = "caf\xe9"
+    assert block.encoded() == (b"Content-Type: application/json\r\nX-Id: ok\r\nX-Count: 3\r\n"
+                               b"X-Latin: caf\xe9\r\n")
+    assert block.encoded() == MutableHeaders.trusted(dict(block.items_lower())).encoded()
+    assert template.encoded() == b"Content-Type: application/json\r\n"
