@@ -5,6 +5,7 @@ Plugins import from ``areion_core`` and from this module only (a test checks eve
 """
 
 from ._forwarded import PROXY_HEADERS
+from ._status import status_phrase
 from .hook_chains import HookChain, HookLink, route_chain, run_response_ready
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
 from .response import dumps_json, guess_type
@@ -31,4 +32,5 @@ __all__ = [
     "route_chain",
     "run_response_ready",
     "skip_replayed",
+    "status_phrase",
 ]

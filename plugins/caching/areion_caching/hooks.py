@@ -18,8 +18,6 @@ from .rules import CacheRule
 from .settings import CachingSettings
 
 if TYPE_CHECKING:
-    from areion_redis import RedisSettings
-
     from areion_core import App, AreionConfig, HttpRequest, HttpResponse, Route
 
     from .response_cache import Handler
@@ -41,11 +39,6 @@ class CachingPlugin:
         self.policies: dict[Route, RoutePolicy] = {}
         #: The cached routes' rules (what request_received reads).
         self.rules: dict[Route, CacheRule] = {}
-
-    def readiness_redis(self) -> RedisSettings | None:
-        """The Redis store's server, which /readyz (areion-observability) checks; None for the
-        memory and filesystem stores."""
-        return self.settings.redis if self.settings.store == "redis" else None
 
     @hookimpl
     def configure(self, app: App, config: AreionConfig) -> None:

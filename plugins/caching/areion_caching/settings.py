@@ -77,6 +77,11 @@ class CachingSettings:
             raise ConfigError(f"{SECTION}.lock_timeout", self.lock_timeout,
                               f"less than hook_timeout ({hook_timeout:g}s)")
 
+    def readiness_redis(self) -> RedisSettings | None:
+        """The Redis store's server, which /readyz (areion-observability) checks; None for the
+        memory and filesystem stores."""
+        return self.redis if self.store == "redis" else None
+
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> CachingSettings:
         """Validate a section; raise ``ConfigError`` naming the key, value and expectation."""

@@ -24,15 +24,15 @@ log = logging.getLogger("areion.observability")
 def plugin_redis(app: PluginApp) -> dict[str, RedisSettings]:
     """The Redis servers that the loaded plugins need in order to serve, by plugin name.
 
-    A plugin says so with a ``readiness_redis()`` method returning the RedisSettings it needs
-    (or None): the caching plugin's Redis store, the realtime plugin's Redis channels, the
-    security plugin's Redis rate limits when they fail closed. Plugins do not import each other;
-    this is duck typing, documented in docs/plugins.md. Asked at startup, after every plugin's
-    ``configure``.
+    A plugin says so through its ``settings`` object's ``readiness_redis()`` method, returning
+    the RedisSettings it needs (or None): the caching plugin's Redis store, the realtime
+    plugin's Redis channels, the security plugin's Redis rate limits when they fail closed.
+    Plugins do not import each other; this is duck typing, documented in docs/plugins.md.
+    Asked at startup, after every plugin's ``configure``.
     """
     found: dict[str, RedisSettings] = {}
     for plugin in app.pm.get_plugins():
-        ask = getattr(plugin, "readiness_redis", None)
+        ask = getattr(getattr(plugin, "settings", None), "readiness_redis", None)
         settings = ask() if callable(ask) else None
         if isinstance(settings, RedisSettings):
             found[str(getattr(plugin, "name", type(plugin).__name__))] = settings

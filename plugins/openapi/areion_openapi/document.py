@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from areion_core import HttpResponse, PluginError
-from areion_core.problem import status_phrase
+from areion_core.plugin_api import status_phrase
 
 from . import decorators as opt
 from .docstrings import Docstring, parse_docstring

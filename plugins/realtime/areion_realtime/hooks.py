@@ -12,8 +12,6 @@ from .handshake import RealtimeProtocol
 from .settings import RealtimeSettings
 
 if TYPE_CHECKING:
-    from areion_redis import RedisSettings
-
     from areion_core import AreionConfig, PluginApp
 
 
@@ -26,11 +24,6 @@ class RealtimePlugin:
         self.settings = RealtimeSettings()
         self.protocol: RealtimeProtocol | None = None
         self.channels: Channels | None = None
-
-    def readiness_redis(self) -> RedisSettings | None:
-        """The Redis channels' server, which /readyz (areion-observability) checks; None with
-        the memory backend."""
-        return self.settings.redis if self.settings.backend == "redis" else None
 
     @hookimpl
     def configure(self, app: PluginApp, config: AreionConfig) -> None:

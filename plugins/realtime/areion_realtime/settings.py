@@ -58,6 +58,11 @@ class RealtimeSettings:
     #: Prefix of every Redis key and pub/sub channel this plugin uses.
     key_prefix: str = "areion:channel:"
 
+    def readiness_redis(self) -> RedisSettings | None:
+        """The Redis channels' server, which /readyz (areion-observability) checks; None with
+        the memory backend."""
+        return self.redis if self.backend == "redis" else None
+
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> RealtimeSettings:
         """Validate ``section``; raise ``ConfigError(key, value, expected)`` on the first bad key."""

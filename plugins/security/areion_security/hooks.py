@@ -11,8 +11,6 @@ from .guard import SecurityGuard
 from .settings import SecuritySettings
 
 if TYPE_CHECKING:
-    from areion_redis import RedisSettings
-
     from areion_core import App, AreionConfig, Route
 
 
@@ -28,20 +26,6 @@ class SecurityPlugin(SecurityGuard):
 
     def __init__(self) -> None:
         super().__init__(SecuritySettings())
-
-    @property
-    def guard(self) -> SecurityGuard:
-        """The app's guard (the plugin itself)."""
-        return self
-
-    def readiness_redis(self) -> RedisSettings | None:
-        """The rate limits' Redis when they fail closed (a Redis outage then answers 503s),
-        which /readyz (areion-observability) checks; failing open, an outage only lifts the
-        limits, and a worker stays ready."""
-        limits = self.settings.rate_limit
-        if limits is None or limits.store != "redis" or limits.fail != "closed":
-            return None
-        return limits.redis
 
     @hookimpl
     def configure(self, app: App, config: AreionConfig) -> None:

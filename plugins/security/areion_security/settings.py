@@ -131,6 +131,15 @@ class SecuritySettings:
     #: Features switched off with ``enabled = false``: their route decorators are ignored too.
     off: frozenset[str] = frozenset()
 
+    def readiness_redis(self) -> RedisSettings | None:
+        """The rate limits' Redis when they fail closed (a Redis outage then answers 503s),
+        which /readyz (areion-observability) checks; failing open, an outage only lifts the
+        limits, and a worker stays ready."""
+        limits = self.rate_limit
+        if limits is None or limits.store != "redis" or limits.fail != "closed":
+            return None
+        return limits.redis
+
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> SecuritySettings:
         """Validate ``section``; ``ConfigError`` names the first bad key, its value and what was expected."""

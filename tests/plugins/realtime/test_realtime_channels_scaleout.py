@@ -266,7 +266,11 @@ async def test_sentinel_failover_mid_broadcast(redis_sentinel: RedisSentinel, pa
         new_primary = await outage
         for i in range(5):
             await broadcast.send(f"after {i}")
-        assert broadcast.failed, "publishing while the primary was down should have failed"
+        # Publishes went on through the outage; whether some raised depends on how long the
+        # sentinels took against the client's timeout and retries (on a loaded machine a publish
+        # may wait out the whole failover and succeed): what must hold either way is below.
+        during = [text for text in broadcast.failed + [t for _, t in broadcast.acked] if text.startswith("during")]
+        assert during, "nothing was published while the primary was down"
         assert [text for _, text in broadcast.acked[-5:]] == [f"after {i}" for i in range(5)]
         for subscription in (on_a, on_b):
             await expect_exactly(subscription, broadcast)
