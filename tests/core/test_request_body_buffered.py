@@ -51,7 +51,8 @@ def _router(seen: dict[str, object], failed: threading.Event) -> Router:
 
     @r.get("/after")
     async def after(request):
-        return {"protocol": type(request.conn.transport.get_protocol()).__name__}
+        loop = type(asyncio.get_running_loop()).__module__.split(".")[0]  # "uvloop" or "asyncio"
+        return {"protocol": type(request.conn.transport.get_protocol()).__name__, "loop": loop}
 
     return r
 
@@ -65,6 +66,7 @@ def server(request, live, monkeypatch):
     srv = live(_router(seen, failed), limits={"body_timeout": 5})
     srv.seen = seen
     srv.failed = failed
+    srv.loop_name = request.param
     return srv
 
 
@@ -103,7 +105,7 @@ def test_a_large_body_is_read_by_the_receiver_and_the_next_requests_as_usual(ser
     # The handler read each body through the BufferedReceiver (the last chunk may come after
     # the switch back); the GET after them found the connection as its protocol again.
     assert b'"BufferedReceiver"' in one and b'"BufferedReceiver"' in two
-    assert three == b'{"protocol":"HttpConnection"}'
+    assert three == b'{"protocol":"HttpConnection","loop":"%s"}' % server.loop_name.encode()
 
 
 def test_a_body_under_recv_size_stays_with_the_connection(server):
