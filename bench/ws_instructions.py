@@ -23,6 +23,7 @@ import argparse
 import base64
 import os
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -126,7 +127,7 @@ def _broadcast(publisher: socket.socket, members: list[socket.socket], frame: by
 
 
 def measure(name: str, mode: str, *, python: str, connections: int, members: int, messages: int,
-            warmup: int, size: int, log_dir: Path) -> float:
+            warmup: int, size: int, log_dir: Path, keep: bool = False) -> float:
     framework = FRAMEWORKS_BY_NAME[name]
     if framework.kind is not Kind.AREION:
         raise SystemExit(f"{name}: only Areion rows (this counts the server's instructions)")
@@ -177,7 +178,12 @@ def measure(name: str, mode: str, *, python: str, connections: int, members: int
             process.kill()
             process.wait()
         log.close()
-    return _total_instructions(out_dir) / count
+    total = _total_instructions(out_dir)
+    if keep:
+        print(f"callgrind output kept in {out_dir} (callgrind_annotate it)")
+    elif total:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return total / count
 
 
 def main() -> int:
@@ -190,11 +196,12 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=3000, help="echoes, or messages published")
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--size", type=int, default=1024, help="message size in bytes (text)")
+    parser.add_argument("--keep", action="store_true", help="keep callgrind's output for callgrind_annotate")
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="areion-ws-instructions-"))
     for name in args.rows:
         per = measure(name, args.mode, python=args.python, connections=args.connections, members=args.members,
-                      messages=args.messages, warmup=args.warmup, size=args.size, log_dir=log_dir)
+                      messages=args.messages, warmup=args.warmup, size=args.size, log_dir=log_dir, keep=args.keep)
         unit = "echoed message" if args.mode == "echo" else "delivery"
         print(f"{name:20} ws {args.mode}: {per / 1000:8.1f}k instructions/{unit}")
     return 0

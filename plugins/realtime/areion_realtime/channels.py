@@ -210,7 +210,9 @@ class Channels:
         self._limit = subscriber_queue
         self._drop = drop_when_unavailable
         self._app = app
-        self._subscribers: dict[str, set[Subscription]] = {}
+        #: Per channel, its subscriptions in the order they joined (a dict as an ordered set): a
+        #: publish reaches them in that order, the same for every message.
+        self._subscribers: dict[str, dict[Subscription, None]] = {}
         self._started = False
 
     @property
@@ -268,15 +270,15 @@ class Channels:
         await self.start()
         subscribers = self._subscribers.get(subscription.channel)
         if subscribers is None:
-            subscribers = self._subscribers[subscription.channel] = set()
-        subscribers.add(subscription)
+            subscribers = self._subscribers[subscription.channel] = {}
+        subscribers[subscription] = None
         if len(subscribers) == 1:
             await self.backend.join(subscription.channel)
 
     def discard(self, subscription: Subscription) -> None:
         subscribers = self._subscribers.get(subscription.channel)
         if subscribers is not None:
-            subscribers.discard(subscription)
+            subscribers.pop(subscription, None)
             if not subscribers:
                 del self._subscribers[subscription.channel]
                 if self._backend is not None:

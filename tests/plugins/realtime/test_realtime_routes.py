@@ -43,6 +43,23 @@ def test_the_handshake_negotiates_permessage_deflate_when_offered(live_ws: Live)
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
 
 
+def test_a_broadcast_reaches_members_with_and_without_deflate(live_ws: Live) -> None:
+    """One text to many members: the members without an extension share its frame, the one
+    with permessage-deflate gets its own, compressed with its context (joined first, it is
+    served first)."""
+    live = live_ws()
+    url = ws_url(live, "/ws/room/mixed")
+    with connect(url) as deflate, connect(url, compression=None) as plain, connect(url, compression=None) as other:
+        assert "permessage-deflate" in deflate.response.headers["Sec-WebSocket-Extensions"]
+        for member in (deflate, plain, other):
+            assert member.recv(5) == "joined"
+        texts = ["hello " * 50, "second", "hello " * 50]
+        for text in texts:
+            assert httpx.post(live.url + "/publish/mixed", content=text.encode()).status_code == 200
+        for member in (deflate, plain, other):
+            assert [member.recv(5) for _ in texts] == texts
+
+
 def test_a_plain_get_is_426_problem_json_with_upgrade(live_ws: Live) -> None:
     live = live_ws()
     response = httpx.get(live.url + "/ws/echo")
