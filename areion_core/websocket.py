@@ -57,12 +57,16 @@ class WebSocket:
     ``send_text/bytes/json`` and ``close(code, reason)``.
     """
 
-    __slots__ = ("_closed", "_session", "request")
+    __slots__ = ("_closed", "_next", "_session", "request")
 
     def __init__(self, request: HttpRequest, session: WebSocketSession) -> None:
         self.request = request
         self._session = session
         self._closed = False
+        #: What ``async for`` awaits per message: the session's own ``next_message()`` when it
+        #: has one (``receive()`` that ends with ``StopAsyncIteration``: one coroutine per
+        #: message, not two), else ``receive()`` wrapped here.
+        self._next: Callable[[], Awaitable[str | bytes]] = getattr(session, "next_message", self._receive_or_stop)
 
     # --- the handshake request -------------------------------------------------------------
     @property
@@ -163,8 +167,11 @@ class WebSocket:
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self
 
-    async def __anext__(self) -> str | bytes:
-        # Not an async generator: iterating costs one coroutine per message, no asend().
+    def __anext__(self) -> Awaitable[str | bytes]:
+        # Not an async generator: iterating costs the session's awaitable per message, no asend().
+        return self._next()
+
+    async def _receive_or_stop(self) -> str | bytes:
         try:
             return await self._session.receive()
         except WebSocketDisconnect:

@@ -130,7 +130,7 @@ def measure(name: str, mode: str, *, python: str, connections: int, members: int
             warmup: int, size: int, log_dir: Path, keep: bool = False) -> float:
     framework = FRAMEWORKS_BY_NAME[name]
     if framework.kind is not Kind.AREION:
-        raise SystemExit(f"{name}: only Areion rows (this counts the server's instructions)")
+        python = str(ROOT / ".venv-bench" / "bin" / "python")  # a peer's server (bench/setup.sh)
     host = "127.0.0.1"
     port = free_port(host)
     static_dir = write_static_dir(log_dir / "static")
@@ -189,7 +189,8 @@ def measure(name: str, mode: str, *, python: str, connections: int, members: int
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", choices=("echo", "broadcast"))
-    parser.add_argument("rows", nargs="*", default=["areion"], help="Areion rows of bench/_frameworks.py")
+    parser.add_argument("rows", nargs="*", default=["areion"],
+                        help="rows of bench/_frameworks.py (a peer's runs on .venv-bench: bench/setup.sh)")
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"))
     parser.add_argument("--connections", type=int, default=64, help="echo: connections")
     parser.add_argument("--members", type=int, default=200, help="broadcast: members besides the publisher")

@@ -17,7 +17,7 @@ import asyncio
 import codecs
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers
@@ -255,10 +255,20 @@ class WebSocketConnection:
                 stream.close()  # the server closes the TCP connection first (RFC 6455 §7.1.1)
 
     # --- the handler's side -------------------------------------------------------------------
-    async def receive(self) -> str | bytes:
+    def receive(self) -> Coroutine[Any, Any, str | bytes]:
+        """The next message; ``WebSocketDisconnect`` once the connection is closed."""
+        return self._take(False)
+
+    def next_message(self) -> Coroutine[Any, Any, str | bytes]:
+        """The next message; ``StopAsyncIteration`` once closed (``async for`` over ``WebSocket``)."""
+        return self._take(True)
+
+    async def _take(self, iterating: bool) -> str | bytes:
         incoming = self._incoming
         while not incoming:
             if self._closed is not None:
+                if iterating:
+                    raise StopAsyncIteration
                 raise WebSocketDisconnect(*self._closed)
             if not self.accepted:
                 raise RuntimeError("receive() before accept()")
