@@ -10,8 +10,10 @@ measured messages flow):
   ``--messages`` 1 KB messages there, each sent once every member has the one before; the
   figure is the server's instructions per delivery (one message to one member).
 
-    .venv/bin/python bench/ws_instructions.py echo
-    .venv/bin/python bench/ws_instructions.py broadcast --members 200 --messages 20
+    .venv/bin/python bench/ws_instructions.py echo areion aiohttp
+    .venv/bin/python bench/ws_instructions.py broadcast areion aiohttp --members 200
+
+A peer row (``aiohttp``) runs on ``.venv-bench`` (``bench/setup.sh``).
 
 Frames are masked once, ahead of the run, as ``_ws_load.py`` does. The counts include the
 kernel-call wrappers but not the kernel. Needs valgrind.
@@ -194,11 +196,16 @@ def main() -> int:
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"))
     parser.add_argument("--connections", type=int, default=64, help="echo: connections")
     parser.add_argument("--members", type=int, default=200, help="broadcast: members besides the publisher")
-    parser.add_argument("--messages", type=int, default=3000, help="echoes, or messages published")
-    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--messages", type=int, default=None, help="echoes (3000), or messages published (20)")
+    parser.add_argument("--warmup", type=int, default=None, help="echoes (500), or messages published (3)")
     parser.add_argument("--size", type=int, default=1024, help="message size in bytes (text)")
     parser.add_argument("--keep", action="store_true", help="keep callgrind's output for callgrind_annotate")
     args = parser.parse_args()
+    echo = args.mode == "echo"
+    if args.messages is None:
+        args.messages = 3000 if echo else 20
+    if args.warmup is None:
+        args.warmup = 500 if echo else 3
     log_dir = Path(tempfile.mkdtemp(prefix="areion-ws-instructions-"))
     for name in args.rows:
         per = measure(name, args.mode, python=args.python, connections=args.connections, members=args.members,
