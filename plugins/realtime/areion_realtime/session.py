@@ -295,11 +295,25 @@ class WebSocketConnection:
         return message
 
     async def send(self, message: str | bytes) -> None:
-        proto, stream, write = self._proto, self._stream, self._write
-        if proto is None or stream is None or write is None:
+        proto, stream = self._proto, self._stream
+        if proto is None or stream is None:
             raise RuntimeError("send() before accept()")
         if proto.state is not _OPEN:
             raise WebSocketDisconnect(*(self._closed or (1006, "connection closed")))
+        self._write_message(proto, message)
+        if stream.write_blocked:
+            await self._wait_for_reader(stream)
+
+    def try_send(self, message: str | bytes) -> bool:
+        """Send now if the connection takes it without waiting; False, sending nothing, when it
+        cannot (not open, or its write buffer is full: then ``send()`` waits for the client)."""
+        proto, stream = self._proto, self._stream
+        if proto is None or stream is None or proto.state is not _OPEN or stream.write_blocked:
+            return False
+        self._write_message(proto, message)
+        return True
+
+    def _write_message(self, proto: ServerProtocol, message: str | bytes) -> None:
         # The frame is the library's (``Frame.serialize``, what ``send_text``/``send_binary``
         # do, with the extensions negotiated: deflate) and goes straight to the connection.
         # Messages are never fragmented here, so no continuation can be pending.
@@ -317,12 +331,10 @@ class WebSocketConnection:
                 data = Frame(_TEXT, message.encode()).serialize(mask=False, extensions=proto.extensions)
         else:
             data = Frame(_BINARY, message).serialize(mask=False, extensions=proto.extensions)
-        write(data)
+        self._write(data)  # type: ignore[misc]  # set with the stream, at accept()
         telemetry = self._telemetry
         if telemetry.enabled:
             telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="out")
-        if stream.write_blocked:
-            await self._wait_for_reader(stream)
 
     async def _wait_for_reader(self, stream: ByteStream) -> None:
         """The slow-consumer policy: wait up to ``send_timeout`` for the client to take its

@@ -145,12 +145,12 @@ def make_router() -> Router:
         await ws.accept()
         async with get_channels(ws.app).subscribe(channel) as messages:
             await ws.send_text("joined")
-            relay = asyncio.ensure_future(ws.receive())  # ends the member when the client closes
-            async for message in messages:
-                if relay.done():
-                    break
-                await ws.send_text(message.data)
-            relay.cancel()
+            forward = asyncio.ensure_future(messages.forward(ws))
+            try:
+                async for _ in ws:  # until the client closes
+                    pass
+            finally:
+                forward.cancel()
 
     @router.get("/plain")
     async def plain(request: Any) -> str:

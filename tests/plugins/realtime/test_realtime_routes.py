@@ -14,6 +14,7 @@ from areion_core import AreionServerBuilder, RouteError, Router, WebSocket
 from areion_core.testing import LiveServer, TestClient
 
 from ._realtime_app import live_ws, make_server, ws_url
+from ._ws_raw import open_raw, read_frame
 
 __all__ = ["live_ws"]
 
@@ -58,6 +59,22 @@ def test_a_broadcast_reaches_members_with_and_without_deflate(live_ws: Live) -> 
             assert httpx.post(live.url + "/publish/mixed", content=text.encode()).status_code == 200
         for member in (deflate, plain, other):
             assert [member.recv(5) for _ in texts] == texts
+
+
+def test_a_member_that_does_not_read_gets_every_message_in_order_once_it_does(live_ws: Live) -> None:
+    """``Subscription.forward``: messages the socket cannot take at once (the client is not
+    reading) wait in the subscription and go out in order, before those published after."""
+    live = live_ws(send_timeout=30)
+    sock, _ = open_raw(live.port, "/ws/room/slow")
+    with sock:
+        assert read_frame(sock)[2] == b"joined"
+        count, chunk = 200, "x" * 65_536  # 13 MB: far more than the socket buffers and the write buffer
+        for n in range(count):
+            assert httpx.post(live.url + "/publish/slow", content=f"{n:03d}{chunk}".encode()).status_code == 200
+        received = [read_frame(sock)[2][:3] for _ in range(count)]
+        assert received == [f"{n:03d}".encode() for n in range(count)]
+        assert httpx.post(live.url + "/publish/slow", content=b"after").status_code == 200
+        assert read_frame(sock)[2] == b"after"
 
 
 def test_a_plain_get_is_426_problem_json_with_upgrade(live_ws: Live) -> None:
