@@ -3,17 +3,21 @@ subprotocols, the startup error without a protocol plugin, TestClient.websocket_
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
+from areion_realtime import RealtimePlugin
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from areion_core import AreionServerBuilder, RouteError, Router, WebSocket
 from areion_core.testing import LiveServer, TestClient
 
-from ._realtime_app import live_ws, make_server, ws_url
+from ._realtime_app import live_ws, make_router, make_server, ws_url
 from ._ws_raw import open_raw, read_frame
 
 __all__ = ["live_ws"]
@@ -75,6 +79,27 @@ def test_a_member_that_does_not_read_gets_every_message_in_order_once_it_does(li
         assert received == [f"{n:03d}".encode() for n in range(count)]
         assert httpx.post(live.url + "/publish/slow", content=b"after").status_code == 200
         assert read_frame(sock)[2] == b"after"
+
+
+def test_echo_over_tls(tmp_path: Path) -> None:
+    """wss: after the switch the upgraded stream reads through the TLS transport's protocol too."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    server = (AreionServerBuilder().with_router(make_router()).without_config_file()
+              .with_config({"plugins": {"enabled": []}}).with_plugins(RealtimePlugin()).with_ssl(server_ctx).build())
+    with LiveServer(server) as live:
+        assert live.url.startswith("https://")
+        client_ctx = ssl.create_default_context(cafile=str(cert))
+        with connect(live.url.replace("https://", "wss://", 1) + "/ws/echo", ssl=client_ctx) as ws:
+            for text in ("one", "two " * 5000):
+                ws.send(text)
+                assert ws.recv(5) == text
+            ws.send(b"\x00\x01")
+            assert ws.recv(5) == b"\x00\x01"
 
 
 def test_a_plain_get_is_426_problem_json_with_upgrade(live_ws: Live) -> None:
