@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, Protocol
 
+from ._status import status_phrase
+
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Field values: visible latin-1 and SP/HTAB only (RFC 9110 §5.5); CR, LF and NUL never pass.
 _BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
@@ -457,10 +459,8 @@ class _Head(Protocol):
 
 
 def _status_line(code: int) -> bytes:
-    try:
-        phrase = HTTPStatus(code).phrase
-    except ValueError:
-        phrase = "Unknown"
+    # RFC 9110's reason phrases on every Python ("422 Unprocessable Content"), as in problem titles.
+    phrase = status_phrase(code) or "Unknown"
     return f"HTTP/1.1 {code} {phrase}\r\n".encode("latin-1")
 
 
