@@ -118,7 +118,8 @@ class SecurityGuard:
         self.csrf = CsrfGuard(settings.csrf, self._cors_trusts) if settings.csrf else None
         self.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
         self.routes: dict[Route, RouteSecurity] = {}
-        #: For responses to requests that matched no route (404, 405, automatic OPTIONS).
+        #: The app's policies, for requests that matched no route (404, 405, automatic OPTIONS)
+        #: and shared by every route with nothing of its own (and so is its memo of blocks).
         self.unmatched = RouteSecurity(self.cors, self.headers, False, {})
         self.preflights = self.cors is not None
         #: Whether the app believes proxies' headers (forwarded_allow_ips): request.host and
@@ -156,7 +157,10 @@ class SecurityGuard:
                 self.settings.headers, _mapping(value, where, HEADERS_OPTION), "route security_headers"))
         csrf = self.csrf is not None and options.get(CSRF_OPTION, True) is not False and not _exempt(
             route.path, self.settings.csrf.exempt if self.settings.csrf else ())
-        return RouteSecurity(cors, headers, csrf, self._limits(route, where))
+        limits = self._limits(route, where)
+        if cors is self.cors and headers is self.headers and not csrf and not limits:
+            return self.unmatched  # the app's policies and nothing else
+        return RouteSecurity(cors, headers, csrf, limits)
 
     def _limits(self, route: Route, where: str) -> dict[str, LimitRule]:
         if "rate_limit" in self.settings.off:
