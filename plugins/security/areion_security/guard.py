@@ -249,7 +249,7 @@ class SecurityGuard:
             origin = None
             if security.cors is not None:
                 for name, value in request.raw_headers:  # the first Origin, as headers.get() finds it
-                    if len(name) == 6 and name.lower() == b"origin":
+                    if len(name) == 6 and (name == b"Origin" or name.lower() == b"origin"):
                         origin = value
                         break
             # Strict-Transport-Security on https only.
