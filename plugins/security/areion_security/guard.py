@@ -46,8 +46,10 @@ class RouteSecurity:
 
     The headers a response gets from CORS and the security headers together are one block per
     request origin (and scheme, when HSTS is on), merged and encoded once (:meth:`block`): an
-    ordinary response — fresh, no ``Vary`` or ``Access-Control-Allow-Origin`` of its own — gets
-    them in one ``add_missing``, the same as stamping CORS and then the security headers.
+    ordinary response — fresh, none of the block's headers of its own — gets them in one
+    ``HeaderBlock.add_to`` (for a handler's usual answer, the block already merged with its
+    shared header template), the same as stamping CORS and then the security headers.
+    Routes with the app's policies and nothing of their own share one (``unmatched``).
     """
 
     __slots__ = ("blocks", "cors", "csrf", "headers", "hsts", "limits", "one_block", "secure_blocks")
