@@ -19,7 +19,9 @@ from .headers import MutableHeaders
 
 #: Most templates one block remembers (content types, stored responses); cleared when full.
 _MEMO_SIZE = 64
-_new = object.__new__
+#: A template's dict (compared by identity), and that dict and its encoded lines merged with
+#: the block — or Nones when the template has one of the block's names.
+_Merged = tuple[dict[str, str], dict[str, str] | None, bytes | None]
 
 
 class HeaderBlock:
@@ -39,10 +41,8 @@ class HeaderBlock:
         block.preencode()
         #: The block as a pre-encoded ``MutableHeaders`` (for ``add_missing`` and reading).
         self.headers = block
-        #: A template's encoded lines → (its dict; the template merged with the block, or None
-        #: when the template has one of the block's names). Keyed by the lines, whose hash the
-        #: bytes object keeps; the dict is compared by identity.
-        self._merged: dict[bytes, tuple[dict[str, str], MutableHeaders | None]] = {}
+        #: A template's encoded lines (a bytes object keeps its hash) → its merge with the block.
+        self._merged: dict[bytes, _Merged] = {}
 
     def add_to(self, headers: MutableHeaders) -> bool:
         """Add the whole block to ``headers`` if it has none of its names (True), else nothing (False)."""
@@ -50,6 +50,8 @@ class HeaderBlock:
         if headers._own or wire is None:
             # Headers of this response's own: merged into them (nothing shared to remember).
             return headers.add_all_if_absent(self.headers)
+        # A dict shared copy-on-write is never written to, so the same dict means the same
+        # headers, and the merged pair stays true for every response that shares it.
         shared = headers._d
         entry = self._merged.get(wire)
         if entry is None or entry[0] is not shared:
@@ -57,23 +59,19 @@ class HeaderBlock:
         merged = entry[1]
         if merged is None:
             return False
-        # A shared dict is never written to (copy-on-write), so the merged pair stays true.
-        headers._d = merged._d
-        headers._wire = merged._wire
+        headers._d = merged
+        headers._wire = entry[2]
         return True
 
-    def _remember(self, shared: dict[str, str], wire: bytes) -> tuple[dict[str, str], MutableHeaders | None]:
+    def _remember(self, shared: dict[str, str], wire: bytes) -> _Merged:
         mine = self.headers._d
-        merged: MutableHeaders | None = None
+        entry: _Merged = (shared, None, None)
         if shared.keys().isdisjoint(mine):
-            merged = _new(MutableHeaders)
-            merged._d = {**shared, **mine}
-            merged._wire = wire + self.headers.encoded()
-            merged._own = False  # shared with every response it is handed to
+            entry = (shared, {**shared, **mine}, wire + self.headers.encoded())
         memo = self._merged
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
-        entry = memo[wire] = (shared, merged)
+        memo[wire] = entry
         return entry
 
     def __repr__(self) -> str:

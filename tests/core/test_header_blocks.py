@@ -33,6 +33,21 @@ def test_a_template_copy_gets_the_block_and_the_template_and_other_copies_do_not
     assert second["vary"] == "Origin, Accept-Encoding" and "x-request-id" not in second
 
 
+def test_a_response_stored_after_a_header_was_added_keeps_it_and_its_copy_gets_both():
+    block = HeaderBlock(PAIRS)
+    live = content_type_only("application/json")
+    live["X-Request-ID"] = "abc"  # a line appended to the encoded ones
+    stored = live.copy()  # a cache keeps this copy; both now share one dict
+    assert block.add_to(live) is True
+    assert dict(live) == {"content-type": "application/json", "x-request-id": "abc",
+                          "vary": "Origin", "x-frame-options": "SAMEORIGIN"}
+    lines = live.encoded().split(b"\r\n")
+    assert sorted(lines) == sorted([b"Content-Type: application/json", b"X-Request-ID: abc",
+                                    b"Vary: Origin", b"X-Frame-Options: SAMEORIGIN", b""])
+    assert dict(stored) == {"content-type": "application/json", "x-request-id": "abc"}
+    assert stored.encoded() == b"Content-Type: application/json\r\nX-Request-ID: abc\r\n"
+
+
 def test_a_shared_template_with_one_of_the_names_gets_nothing():
     block = HeaderBlock(PAIRS)
     template = MutableHeaders({"Content-Type": "text/html", "X-Frame-Options": "DENY"})
