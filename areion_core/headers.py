@@ -100,9 +100,7 @@ _PREFIXES: dict[str, bytes] = {}
 
 def _prefix(lower: str) -> bytes:
     """``b"Name: "`` of a lower-case name; ``b""`` for a framing header (never taken from a block)."""
-    if lower in FRAMING:
-        return b""
-    prefix = canonical_name(lower) + b": "
+    prefix = b"" if lower in FRAMING else canonical_name(lower) + b": "
     if len(_PREFIXES) < _CACHE_LIMIT:
         _PREFIXES[lower] = prefix
     return prefix
@@ -134,6 +132,18 @@ def encode_lines(headers: Mapping[str, str]) -> bytes:
                 lines[item] = line
         parts.append(line)
     return b"".join(parts)
+
+
+# The lower-case bytes of header names asked for (plugins ask the same few on every request).
+_WANTED: dict[str, bytes] = {}
+
+
+def _wanted(key: str) -> bytes:
+    """``key`` as the lower-case bytes a raw header name is compared with (cached)."""
+    wanted = key.lower().encode("latin-1")
+    if len(_WANTED) < _CACHE_LIMIT:
+        _WANTED[key] = wanted
+    return wanted
 
 
 class Headers(Mapping[str, str]):
@@ -181,7 +191,10 @@ class Headers(Mapping[str, str]):
                 # The first few lookups scan the raw pairs: cheaper than decoding and
                 # indexing every header when a request is asked about one or two of them.
                 self._scans += 1
-                wanted = key.lower().encode("latin-1")
+                try:
+                    wanted = _WANTED[key]
+                except KeyError:
+                    wanted = _wanted(key)
                 size = len(wanted)
                 for name, value in self._raw:
                     if len(name) == size and name.lower() == wanted:
@@ -250,7 +263,12 @@ class MutableHeaders(Mapping[str, str]):
     def __setitem__(self, key: str, value: object) -> None:
         # Plugins set headers on every response: the checks of a name seen before and of a
         # printable-ASCII value (the usual case) are a dict lookup and two string methods in C.
-        lower = _SETTABLE.get(key) or _settable(key)
+        # (Subscripts in a try, not dict.get: the cached case is the usual one, and a subscript
+        # costs a fraction of a method call.)
+        try:
+            lower = _SETTABLE[key]
+        except KeyError:
+            lower = _settable(key)
         if value.__class__ is not str or not (value.isascii() and value.isprintable()):
             value = _checked_value(key, value)
         wire = self._wire
@@ -268,7 +286,10 @@ class MutableHeaders(Mapping[str, str]):
             d = self._d = d.copy()  # shared with a template or a stored response: copy on write
             self._own = True
         d[lower] = value
-        prefix = _PREFIXES.get(lower) or _prefix(lower)
+        try:
+            prefix = _PREFIXES[lower]
+        except KeyError:
+            prefix = _prefix(lower)
         if prefix:  # framing headers are never written from a block
             # Encoded directly, not through the _LINES cache: a header a plugin adds per
             # response usually carries a per-response value (an id, a duration).

@@ -65,6 +65,26 @@ def test_headers_are_case_insensitive_and_multi_valued(live):
         "accept": "text/plain", "get_header": "1", "all": ["1", "2"], "missing": None}
 
 
+def test_header_lookups_agree_in_any_case_before_and_after_the_index_is_built(live):
+    # The first lookups scan the raw pairs (with the asked names' bytes cached across requests),
+    # later ones use the index: every spelling of a name answers the same on either path.
+    r = Router()
+
+    @r.get("/h")
+    async def h(request):
+        names = ("X-Trace", "x-trace", "X-TRACE", "x-none", "X-Trace", "x-Trace")
+        return [request.headers.get(name, "-") for name in names]
+
+    srv = live(r)
+    for value in (b"a1", b"b2"):
+        out = exchange(srv.port, b"GET /h HTTP/1.1\r\nHost: x\r\nx-TRACE: " + value + b"\r\nX-Trace: later\r\n"
+                       b"Connection: close\r\n\r\n")
+        import json
+
+        v = value.decode()
+        assert json.loads(out.partition(b"\r\n\r\n")[2]) == [v, v, v, "-", v, v]
+
+
 def test_repeated_query_keys_are_kept():
     r = Router()
 
