@@ -405,6 +405,36 @@ def test_a_header_added_to_a_preencoded_block_is_appended_to_it_alone():
     assert b"X-Request-ID: def\r\n" in first.encoded() and b"abc" not in first.encoded()
 
 
+def test_lines_added_to_a_preencoded_block_keep_their_order_through_copies_and_merges():
+    from areion_core.headers import encode_head
+
+    template = MutableHeaders({"Content-Type": "text/plain"})
+    template.preencode()
+    block = template.copy()
+    block["X-Request-ID"] = "abc"
+    block["X-Name"] = "caf\xe9"  # latin-1 beyond ASCII: one byte on the wire
+    copied = block.copy()  # shares the added lines until one of the two changes
+    copied["X-Late"] = "1"
+    defaults = MutableHeaders({"X-Frame-Options": "DENY"})
+    defaults.preencode()
+    block.add_missing(defaults)
+    block["X-After"] = "2"
+    expected = (b"Content-Type: text/plain\r\nX-Request-ID: abc\r\nX-Name: caf\xe9\r\n"
+                b"X-Frame-Options: DENY\r\nX-After: 2\r\n")
+    assert block.encoded() == expected
+    assert block.encoded() == MutableHeaders.trusted(dict(block.items_lower())).encoded()
+    response = HttpResponse(b"hi")
+    response.headers = block
+    assert encode_head(response, b"", keep_alive=True, content_length=2) == (
+        b"HTTP/1.1 200 OK\r\n" + expected + b"Content-Length: 2\r\n\r\n")
+    assert copied.encoded() == (b"Content-Type: text/plain\r\nX-Request-ID: abc\r\nX-Name: caf\xe9\r\n"
+                                b"X-Late: 1\r\n")
+    assert template.encoded() == b"Content-Type: text/plain\r\n"
+    # Removing an added line re-encodes the block without it.
+    del block["x-name"]
+    assert block.encoded() == expected.replace(b"X-Name: caf\xe9\r\n", b"")
+
+
 def test_add_missing_adds_only_absent_headers_to_plain_and_preencoded_blocks():
     defaults = MutableHeaders({"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
     plain = MutableHeaders({"Referrer-Policy": "same-origin"})
