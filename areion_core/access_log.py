@@ -318,24 +318,19 @@ def _json_target(path: str, query: str) -> str:
     return target
 
 
-class _Heads:
-    """The start of the text lines of one second, one per client (the client, then the time):
-    kept while that second lasts, made again from the next second's first line on."""
-
-    __slots__ = ("heads", "second")
-
-    def __init__(self) -> None:
-        self.heads: dict[Any, str] = {}
-        self.second = -1
-
-    def of_second(self, second: int) -> dict[Any, str]:
-        if second != self.second:
-            self.heads = {}
-            self.second = second
-        return self.heads
+# The start of the text lines of one second, one per client (the client, then the time): kept
+# while that second lasts, made again from the next second's first line on. One tuple, swapped
+# whole, so that two servers' loops in one process (threads) never see one second's dict under
+# another second.
+_heads: tuple[int, dict[Any, str]] = (-1, {})
 
 
-_heads = _Heads()
+def _heads_of(second: int) -> dict[Any, str]:
+    global _heads
+    current = _heads
+    if current[0] != second:
+        current = _heads = (second, {})
+    return current[1]
 
 
 def _head(heads: dict[Any, str], client: Any, second: int) -> str:
@@ -370,7 +365,7 @@ def _text_lines(records: list[_Record]) -> bytes:
         if end >= until:
             second = (end + offset) // _NS
             until = (second + 1) * _NS - offset
-            heads = _heads.of_second(second)
+            heads = _heads_of(second)
         us = (end - started + 500) // 1000
         ms = us // 1000
         if query or path not in plain:
