@@ -132,8 +132,13 @@ class App:
         if format is not None:
             self.config.access_log_format = format
         cfg = self.config
-        kind = AccessLog if cfg.forwarded_allow_ips is None else ProxiedAccessLog
-        self.access_log = kind(cfg.access_log_file or 2, cfg.access_log_format) if enabled else None
+        destination, trusted = cfg.access_log_file or 2, cfg.forwarded_allow_ips
+        if not enabled:
+            self.access_log = None
+        elif trusted is None:
+            self.access_log = AccessLog(destination, cfg.access_log_format)
+        else:
+            self.access_log = ProxiedAccessLog(destination, cfg.access_log_format, trusted=trusted)
         if self.dispatcher is not None:
             self.dispatcher.access_log = self.access_log
 

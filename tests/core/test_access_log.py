@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from areion_core import AreionServerBuilder, ConfigError, HttpRequest, Router
+from areion_core import AreionServerBuilder, ConfigError, HttpRequest, Router, access_log
 from areion_core.access_log import AccessLog
 from areion_core.testing import LiveServer, TestClient
 
@@ -143,7 +144,7 @@ def test_lines_are_written_in_batches_not_per_request() -> None:
         log.start(asyncio.get_running_loop())
         request = HttpRequest("GET", "/x", "", [])
         for _ in range(10):
-            log.record(request, 200, 10, time.perf_counter())
+            log.record(request, 200, 10, time.perf_counter_ns())
             await asyncio.sleep(0.001)  # turns of the loop between requests
         await asyncio.sleep(0.2)  # past the flush interval
         await log.close()
@@ -170,12 +171,12 @@ def test_a_destination_that_does_not_read_never_blocks_the_loop_and_bounds_memor
         request = HttpRequest("GET", "/" + "x" * 200, "", [])
         worst = 0.0
         for _ in range(40):
-            started = time.perf_counter()
+            started = time.perf_counter_ns()
             for _ in range(1000):
                 log.record(request, 200, 10, started)
-            worst = max(worst, time.perf_counter() - started)
+            worst = max(worst, (time.perf_counter_ns() - started) / 1e9)
             await asyncio.sleep(0)
-        pending = log._pending
+        pending = log.pending
         drained = threading.Thread(target=lambda: _drain(read))
         drained.start()
         await log.close()
@@ -213,12 +214,12 @@ def test_a_json_log_stays_json_when_lines_are_dropped() -> None:
         request = HttpRequest("GET", "/" + "x" * 200, "", [])
         for _ in range(20):
             for _ in range(1000):
-                log.record(request, 200, 10, time.perf_counter())
+                log.record(request, 200, 10, time.perf_counter_ns())
             await asyncio.sleep(0)
         reader = threading.Thread(target=drain)
         reader.start()
-        await asyncio.to_thread(_wait_until, lambda: not log._pending, 5.0)  # the writer catches up
-        log.record(request, 200, 10, time.perf_counter())  # the next batch carries the notice
+        await asyncio.to_thread(_wait_until, lambda: not log.pending, 5.0)  # the writer catches up
+        log.record(request, 200, 10, time.perf_counter_ns())  # the next batch carries the notice
         await log.close()
         os.close(write)
         reader.join(5)
@@ -296,3 +297,93 @@ def test_no_line_is_lost_at_sigterm(tmp_path: Path, workers: int) -> None:
     assert len(hits) == 1200, err.read_text()[-2000:]
     assert all(sum(f'"GET /hit/{i} ' in line for line in hits) == 4 for i in (0, 150, 299))
     assert all(TEXT_LINE.match(line) for line in lines)  # whole lines, even with two workers writing
+
+
+def test_behind_an_untrusted_peer_the_proxy_headers_are_ignored(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    app = (AreionServerBuilder().with_router(router()).without_config_file()
+           .with_config(plugins=[], access_log_file=str(log), forwarded_allow_ips=["10.0.0.1"]).build())
+    with LiveServer(app) as live, httpx.Client(base_url=live.url) as client:
+        client.get("/hello", headers={"x-forwarded-for": "198.51.100.4"})
+    lines = [TEXT_LINE.match(line) for line in log.read_text().splitlines()]
+    assert len(lines) == 1 and lines[0] is not None
+    assert lines[0]["client"].startswith("127.0.0.1:")  # the peer: 127.0.0.1 is no trusted proxy
+
+
+# --- the formats against a line-by-line reference -------------------------------------------
+# The formats build lines from cached pieces (a client's text, a second's time, a plain path);
+# these tests hold them to what a plain one-line-at-a-time formatter writes, across seconds and
+# with every kind of field, the caches warm or cold.
+
+_WALL = 1_764_979_199 * 1_000_000_000 + 990_000_000  # 10 ms before a second (and a day) ends
+_PERF = 5_000 * 1_000_000_000  # perf_counter_ns() at _WALL
+
+
+def _reference_target(path: str, query: str) -> str:
+    target = f"{path}?{query}" if query else path
+    if '"' in target or "\\" in target or not target.isprintable():
+        target = target.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    return target
+
+
+def _reference_text(record: tuple[Any, ...]) -> str:
+    end, started, client, method, path, query, version, status, nbytes, request_id = record
+    t = time.gmtime((end - _PERF + _WALL) // 1_000_000_000)
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[t.tm_mon - 1]
+    who = "-" if client is None else f"{client[0]}:{client[1]}" if client[1] else client[0]
+    us = (end - started + 500) // 1000
+    return (f'{who} - - [{t.tm_mday:02d}/{month}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000] '
+            f'"{method} {_reference_target(path, query)} HTTP/{version}" {status} {nbytes} '
+            f'{us // 1000}.{us % 1000:03d}ms {request_id or "-"}')
+
+
+def _reference_json(record: tuple[Any, ...]) -> dict[str, Any]:
+    end, started, client, method, path, query, version, status, nbytes, request_id = record
+    wall = end - _PERF + _WALL
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall // 1_000_000_000))
+    who = None if client is None else f"{client[0]}:{client[1]}" if client[1] else client[0]
+    us = (end - started + 500) // 1000
+    return {"time": f"{stamp}.{wall // 1_000_000 % 1000:03d}Z", "client": who, "method": method,
+            "target": f"{path}?{query}" if query else path, "http_version": version, "status": status,
+            "bytes": nbytes, "duration_ms": us / 1000, "request_id": request_id}
+
+
+def _records() -> list[tuple[Any, ...]]:
+    clients = [("127.0.0.1", 50412), ("::1", 8080), ("203.0.113.7", 0), None]
+    targets = [("/json", ""), ("/json", "a=1"), ('/q"x', ""), ("/back\\slash", "b"), ("/tab\tx", ""),
+               ("/\u00e9t\u00e9", ""), ("/\x85", ""), ("/hello", 'a="b"\\c')]
+    ids = [None, "req-42", "", 'we"ird']
+    durations = [0, 114_000, 499_999, 500_000, 999_499, 999_500, 1_234_567_890, 61_000_000_000]
+    out = []
+    for i in range(64):
+        end = _PERF + i * 400_000  # 25.6 ms in all: the batch crosses into the next second (and day)
+        path, query = targets[i % len(targets)]
+        out.append((end, end - durations[i % len(durations)], clients[i % len(clients)], ("GET", "HEAD")[i % 2],
+                    path, query, ("1.1", "1.0")[i % 3 == 0], (200, 404, 101, 999)[i % 4],
+                    (0, 152, 999, 1000, 123_456)[i % 5], ids[i % len(ids)]))
+    return out
+
+
+@pytest.fixture
+def fixed_clocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "time_ns", lambda: _WALL)
+    monkeypatch.setattr(access_log, "_perf_counter_ns", lambda: _PERF)
+
+
+@pytest.mark.usefixtures("fixed_clocks")
+def test_text_lines_are_those_of_a_line_by_line_formatter() -> None:
+    records = _records()
+    expected = [_reference_text(r) for r in records]
+    assert expected[0].split("[")[1].startswith("05/Dec/2025:23:59:59") and "06/Dec/2025:00:00:00" in expected[-1]
+    for _ in range(2):  # cold caches, then warm ones
+        assert access_log._text_lines(records).decode().split("\n") == [*expected, ""]
+
+
+@pytest.mark.usefixtures("fixed_clocks")
+def test_json_lines_are_those_of_a_line_by_line_formatter() -> None:
+    records = _records()
+    expected = [_reference_json(r) for r in records]
+    for _ in range(2):
+        lines = access_log._json_lines(records).decode().split("\n")[:-1]  # not splitlines(): "\x85" is one
+        assert [json.loads(line) for line in lines] == expected
+        assert all(re.search(r'"duration_ms":\d+\.\d{3},', line) for line in lines)  # always three decimals
