@@ -33,6 +33,8 @@ from .response import HttpResponse, create_error_response
 from .routing import Route, RouteTree, decode_segments
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from .access_log import AccessLog
     from .hook_chains import Chain
     from .types import Connection, PluginApp
@@ -192,7 +194,8 @@ class Dispatcher:
         route: Route | None
         early: HttpResponse | None = None
         if self.started_chain is not None:
-            early = await self._started(request, target)
+            first = self._started(request, target)  # no coroutine when every hook answers at once
+            early = first if first is None or isinstance(first, HttpResponse) else await first
         if isinstance(target, Route):
             route = target
             try:
@@ -239,16 +242,28 @@ class Dispatcher:
         if access is not None and (route is None or route.access_log):
             access.record(request, sent.status_code, request.conn.bytes_written - before, started)
 
-    async def _started(self, request: HttpRequest, target: Route | HttpResponse) -> HttpResponse | None:
-        """The ``request_started`` chain's answer (a refused host, a CORS preflight), or None."""
-        route = target if isinstance(target, Route) else None
+    def _started(
+        self, request: HttpRequest, target: Route | HttpResponse
+    ) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+        """The ``request_started`` chain's answer (a refused host, a CORS preflight), None, or an
+        awaitable of either when a hook suspends or fails (a plain call: no coroutine per request)."""
         try:
             first = run_first(self.started_chain, "request_started", request)  # type: ignore[arg-type]
-            return first if first is None or isinstance(first, HttpResponse) else await first
+        except Exception as exc:
+            return self.on_exception(request, exc, _exception_chain(target))
+        if first is None or isinstance(first, HttpResponse):
+            return first
+        return self._started_later(request, target, first)
+
+    async def _started_later(
+        self, request: HttpRequest, target: Route | HttpResponse, pending: Awaitable[HttpResponse | None]
+    ) -> HttpResponse | None:
+        try:
+            return await pending
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            return await self.on_exception(request, exc, route.exception_chain if route else None)
+            return await self.on_exception(request, exc, _exception_chain(target))
 
     def _send_500(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         # Framing failed before a byte was written (a status out of range set directly, a raw
@@ -307,3 +322,8 @@ def _routes_of(tree: RouteTree) -> list[Route]:
         if node.param is not None:
             pending.append(node.param)
     return list(seen.values())
+
+
+def _exception_chain(target: Route | HttpResponse) -> Chain:
+    """The ``exception`` chain for a request bound for ``target``: its route's, or None (the app's)."""
+    return target.exception_chain if isinstance(target, Route) else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from areion_core import AreionServerBuilder, BadRequestError, HttpResponse, Router, hookimpl
 from areion_core.testing import TestClient
 
@@ -89,3 +91,44 @@ def test_an_http_error_raised_in_the_hook_is_that_error():
 def test_no_implementation_compiles_to_none():
     server = build(handled=[])
     assert server.app.dispatcher.started_chain is None
+
+
+class SyncRefuser:
+    name = "sync_refuser"
+
+    @hookimpl
+    def request_started(self, request):
+        if request.get_header("x-refuse"):
+            raise BadRequestError("refused at once")
+        return None
+
+
+class LateRefuser:
+    """Suspends before refusing or answering: the chain's awaitable path."""
+
+    name = "late_refuser"
+
+    @hookimpl
+    async def request_started(self, request):
+        await asyncio.sleep(0)
+        if request.get_header("x-refuse"):
+            raise BadRequestError("refused later")
+        if request.get_header("x-answer"):
+            return HttpResponse("answered later", 203)
+        return None
+
+
+def test_sync_and_suspended_hooks_fail_and_answer_like_the_async_one():
+    handled: list[str] = []
+    with TestClient(build(SyncRefuser(), handled=handled)) as c:
+        got = c.get("/a", headers={"x-refuse": "1"})
+        assert (got.status_code, got.json()["detail"]) == (400, "refused at once")
+        missing = c.get("/missing", headers={"x-refuse": "1"})  # unmatched: the app's exception chain
+        assert (missing.status_code, missing.json()["detail"]) == (400, "refused at once")
+    with TestClient(build(LateRefuser(), handled=handled)) as c:
+        got = c.get("/a", headers={"x-refuse": "1"})
+        assert (got.status_code, got.json()["detail"]) == (400, "refused later")
+        answered = c.get("/a", headers={"x-answer": "1"})
+        assert (answered.status_code, answered.text) == (203, "answered later")
+        assert c.get("/a").text == "a"
+    assert handled == ["a"]
