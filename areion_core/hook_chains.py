@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NamedTuple
 
+from ._future_deadlines import EXPIRED, expire_at
 from .config import DEFAULT_HOOK_TIMEOUT
 from .hookspecs import HOT_HOOKS
 from .response import HttpResponse
@@ -301,17 +302,15 @@ async def _first_async(chain: tuple[Link, ...], index: int, pending: Any, hook: 
                 if result is not None and result.__class__ is not HttpResponse and inspect.isawaitable(result):
                     result = await bounded(result, hook, limit)
             elif pending.__class__ is _FUTURE:
-                # A plain future (a store's answer, the rate limiter's): bounded by one timer that
-                # cancels it, in this coroutine (see _expire_at).
-                timer = _expire_at(pending, limit)
+                # A plain future (a store's answer, the rate limiter's): awaited here, and cancelled
+                # at its deadline by the timer all such futures share (_future_deadlines.py).
+                expire_at(pending, limit)
                 try:
                     result = await pending
                 except asyncio.CancelledError as exc:
-                    if exc.args and exc.args[0] is _EXPIRED:
+                    if exc.args and exc.args[0] is EXPIRED:
                         raise HookTimeout(hook, limit) from exc
                     raise
-                finally:
-                    timer.cancel()
             else:
                 result = await bounded(pending, hook, limit)
         except Exception as exc:
@@ -322,19 +321,6 @@ async def _first_async(chain: tuple[Link, ...], index: int, pending: Any, hook: 
 
 
 _FUTURE = asyncio.Future
-#: The message of the cancellation a future's hook_timeout timer makes (see _expire_at).
-_EXPIRED = "hook_timeout expired"
-
-
-def _expire_at(future: asyncio.Future[Any], limit: float) -> asyncio.TimerHandle:
-    """Cancel ``future`` in ``limit`` seconds, with ``_EXPIRED`` as the cancellation's message.
-
-    Cheaper than ``asyncio.timeout`` (no object, no task lookup): one timer. The message tells
-    the expiry from a cancellation of the request's task (which cancels the future it waits on
-    with its own message, or, when the future is already done, throws a fresh CancelledError).
-    """
-    loop = future.get_loop()
-    return loop.call_at(loop.time() + limit, future.cancel, _EXPIRED)
 
 
 def run_replace(
