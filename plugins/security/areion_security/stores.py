@@ -251,13 +251,13 @@ def _settle(hit: _Waiting, outcome: Decision | Exception) -> None:
 def _window_decisions(rate: Rate, n: int, count: int, reset: float) -> list[Decision]:
     """The decisions of n hits that took a fixed window's counter to ``count``, in order."""
     limit = rate.limit
-    out = []
-    for seen in range(count - n + 1, count + 1):
-        if seen <= limit:
-            out.append(Decision(True, limit - seen, reset, 0.0))
-        else:
-            out.append(Decision(False, 0, reset, reset))
-    return out
+    refused = _tuple_new(Decision, (False, 0, reset, reset))
+    # tuple.__new__ makes each Decision in C (the NamedTuple's own __new__ is a Python call).
+    return [_tuple_new(Decision, (True, limit - seen, reset, 0.0)) if seen <= limit else refused
+            for seen in range(count - n + 1, count + 1)]
+
+
+_tuple_new = tuple.__new__
 
 
 def _bucket_decisions(rate: Rate, n: int, allowed: int, start_us: int) -> list[Decision]:
@@ -300,7 +300,7 @@ class RedisStore:
         self._client: Redis | RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Hits waiting for the next call, by counter (key, rate, algorithm).
-        self._queue: dict[tuple[str, Rate, str], _Counter] = {}
+        self._queue: dict[tuple[str, int, int, str], _Counter] = {}
         self._scheduled = False
         #: The task sending batches while one is in flight (None: idle).
         self._sender: asyncio.Task[None] | None = None
@@ -308,6 +308,11 @@ class RedisStore:
         self._tags: dict[str, str] = {}
         #: Cluster only: each key prefix's hash slot.
         self._slots: dict[str, int] = {}
+        #: One server: the sender task while a call is in flight, when that call started, and
+        #: the watchdog timer bounding it (see _call_bounded).
+        self._calling: asyncio.Task[None] | None = None
+        self._call_started = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
         #: One server: the pooled connection the store keeps for its calls (see _call_direct),
         #: and its socket timeout as the pool made it (off while the store holds it).
         self._conn: Any = None
@@ -337,6 +342,7 @@ class RedisStore:
             self._client = acquire_client(self.settings)
             self._loop = loop
             self._conn = None  # a connection of another loop's client
+            self._watchdog = None  # (a timer of the other loop)
             self._ready = False
             _load_errors()
         return self._client
@@ -353,9 +359,11 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         name = self.key(scope, key)
-        counter = self._queue.get((name, rate, algorithm))
+        # Keyed by the rate's numbers: hashing the Rate itself is a Python-level call.
+        queued = (name, rate.limit, rate.window, algorithm)
+        counter = self._queue.get(queued)
         if counter is None:
-            counter = self._queue[(name, rate, algorithm)] = _Counter(name, rate, algorithm)
+            counter = self._queue[queued] = _Counter(name, rate, algorithm)
         counter.waiting.append((future, answer, request, rule))
         if self._sender is None and not self._scheduled:
             self._scheduled = True
@@ -445,13 +453,21 @@ class RedisStore:
             return await client.eval(_COUNT, len(keys), *keys, *args)
 
     async def _call_bounded(self, client: Redis, group: list[_Counter]) -> Any:
-        """``_call_direct`` within the store's timeout: one timer for the whole call (writing,
-        reading, the retry on a new connection), instead of redis-py's timeout per read and per
-        write (a task and a timeout context per call). Past it, the call is cancelled, its
-        connection dropped, and the batch fails with a TimeoutError."""
+        """``_call_direct`` within the store's timeout, for the whole call (writing, reading, the
+        retry on a new connection), instead of redis-py's timeout per read and per write (a task
+        and a timeout context per call). Past it, the call is cancelled, its connection dropped,
+        and the batch fails with a TimeoutError.
+
+        The bound is a watchdog (``_watch``), not a timer per call: a loop timer costs about
+        9k instructions to arm and cancel, and calls follow each other back to back under load.
+        """
         task = asyncio.current_task()
         assert task is not None  # the store's sender task
-        timer = task.get_loop().call_later(self.timeout, task.cancel, _TIMED_OUT)
+        loop = task.get_loop()
+        self._calling = task
+        self._call_started = started = loop.time()
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(started + self.timeout, self._watch)
         try:
             return await self._call_direct(client, group)
         except asyncio.CancelledError as exc:
@@ -460,7 +476,21 @@ class RedisStore:
             task.uncancel()
             raise TimeoutError(f"the rate-limit store at {self.url} did not answer within {self.timeout:g}s") from None
         finally:
-            timer.cancel()
+            self._calling = None
+
+    def _watch(self) -> None:
+        """Cancel the call in flight once it has run for the store's timeout; else look again
+        when the one in flight (if any) would run out."""
+        self._watchdog = None
+        task = self._calling
+        if task is None:
+            return  # idle: the next call sets the watchdog again
+        deadline = self._call_started + self.timeout
+        loop = task.get_loop()
+        if loop.time() >= deadline:
+            task.cancel(_TIMED_OUT)
+        else:
+            self._watchdog = loop.call_at(deadline, self._watch)
 
     async def _call_direct(self, client: Redis, group: list[_Counter]) -> Any:
         """The script on the store's own pooled connection (one server: standalone or Sentinel).
