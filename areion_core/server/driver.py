@@ -224,8 +224,27 @@ class RequestDriver:
             # a second time would get it without its traceback (the C Future hands the traceback
             # to its first reader only).
             self._step(exc)
-        else:
+            return
+        if self._cancel_requested:
             self._step(None)
+            return
+        # _step(None), inline: this runs once per suspension.
+        coro = self._coro
+        loop = self.loop
+        task = self.task or self._new_task()
+        _HOOKS[0](loop, task)  # type: ignore[index]  # eager mode only
+        try:
+            yielded = coro.send(None)  # type: ignore[union-attr]  # set while suspended
+        except StopIteration:
+            _HOOKS[1](loop, task)  # type: ignore[index]
+            self._ended(None)
+            return
+        except BaseException as error:
+            _HOOKS[1](loop, task)  # type: ignore[index]
+            self._ended(error)
+            return
+        _HOOKS[1](loop, task)  # type: ignore[index]
+        self._suspend(yielded, self._ctx)  # type: ignore[arg-type]  # set with _coro
 
     def _step(self, exc: BaseException | None) -> None:
         """Resume the request, in its context (this runs as a callback the request scheduled)."""
