@@ -204,10 +204,17 @@ class _Counter:
         return (int(self.algorithm == "token-bucket"), len(self.waiting), rate.window * 1000, rate.limit)
 
     def packed_args(self) -> bytes:
-        """``args()`` as the script's four RESP bulk strings."""
+        """``args()`` as the script's four RESP bulk strings (all but the hits made once per rule)."""
         rate = self.rate
-        return b"".join(_bulk(b"%d" % value) for value in (
-            self.algorithm == "token-bucket", len(self.waiting), rate.window * 1000, rate.limit))
+        rule = (self.algorithm, rate.window, rate.limit)
+        packed = _PACKED_RULES.get(rule)
+        if packed is None:
+            if len(_PACKED_RULES) >= 1024:  # rules are few; a store fed made-up ones stays bounded
+                _PACKED_RULES.clear()
+            algorithm, window, limit = (_bulk(b"%d" % value) for value in (
+                self.algorithm == "token-bucket", rate.window * 1000, rate.limit))
+            packed = _PACKED_RULES[rule] = (algorithm, window + limit)
+        return packed[0] + _bulk(b"%d" % len(self.waiting)) + packed[1]
 
     def deliver(self, first: int, second: int) -> None:
         """Hand each waiting hit its decision, from the script's two integers for this key."""
@@ -223,6 +230,10 @@ class _Counter:
     def fail(self, exc: Exception) -> None:
         for hit in self.waiting:
             _settle(hit, exc)
+
+
+#: (algorithm, window, limit) → the packed algorithm flag, and the packed window and limit.
+_PACKED_RULES: dict[tuple[str, int, int], tuple[bytes, bytes]] = {}
 
 
 def _packed_call(group: list[_Counter]) -> bytes:
@@ -373,7 +384,7 @@ class RedisStore:
     def _start(self) -> None:
         self._scheduled = False
         if self._sender is None and self._queue:
-            self._sender = asyncio.ensure_future(self._send())
+            self._sender = asyncio.get_running_loop().create_task(self._send())
 
     async def _send(self) -> None:
         """Send the queue, then what queued meanwhile, until nothing waits: one call in flight."""
