@@ -448,6 +448,24 @@ def test_a_cancellation_reaches_the_handler_where_it_waits_and_only_that_request
     async def now(request):
         return "now"
 
+    @r.get("/task-group")
+    async def task_group(request):
+        # A failing child cancels its siblings and the group's parent task (the driver's), which
+        # the group takes back (uncancel) as it would from a task of its own.
+        async def fails():
+            await asyncio.sleep(0.01)
+            raise ValueError("child failed")
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(fails())
+                group.create_task(asyncio.sleep(5))
+                await asyncio.sleep(5)
+        except ExceptionGroup as group_error:
+            failed = [type(e).__name__ for e in group_error.exceptions]
+            return f"group failed: {failed}; cancelling: {asyncio.current_task().cancelling()}"
+        return "group finished"
+
     srv = live(r)
     with httpx.Client(base_url=srv.url) as client:  # one keep-alive connection
         assert client.get("/self-cancel").text == "cancelled at the next wait"
@@ -455,6 +473,8 @@ def test_a_cancellation_reaches_the_handler_where_it_waits_and_only_that_request
         assert client.get("/cancel-while-waiting").text == "cancelled while waiting; the future cancelled: True"
         assert client.get("/wait").text == "waited"
         assert client.get("/now").text == "now"
+        assert client.get("/wait").text == "waited"
+        assert client.get("/task-group").text == "group failed: ['ValueError']; cancelling: 0"
         assert client.get("/wait").text == "waited"
 
 
