@@ -263,7 +263,7 @@ def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaita
             continue
         if result.__class__ is HttpResponse:
             return result
-        if inspect.isawaitable(result):
+        if result.__class__ is _FUTURE or inspect.isawaitable(result):  # a store's future: no ABC check
             return _first_async(chain, chain.index(link), result, "request_received", (request,))
         return _checked(link[0], "request_received", result)
     return None
