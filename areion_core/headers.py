@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, Protocol
 
+from ._status import status_phrase
+
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Field values: visible latin-1 and SP/HTAB only (RFC 9110 §5.5); CR, LF and NUL never pass.
 _BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
@@ -94,15 +96,13 @@ def canonical_name(lower: str) -> bytes:
     return name
 
 
-# b"Name: " of each lower-case name, for lines appended to an encoded block.
-_PREFIXES: dict[str, bytes] = {}
+# "Name: " of each lower-case name, for lines added after an encoded block.
+_PREFIXES: dict[str, str] = {}
 
 
-def _prefix(lower: str) -> bytes:
-    """``b"Name: "`` of a lower-case name; ``b""`` for a framing header (never taken from a block)."""
-    if lower in FRAMING:
-        return b""
-    prefix = canonical_name(lower) + b": "
+def _prefix(lower: str) -> str:
+    """``"Name: "`` of a lower-case name; ``""`` for a framing header (never taken from a block)."""
+    prefix = "" if lower in FRAMING else canonical_name(lower).decode("latin-1") + ": "
     if len(_PREFIXES) < _CACHE_LIMIT:
         _PREFIXES[lower] = prefix
     return prefix
@@ -134,6 +134,18 @@ def encode_lines(headers: Mapping[str, str]) -> bytes:
                 lines[item] = line
         parts.append(line)
     return b"".join(parts)
+
+
+# The lower-case bytes of header names asked for (plugins ask the same few on every request).
+_WANTED: dict[str, bytes] = {}
+
+
+def _wanted(key: str) -> bytes:
+    """``key`` as the lower-case bytes a raw header name is compared with (cached)."""
+    wanted = key.lower().encode("latin-1")
+    if len(_WANTED) < _CACHE_LIMIT:
+        _WANTED[key] = wanted
+    return wanted
 
 
 class Headers(Mapping[str, str]):
@@ -181,7 +193,10 @@ class Headers(Mapping[str, str]):
                 # The first few lookups scan the raw pairs: cheaper than decoding and
                 # indexing every header when a request is asked about one or two of them.
                 self._scans += 1
-                wanted = key.lower().encode("latin-1")
+                try:
+                    wanted = _WANTED[key]
+                except KeyError:
+                    wanted = _wanted(key)
                 size = len(wanted)
                 for name, value in self._raw:
                     if len(name) == size and name.lower() == wanted:
@@ -230,13 +245,16 @@ class MutableHeaders(Mapping[str, str]):
     a header added later appends its line to them; one replaced or removed drops them.
     """
 
-    __slots__ = ("_d", "_own", "_wire")
+    __slots__ = ("_d", "_own", "_tail", "_wire")
 
     def __init__(self, items: Mapping[str, object] | Iterable[tuple[str, object]] | None = None) -> None:
         self._d: dict[str, str] = {}
         #: The encoded header lines, kept by :meth:`preencode` until a line changes (an added
         #: line is appended to them).
         self._wire: bytes | None = None
+        #: The lines of headers added after ``_wire`` was encoded, as text: one string build per
+        #: line here, one encode for all of them when the head is written.
+        self._tail = ""
         #: Whether ``_d`` is this object's alone (False: shared with copies, copied on write).
         self._own = True
         if items is not None:
@@ -250,7 +268,12 @@ class MutableHeaders(Mapping[str, str]):
     def __setitem__(self, key: str, value: object) -> None:
         # Plugins set headers on every response: the checks of a name seen before and of a
         # printable-ASCII value (the usual case) are a dict lookup and two string methods in C.
-        lower = _SETTABLE.get(key) or _settable(key)
+        # (Subscripts in a try, not dict.get: the cached case is the usual one, and a subscript
+        # costs a fraction of a method call.)
+        try:
+            lower = _SETTABLE[key]
+        except KeyError:
+            lower = _settable(key)
         if value.__class__ is not str or not (value.isascii() and value.isprintable()):
             value = _checked_value(key, value)
         wire = self._wire
@@ -268,11 +291,14 @@ class MutableHeaders(Mapping[str, str]):
             d = self._d = d.copy()  # shared with a template or a stored response: copy on write
             self._own = True
         d[lower] = value
-        prefix = _PREFIXES.get(lower) or _prefix(lower)
+        try:
+            prefix = _PREFIXES[lower]
+        except KeyError:
+            prefix = _prefix(lower)
         if prefix:  # framing headers are never written from a block
-            # Encoded directly, not through the _LINES cache: a header a plugin adds per
-            # response usually carries a per-response value (an id, a duration).
-            self._wire = b"".join((wire, prefix, value.encode("latin-1"), b"\r\n"))
+            # Not through the _LINES cache: a header a plugin adds per response usually carries
+            # a per-response value (an id, a duration). Text now, bytes once when sent.
+            self._tail = f"{self._tail}{prefix}{value}\r\n"
 
     def __delitem__(self, key: str) -> None:
         if self._wire is not None or not self._own:
@@ -284,6 +310,7 @@ class MutableHeaders(Mapping[str, str]):
         self._d = dict(self._d)
         self._own = True
         self._wire = None
+        self._tail = ""
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._d
@@ -332,9 +359,9 @@ class MutableHeaders(Mapping[str, str]):
             self._d = d = dict(d)  # shared with a template or a stored response: copy on write
             self._own = True
         d.update(mine)
-        wire = self._wire
-        if wire is not None:
-            self._wire = wire + defaults.encoded()  # framing headers are never in encoded()
+        if self._wire is not None:
+            self._wire = self.encoded() + defaults.encoded()  # framing headers are never in encoded()
+            self._tail = ""
 
     def add_all_if_absent(self, block: MutableHeaders) -> bool:
         """Add every header of ``block`` when this block has none of its names, and return True;
@@ -353,10 +380,10 @@ class MutableHeaders(Mapping[str, str]):
             self._d = d = dict(d)  # shared with a template or a stored response: copy on write
             self._own = True
         d.update(mine)
-        wire = self._wire
-        if wire is not None:
+        if self._wire is not None:
             extra = block._wire
-            self._wire = wire + (extra if extra is not None else encode_lines(mine))
+            self._wire = self.encoded() + (block.encoded() if extra is not None else encode_lines(mine))
+            self._tail = ""
         return True
 
     def add_vary(self, *names: str) -> None:
@@ -383,6 +410,7 @@ class MutableHeaders(Mapping[str, str]):
     def copy(self) -> MutableHeaders:
         new = _new(MutableHeaders)
         wire = new._wire = self._wire
+        new._tail = self._tail
         # A pre-encoded block is copied on write: until then copies share its dict.
         if wire is not None:
             new._d = self._d
@@ -401,11 +429,15 @@ class MutableHeaders(Mapping[str, str]):
         one replaced or removed drops the encoded lines).
         """
         self._wire = encode_lines(self._d)
+        self._tail = ""
 
     def encoded(self) -> bytes:
         """The header lines as they go on the wire (``Name: value\\r\\n`` each, framing headers left out)."""
         wire = self._wire
-        return wire if wire is not None else encode_lines(self._d)
+        if wire is None:
+            return encode_lines(self._d)
+        tail = self._tail
+        return wire + tail.encode("latin-1") if tail else wire
 
     @classmethod
     def trusted(cls, lower: dict[str, str]) -> MutableHeaders:
@@ -413,6 +445,7 @@ class MutableHeaders(Mapping[str, str]):
         new = _new(cls)
         new._d = lower
         new._wire = None
+        new._tail = ""
         new._own = True
         return new
 
@@ -437,6 +470,7 @@ def content_type_only(content_type: str) -> MutableHeaders:
             _BY_CONTENT_TYPE[content_type] = template
     new = _new(MutableHeaders)
     new._wire = template._wire
+    new._tail = ""
     new._d = template._d
     new._own = False
     return new
@@ -457,10 +491,8 @@ class _Head(Protocol):
 
 
 def _status_line(code: int) -> bytes:
-    try:
-        phrase = HTTPStatus(code).phrase
-    except ValueError:
-        phrase = "Unknown"
+    # RFC 9110's reason phrases on every Python ("422 Unprocessable Content"), as in problem titles.
+    phrase = status_phrase(code) or "Unknown"
     return f"HTTP/1.1 {code} {phrase}\r\n".encode("latin-1")
 
 
@@ -499,7 +531,12 @@ def encode_head(
     ``content_length`` None with ``chunked`` False means the body is close-delimited.
     """
     code = response.status_code
-    parts = [STATUS_LINES.get(code) or status_line(code), constant_headers, response.headers.encoded()]
+    headers = response.headers
+    wire = headers._wire  # encoded(), inline: it runs for every response
+    parts = [STATUS_LINES.get(code) or status_line(code), constant_headers,
+             wire if wire is not None else encode_lines(headers._d)]
+    if wire is not None and headers._tail:
+        parts.append(headers._tail.encode("latin-1"))
     cookies = response.cookies
     if cookies:
         for cookie in cookies:

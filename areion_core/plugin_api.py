@@ -5,6 +5,7 @@ Plugins import from ``areion_core`` and from this module only (a test checks eve
 """
 
 from ._forwarded import PROXY_HEADERS
+from ._header_blocks import HeaderBlock
 from ._status import status_phrase
 from .hook_chains import HookChain, HookLink, route_chain, run_response_ready
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
@@ -17,6 +18,7 @@ __all__ = [
     "PROXY_HEADERS",
     "REPLAYED",
     "EnvText",
+    "HeaderBlock",
     "HookChain",
     "HookLink",
     "SettingsReader",

@@ -57,12 +57,17 @@ class WebSocket:
     ``send_text/bytes/json`` and ``close(code, reason)``.
     """
 
-    __slots__ = ("_closed", "_session", "request")
+    __slots__ = ("_closed", "_next", "_session", "_try_send", "request")
 
     def __init__(self, request: HttpRequest, session: WebSocketSession) -> None:
         self.request = request
         self._session = session
         self._closed = False
+        #: What ``async for`` awaits per message: the session's own ``next_message()`` when it
+        #: has one (``receive()`` that ends with ``StopAsyncIteration``: one coroutine per
+        #: message, not two), else ``receive()`` wrapped here.
+        self._next: Callable[[], Awaitable[str | bytes]] = getattr(session, "next_message", self._receive_or_stop)
+        self._try_send: Callable[[str | bytes], bool] | None = getattr(session, "try_send", None)
 
     # --- the handshake request -------------------------------------------------------------
     @property
@@ -144,6 +149,17 @@ class WebSocket:
         """Send ``message``: a text message for ``str``, a binary one for ``bytes``."""
         return self._session.send(message)
 
+    def try_send(self, message: str | bytes) -> bool:
+        """Send ``message`` now if the connection takes it without waiting, and say so.
+
+        False, with nothing sent, when it cannot: the connection is not open, the client is
+        not reading what was sent (``await send()`` then waits for it, under the slow-consumer
+        policy), or the session sends only asynchronously (under ASGI). A fan-out calls it
+        from a callback, with no task switch per member, and awaits ``send()`` only then.
+        """
+        try_send = self._try_send
+        return try_send is not None and try_send(message)
+
     def send_text(self, text: str) -> Awaitable[None]:
         return self._session.send(text)
 
@@ -163,8 +179,11 @@ class WebSocket:
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self
 
-    async def __anext__(self) -> str | bytes:
-        # Not an async generator: iterating costs one coroutine per message, no asend().
+    def __anext__(self) -> Awaitable[str | bytes]:
+        # Not an async generator: iterating costs the session's awaitable per message, no asend().
+        return self._next()
+
+    async def _receive_or_stop(self) -> str | bytes:
         try:
             return await self._session.receive()
         except WebSocketDisconnect:

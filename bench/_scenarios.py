@@ -65,6 +65,10 @@ class Scenario:
     #: requests/s × the body's size) instead of requests/s: a 100 MiB body goes at about ten
     #: requests a second, too coarse to read as whole requests.
     body_rate: bool = False
+    #: With ``--before REV``, each before-pair of this scenario runs at least this many times
+    #: (alternating), whatever ``--before-rounds`` says: a burst's figures swing by ±20% from
+    #: one 5 s run to the next, so one pair, or three, cannot tell 5% apart.
+    min_before_rounds: int = 1
 
     @property
     def full_body(self) -> bytes:
@@ -185,6 +189,8 @@ def _table_rows(count: int) -> Callable[[bytes], bool]:
 SLOW_BODY = {"message": "worth caching"}
 #: Connections and wrk threads of the burst scenario, and its fixed measured duration.
 BURST_CONNECTIONS, BURST_THREADS, BURST_DURATION_S = 256, 8, 5
+#: How many times a burst before-pair runs at least (``Scenario.min_before_rounds``).
+BURST_BEFORE_ROUNDS = 6
 #: The interleaved comparisons on /json (issue 14): each against areion-bare, in rounds.
 OVERHEAD_ORDER = (
     "areion-bare", "areion-log", "areion-hooks", "areion-hooks-async", "areion-request-id", "areion",
@@ -286,6 +292,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         connections=BURST_CONNECTIONS,
         threads=BURST_THREADS,
         duration_s=BURST_DURATION_S,
+        min_before_rounds=BURST_BEFORE_ROUNDS,
         extra=frozenset({"starlette-asyncio", "starlette-asyncio+log"}),
         notes=(
             f"The measured run is a fresh wrk: its {BURST_CONNECTIONS} connections are opened "

@@ -11,6 +11,7 @@ off and prints the server's instructions per request::
     .venv/bin/python bench/instructions.py areion-bare
     .venv/bin/python bench/instructions.py areion-default areion-request-id --path /json
     .venv/bin/python bench/instructions.py areion-security-redis --redis
+    .venv/bin/python bench/instructions.py areion --upload --requests 3 --warmup 1 --connections 1
 
 It needs valgrind (Debian's package). ``--redis`` starts a private ``redis-server`` for the
 rows that need one. The counts include the kernel-call wrappers but not the kernel.
@@ -34,7 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from _frameworks import FRAMEWORKS_BY_NAME, Kind  # noqa: E402
-from _scenarios import write_static_dir  # noqa: E402
+from _scenarios import UPLOAD_BLOCK, UPLOAD_REPEAT, write_static_dir  # noqa: E402
 from _server import free_port  # noqa: E402
 
 
@@ -186,6 +187,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--upload", action="store_true",
+                        help="the upload scenario: PUT /upload with its 100 MiB body (use --requests 3 --warmup 1 "
+                             "--connections 1: callgrind takes about a minute per upload)")
     parser.add_argument("--redis", action="store_true", help="start a private redis-server")
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
@@ -200,6 +204,10 @@ def main() -> int:
         )
         time.sleep(0.3)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    body = args.body.encode()
+    if args.upload:
+        args.method, args.path, body = "PUT", "/upload", UPLOAD_BLOCK * UPLOAD_REPEAT
+        args.header.append("Content-Type: application/octet-stream")
     try:
         for name in args.rows:
             per_request = measure(
@@ -207,7 +215,7 @@ def main() -> int:
                 python=args.python,
                 path=args.path,
                 method=args.method,
-                body=args.body.encode(),
+                body=body,
                 headers=args.header,
                 requests=args.requests,
                 warmup=args.warmup,
@@ -215,7 +223,10 @@ def main() -> int:
                 redis_url=redis_url,
                 log_dir=log_dir,
             )
-            print(f"{name:28} {args.method} {args.path}: {per_request / 1000:8.1f}k instructions/request")
+            if args.upload:
+                print(f"{name:28} {args.method} {args.path}: {per_request / 1e6:8.1f}M instructions/upload")
+            else:
+                print(f"{name:28} {args.method} {args.path}: {per_request / 1000:8.1f}k instructions/request")
     finally:
         if redis is not None:
             redis.terminate()

@@ -410,8 +410,9 @@ def planned(
     scenario every framework of the matrix (and its ``extra``); an Areion-only one the
     frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round.
     A before-row (``--before``) runs wherever its counterpart runs, right after it; with
-    ``before_rounds`` > 1 each such pair of a one-round scenario runs that many times,
-    alternating (round 1 in the scenario's order, the further rounds right after it)."""
+    ``before_rounds`` > 1 each such pair of a one-round scenario runs that many times (at
+    least the scenario's ``min_before_rounds``: the burst's), alternating (round 1 in the
+    scenario's order, the further rounds right after it)."""
     plan = []
     befores = {f.before_of: f for f in frameworks if f.before_of is not None}
     for scenario in scenarios:
@@ -428,7 +429,8 @@ def planned(
             plan += [(scenario, framework, round_) for framework in serving]
         if scenario.rounds == 1:
             pairs = [g for f in serving if f.name in befores for g in (f, befores[f.name])]
-            for round_ in range(2, before_rounds + 1):
+            rounds = max(before_rounds, scenario.min_before_rounds) if pairs else 1
+            for round_ in range(2, rounds + 1):
                 plan += [(scenario, framework, round_) for framework in pairs]
     return plan
 

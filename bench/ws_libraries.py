@@ -12,7 +12,8 @@ plugins/realtime/README.md ("Why websockets' protocol layer").
 Messages per second depend on how busy the machine is; instructions do not.
 ``--instructions`` counts, under callgrind (valgrind must be installed), what one 1 KB text
 message costs each library alone, in process, received (parsed, unmasked, its event) and
-sent (serialized):
+sent (serialized), and websockets' ``Frame.serialize`` alone (what areion-realtime's send
+calls):
 
     .venv/bin/python bench/ws_libraries.py --instructions
 """
@@ -103,11 +104,15 @@ def loop(library: str, part: str, count: int) -> None:
         from websockets.protocol import State
         from websockets.server import ServerProtocol
 
+        from websockets.frames import Frame, Opcode
+
         proto = ServerProtocol(state=State.OPEN, max_size=2**20)
         for _ in range(count):
             if part == "receive":
                 proto.receive_data(MASKED)
                 proto.events_received()
+            elif part == "serialize":  # what areion-realtime's send() calls: the frame alone
+                Frame(Opcode.TEXT, MESSAGE).serialize(mask=False, extensions=proto.extensions)
             else:
                 proto.send_text(MESSAGE)
                 proto.data_to_send()
@@ -200,6 +205,8 @@ def main() -> int:
         for library in LIBRARIES:
             received, sent = instructions(library, "receive"), instructions(library, "send")
             print(f"{library:11} receive {received:9,.0f}   send {sent:9,.0f}   both {received + sent:9,.0f}")
+        serialized = instructions("websockets", "serialize")
+        print(f"websockets  send as areion-realtime does (Frame.serialize alone) {serialized:9,.0f}")
         return 0
     print(f"echo, {args.connections} connections, 1 KB text messages, {args.duration:g} s per run, "
           f"{args.rounds} rounds, server on CPU 1, load on CPU 0 ({os.cpu_count()} CPUs, "

@@ -8,6 +8,13 @@ connection stops reading the socket (the client's TCP window closes), and readin
 the handler has taken the buffer below ``LOW_WATER`` — so a slow handler holds at most about
 ``HIGH_WATER`` plus one socket read in memory, whatever the size of the upload.
 
+A body with a Content-Length of ``RECV_SIZE`` (1 MiB) or more, on a connection without TLS, is
+read by a :class:`BufferedReceiver` instead of the connection's ``data_received``: reads of up
+to 1 MiB into a buffer of the thread's (4× fewer system calls and trips through the reader and
+the handler than the event loop's 256 KB reads, one copy of each byte as before), pausing
+past ``RECV_SIZE`` unread bytes (at most about 2 MiB held for a slow handler). The connection
+gets its protocol back with the body's last byte, and what followed the body is parsed as usual.
+
 When the handler is done without reading the whole body, the rest is read and dropped when it
 is small and announced (``DRAIN_LIMIT``), so the connection can be kept alive; otherwise the
 connection closes after the response (RFC 9112 §9.6; lingering, so the response survives).
@@ -16,8 +23,9 @@ connection closes after the response (RFC 9112 §9.6; lingering, so the response
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import deque
-from typing import Protocol
+from typing import Any, Protocol
 
 #: Past this many unread bytes the connection stops reading the socket.
 HIGH_WATER = 256 * 1024
@@ -26,6 +34,10 @@ LOW_WATER = 64 * 1024
 #: An unread rest of a body up to this size (Content-Length known) is read and dropped to keep
 #: the connection alive; a larger or unannounced rest closes it.
 DRAIN_LIMIT = 256 * 1024
+#: A streamed Content-Length body of at least this many bytes is read by a
+#: :class:`BufferedReceiver`, in reads of up to this many bytes (the event loop's own reads are
+#: 256 KB); its stream pauses reading past this many unread bytes instead of ``HIGH_WATER``.
+RECV_SIZE = 1024 * 1024
 
 
 class BodyError(Exception):
@@ -58,7 +70,7 @@ class BodyStream:
     """One request's body, between the reader that feeds it and the handler that consumes it."""
 
     __slots__ = ("_chunks", "_error", "_loop", "_waiter", "abandoned", "buffered", "complete", "expect_continue",
-                 "length", "limit", "owner", "received", "started")
+                 "high_water", "length", "limit", "owner", "received", "receiver", "started")
 
     def __init__(self, owner: StreamOwner, limit: int, length: int, expect_continue: bool) -> None:
         self.owner = owner
@@ -70,6 +82,11 @@ class BodyStream:
         self.expect_continue = expect_continue
         self.received = 0
         self.buffered = 0
+        #: Past this many unread bytes the reader pauses: ``HIGH_WATER``, or ``RECV_SIZE`` while a
+        #: BufferedReceiver reads the body (a read of its own size does not pause it).
+        self.high_water = HIGH_WATER
+        #: The protocol reading a large body into its buffer (see ``read_buffered``), or None.
+        self.receiver: BufferedReceiver | None = None
         self.complete = False
         #: The handler has begun reading.
         self.started = False
@@ -81,6 +98,14 @@ class BodyStream:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the reader's side --------------------------------------------------------------------
+    def read_buffered(self, conn: Any) -> None:
+        """Have a :class:`BufferedReceiver` read the rest of a large Content-Length body off the
+        connection ``conn`` (not under TLS); the connection reads again once the body is complete."""
+        if self.length >= RECV_SIZE and not conn.tls:
+            self.receiver = BufferedReceiver.attach(conn)
+            if self.receiver is not None:
+                self.high_water = RECV_SIZE
+
     def feed(self, data: bytes) -> None:
         """Body bytes from llhttp (the limit was checked by the reader)."""
         self.received += len(data)
@@ -88,13 +113,16 @@ class BodyStream:
             return
         self._chunks.append(data)
         self.buffered += len(data)
-        if self.buffered > HIGH_WATER:
+        if self.buffered > self.high_water:
             self.owner.pause_body()
         self._wake()
 
     def finish(self) -> None:
         """The body is complete."""
         self.complete = True
+        if self.receiver is not None:
+            self.receiver.detach()
+            self.receiver = None
         self._wake()
 
     def fail(self, status: int, detail: str) -> None:
@@ -155,3 +183,68 @@ class BodyStream:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+_buffers = threading.local()
+
+
+def _recv_buffer() -> memoryview:
+    """This thread's read buffer (one event loop per thread, and each read is copied out at once)."""
+    buffer: memoryview | None = getattr(_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _buffers.buffer = memoryview(bytearray(RECV_SIZE))
+    return buffer
+
+
+class BufferedReceiver(asyncio.BufferedProtocol):
+    """The connection's protocol while a large streamed body arrives: reads of ``RECV_SIZE``.
+
+    The event loop's own reads are 256 KB (uvloop) or 256 KiB (asyncio); into a buffer of our
+    own they are up to ``RECV_SIZE`` long, so a large body takes fewer system calls and fewer
+    trips through the reader and the handler. Each read is copied out once, into the ``bytes``
+    handed to the connection's ``data_received`` as the loop's own path does; every other event
+    goes to the connection too. Switching protocols inside a read is safe on both loops: each
+    takes the new protocol from its next read on.
+    """
+
+    __slots__ = ("_buffer", "conn", "transport")
+
+    def __init__(self, conn: Any, transport: Any) -> None:
+        #: The connection (an ``asyncio.Protocol``) that every event goes on to.
+        self.conn = conn
+        self.transport = transport
+        self._buffer = _recv_buffer()
+
+    @classmethod
+    def attach(cls, conn: Any) -> BufferedReceiver | None:
+        """Read ``conn``'s socket through a new receiver; None when the connection is closing."""
+        transport = conn.transport
+        if transport is None or transport.is_closing():
+            return None
+        receiver = cls(conn, transport)
+        transport.set_protocol(receiver)
+        return receiver
+
+    def detach(self) -> None:
+        """The connection reads its socket again (the body is complete)."""
+        if not self.transport.is_closing():
+            self.transport.set_protocol(self.conn)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.conn.data_received(bytes(self._buffer[:nbytes]))
+
+    def eof_received(self) -> bool | None:
+        result: bool | None = self.conn.eof_received()
+        return result
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.conn.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.conn.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.conn.resume_writing()

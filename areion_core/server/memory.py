@@ -1,12 +1,13 @@
-"""glibc's allocator, set for a server that moves request bodies in 256 KiB pieces.
+"""glibc's allocator, set for a server that moves request bodies in pieces of up to 1 MiB.
 
 Every socket read of a large body becomes a fresh bytes object of up to 256 KiB (uvloop's read
-size), and the parser copies it once more. By default glibc serves such sizes with ``mmap``
+size) or 1 MiB (a large Content-Length body's reads, see body.py). By default glibc serves such sizes with ``mmap``
 until its dynamic threshold catches up, and returns freed memory at the top of the heap to
 the system past 128 KiB — so a streamed upload maps, faults in and unmaps the same pages over
 and over: measured on a 100 MiB PUT, a third of the time spent outside the handler went to
-page faults. Serving blocks up to 512 KiB from the heap and keeping up to 2 MiB of free heap
-removes that (about 170 → 100 ms per 100 MiB here) for at most 2 MiB of resident memory.
+page faults. Serving blocks up to 1.25 MiB from the heap and keeping up to 4 MiB of free heap
+removes that (about 170 → 100 ms per 100 MiB here; with 1 MiB reads, a 512 KiB threshold
+still mapped and unmapped every read) for at most 4 MiB of resident memory.
 
 Only on glibc, once per process, and never over the operator's own choice: with any
 ``MALLOC_*`` variable or ``GLIBC_TUNABLES`` in the environment, or ``AREION_MALLOC_TUNING=0``,
@@ -27,8 +28,8 @@ import sys
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 512 * 1024
-TRIM_THRESHOLD = 2 * 1024 * 1024
+MMAP_THRESHOLD = 1280 * 1024
+TRIM_THRESHOLD = 4 * 1024 * 1024
 
 _done = False
 

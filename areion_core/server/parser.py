@@ -212,8 +212,7 @@ class RequestReader:
         self._body_len += len(data)
         self.since = self.state.now
         stream.feed(data if isinstance(data, bytes) else bytes(data))
-        if self._body_len == self._content_length:
-            self._raw = False
+        if self._body_len == self._content_length:  # on_message_complete() ends _raw and the stream
             self.parser = httptools.HttpRequestParser(self)
             self.on_message_complete()
         return rest
@@ -426,6 +425,7 @@ class RequestReader:
             raise Reject(400, str(exc) or "bad request") from None
         self.stream = stream
         self._raw = self._te is None
+        stream.read_buffered(self.conn)  # a large Content-Length body: 1 MiB reads (see body.py)
         self.conn.enqueue(request, parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:

@@ -10,7 +10,11 @@ connections (shutdown, the once-a-second sweep) the stream stands in for the con
 
 The stream delivers bytes as they arrive (``start_reading(on_data, on_eof)``), inside the
 transport's callback, so a sans-I/O protocol library parses them with no task switch in
-between; its reader pauses and resumes the socket when messages pile up unread.
+between; its reader pauses and resumes the socket when messages pile up unread. Once the
+reader is there, the stream becomes the transport's protocol with the reader as its
+``data_received``: each read goes from the event loop straight to the protocol library,
+with no call of the server's in between. The rest of the protocol's callbacks (end of
+stream, connection lost, write back-pressure) still go to the connection, as before.
 """
 
 from __future__ import annotations
@@ -43,6 +47,18 @@ class SwitchableConnection(Protocol):
     @property
     def closed(self) -> bool:
         """The connection is gone."""
+
+    def eof_received(self) -> bool | None:
+        """The client half-closed (``asyncio.Protocol``)."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone (``asyncio.Protocol``)."""
+
+    def pause_writing(self) -> None:
+        """The transport's write buffer is full (``asyncio.Protocol``)."""
+
+    def resume_writing(self) -> None:
+        """The transport's write buffer drained (``asyncio.Protocol``)."""
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the client."""
@@ -85,11 +101,13 @@ def switch_protocol(conn: SwitchableConnection, head: bytes) -> UpgradedStream:
 class UpgradedStream:
     """The bytes of an upgraded connection, both ways (``areion_core.types.ByteStream``)."""
 
-    __slots__ = ("_eof", "_on_data", "_on_eof", "_pending", "conn", "on_shutdown", "write")
+    __slots__ = ("_eof", "_on_data", "_on_eof", "_pending", "conn", "data_received", "on_shutdown", "write")
 
     #: Queue bytes for the client: the connection's own ``write``, bound here so that the
     #: protocol's every frame costs no call of ours in between.
     write: Callable[[bytes], None]
+    #: Once reading started, the reader itself: the transport calls it (``asyncio.Protocol``).
+    data_received: Callable[[bytes], None]
 
     def __init__(self, conn: SwitchableConnection, leftover: bytes) -> None:
         self.conn = conn
@@ -144,6 +162,26 @@ class UpgradedStream:
             self.resume_reading()
         if self._eof:
             on_eof()
+            return
+        transport = self.conn.transport
+        if transport is not None and not self.conn.closed:
+            # From now on the transport hands each read to the reader directly. (A reader that
+            # raises is then the event loop's fatal error: logged, and the connection cut.)
+            self.data_received = on_data
+            transport.set_protocol(self)
+
+    # --- asyncio.Protocol, once reading started (``data_received`` is the reader) -------------
+    def eof_received(self) -> bool | None:
+        return self.conn.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.conn.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.conn.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.conn.resume_writing()
 
     def pause_reading(self) -> None:
         """Stop reading from the socket (the protocol's reader is behind)."""

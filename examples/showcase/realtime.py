@@ -52,10 +52,10 @@ async def ws_echo(ws: WebSocket) -> None:
 
 
 async def _relay(messages: Subscription, ws: WebSocket) -> None:
-    """The room's messages to this member, until either side ends."""
+    """The room's messages to this member, until either side ends (written as they are
+    published while the member keeps up: no task switch per message and member)."""
     try:
-        async for message in messages:
-            await ws.send_text(message.data)
+        await messages.forward(ws)
     except SubscriberTooSlow:
         await ws.close(1008, "too slow")  # the member could not keep up with the room
     except WebSocketDisconnect:

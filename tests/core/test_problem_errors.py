@@ -167,6 +167,9 @@ def test_titles_are_rfc_9110_names_on_every_path(live):
         assert crossed.status_code == 413 and crossed.json()["title"] == "Content Too Large"
         invalid = c.get("/items/seven")
         assert invalid.status_code == 422 and invalid.json()["title"] == "Unprocessable Content"
+        # The status line's reason phrase is RFC 9110's too (httpx keeps the one sent).
+        assert crossed.reason_phrase == "Content Too Large"
+        assert invalid.reason_phrase == "Unprocessable Content"
     for status, title in ((413, "Content Too Large"), (414, "URI Too Long"), (416, "Range Not Satisfiable"),
                           (422, "Unprocessable Content"), (404, "Not Found")):
         assert json.loads(problem_response(status).body)["title"] == title

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from areion_core import Router
+from areion_core.server.body import HIGH_WATER, RECV_SIZE
 
 from ._core_support import exchange, read_all, status_of
 
@@ -130,17 +131,27 @@ def test_large_and_chunked_bodies_stream_whole(server):
         assert chunked.json() == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def test_a_slow_handler_holds_back_the_client(server):
-    """While the handler does not read, the server stops reading: what it holds stays bounded."""
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_slow_handler_holds_back_the_client(server, chunked):
+    """While the handler does not read, the server stops reading: what it holds stays bounded.
+
+    A large Content-Length body is read 1 MiB at a time (a BufferedReceiver), pausing past
+    RECV_SIZE unread bytes; a chunked one in the loop's reads, pausing past HIGH_WATER."""
     total = 64 * MiB
     sent = [0]
 
     def send_all(sock: socket.socket) -> None:
         block = b"z" * MiB
-        sock.sendall(b"PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % total)
+        if chunked:
+            sock.sendall(b"PUT /slow HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+            block = b"%x\r\n%s\r\n" % (len(block), block)
+        else:
+            sock.sendall(b"PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % total)
         for _ in range(total // MiB):
             sock.sendall(block)
             sent[0] += MiB
+        if chunked:
+            sock.sendall(b"0\r\n\r\n")
 
     with _connect(server.port) as sock:
         sock.settimeout(30)
@@ -152,7 +163,10 @@ def test_a_slow_handler_holds_back_the_client(server):
         sender.join(30)
         response = read_all(sock, until_close=False, expect=b"}", timeout=30)
     assert status_of(response) == 200 and b'"bytes":%d' % total in response
-    assert server.seen["peak"] <= 256 * 1024 + 512 * 1024  # HIGH_WATER plus a read or two
+    if chunked:
+        assert server.seen["peak"] <= HIGH_WATER + 2 * 256 * 1024  # HIGH_WATER plus a read or two
+    else:
+        assert server.seen["peak"] <= 2 * RECV_SIZE  # RECV_SIZE unread plus one read
 
 
 def test_content_length_over_the_route_limit_is_413_before_the_body(server):

@@ -65,6 +65,26 @@ def test_headers_are_case_insensitive_and_multi_valued(live):
         "accept": "text/plain", "get_header": "1", "all": ["1", "2"], "missing": None}
 
 
+def test_header_lookups_agree_in_any_case_before_and_after_the_index_is_built(live):
+    # The first lookups scan the raw pairs (with the asked names' bytes cached across requests),
+    # later ones use the index: every spelling of a name answers the same on either path.
+    r = Router()
+
+    @r.get("/h")
+    async def h(request):
+        names = ("X-Trace", "x-trace", "X-TRACE", "x-none", "X-Trace", "x-Trace")
+        return [request.headers.get(name, "-") for name in names]
+
+    srv = live(r)
+    for value in (b"a1", b"b2"):
+        out = exchange(srv.port, b"GET /h HTTP/1.1\r\nHost: x\r\nx-TRACE: " + value + b"\r\nX-Trace: later\r\n"
+                       b"Connection: close\r\n\r\n")
+        import json
+
+        v = value.decode()
+        assert json.loads(out.partition(b"\r\n\r\n")[2]) == [v, v, v, "-", v, v]
+
+
 def test_repeated_query_keys_are_kept():
     r = Router()
 
@@ -383,6 +403,36 @@ def test_a_header_added_to_a_preencoded_block_is_appended_to_it_alone():
     # Changing a line the block already holds re-encodes it.
     first["X-Request-ID"] = "def"
     assert b"X-Request-ID: def\r\n" in first.encoded() and b"abc" not in first.encoded()
+
+
+def test_lines_added_to_a_preencoded_block_keep_their_order_through_copies_and_merges():
+    from areion_core.headers import encode_head
+
+    template = MutableHeaders({"Content-Type": "text/plain"})
+    template.preencode()
+    block = template.copy()
+    block["X-Request-ID"] = "abc"
+    block["X-Name"] = "caf\xe9"  # latin-1 beyond ASCII: one byte on the wire
+    copied = block.copy()  # shares the added lines until one of the two changes
+    copied["X-Late"] = "1"
+    defaults = MutableHeaders({"X-Frame-Options": "DENY"})
+    defaults.preencode()
+    block.add_missing(defaults)
+    block["X-After"] = "2"
+    expected = (b"Content-Type: text/plain\r\nX-Request-ID: abc\r\nX-Name: caf\xe9\r\n"
+                b"X-Frame-Options: DENY\r\nX-After: 2\r\n")
+    assert block.encoded() == expected
+    assert block.encoded() == MutableHeaders.trusted(dict(block.items_lower())).encoded()
+    response = HttpResponse(b"hi")
+    response.headers = block
+    assert encode_head(response, b"", keep_alive=True, content_length=2) == (
+        b"HTTP/1.1 200 OK\r\n" + expected + b"Content-Length: 2\r\n\r\n")
+    assert copied.encoded() == (b"Content-Type: text/plain\r\nX-Request-ID: abc\r\nX-Name: caf\xe9\r\n"
+                                b"X-Late: 1\r\n")
+    assert template.encoded() == b"Content-Type: text/plain\r\n"
+    # Removing an added line re-encodes the block without it.
+    del block["x-name"]
+    assert block.encoded() == expected.replace(b"X-Name: caf\xe9\r\n", b"")
 
 
 def test_add_missing_adds_only_absent_headers_to_plain_and_preencoded_blocks():

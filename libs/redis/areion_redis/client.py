@@ -264,7 +264,7 @@ def _sentinel(settings: RedisSettings) -> _Handle:
     }
     if settings.tls:
         sentinel_kwargs.update(ssl=True, **_tls_kwargs(settings))
-    sentinel = Sentinel(list(settings.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(list(settings.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis-py 8.2
     kwargs = _common_kwargs(settings)
     if settings.tls:
         kwargs.update(ssl=True, **_tls_kwargs(settings))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from areion_core import PluginApp
+    from areion_core import PluginApp, WebSocket
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +133,8 @@ class Subscription:
         self._waiter: asyncio.Future[None] | None = None
         self._overflowed = False
         self._closed = False
+        #: While ``forward`` runs: its socket's ``try_send``, which takes messages as they come.
+        self._sink: Callable[[str], bool] | None = None
         #: The last id handed out: a message at or below it (history and live overlap) is skipped.
         self._floor: tuple[int, ...] = id_key(last_id) if last_id else ()
 
@@ -158,6 +160,16 @@ class Subscription:
         """A message for this subscriber (called by ``Channels``)."""
         if self._closed:
             return
+        sink = self._sink
+        if sink is not None and not self._queue:
+            # Forwarding, and nothing waits before this message: straight to the socket when it
+            # takes it at once (no task switch); queued, for ``forward`` to send, when it cannot.
+            key = message.key
+            if key <= self._floor:
+                return  # handed out already (history and live overlap)
+            if sink(message.data):
+                self._floor = key
+                return
         if len(self._queue) >= self._limit:
             self._overflowed = True
         else:
@@ -189,6 +201,23 @@ class Subscription:
             finally:
                 self._waiter = None
 
+    async def forward(self, ws: WebSocket) -> None:
+        """Send every message's text to ``ws``, in order, until the subscription ends.
+
+        A message ``ws`` can take at once (``WebSocket.try_send``) is written as it is
+        published, from the publisher's side, with no task switch: a broadcast to many members
+        costs each one write. One it cannot take (the client is not reading) is queued here
+        and sent by this coroutine with ``await ws.send_text``, under the slow-consumer policy,
+        before anything after it. Raises ``SubscriberTooSlow`` when the member falls
+        ``subscriber_queue`` messages behind, ``WebSocketDisconnect`` when the socket closes.
+        """
+        self._sink = ws.try_send
+        try:
+            async for message in self:
+                await ws.send_text(message.data)
+        finally:
+            self._sink = None
+
     def close(self) -> None:
         """Leave the channel (iteration ends once the queue is drained)."""
         if not self._closed:
@@ -210,7 +239,9 @@ class Channels:
         self._limit = subscriber_queue
         self._drop = drop_when_unavailable
         self._app = app
-        self._subscribers: dict[str, set[Subscription]] = {}
+        #: Per channel, its subscriptions in the order they joined (a dict as an ordered set): a
+        #: publish reaches them in that order, the same for every message.
+        self._subscribers: dict[str, dict[Subscription, None]] = {}
         self._started = False
 
     @property
@@ -268,15 +299,15 @@ class Channels:
         await self.start()
         subscribers = self._subscribers.get(subscription.channel)
         if subscribers is None:
-            subscribers = self._subscribers[subscription.channel] = set()
-        subscribers.add(subscription)
+            subscribers = self._subscribers[subscription.channel] = {}
+        subscribers[subscription] = None
         if len(subscribers) == 1:
             await self.backend.join(subscription.channel)
 
     def discard(self, subscription: Subscription) -> None:
         subscribers = self._subscribers.get(subscription.channel)
         if subscribers is not None:
-            subscribers.discard(subscription)
+            subscribers.pop(subscription, None)
             if not subscribers:
                 del self._subscribers[subscription.channel]
                 if self._backend is not None:

@@ -60,6 +60,9 @@ class RealtimeProtocol:
         self.allowed = frozenset(normalise_origin(o) for o in settings.allowed_origins)
         #: Sessions of this worker, from the handshake to the end (what max_connections counts).
         self.sessions: set[WebSocketConnection] = set()
+        #: The text sent last on a connection without extensions and its frame: a broadcast's
+        #: members after the first reuse the bytes (``WebSocketConnection.send``).
+        self.last_frame: tuple[str | None, bytes] = (None, b"")
 
     def check(self, request: HttpRequest) -> HttpResponse | None:
         headers = request.headers

@@ -266,7 +266,7 @@ class RedisBackend:
         if pubsub.connection is not None:
             pubsub.connection.deregister_connect_callback(self._on_reconnect)
         with contextlib.suppress(Exception):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis-py 8.2
 
     async def _read(self, pubsub: PubSub) -> None:
         pinged = False

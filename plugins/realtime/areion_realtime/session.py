@@ -17,11 +17,11 @@ import asyncio
 import codecs
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -30,14 +30,12 @@ from websockets.typing import Subprotocol
 from areion_core import BadRequestError, HttpError, StandardMetrics, WebSocketDisconnect
 
 if TYPE_CHECKING:
-    from websockets.frames import Frame
-
     from areion_core import ByteStream, HttpRequest, ProtocolSwitch
 
     from .handshake import RealtimeProtocol
 
 _OPEN = State.OPEN
-_TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
+_TEXT, _BINARY, _CONT, _CLOSE, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.CLOSE, Opcode.PONG
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 #: Close codes this module sends itself (RFC 6455 §7.4.1).
 GOING_AWAY, INVALID_DATA, POLICY_VIOLATION, INTERNAL_ERROR = 1001, 1007, 1008, 1011
@@ -48,7 +46,7 @@ class WebSocketConnection:
 
     __slots__ = (
         "_closed", "_decoder", "_done", "_hub", "_incoming", "_parts", "_paused", "_ping_payload",
-        "_ping_timer", "_pong_timer", "_proto", "_queue_limit", "_refused", "_stream", "_switch",
+        "_ping_timer", "_plain", "_pong_timer", "_proto", "_queue_limit", "_refused", "_stream", "_switch",
         "_telemetry", "_text", "_waiter", "_write", "accepted", "loop", "request", "route",
     )
 
@@ -69,7 +67,7 @@ class WebSocketConnection:
         self._queue_limit = hub.settings.receive_queue
         self._telemetry = hub.app.telemetry
         self._write: Callable[[bytes], None] | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[str | bytes | None] | None = None
         #: (code, reason) once no more messages can arrive.
         self._closed: tuple[int, str] | None = None
         #: Resolved when the TCP connection is gone.
@@ -77,6 +75,8 @@ class WebSocketConnection:
         self._parts: list[Any] = []
         self._text = False
         self._decoder: codecs.IncrementalDecoder | None = None
+        #: No extension was negotiated: a text's frame is the same bytes on every connection.
+        self._plain = True
         self._paused = False
         self._ping_payload = b""
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -105,6 +105,7 @@ class WebSocketConnection:
         extra = [(k, v) for k, v in response.headers.raw_items() if k.lower() not in ("date", "server")]
         stream = self._switch.switch([*extra, *headers])
         self._proto, self._stream, self._write = proto, stream, stream.write
+        self._plain = not proto.extensions
         self.accepted = True
         hub.app.telemetry.inc(StandardMetrics.websockets_open, route=self.route)
         stream.on_shutdown = self.server_shutdown
@@ -113,16 +114,18 @@ class WebSocketConnection:
 
     # --- incoming bytes (in the transport's callback) ----------------------------------------
     def _data_received(self, data: bytes) -> None:
-        # Every read goes to the protocol whole, and every message it completes is queued
-        # before the handler is woken (once: ``_deliver`` resolves one waiter).
+        # Every read goes to the protocol whole, and each message it completes goes straight to
+        # the handler waiting in ``receive()`` (or, when it is busy, to the queue it reads next).
         proto = self._proto
         assert proto is not None
+        # Messages arrive while the connection is open: not once this side sent its close
+        # frame (a close from the handler, the shutdown, a failure). Within a read, every data
+        # frame before the client's close frame is a message the client sent before closing:
+        # it is delivered; nothing after the close frame or after a failure of ours (1007).
+        deliver = proto.state is _OPEN
         proto.receive_data(data)
-        # The state is read once per read, and again only where this loop can change it (a
-        # failure): frames the protocol parsed after a close or a failure are not delivered.
-        state = proto.state
         for frame in proto.events_received():
-            if state is not _OPEN:
+            if not deliver:
                 continue
             opcode = frame.opcode  # type: ignore[union-attr]  # after the handshake: frames only
             if frame.fin and opcode is _TEXT:  # type: ignore[union-attr]
@@ -132,19 +135,21 @@ class WebSocketConnection:
                     text = str(frame.data, "utf-8")  # type: ignore[union-attr]
                 except UnicodeDecodeError:
                     proto.fail(INVALID_DATA, "invalid UTF-8 in a text message")
-                    state = proto.state
+                    deliver = False
                     continue
                 self._deliver(text)
+            elif opcode is _CLOSE:
+                deliver = False
             else:
-                self._frame(proto, frame)  # type: ignore[arg-type]
-                state = proto.state
+                deliver = self._frame(proto, frame)  # type: ignore[arg-type]
         writes = proto.data_to_send()  # pongs, the close reply, a failure's close frame
         if writes:
             self._send_out(writes)
-        if state is not _OPEN and self._closed is None:
+        if self._closed is None and proto.state is not _OPEN:
             self._set_closed(*self._close_status(proto))
 
-    def _frame(self, proto: ServerProtocol, frame: Frame) -> None:
+    def _frame(self, proto: ServerProtocol, frame: Frame) -> bool:
+        """A frame other than a whole text message; False when it failed the connection (1007)."""
         opcode = frame.opcode
         if opcode is _TEXT or opcode is _BINARY:
             self._text = opcode is _TEXT
@@ -154,53 +159,58 @@ class WebSocketConnection:
                         self._deliver(bytes(frame.data).decode())
                     except UnicodeDecodeError:
                         proto.fail(INVALID_DATA, "invalid UTF-8 in a text message")
+                        return False
                 else:
                     self._deliver(bytes(frame.data))
-                return
+                return True
             self._parts = []
             if self._text:
                 self._decoder = _utf8_decoder()
-                self._part(proto, frame.data, False)
-            else:
-                self._parts = [bytes(frame.data)]
+                return self._part(proto, frame.data, False)
+            self._parts = [bytes(frame.data)]
         elif opcode is _CONT:
             if self._text:
-                self._part(proto, frame.data, frame.fin)
+                if not self._part(proto, frame.data, frame.fin):
+                    return False
             else:
                 self._parts.append(bytes(frame.data))
-            if frame.fin and proto.state is _OPEN:
+            if frame.fin:
                 parts, self._parts = self._parts, []
                 self._deliver("".join(parts) if self._text else b"".join(parts))
         elif opcode is _PONG and frame.data == self._ping_payload and self._pong_timer is not None:
             self._pong_timer.cancel()
             self._pong_timer = None
             self._schedule_ping()
+        return True
 
-    def _part(self, proto: ServerProtocol, data: Any, final: bool) -> None:
-        """Decode one fragment of a text message: invalid UTF-8 fails now, not at the end."""
+    def _part(self, proto: ServerProtocol, data: Any, final: bool) -> bool:
+        """Decode one fragment of a text message: invalid UTF-8 fails now (False), not at the end."""
         assert self._decoder is not None
         try:
             text = self._decoder.decode(bytes(data), final)
         except UnicodeDecodeError:
             proto.fail(INVALID_DATA, "invalid UTF-8 in a text message")
-            return
+            return False
         self._parts.append(text)
+        return True
 
     def _deliver(self, message: str | bytes) -> None:
-        incoming = self._incoming
-        incoming.append(message)
         telemetry = self._telemetry
         if telemetry.enabled:  # a recorder is installed (the null one costs nothing to skip)
             telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="in")
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            # The handler waits and nothing is queued before this message: it is the answer.
+            waiter.set_result(message)
+            return
+        incoming = self._incoming
+        incoming.append(message)
         if len(incoming) >= self._queue_limit:
             # The handler is behind: the client waits (TCP back-pressure). Every time, not once:
             # the connection resumes reading by itself when its own writes drain.
             self._paused = True
             assert self._stream is not None
             self._stream.pause_reading()
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     def _eof_received(self) -> None:
         proto = self._proto
@@ -245,18 +255,38 @@ class WebSocketConnection:
                 stream.close()  # the server closes the TCP connection first (RFC 6455 §7.1.1)
 
     # --- the handler's side -------------------------------------------------------------------
-    async def receive(self) -> str | bytes:
+    def receive(self) -> Coroutine[Any, Any, str | bytes]:
+        """The next message; ``WebSocketDisconnect`` once the connection is closed."""
+        return self._take(False)
+
+    def next_message(self) -> Coroutine[Any, Any, str | bytes]:
+        """The next message; ``StopAsyncIteration`` once closed (``async for`` over ``WebSocket``)."""
+        return self._take(True)
+
+    async def _take(self, iterating: bool) -> str | bytes:
         incoming = self._incoming
         while not incoming:
             if self._closed is not None:
+                if iterating:
+                    raise StopAsyncIteration
                 raise WebSocketDisconnect(*self._closed)
             if not self.accepted:
                 raise RuntimeError("receive() before accept()")
-            self._waiter = self.loop.create_future()
+            # ``_deliver`` answers the waiter with the next message itself; ``None`` only wakes
+            # (the connection closed).
+            waiter: asyncio.Future[str | bytes | None] = self.loop.create_future()
+            self._waiter = waiter
             try:
-                await self._waiter
+                message = await waiter
+            except asyncio.CancelledError:
+                arrived = waiter.result() if waiter.done() and not waiter.cancelled() else None
+                if arrived is not None:
+                    incoming.appendleft(arrived)  # it came as the handler was cancelled: kept for later
+                raise
             finally:
                 self._waiter = None
+            if message is not None:
+                return message
         message = incoming.popleft()
         if self._paused and len(incoming) <= self._queue_limit // 2:
             self._paused = False
@@ -265,27 +295,46 @@ class WebSocketConnection:
         return message
 
     async def send(self, message: str | bytes) -> None:
-        proto, stream, write = self._proto, self._stream, self._write
-        if proto is None or stream is None or write is None:
+        proto, stream = self._proto, self._stream
+        if proto is None or stream is None:
             raise RuntimeError("send() before accept()")
         if proto.state is not _OPEN:
             raise WebSocketDisconnect(*(self._closed or (1006, "connection closed")))
+        self._write_message(proto, message)
+        if stream.write_blocked:
+            await self._wait_for_reader(stream)
+
+    def try_send(self, message: str | bytes) -> bool:
+        """Send now if the connection takes it without waiting; False, sending nothing, when it
+        cannot (not open, or its write buffer is full: then ``send()`` waits for the client)."""
+        proto, stream = self._proto, self._stream
+        if proto is None or stream is None or proto.state is not _OPEN or stream.write_blocked:
+            return False
+        self._write_message(proto, message)
+        return True
+
+    def _write_message(self, proto: ServerProtocol, message: str | bytes) -> None:
+        # The frame is the library's (``Frame.serialize``, what ``send_text``/``send_binary``
+        # do, with the extensions negotiated: deflate) and goes straight to the connection.
+        # Messages are never fragmented here, so no continuation can be pending.
         if isinstance(message, str):
-            proto.send_text(message.encode())
-        else:
-            proto.send_binary(message)
-        # Straight to the connection's write (the transport sends at once when its buffer is
-        # empty), no call in between.
-        for data in proto.data_to_send():
-            if data:
-                write(data)
+            if self._plain:
+                # Without an extension a frame's bytes depend on the text alone (a server does
+                # not mask): the same text sent to many members, a broadcast, is serialized
+                # once, for the first of them.
+                hub = self._hub
+                last_text, data = hub.last_frame
+                if message is not last_text:
+                    data = Frame(_TEXT, message.encode()).serialize(mask=False)
+                    hub.last_frame = (message, data)
             else:
-                stream.close()
+                data = Frame(_TEXT, message.encode()).serialize(mask=False, extensions=proto.extensions)
+        else:
+            data = Frame(_BINARY, message).serialize(mask=False, extensions=proto.extensions)
+        self._write(data)  # type: ignore[misc]  # set with the stream, at accept()
         telemetry = self._telemetry
         if telemetry.enabled:
             telemetry.inc(StandardMetrics.websocket_messages, route=self.route, direction="out")
-        if stream.write_blocked:
-            await self._wait_for_reader(stream)
 
     async def _wait_for_reader(self, stream: ByteStream) -> None:
         """The slow-consumer policy: wait up to ``send_timeout`` for the client to take its

@@ -19,7 +19,8 @@ import re
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from areion_core import ConfigError, HttpRequest, HttpResponse, MutableHeaders, RouteError, problem_response
+from areion_core import ConfigError, HttpRequest, HttpResponse, RouteError, problem_response
+from areion_core.plugin_api import HeaderBlock
 
 from .cors import CorsPolicy, cors_settings_for, preflight_of
 from .csrf import CsrfGuard
@@ -45,8 +46,10 @@ class RouteSecurity:
 
     The headers a response gets from CORS and the security headers together are one block per
     request origin (and scheme, when HSTS is on), merged and encoded once (:meth:`block`): an
-    ordinary response — fresh, no ``Vary`` or ``Access-Control-Allow-Origin`` of its own — gets
-    them in one ``add_missing``, the same as stamping CORS and then the security headers.
+    ordinary response — fresh, none of the block's headers of its own — gets them in one
+    ``HeaderBlock.add_to`` (for a handler's usual answer, the block already merged with its
+    shared header template), the same as stamping CORS and then the security headers.
+    Routes with the app's policies and nothing of their own share one (``unmatched``).
     """
 
     __slots__ = ("blocks", "cors", "csrf", "headers", "hsts", "limits", "one_block", "secure_blocks")
@@ -63,8 +66,8 @@ class RouteSecurity:
         #: Whether an https request gets another block (Strict-Transport-Security).
         self.hsts = headers is not None and headers.secure is not headers.plain
         #: Raw ``Origin`` value (None: none sent) → the merged block, for http and https; bounded.
-        self.blocks: dict[bytes | None, MutableHeaders] = {}
-        self.secure_blocks: dict[bytes | None, MutableHeaders] = {}
+        self.blocks: dict[bytes | None, HeaderBlock] = {}
+        self.secure_blocks: dict[bytes | None, HeaderBlock] = {}
 
     def hooks(self) -> tuple[str, ...]:
         """The hot hooks this route needs (``hot_hooks_for_route``)."""
@@ -75,7 +78,7 @@ class RouteSecurity:
             wanted.append("response_ready")
         return tuple(wanted)
 
-    def block(self, origin: bytes | None, https: bool) -> MutableHeaders:
+    def block(self, origin: bytes | None, https: bool) -> HeaderBlock:
         """The CORS answer for ``origin`` (``Vary: Origin`` first) and the security headers, as
         one encoded block, made once and remembered (in a bounded memo)."""
         pairs: list[tuple[str, str]] = []
@@ -85,8 +88,7 @@ class RouteSecurity:
         headers = self.headers
         if headers is not None:
             pairs.extend((headers.secure if https else headers.plain).items_lower())
-        block = MutableHeaders(pairs)
-        block.preencode()
+        block = HeaderBlock(pairs)
         memo = self.secure_blocks if https else self.blocks
         if len(memo) >= _MEMO_SIZE:
             memo.clear()  # a flood of made-up origins must not grow it for ever
@@ -95,7 +97,15 @@ class RouteSecurity:
 
 
 class SecurityGuard:
-    """Every feature of one app, built from its settings and its routes' options."""
+    """Every feature of one app, built from its settings and its routes' options.
+
+    Slotted: pluggy reads a plugin's ``dir()`` when registering it, which gives a plain
+    instance its ``__dict__`` for good, and Python 3.11 then looks each ``self.x`` up the slow
+    way (~10 times a slot's cost) in the hot hooks.
+    """
+
+    __slots__ = ("_config_limits", "_used_limits", "app", "cors", "csrf", "headers", "hosts", "limiter",
+                 "preflights", "proxies_trusted", "routes", "settings", "unmatched")
 
     def __init__(self, settings: SecuritySettings) -> None:
         self.reset(settings)
@@ -110,7 +120,8 @@ class SecurityGuard:
         self.csrf = CsrfGuard(settings.csrf, self._cors_trusts) if settings.csrf else None
         self.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
         self.routes: dict[Route, RouteSecurity] = {}
-        #: For responses to requests that matched no route (404, 405, automatic OPTIONS).
+        #: The app's policies, for requests that matched no route (404, 405, automatic OPTIONS)
+        #: and shared by every route with nothing of its own (and so is its memo of blocks).
         self.unmatched = RouteSecurity(self.cors, self.headers, False, {})
         self.preflights = self.cors is not None
         #: Whether the app believes proxies' headers (forwarded_allow_ips): request.host and
@@ -148,7 +159,10 @@ class SecurityGuard:
                 self.settings.headers, _mapping(value, where, HEADERS_OPTION), "route security_headers"))
         csrf = self.csrf is not None and options.get(CSRF_OPTION, True) is not False and not _exempt(
             route.path, self.settings.csrf.exempt if self.settings.csrf else ())
-        return RouteSecurity(cors, headers, csrf, self._limits(route, where))
+        limits = self._limits(route, where)
+        if cors is self.cors and headers is self.headers and not csrf and not limits:
+            return self.unmatched  # the app's policies and nothing else
+        return RouteSecurity(cors, headers, csrf, limits)
 
     def _limits(self, route: Route, where: str) -> dict[str, LimitRule]:
         if "rate_limit" in self.settings.off:
@@ -185,11 +199,10 @@ class SecurityGuard:
             if self.proxies_trusted:
                 host: str | bytes = request.host  # maybe a trusted proxy's X-Forwarded-Host
             else:
-                host = b""  # the Host header as sent (what request.host decodes), read once
-                for name, value in request.raw_headers:
-                    if len(name) == 4 and name.lower() == b"host":
-                        host = value
-                        break
+                # The Host header as sent (what request.host decodes): the first line as spelled
+                # here from nearly every client (RFC 9112 §3.2 asks for it first), else looked for.
+                raw = request.raw_headers
+                host = raw[0][1] if raw and raw[0][0] == b"Host" else _raw_host(raw)
             if hosts.memo.get(host) is not True and not hosts.allows(host):  # the memo, inline
                 return hosts.refusal(host)
         if self.preflights and request.method == "OPTIONS":
@@ -238,18 +251,16 @@ class SecurityGuard:
             origin = None
             if security.cors is not None:
                 for name, value in request.raw_headers:  # the first Origin, as headers.get() finds it
-                    if len(name) == 6 and name.lower() == b"origin":
+                    if len(name) == 6 and (name == b"Origin" or name.lower() == b"origin"):
                         origin = value
                         break
-            https = False
-            if security.hsts:  # Strict-Transport-Security on https only
-                if self.proxies_trusted:
-                    https = request.scheme == "https"
-                else:
-                    conn = request.conn
-                    https = conn is not None and conn.tls
-            block = (security.secure_blocks if https else security.blocks).get(origin)
-            if response.headers.add_all_if_absent(block if block is not None else security.block(origin, https)):
+            # Strict-Transport-Security on https only.
+            if security.hsts and (request.scheme == "https" if self.proxies_trusted
+                                  else (conn := request.conn) is not None and conn.tls):
+                block = security.secure_blocks.get(origin) or security.block(origin, True)
+            else:
+                block = security.blocks.get(origin) or security.block(origin, False)
+            if block.add_to(response.headers):
                 return
         cors = security.cors
         if cors is not None:
@@ -270,6 +281,14 @@ class SecurityGuard:
     async def close(self) -> None:
         if self.limiter is not None:
             await self.limiter.close()
+
+
+def _raw_host(raw: list[tuple[bytes, bytes]]) -> bytes:
+    """The first ``Host`` of the raw header pairs (b"" without one)."""
+    for name, value in raw:
+        if len(name) == 4 and name.lower() == b"host":
+            return value
+    return b""
 
 
 def _mapping(value: Any, where: str, option: str) -> Mapping[str, Any]:

@@ -22,6 +22,7 @@ class SecurityPlugin(SecurityGuard):
     and request, not a call that forwards to another.
     """
 
+    __slots__ = ()
     name = "security"
 
     def __init__(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +29,9 @@ CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("CALLER", default="
 
 #: What the flood handler saw: the close code its send() ended with.
 OUTCOMES: dict[str, object] = {}
+#: What the collect handler received, per ``?id=``, and the events set when each handler ended.
+COLLECTED: dict[str, list[str | bytes]] = {}
+COLLECT_DONE: dict[str, threading.Event] = {}
 
 
 def require_token(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,6 +127,30 @@ def make_router() -> Router:
                 await ws.send(chunk)
         except WebSocketDisconnect as exc:
             OUTCOMES["flood"] = exc.code
+
+    @router.websocket("/ws/collect")
+    async def collect(ws: WebSocket) -> None:
+        key = ws.query_params.get("id") or ""
+        await ws.accept()
+        received = COLLECTED.setdefault(key, [])
+        try:
+            async for message in ws:
+                received.append(message)
+        finally:
+            COLLECT_DONE.setdefault(key, threading.Event()).set()
+
+    @router.websocket("/ws/room/:channel")
+    async def room(ws: WebSocket, channel: str) -> None:
+        """A member of ``channel``: "joined" once subscribed, then the channel's messages."""
+        await ws.accept()
+        async with get_channels(ws.app).subscribe(channel) as messages:
+            await ws.send_text("joined")
+            forward = asyncio.ensure_future(messages.forward(ws))
+            try:
+                async for _ in ws:  # until the client closes
+                    pass
+            finally:
+                forward.cancel()
 
     @router.get("/plain")
     async def plain(request: Any) -> str:

@@ -92,3 +92,15 @@ def test_a_plain_get_is_426_under_uvicorn(uvicorn_url: str) -> None:
     response = httpx.get(uvicorn_url.replace("ws://", "http://") + "/ws/echo")
     assert response.status_code == 426
     assert response.headers["upgrade"] == "websocket"
+
+
+def test_a_forwarded_channel_reaches_members_under_uvicorn(uvicorn_url: str) -> None:
+    """``Subscription.forward`` under ASGI: ``try_send`` declines (the ASGI session sends only
+    asynchronously), so every message goes through ``await send_text``, in order."""
+    http = uvicorn_url.replace("ws://", "http://", 1)
+    with connect(uvicorn_url + "/ws/room/asgi") as one, connect(uvicorn_url + "/ws/room/asgi") as two:
+        assert one.recv(5) == "joined" and two.recv(5) == "joined"
+        for text in ("first", "second"):
+            assert httpx.post(http + "/publish/asgi", content=text.encode()).status_code == 200
+        assert [one.recv(5), one.recv(5)] == ["first", "second"]
+        assert [two.recv(5), two.recv(5)] == ["first", "second"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from websockets.sync.client import connect
 
 from areion_core.testing import LiveServer
 
-from ._realtime_app import make_server, ws_url
+from ._realtime_app import COLLECT_DONE, COLLECTED, make_server, ws_url
 from ._ws_raw import BINARY, CLOSE, CONT, PING, PONG, TEXT, close_code, closes_after, frame, open_raw, read_frame
 
 
@@ -167,6 +168,28 @@ def test_nothing_is_read_after_a_close(port: int) -> None:
         sock.sendall(frame(CLOSE, struct.pack("!H", 1000)) + frame(TEXT, b"late"))
         assert read_frame(sock)[1] == CLOSE
         assert closes_after(sock)
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-read", "close-alone"])
+def test_messages_sent_just_before_a_close_are_all_delivered(port: int, split: bool) -> None:
+    """Text, binary and fragmented messages followed by the close frame in one send: the handler
+    gets every one of them, in order, then the close (nothing the client sent before it is lost)."""
+    key = f"before-close-{split}"
+    COLLECT_DONE[key] = threading.Event()
+    sock, _ = open_raw(port, f"/ws/collect?id={key}")
+    with sock:
+        messages = (frame(TEXT, b"one") + frame(BINARY, b"\x00two") + frame(TEXT, b"thr", fin=False)
+                    + frame(CONT, "ee \u00e9".encode()) + frame(TEXT, b"four"))
+        close = frame(CLOSE, struct.pack("!H", 1000))
+        if split:
+            sock.sendall(messages)
+            sock.sendall(close)
+        else:
+            sock.sendall(messages + close)
+        assert close_code(sock) == 1000
+        assert closes_after(sock)
+    assert COLLECT_DONE[key].wait(10)
+    assert COLLECTED[key] == ["one", b"\x00two", "three \u00e9", "four"]
 
 
 # --- 9: limits -----------------------------------------------------------------------------------------

@@ -3,17 +3,22 @@ subprotocols, the startup error without a protocol plugin, TestClient.websocket_
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
+from areion_realtime import RealtimePlugin
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from areion_core import AreionServerBuilder, RouteError, Router, WebSocket
 from areion_core.testing import LiveServer, TestClient
 
-from ._realtime_app import live_ws, make_server, ws_url
+from ._realtime_app import live_ws, make_router, make_server, ws_url
+from ._ws_raw import open_raw, read_frame
 
 __all__ = ["live_ws"]
 
@@ -41,6 +46,60 @@ def test_the_handshake_negotiates_permessage_deflate_when_offered(live_ws: Live)
         assert ws.recv(5) == "a" * 10_000
     with connect(ws_url(live, "/ws/echo"), compression=None) as ws:
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
+
+
+def test_a_broadcast_reaches_members_with_and_without_deflate(live_ws: Live) -> None:
+    """One text to many members: the members without an extension share its frame, the one
+    with permessage-deflate gets its own, compressed with its context (joined first, it is
+    served first)."""
+    live = live_ws()
+    url = ws_url(live, "/ws/room/mixed")
+    with connect(url) as deflate, connect(url, compression=None) as plain, connect(url, compression=None) as other:
+        assert "permessage-deflate" in deflate.response.headers["Sec-WebSocket-Extensions"]
+        for member in (deflate, plain, other):
+            assert member.recv(5) == "joined"
+        texts = ["hello " * 50, "second", "hello " * 50]
+        for text in texts:
+            assert httpx.post(live.url + "/publish/mixed", content=text.encode()).status_code == 200
+        for member in (deflate, plain, other):
+            assert [member.recv(5) for _ in texts] == texts
+
+
+def test_a_member_that_does_not_read_gets_every_message_in_order_once_it_does(live_ws: Live) -> None:
+    """``Subscription.forward``: messages the socket cannot take at once (the client is not
+    reading) wait in the subscription and go out in order, before those published after."""
+    live = live_ws(send_timeout=30)
+    sock, _ = open_raw(live.port, "/ws/room/slow")
+    with sock:
+        assert read_frame(sock)[2] == b"joined"
+        count, chunk = 200, "x" * 65_536  # 13 MB: far more than the socket buffers and the write buffer
+        for n in range(count):
+            assert httpx.post(live.url + "/publish/slow", content=f"{n:03d}{chunk}".encode()).status_code == 200
+        received = [read_frame(sock)[2][:3] for _ in range(count)]
+        assert received == [f"{n:03d}".encode() for n in range(count)]
+        assert httpx.post(live.url + "/publish/slow", content=b"after").status_code == 200
+        assert read_frame(sock)[2] == b"after"
+
+
+def test_echo_over_tls(tmp_path: Path) -> None:
+    """wss: after the switch the upgraded stream reads through the TLS transport's protocol too."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    server = (AreionServerBuilder().with_router(make_router()).without_config_file()
+              .with_config({"plugins": {"enabled": []}}).with_plugins(RealtimePlugin()).with_ssl(server_ctx).build())
+    with LiveServer(server) as live:
+        assert live.url.startswith("https://")
+        client_ctx = ssl.create_default_context(cafile=str(cert))
+        with connect(live.url.replace("https://", "wss://", 1) + "/ws/echo", ssl=client_ctx) as ws:
+            for text in ("one", "two " * 5000):
+                ws.send(text)
+                assert ws.recv(5) == text
+            ws.send(b"\x00\x01")
+            assert ws.recv(5) == b"\x00\x01"
 
 
 def test_a_plain_get_is_426_problem_json_with_upgrade(live_ws: Live) -> None:

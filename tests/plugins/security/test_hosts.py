@@ -29,13 +29,28 @@ def _server(calls: Calls, **config: object) -> LiveServer:
 
 
 def raw_get(port: int, host_line: bytes) -> bytes:
-    """A request with exactly this Host line (httpx would fix it up)."""
+    """A request with exactly these header lines (httpx would fix them up)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /page HTTP/1.1\r\n" + host_line + b"\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
     return data
+
+
+@pytest.mark.parametrize(("lines", "status"), [
+    (b"Accept: */*\r\nhOST: evil.example", 400),
+    (b"X-Other: 1\r\nAccept: */*\r\nhost: evil.example:80", 400),
+    (b"Accept: */*\r\nHOST: example.com:8080", 200),
+    (b"host: evil.example", 400),
+    (b"host: localhost", 200),
+])
+def test_the_host_is_checked_wherever_it_comes_and_however_it_is_spelled(lines: bytes, status: int) -> None:
+    calls = Calls()
+    with _server(calls) as live:
+        raw = raw_get(live.port, lines)
+    assert raw.startswith(b"HTTP/1.1 %d " % status), raw
+    assert calls.count == (1 if status == 200 else 0)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST:9999", "example.com:8080", "api.example.org",
