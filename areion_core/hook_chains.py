@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NamedTuple
 
+from ._future_deadlines import EXPIRED, expire_at
 from .config import DEFAULT_HOOK_TIMEOUT
 from .hookspecs import HOT_HOOKS
 from .response import HttpResponse
@@ -262,7 +263,7 @@ def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaita
             continue
         if result.__class__ is HttpResponse:
             return result
-        if inspect.isawaitable(result):
+        if result.__class__ is _FUTURE or inspect.isawaitable(result):  # a store's future: no ABC check
             return _first_async(chain, chain.index(link), result, "request_received", (request,))
         return _checked(link[0], "request_received", result)
     return None
@@ -296,14 +297,30 @@ async def _first_async(chain: tuple[Link, ...], index: int, pending: Any, hook: 
     for i in range(index, len(chain)):
         name, fn, _ = chain[i]
         try:
-            result = pending if i == index else fn(*args)
-            if result is not None and result.__class__ is not HttpResponse and inspect.isawaitable(result):
-                result = await bounded(result, hook, limit)
+            if i != index:
+                result = fn(*args)
+                if result is not None and result.__class__ is not HttpResponse and inspect.isawaitable(result):
+                    result = await bounded(result, hook, limit)
+            elif pending.__class__ is _FUTURE:
+                # A plain future (a store's answer, the rate limiter's): awaited here, and cancelled
+                # at its deadline by the timer all such futures share (_future_deadlines.py).
+                expire_at(pending, limit)
+                try:
+                    result = await pending
+                except asyncio.CancelledError as exc:
+                    if exc.args and exc.args[0] is EXPIRED:
+                        raise HookTimeout(hook, limit) from exc
+                    raise
+            else:
+                result = await bounded(pending, hook, limit)
         except Exception as exc:
             raise PluginFailure(name, hook, exc) from exc
         if result is not None:
             return _checked(name, hook, result)
     return None
+
+
+_FUTURE = asyncio.Future
 
 
 def run_replace(

@@ -1,11 +1,15 @@
-"""Running a request's handler coroutine: its first step at once, the rest in one task per connection.
+"""Running a request's handler coroutine: its first step at once, the rest from the loop's callbacks.
 
 Most requests never suspend: their handler runs to the end in its first step. So that step
 runs straight away, inside the connection's driver task (entered as the current task while it
 runs, as Python 3.12's eager tasks do it) and in a fresh copy of the server's context, so
 ``asyncio.current_task()``, ``asyncio.timeout()`` and context variables behave exactly as in a
-task of its own. A request that suspends is carried on by the driver task, a step at a time,
-as ``Task.__step`` would. No task is created per request.
+task of its own. A request that suspends is carried on as ``Task.__step`` would carry it: the
+future it waits on calls the driver back when done (in the request's context), and the next
+step runs at once, again inside the driver task. No task, future or hand-over is made per
+request: the driver task only stands parked, as the task every step runs in, so that a
+cancellation aimed at it (``asyncio.timeout``, a route's timeout, shutdown) reaches the request
+as it would reach a task of its own.
 
 The eager step needs two CPython functions that are not public API: ``asyncio.tasks._enter_task``
 and ``_leave_task``, the helpers behind ``current_task()``. They exist, with the same meaning,
@@ -23,8 +27,6 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-_Job = tuple[Coroutine[Any, Any, None], Any, contextvars.Context]
-
 
 def _task_hooks() -> tuple[Callable[..., None], Callable[..., None]] | None:
     """CPython's enter/leave-task helpers where they are known to mean what the eager step needs."""
@@ -40,6 +42,7 @@ def _task_hooks() -> tuple[Callable[..., None], Callable[..., None]] | None:
 _HOOKS = _task_hooks()
 #: Whether handlers take their first step eagerly (False: a plain Task per request).
 EAGER = _HOOKS is not None
+_CancelledError = asyncio.CancelledError
 
 
 class DriverOwner(Protocol):
@@ -64,22 +67,45 @@ class DriverOwner(Protocol):
         """Answer the next queued requests."""
 
 
+class _DriverTask(asyncio.Task):  # type: ignore[type-arg]
+    """The connection's driver task: parked, the current task of every step of its requests.
+
+    A cancellation (``cancel()``) is counted as by any task (``cancelling()``/``uncancel()``
+    pair up for ``asyncio.timeout``) and passed on to the request in flight, as ``Task.cancel``
+    passes it to the future the task waits on.
+    """
+
+    driver: RequestDriver | None = None
+
+    def cancel(self, msg: Any = None) -> bool:
+        cancelled = super().cancel(msg)
+        driver = self.driver
+        if driver is not None:
+            driver.cancel_step(msg)
+        return cancelled
+
+
 class RequestDriver:
     """Runs one connection's handler coroutines, one at a time, and reports back when each ends."""
 
-    __slots__ = ("_cancel_requested", "_handoff", "_in_task", "_job", "conn", "loop", "task")
+    __slots__ = ("_cancel_message", "_cancel_requested", "_coro", "_ctx", "_parked", "_waiting", "conn", "loop",
+                 "task")
 
     def __init__(self, conn: DriverOwner) -> None:
         self.conn = conn
         self.loop = conn.loop
         #: The connection's driver task (eager mode), or the running request's task (fallback).
         self.task: asyncio.Task[None] | None = None
-        self._job: _Job | None = None
-        self._handoff: asyncio.Future[None] | None = None
+        #: The request that suspended and is being carried on (eager mode), or None.
+        self._coro: Coroutine[Any, Any, None] | None = None
+        self._ctx: contextvars.Context | None = None
+        #: The future that request waits on (None: running, or resuming after a bare yield).
+        self._waiting: asyncio.Future[Any] | None = None
+        #: A cancellation to throw into the request at its next step (Task's ``_must_cancel``).
         self._cancel_requested = False
-        #: True while the driver task itself asks for the next request (it is then the current
-        #: task already); the ready queue and the protocol's callbacks run outside any task.
-        self._in_task = False
+        self._cancel_message: Any = None
+        #: What the driver task waits on while parked (done: the connection is gone).
+        self._parked: asyncio.Future[None] | None = None
 
     def start(self, coro: Coroutine[Any, Any, None], ctx: contextvars.Context) -> bool:
         """Run ``coro``'s first step now. True when it finished; False when it carries on later
@@ -92,11 +118,9 @@ class RequestDriver:
         loop = self.loop
         task = self.task
         if task is None:
-            task = loop.create_task(self._drive_loop())
-            self.task = task
-        entered = not self._in_task
-        if entered:
-            _HOOKS[0](loop, task)
+            task = self._new_task()
+        self._cancel_requested = False  # one the request before this raised on itself as it ended
+        _HOOKS[0](loop, task)
         try:
             yielded = ctx.run(coro.send, None)
         except StopIteration:
@@ -105,12 +129,10 @@ class RequestDriver:
             self.conn.crashed(exc)
             return False
         finally:
-            if entered:
-                _HOOKS[1](loop, task)
-        self._job = (coro, yielded, ctx)
-        waiter = self._handoff
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            _HOOKS[1](loop, task)
+        self._coro = coro
+        self._ctx = ctx
+        self._suspend(yielded, ctx)
         return False
 
     def cancel(self) -> None:
@@ -121,11 +143,9 @@ class RequestDriver:
 
     def release(self) -> None:
         """The connection is gone: let a parked driver task end (a request in flight finishes first)."""
-        task = self.task
-        if _HOOKS is not None and task is not None and self._job is None and not task.done():
-            waiter = self._handoff
-            if waiter is not None and not waiter.done():
-                task.cancel()
+        parked = self._parked
+        if self._coro is None and parked is not None and not parked.done():
+            parked.set_result(None)
 
     # --- fallback: a task per request -----------------------------------------------------------
     def _task_done(self, task: asyncio.Task[None]) -> None:
@@ -142,62 +162,128 @@ class RequestDriver:
                 conn.finish_request()
         conn.run_pending()
 
-    # --- eager mode: the connection's driver task ---------------------------------------------
-    async def _drive_loop(self) -> None:
-        """Carries on requests that suspended in their eager step, until the connection is gone."""
-        conn = self.conn
-        while not conn.closed or self._job is not None:
-            job = self._job
-            if job is None:
-                waiter = self._handoff = self.loop.create_future()
-                try:
-                    await waiter
-                except asyncio.CancelledError:
-                    if conn.closed and self._job is None:
-                        return
-                    # A cancellation aimed at the request handed over just now.
-                    self._cancel_requested = True
-                continue
-            self._job = None
-            await self._drive(*job)
-            # As after an eager run: the next queued request, or resume reading, or close.
-            self._in_task = True
-            try:
-                conn.run_pending()
-            finally:
-                self._in_task = False
+    # --- eager mode: steps after the first --------------------------------------------------------
+    def _new_task(self) -> asyncio.Task[None]:
+        task = _DriverTask(self._park(), loop=self.loop)
+        task.driver = self
+        task.add_done_callback(self._task_ended)
+        self.task = task
+        return task
 
-    async def _drive(self, coro: Coroutine[Any, Any, None], yielded: Any, ctx: contextvars.Context) -> None:
-        """Resume a handler coroutine until it finishes, as Task.__step would."""
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        task.driver = None  # type: ignore[attr-defined]  # a _DriverTask
+        if self.task is task:
+            self.task = None
+
+    async def _park(self) -> None:
+        """The driver task's body: it stands parked while the connection lives."""
+        conn = self.conn
+        while not conn.closed or self._coro is not None:
+            parked = self._parked = self.loop.create_future()
+            try:
+                await parked
+            except _CancelledError:
+                if self._coro is None:
+                    raise  # nothing in flight to pass it on to: the task ends, cancelled
+                # Passed on to the request in flight (see _DriverTask.cancel): park on.
+
+    def _suspend(self, yielded: Any, ctx: contextvars.Context) -> None:
+        """The request yielded ``yielded``: be called back when it may go on, as Task.__step does."""
+        if yielded is None:  # a bare yield (asyncio.sleep(0)): go on at the next turn
+            self.loop.call_soon(self._step, None, context=ctx)
+            return
+        blocking = getattr(yielded, "_asyncio_future_blocking", None)
+        if not blocking or yielded.get_loop() is not self.loop:
+            error = RuntimeError(f"a request handler yielded {yielded!r}, not a future of its loop")
+            self.loop.call_soon(self._step, error, context=ctx)
+            return
+        yielded._asyncio_future_blocking = False
+        yielded.add_done_callback(self._wakeup, context=ctx)
+        self._waiting = yielded
+        if self._cancel_requested and yielded.cancel(self._cancel_message):
+            self._cancel_requested = False
+
+    def cancel_step(self, msg: Any) -> None:
+        """The driver task was cancelled: cancel what the request in flight waits on, or, when it
+        is running or about to resume, throw ``CancelledError`` into it at its next step."""
+        if self._coro is None and asyncio.current_task(self.loop) is not self.task:
+            return  # nothing in flight (a request that ended in its first step)
+        waiting = self._waiting
+        if waiting is not None and waiting.cancel(msg):
+            return
+        self._cancel_requested = True
+        self._cancel_message = msg
+
+    def _wakeup(self, future: asyncio.Future[Any]) -> None:
+        """The future the request waited on is done (called in the request's context)."""
+        self._waiting = None
+        try:
+            future.result()
+        except BaseException as exc:
+            # Handed in directly, as Task.__wakeup does: the coroutine reading the future's result
+            # a second time would get it without its traceback (the C Future hands the traceback
+            # to its first reader only).
+            self._step(exc)
+            return
+        if self._cancel_requested:
+            self._step(None)
+            return
+        # _step(None), inline: this runs once per suspension.
+        coro = self._coro
+        loop = self.loop
+        task = self.task or self._new_task()
+        _HOOKS[0](loop, task)  # type: ignore[index]  # eager mode only
+        try:
+            yielded = coro.send(None)  # type: ignore[union-attr]  # set while suspended
+        except StopIteration:
+            _HOOKS[1](loop, task)  # type: ignore[index]
+            self._ended(None)
+            return
+        except BaseException as error:
+            _HOOKS[1](loop, task)  # type: ignore[index]
+            self._ended(error)
+            return
+        _HOOKS[1](loop, task)  # type: ignore[index]
+        self._suspend(yielded, self._ctx)  # type: ignore[arg-type]  # set with _coro
+
+    def _step(self, exc: BaseException | None) -> None:
+        """Resume the request, in its context (this runs as a callback the request scheduled)."""
+        coro = self._coro
+        assert coro is not None
+        if self._cancel_requested:
+            self._cancel_requested = False
+            if not isinstance(exc, _CancelledError):
+                exc = _CancelledError(self._cancel_message) if self._cancel_message is not None else _CancelledError()
+        loop = self.loop
+        task = self.task or self._new_task()  # (one cancelled before its first step ended at once)
+        _HOOKS[0](loop, task)  # type: ignore[index]  # eager mode only
+        try:
+            yielded = coro.send(None) if exc is None else coro.throw(exc)
+        except StopIteration:
+            _HOOKS[1](loop, task)  # type: ignore[index]
+            self._ended(None)
+            return
+        except BaseException as error:
+            _HOOKS[1](loop, task)  # type: ignore[index]
+            self._ended(error)
+            return
+        _HOOKS[1](loop, task)  # type: ignore[index]
+        self._suspend(yielded, self._ctx)  # type: ignore[arg-type]  # set with _coro
+
+    def _ended(self, error: BaseException | None) -> None:
+        """The request carried on ended: tell the connection, then answer what is queued."""
+        self._coro = self._ctx = None
+        self._cancel_requested = False
         conn = self.conn
         try:
-            while True:
-                if self._cancel_requested:
-                    self._cancel_requested = False
-                    yielded = ctx.run(coro.throw, asyncio.CancelledError())
-                    continue
-                try:
-                    if yielded is None:
-                        await asyncio.sleep(0)
-                    else:
-                        # Clear the future's "blocking" mark as Task.__step does, then wait for it
-                        # on the coroutine's behalf; its outcome reaches it through result().
-                        yielded._asyncio_future_blocking = False
-                        await yielded
-                except asyncio.CancelledError as exc:
-                    if yielded is None or not yielded.cancelled():
-                        yielded = ctx.run(coro.throw, exc)
-                        continue
-                except BaseException as exc:
-                    # Hand the failure in directly, as Task.__wakeup does: the coroutine reading
-                    # the future's result a second time would get it without its traceback
-                    # (the C Future hands the traceback to its first reader only).
-                    yielded = ctx.run(coro.throw, exc)
-                    continue
-                yielded = ctx.run(coro.send, None)
-        except StopIteration:
-            conn.finish_request()
-        except asyncio.CancelledError:
-            conn.abort_request()
-        except BaseException as exc:
-            conn.crashed(exc)
+            if error is None:
+                conn.finish_request()
+            elif isinstance(error, _CancelledError):
+                conn.abort_request()
+            else:
+                conn.crashed(error)
+            # As after an eager run: the next queued request, or resume reading, or close.
+            conn.run_pending()
+        finally:
+            if conn.closed:
+                self.release()

@@ -153,6 +153,39 @@ def test_a_hang_before_the_answer_is_a_500_naming_the_plugin_after_the_limit(
         assert client.get("/slow").text == "slow route"
 
 
+class HangingOnAFuture:
+    """Returns a plain future (no coroutine: as a store's answer does) that never resolves on /slow."""
+
+    name = "hanger"
+
+    def __init__(self) -> None:
+        self.futures: list[asyncio.Future[Any]] = []
+
+    @hookimpl
+    def request_received(self, request: Any) -> Any:
+        if request.path != "/slow":
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self.futures.append(future)
+        return future
+
+
+def test_a_plain_future_past_the_limit_is_cancelled_and_a_500_naming_the_plugin(
+    live: Callable[[AreionServer], LiveServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    plugin = HangingOnAFuture()
+    server = live(build(routes(), plugin))
+    caplog.set_level(logging.ERROR)
+    with httpx.Client(base_url=server.url, timeout=LIMIT + SLACK + 5) as client:
+        slow, elapsed = timed_get(client, "/slow")
+        assert slow.status_code == 500 and LIMIT * 0.9 <= elapsed < LIMIT + SLACK
+        assert len(plugin.futures) == 1 and plugin.futures[0].cancelled()
+        expected = ("plugin 'hanger' failed in request_received for GET /slow | HookTimeout: request_received "
+                    f"did not finish within {LIMIT:g}s (hook_timeout); cancelled")
+        assert expected in messages(caplog)
+        assert client.get("/fast").text == "fast route"
+
+
 def test_a_hang_in_the_exception_hook_still_answers_500(
     live: Callable[[AreionServer], LiveServer], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -61,8 +61,8 @@ class RouteSecurity:
         self.csrf = csrf
         #: Method (or "*" for every method) → its rule.
         self.limits = limits
-        #: Whether response_ready may add one merged block (no RateLimit headers to stamp).
-        self.one_block = not limits and (cors is not None or headers is not None)
+        #: Whether response_ready may add one merged block (the RateLimit headers, if due, after it).
+        self.one_block = cors is not None or headers is not None
         #: Whether an https request gets another block (Strict-Transport-Security).
         self.hsts = headers is not None and headers.secure is not headers.plain
         #: Raw ``Origin`` value (None: none sent) → the merged block, for http and https; bounded.
@@ -244,10 +244,10 @@ class SecurityGuard:
         """CORS headers for this request, security headers, RateLimit headers."""
         security = self.routes.get(request.route) or self.unmatched  # type: ignore[arg-type]  # None: unmatched
         if security.one_block and response.extensions is None:
-            # A fresh response (not replayed, not our preflight) with no RateLimit headers due:
-            # CORS and the security headers are one block, added whole when the response has
-            # none of its headers (no Vary to merge into, no CORS or security header of its
-            # own); otherwise each is stamped below, as it would be alone.
+            # A fresh response (not replayed, not our preflight): CORS and the security
+            # headers are one block, added whole when the response has none of its headers (no
+            # Vary to merge into, no CORS or security header of its own), then the RateLimit
+            # headers if due; otherwise each is stamped below, as it would be alone.
             origin = None
             if security.cors is not None:
                 for name, value in request.raw_headers:  # the first Origin, as headers.get() finds it
@@ -261,6 +261,8 @@ class SecurityGuard:
             else:
                 block = security.blocks.get(origin) or security.block(origin, False)
             if block.add_to(response.headers):
+                if security.limits:
+                    stamp_rate_limit(request, response)
                 return
         cors = security.cors
         if cors is not None:

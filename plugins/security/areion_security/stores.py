@@ -154,6 +154,17 @@ return out
 _SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 
 
+def _bulk(value: bytes) -> bytes:
+    """One RESP bulk string."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+#: The packed ``EVALSHA <sha>`` that opens every call (RESP: the array's length comes first).
+_EVALSHA = _bulk(b"EVALSHA") + _bulk(_SHA.encode())
+#: The cancellation message of a call that ran past the store's timeout (see _call_bounded).
+_TIMED_OUT = "rate-limit store timeout"
+
+
 # redis-py's errors the store tells apart, imported with the client on first use (an app with
 # the memory store never imports redis-py).
 NoScriptError: Any = None
@@ -192,6 +203,19 @@ class _Counter:
         rate = self.rate
         return (int(self.algorithm == "token-bucket"), len(self.waiting), rate.window * 1000, rate.limit)
 
+    def packed_args(self) -> bytes:
+        """``args()`` as the script's four RESP bulk strings (all but the hits made once per rule)."""
+        rate = self.rate
+        rule = (self.algorithm, rate.window, rate.limit)
+        packed = _PACKED_RULES.get(rule)
+        if packed is None:
+            if len(_PACKED_RULES) >= 1024:  # rules are few; a store fed made-up ones stays bounded
+                _PACKED_RULES.clear()
+            algorithm, window, limit = (_bulk(b"%d" % value) for value in (
+                self.algorithm == "token-bucket", rate.window * 1000, rate.limit))
+            packed = _PACKED_RULES[rule] = (algorithm, window + limit)
+        return packed[0] + _bulk(b"%d" % len(self.waiting)) + packed[1]
+
     def deliver(self, first: int, second: int) -> None:
         """Hand each waiting hit its decision, from the script's two integers for this key."""
         rate = self.rate
@@ -206,6 +230,17 @@ class _Counter:
     def fail(self, exc: Exception) -> None:
         for hit in self.waiting:
             _settle(hit, exc)
+
+
+#: (algorithm, window, limit) → the packed algorithm flag, and the packed window and limit.
+_PACKED_RULES: dict[tuple[str, int, int], tuple[bytes, bytes]] = {}
+
+
+def _packed_call(group: list[_Counter]) -> bytes:
+    """The whole ``EVALSHA`` of one batch as RESP, made at once (redis-py encodes each argument
+    in a call of its own: most of a batch's cost before this)."""
+    head = b"*%d\r\n" % (3 + 5 * len(group)) + _EVALSHA + _bulk(b"%d" % len(group))
+    return b"".join((head, *(_bulk(c.key.encode()) for c in group), *(c.packed_args() for c in group)))
 
 
 def _settle(hit: _Waiting, outcome: Decision | Exception) -> None:
@@ -227,13 +262,13 @@ def _settle(hit: _Waiting, outcome: Decision | Exception) -> None:
 def _window_decisions(rate: Rate, n: int, count: int, reset: float) -> list[Decision]:
     """The decisions of n hits that took a fixed window's counter to ``count``, in order."""
     limit = rate.limit
-    out = []
-    for seen in range(count - n + 1, count + 1):
-        if seen <= limit:
-            out.append(Decision(True, limit - seen, reset, 0.0))
-        else:
-            out.append(Decision(False, 0, reset, reset))
-    return out
+    refused = _tuple_new(Decision, (False, 0, reset, reset))
+    # tuple.__new__ makes each Decision in C (the NamedTuple's own __new__ is a Python call).
+    return [_tuple_new(Decision, (True, limit - seen, reset, 0.0)) if seen <= limit else refused
+            for seen in range(count - n + 1, count + 1)]
+
+
+_tuple_new = tuple.__new__
 
 
 def _bucket_decisions(rate: Rate, n: int, allowed: int, start_us: int) -> list[Decision]:
@@ -276,7 +311,7 @@ class RedisStore:
         self._client: Redis | RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Hits waiting for the next call, by counter (key, rate, algorithm).
-        self._queue: dict[tuple[str, Rate, str], _Counter] = {}
+        self._queue: dict[tuple[str, int, int, str], _Counter] = {}
         self._scheduled = False
         #: The task sending batches while one is in flight (None: idle).
         self._sender: asyncio.Task[None] | None = None
@@ -284,8 +319,15 @@ class RedisStore:
         self._tags: dict[str, str] = {}
         #: Cluster only: each key prefix's hash slot.
         self._slots: dict[str, int] = {}
-        #: One server: the pooled connection the store keeps for its calls (see _call_direct).
+        #: One server: the sender task while a call is in flight, when that call started, and
+        #: the watchdog timer bounding it (see _call_bounded).
+        self._calling: asyncio.Task[None] | None = None
+        self._call_started = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        #: One server: the pooled connection the store keeps for its calls (see _call_direct),
+        #: and its socket timeout as the pool made it (off while the store holds it).
         self._conn: Any = None
+        self._conn_timeout: float | None = None
         #: The client's cluster slots are known (``areion_redis.ready``).
         self._ready = False
 
@@ -311,6 +353,7 @@ class RedisStore:
             self._client = acquire_client(self.settings)
             self._loop = loop
             self._conn = None  # a connection of another loop's client
+            self._watchdog = None  # (a timer of the other loop)
             self._ready = False
             _load_errors()
         return self._client
@@ -327,9 +370,11 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         name = self.key(scope, key)
-        counter = self._queue.get((name, rate, algorithm))
+        # Keyed by the rate's numbers: hashing the Rate itself is a Python-level call.
+        queued = (name, rate.limit, rate.window, algorithm)
+        counter = self._queue.get(queued)
         if counter is None:
-            counter = self._queue[(name, rate, algorithm)] = _Counter(name, rate, algorithm)
+            counter = self._queue[queued] = _Counter(name, rate, algorithm)
         counter.waiting.append((future, answer, request, rule))
         if self._sender is None and not self._scheduled:
             self._scheduled = True
@@ -339,7 +384,7 @@ class RedisStore:
     def _start(self) -> None:
         self._scheduled = False
         if self._sender is None and self._queue:
-            self._sender = asyncio.ensure_future(self._send())
+            self._sender = asyncio.get_running_loop().create_task(self._send())
 
     async def _send(self) -> None:
         """Send the queue, then what queued meanwhile, until nothing waits: one call in flight."""
@@ -408,37 +453,82 @@ class RedisStore:
         return list(groups.values())
 
     async def _call(self, client: Redis | RedisCluster, group: list[_Counter]) -> Any:
+        if self.settings.mode != "cluster":
+            return await self._call_bounded(client, group)  # type: ignore[arg-type]  # not a cluster
         keys = [counter.key for counter in group]
         args = [value for counter in group for value in counter.args()]
-        if self.settings.mode != "cluster":
-            return await self._call_direct(client, keys, args)  # type: ignore[arg-type]  # not a cluster
         try:
             return await client.evalsha(_SHA, len(keys), *keys, *args)
         except NoScriptError:
             # A new (or flushed) Redis: EVAL runs the script and caches it there for EVALSHA.
             return await client.eval(_COUNT, len(keys), *keys, *args)
 
-    async def _call_direct(self, client: Redis, keys: list[str], args: list[int]) -> Any:
+    async def _call_bounded(self, client: Redis, group: list[_Counter]) -> Any:
+        """``_call_direct`` within the store's timeout, for the whole call (writing, reading, the
+        retry on a new connection), instead of redis-py's timeout per read and per write (a task
+        and a timeout context per call). Past it, the call is cancelled, its connection dropped,
+        and the batch fails with a TimeoutError.
+
+        The bound is a watchdog (``_watch``), not a timer per call: a loop timer costs about
+        9k instructions to arm and cancel, and calls follow each other back to back under load.
+        """
+        task = asyncio.current_task()
+        assert task is not None  # the store's sender task
+        loop = task.get_loop()
+        self._calling = task
+        self._call_started = started = loop.time()
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(started + self.timeout, self._watch)
+        try:
+            return await self._call_direct(client, group)
+        except asyncio.CancelledError as exc:
+            if not (exc.args and exc.args[0] is _TIMED_OUT):
+                raise
+            task.uncancel()
+            raise TimeoutError(f"the rate-limit store at {self.url} did not answer within {self.timeout:g}s") from None
+        finally:
+            self._calling = None
+
+    def _watch(self) -> None:
+        """Cancel the call in flight once it has run for the store's timeout; else look again
+        when the one in flight (if any) would run out."""
+        self._watchdog = None
+        task = self._calling
+        if task is None:
+            return  # idle: the next call sets the watchdog again
+        deadline = self._call_started + self.timeout
+        loop = task.get_loop()
+        if loop.time() >= deadline:
+            task.cancel(_TIMED_OUT)
+        else:
+            self._watchdog = loop.call_at(deadline, self._watch)
+
+    async def _call_direct(self, client: Redis, group: list[_Counter]) -> Any:
         """The script on the store's own pooled connection (one server: standalone or Sentinel).
 
         Only one call is ever in flight, so the store keeps one connection from the client's
-        pool instead of taking one and giving it back per call (and skips the client's
-        per-command machinery: at one call per batch, that was most of a call's cost). A
-        broken connection is given back, disconnected, and the call tried once more on a new
-        one (a restarted server; behind Sentinel, a new connection asks for the new primary);
-        a timeout is not retried.
+        pool instead of taking one and giving it back per call, and skips the client's
+        per-command machinery: the call is packed whole (``_packed_call``) and bounded by the
+        caller's one timer (the connection's own per-read timeout is off while the store
+        holds it). A broken connection is given back, disconnected, and the call tried once
+        more on a new one (a restarted server; behind Sentinel, a new connection asks for the
+        new primary); a timeout is not retried.
         """
         for attempt in (0, 1):
             conn = self._conn
             if conn is None:
-                conn = self._conn = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+                conn = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+                self._conn, self._conn_timeout = conn, conn.socket_timeout
+                conn.socket_timeout = None
             try:
                 try:
-                    await conn.send_command("EVALSHA", _SHA, len(keys), *keys, *args)
+                    await conn.send_packed_command(_packed_call(group))
                     return await conn.read_response()
                 except NoScriptError:
                     # A new (or flushed) Redis: EVAL runs the script and caches it there for EVALSHA.
-                    await conn.send_command("EVAL", _COUNT, len(keys), *keys, *args)
+                    keys = [counter.key for counter in group]
+                    await conn.send_command("EVAL", _COUNT, len(keys), *keys,
+                                            *(value for counter in group for value in counter.args()))
                     return await conn.read_response()
             except ResponseError:
                 raise  # an error reply: the connection is fine
@@ -452,6 +542,7 @@ class RedisStore:
     async def _drop_connection(self, client: Redis) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
+            conn.socket_timeout = self._conn_timeout  # as the pool made it, for its next holder
             with contextlib.suppress(Exception):
                 await conn.disconnect()
             with contextlib.suppress(Exception):

@@ -410,6 +410,74 @@ def test_handlers_run_in_a_task_with_their_own_context(live):
         assert client.get("/ctx/carol").json()["before"] == "nobody"
 
 
+def test_a_cancellation_reaches_the_handler_where_it_waits_and_only_that_request(live):
+    """current_task().cancel() reaches the handler at its next wait (or where it waits now), as
+    in a task of its own; the handler may catch it, and the connection's next request is not hit."""
+    r = Router()
+    parked: list[asyncio.Future[None]] = []
+
+    @r.get("/self-cancel")
+    async def self_cancel(request):
+        asyncio.current_task().cancel()  # while running: delivered at its next wait
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            asyncio.current_task().uncancel()
+            return "cancelled at the next wait"
+        return "not cancelled"
+
+    @r.get("/cancel-while-waiting")
+    async def cancel_while_waiting(request):
+        future = asyncio.get_running_loop().create_future()
+        parked.append(future)
+        task = asyncio.current_task()
+        asyncio.get_running_loop().call_soon(task.cancel)  # while it waits on the future
+        try:
+            await future
+        except asyncio.CancelledError:
+            asyncio.current_task().uncancel()
+            return f"cancelled while waiting; the future cancelled: {future.cancelled()}"
+        return "not cancelled"
+
+    @r.get("/wait")
+    async def wait(request):
+        await asyncio.sleep(0.01)
+        return "waited"
+
+    @r.get("/now")
+    async def now(request):
+        return "now"
+
+    @r.get("/task-group")
+    async def task_group(request):
+        # A failing child cancels its siblings and the group's parent task (the driver's), which
+        # the group takes back (uncancel) as it would from a task of its own.
+        async def fails():
+            await asyncio.sleep(0.01)
+            raise ValueError("child failed")
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(fails())
+                group.create_task(asyncio.sleep(5))
+                await asyncio.sleep(5)
+        except ExceptionGroup as group_error:
+            failed = [type(e).__name__ for e in group_error.exceptions]
+            return f"group failed: {failed}; cancelling: {asyncio.current_task().cancelling()}"
+        return "group finished"
+
+    srv = live(r)
+    with httpx.Client(base_url=srv.url) as client:  # one keep-alive connection
+        assert client.get("/self-cancel").text == "cancelled at the next wait"
+        assert client.get("/wait").text == "waited"
+        assert client.get("/cancel-while-waiting").text == "cancelled while waiting; the future cancelled: True"
+        assert client.get("/wait").text == "waited"
+        assert client.get("/now").text == "now"
+        assert client.get("/wait").text == "waited"
+        assert client.get("/task-group").text == "group failed: ['ValueError']; cancelling: 0"
+        assert client.get("/wait").text == "waited"
+
+
 # --- flow control and timeouts with clients that do not read -------------------------------------
 
 

@@ -11,7 +11,7 @@ from areion_security import rate_limit
 from areion_security.rates import Rate
 from areion_security.stores import MemoryStore
 
-from areion_core import HttpRequest, Metric, Router, StandardMetrics, Telemetry, hookimpl
+from areion_core import HttpRequest, HttpResponse, Metric, Router, StandardMetrics, Telemetry, hookimpl
 from areion_core.testing import LiveServer
 from tests.plugins.security._security_support import Calls, build_server
 
@@ -188,3 +188,31 @@ def test_memory_store_sweeps_expired_counters() -> None:
     now[0] = 5.0
     store.hit("s", "fresh", Rate(1, 1), "fixed-window")
     assert list(store.windows) == ["s|fresh"]
+
+
+def test_a_limited_route_gets_cors_security_and_ratelimit_headers_together() -> None:
+    # The CORS and security headers go on as one block, then the RateLimit headers; a response
+    # with a Vary of its own takes the per-feature way and ends up with the same headers.
+    router = Router()
+
+    @router.get("/plain")
+    async def plain(request: HttpRequest) -> dict[str, bool]:
+        return {"ok": True}
+
+    @router.get("/varied")
+    async def varied(request: HttpRequest) -> HttpResponse:
+        return HttpResponse({"ok": True}, headers={"vary": "Accept"})
+
+    section = {"cors": {"origins": ["http://app.example"], "credentials": True}, "headers": {},
+               "rate_limit": {"routes": {"GET /plain": "5/minute", "GET /varied": "5/minute"}}}
+    with LiveServer(build_server(router, section)) as live, httpx.Client(base_url=live.url) as http:
+        answers = {path: http.get(path, headers={"Origin": "http://app.example"}) for path in ("/plain", "/varied")}
+    for path, answer in answers.items():
+        assert answer.status_code == 200, path
+        assert answer.headers["access-control-allow-origin"] == "http://app.example", path
+        assert answer.headers["access-control-allow-credentials"] == "true", path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+        assert answer.headers["ratelimit-policy"] == f'"GET {path}";q=5;w=60', path
+        assert answer.headers["ratelimit"].startswith(f'"GET {path}";r=4;t='), path
+    assert answers["/plain"].headers["vary"] == "Origin"
+    assert answers["/varied"].headers["vary"] == "Accept, Origin"

@@ -110,6 +110,29 @@ def test_redis_down_fails_closed_when_configured(own_redis: RedisServer) -> None
     assert refused.headers["retry-after"] == "1"
 
 
+def test_a_stalled_redis_fails_open_at_the_store_timeout_and_counting_resumes(
+        own_redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    # A Redis that takes the connection and never answers (stopped with SIGSTOP): the call in
+    # flight is bounded by the store's timeout (0.3 s here), its connection dropped, and the
+    # request let through; once Redis answers again the counts go on where they were.
+    caplog.set_level(logging.WARNING, logger="areion.security")
+    assert own_redis.proc is not None
+    with _limited_server(own_redis.url) as live, httpx.Client(base_url=live.url, timeout=10) as http:
+        assert http.post("/items").headers["ratelimit"].startswith('"POST /items";r=2;')
+        own_redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            stalled = http.post("/items")
+        finally:
+            own_redis.proc.send_signal(signal.SIGCONT)
+        after = [http.post("/items") for _ in range(3)]
+    assert stalled.status_code == 200 and "ratelimit" not in stalled.headers
+    # The stalled call reached Redis (it counted its hit once it woke): 1 + 1 + 1 allowed, then 429s.
+    assert [r.status_code for r in after] == [200, 429, 429]
+    messages = [r.getMessage() for r in caplog.records if r.name == "areion.security"]
+    assert any("the store failed (TimeoutError: the rate-limit store at" in m and "within 0.3s" in m
+               for m in messages), messages
+
+
 @pytest.fixture
 def two_servers(redis_url: str) -> Iterator[list[str]]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
