@@ -27,6 +27,8 @@ import threading
 from collections import deque
 from typing import Any, Protocol
 
+from .relay import RelayToConnection
+
 #: Past this many unread bytes the connection stops reading the socket.
 HIGH_WATER = 256 * 1024
 #: Reading resumes once the handler has taken the buffer below this.
@@ -196,7 +198,7 @@ def _recv_buffer() -> memoryview:
     return buffer
 
 
-class BufferedReceiver(asyncio.BufferedProtocol):
+class BufferedReceiver(RelayToConnection, asyncio.BufferedProtocol):
     """The connection's protocol while a large streamed body arrives: reads of ``RECV_SIZE``.
 
     The event loop's own reads are 256 KB (uvloop) or 256 KiB (asyncio); into a buffer of our
@@ -235,16 +237,3 @@ class BufferedReceiver(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.conn.data_received(bytes(self._buffer[:nbytes]))
-
-    def eof_received(self) -> bool | None:
-        result: bool | None = self.conn.eof_received()
-        return result
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.conn.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self.conn.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.conn.resume_writing()

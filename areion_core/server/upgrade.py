@@ -23,6 +23,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .relay import RelayToConnection
+
 if TYPE_CHECKING:
     from .flow import FlowControl
     from .parser import RequestReader
@@ -98,11 +100,12 @@ def switch_protocol(conn: SwitchableConnection, head: bytes) -> UpgradedStream:
     return stream
 
 
-class UpgradedStream:
+class UpgradedStream(RelayToConnection):
     """The bytes of an upgraded connection, both ways (``areion_core.types.ByteStream``)."""
 
     __slots__ = ("_eof", "_on_data", "_on_eof", "_pending", "conn", "data_received", "on_shutdown", "write")
 
+    conn: SwitchableConnection
     #: Queue bytes for the client: the connection's own ``write``, bound here so that the
     #: protocol's every frame costs no call of ours in between.
     write: Callable[[bytes], None]
@@ -171,18 +174,6 @@ class UpgradedStream:
             transport.set_protocol(self)
 
     # --- asyncio.Protocol, once reading started (``data_received`` is the reader) -------------
-    def eof_received(self) -> bool | None:
-        return self.conn.eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.conn.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self.conn.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.conn.resume_writing()
-
     def pause_reading(self) -> None:
         """Stop reading from the socket (the protocol's reader is behind)."""
         self.conn.flow.pause_reading()
