@@ -69,14 +69,22 @@ def _read_response(sock: socket.socket, buffer: bytearray) -> None:
     del buffer[:end]
 
 
-def _drive(host: str, port: int, request: bytes, count: int, connections: int) -> None:
+def _drive(host: str, port: int, request: bytes, count: int, connections: int, close: bool = False) -> None:
     """Send ``count`` requests spread over ``connections`` keep-alive connections, each
-    connection one request at a time (no pipelining), all connections at once."""
+    connection one request at a time (no pipelining), all connections at once; with ``close``
+    each request on a connection of its own, read until the server closes it."""
     per = [count // connections + (1 if i < count % connections else 0) for i in range(connections)]
     errors: list[BaseException] = []
 
     def one(n: int) -> None:
         try:
+            if close:
+                for _ in range(n):
+                    with socket.create_connection((host, port)) as sock:
+                        sock.sendall(request)
+                        while sock.recv(65536):
+                            pass
+                return
             with socket.create_connection((host, port)) as sock:
                 buffer = bytearray()
                 for _ in range(n):
@@ -133,6 +141,7 @@ def measure(
     connections: int,
     redis_url: str,
     log_dir: Path,
+    close: bool = False,
 ) -> float:
     framework = FRAMEWORKS_BY_NAME[name]
     if framework.kind is not Kind.AREION:
@@ -155,12 +164,14 @@ def measure(
     try:
         _wait_port(host, port, process, timeout=120)
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", *headers]
+        if close:
+            lines.append("Connection: close")
         if body:
             lines.append(f"Content-Length: {len(body)}")
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        _drive(host, port, request, warmup, connections)
+        _drive(host, port, request, warmup, connections, close)
         _control(process.pid, "-i", "on")
-        _drive(host, port, request, requests, connections)
+        _drive(host, port, request, requests, connections, close)
         _control(process.pid, "-i", "off")
     finally:
         process.terminate()
@@ -171,7 +182,7 @@ def measure(
             process.wait()
         log.close()
     total = _total_instructions(out_dir)
-    if total:
+    if total and not os.environ.get("AREION_KEEP_CALLGRIND"):
         shutil.rmtree(out_dir, ignore_errors=True)
     return total / requests
 
@@ -187,6 +198,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--close", action="store_true",
+                        help="a new connection per request (Connection: close), as the json-close scenario")
     parser.add_argument("--upload", action="store_true",
                         help="the upload scenario: PUT /upload with its 100 MiB body (use --requests 3 --warmup 1 "
                              "--connections 1: callgrind takes about a minute per upload)")
@@ -222,6 +235,7 @@ def main() -> int:
                 connections=args.connections,
                 redis_url=redis_url,
                 log_dir=log_dir,
+                close=args.close,
             )
             if args.upload:
                 print(f"{name:28} {args.method} {args.path}: {per_request / 1e6:8.1f}M instructions/upload")
