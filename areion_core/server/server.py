@@ -66,7 +66,7 @@ class HttpServer:
         else:
             sockets = list(sock) if isinstance(sock, list) else [sock]
         listener = self._listener = Listener(loop, factory, ssl)
-        listener.listen(sockets, backlog)
+        await listener.listen(sockets, backlog)
         self.sockets = list(sockets)
         state.start_ticking()
         release_free_memory()  # what startup allocated and freed goes back to the system (memory.py)

@@ -1,4 +1,4 @@
-"""areion_core/server/listener.py: binding, accepting every queued connection at once, stopping."""
+"""areion_core/server/listener.py: binding, serving queued connections, stopping with or without closing."""
 
 from __future__ import annotations
 
@@ -27,22 +27,21 @@ def _clients(address: tuple[str, int], count: int) -> list[socket.socket]:
 
 
 @pytest.mark.parametrize("new_loop", [uvloop.new_event_loop, asyncio.new_event_loop], ids=["uvloop", "asyncio"])
-def test_every_queued_connection_is_accepted_in_one_turn(new_loop) -> None:  # type: ignore[no-untyped-def]
-    """uvloop accepts one connection per turn of the loop; under a burst the last clients would
-    wait a turn each. The listener accepts all of them when the socket first turns readable."""
+def test_every_queued_connection_gets_a_protocol(new_loop) -> None:  # type: ignore[no-untyped-def]
+    """A burst queued before the server listens: every connection is accepted and made."""
     Counting.made = []
     sock = bind_sockets("127.0.0.1", 0, 512)[0]
     clients = _clients(sock.getsockname(), 100)
 
     async def main() -> int:
         listener = Listener(asyncio.get_running_loop(), Counting)
-        listener.listen([sock], 512)
-        for _ in range(3):  # readable -> accept all; transports made; connection_made called
-            await asyncio.sleep(0)
+        await listener.listen([sock], 512)
+        for _ in range(200):
+            if len(Counting.made) == 100:
+                break
+            await asyncio.sleep(0.005)
         made = len(Counting.made)
-        for queued in listener.stop():
-            queued.close()
-        await listener.settle(1.0)
+        assert listener.stop() == []  # nothing left in the queue
         for transport in Counting.made:
             transport.close()
         await asyncio.sleep(0.01)
@@ -56,19 +55,21 @@ def test_every_queued_connection_is_accepted_in_one_turn(new_loop) -> None:  # t
             client.close()
 
 
-def test_stop_hands_back_the_connections_still_queued() -> None:
+@pytest.mark.parametrize("new_loop", [uvloop.new_event_loop, asyncio.new_event_loop], ids=["uvloop", "asyncio"])
+def test_stop_hands_back_the_connections_still_queued(new_loop) -> None:  # type: ignore[no-untyped-def]
     """Closing a listening socket resets what is in its queue; stop() takes those out first."""
     Counting.made = []
     sock = bind_sockets("127.0.0.1", 0, 64)[0]
 
     async def main() -> tuple[int, list[socket.socket]]:
         listener = Listener(asyncio.get_running_loop(), Counting)
-        listener.listen([sock], 64)
+        await listener.listen([sock], 64)
         clients = _clients(sock.getsockname(), 5)
         queued = listener.stop()  # before the loop ran the accept callback
+        await asyncio.sleep(0.05)  # the loop's server, closed, accepts nothing more
         return len(Counting.made), queued + clients
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    with asyncio.Runner(loop_factory=new_loop) as runner:
         made, sockets = runner.run(main())
     try:
         assert made == 0 and len(sockets) == 10  # five queued, handed back; five clients
@@ -76,6 +77,41 @@ def test_stop_hands_back_the_connections_still_queued() -> None:
     finally:
         for s in sockets:
             s.close()
+
+
+@pytest.mark.parametrize("new_loop", [uvloop.new_event_loop, asyncio.new_event_loop], ids=["uvloop", "asyncio"])
+def test_stop_without_closing_leaves_the_queue_to_the_next_listener(new_loop) -> None:  # type: ignore[no-untyped-def]
+    """A reload: the first listener stops, clients keep connecting, the next one serves them all."""
+    Counting.made = []
+    sock = bind_sockets("127.0.0.1", 0, 64)[0]
+    address = sock.getsockname()
+
+    async def main() -> tuple[int, int, list[socket.socket]]:
+        loop = asyncio.get_running_loop()
+        first = Listener(loop, Counting)
+        await first.listen([sock], 64)
+        assert first.stop(close=False) == []
+        clients = _clients(address, 5)  # queued on the socket, which still listens
+        await asyncio.sleep(0.05)
+        before = len(Counting.made)
+        second = Listener(loop, Counting)
+        await second.listen([sock], 64)
+        for _ in range(100):
+            if len(Counting.made) == 5:
+                break
+            await asyncio.sleep(0.005)
+        after = len(Counting.made)
+        second.stop()
+        for transport in Counting.made:
+            transport.close()
+        await asyncio.sleep(0.01)
+        return before, after, clients
+
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        before, after, clients = runner.run(main())
+    for client in clients:
+        client.close()
+    assert (before, after) == (0, 5)
 
 
 def test_port_zero_on_several_addresses_takes_one_port() -> None:
