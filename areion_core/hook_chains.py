@@ -20,6 +20,9 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NamedTuple
 
+from ._first_step import NONE as _NONE
+from ._first_step import STEPPERS as _STEPPERS
+from ._first_step import Handed, new_stepper, settle
 from ._future_deadlines import EXPIRED, expire_at
 from .config import DEFAULT_HOOK_TIMEOUT
 from .hookspecs import HOT_HOOKS
@@ -107,12 +110,14 @@ async def bounded(awaitable: Awaitable[Any], hook: str, limit: float) -> Any:
     chains the cancellation, so a logged traceback shows where the hook was waiting.
     """
     if awaitable.__class__ is _COROUTINE:
-        coro: Any = awaitable
-        try:
-            first = coro.send(None)
-        except StopIteration as done:
-            return done.value
-        awaitable = _Resumed(coro, first)
+        stepper = _take_stepper() if _STEPPERS else new_stepper()
+        step = stepper[0](awaitable)
+        if step is _NONE:
+            _park_stepper(stepper)
+            return None
+        awaitable = settle(stepper, step)
+        if awaitable.__class__ is not Handed:
+            return awaitable  # it finished without waiting
     timeout = asyncio.timeout(limit)
     try:
         async with timeout:
@@ -130,32 +135,10 @@ async def _probe() -> None:
 _probe_coro = _probe()
 _COROUTINE = type(_probe_coro)
 _probe_coro.close()
-
-
-class _Resumed:
-    """Awaits the rest of a coroutine that already ran to its first suspension (``first``)."""
-
-    __slots__ = ("coro", "first")
-
-    def __init__(self, coro: Any, first: Any) -> None:
-        self.coro = coro
-        self.first = first
-
-    def __await__(self) -> Any:
-        coro, yielded = self.coro, self.first
-        while True:
-            try:
-                sent = yield yielded
-            except BaseException as exc:  # a cancellation (the timeout) or a thrown error: pass it in
-                try:
-                    yielded = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    yielded = coro.send(sent)
-                except StopIteration as done:
-                    return done.value
+# Bound once: `_STEPPERS.pop()` on a global compiles (3.11) to an attribute load that makes a
+# bound method per call.
+_take_stepper = _STEPPERS.pop
+_park_stepper = _STEPPERS.append
 
 
 def _limit(request: Any) -> float:
@@ -252,11 +235,14 @@ def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaita
     for link in chain:
         try:
             result = link[1](request)
-            if result.__class__ is _COROUTINE:
-                try:
-                    result = _Resumed(result, result.send(None))
-                except StopIteration as done:
-                    result = done.value
+            if result.__class__ is _COROUTINE:  # stepped at once, inline (see _first_step.py)
+                stepper = _take_stepper() if _STEPPERS else new_stepper()
+                step = stepper[0](result)
+                if step is _NONE:
+                    _park_stepper(stepper)
+                    result = None
+                else:
+                    result = settle(stepper, step)
         except Exception as exc:
             raise PluginFailure(link[0], "request_received", exc) from exc
         if result is None:
@@ -274,11 +260,14 @@ def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | 
     for link in chain:
         try:
             result = link[1](*args)
-            if result.__class__ is _COROUTINE:
-                try:
-                    result = _Resumed(result, result.send(None))
-                except StopIteration as done:
-                    result = done.value
+            if result.__class__ is _COROUTINE:  # stepped at once, inline (see _first_step.py)
+                stepper = _take_stepper() if _STEPPERS else new_stepper()
+                step = stepper[0](result)
+                if step is _NONE:
+                    _park_stepper(stepper)
+                    result = None
+                else:
+                    result = settle(stepper, step)
         except Exception as exc:
             raise PluginFailure(link[0], hook, exc) from exc
         if result is None:
@@ -330,11 +319,14 @@ def run_replace(
     for link in chain:
         try:
             result = link[1](request, response)
-            if result.__class__ is _COROUTINE:
-                try:
-                    result = _Resumed(result, result.send(None))
-                except StopIteration as done:
-                    result = done.value
+            if result.__class__ is _COROUTINE:  # stepped at once, inline (see _first_step.py)
+                stepper = _take_stepper() if _STEPPERS else new_stepper()
+                step = stepper[0](result)
+                if step is _NONE:
+                    _park_stepper(stepper)
+                    result = None
+                else:
+                    result = settle(stepper, step)
         except Exception as exc:
             raise PluginFailure(link[0], "response_ready", exc) from exc
         if result is None:
@@ -366,11 +358,14 @@ def run_observers(chain: tuple[Link, ...], request: Any, response: HttpResponse)
     for link in chain:
         try:
             result = link[1](request, response)
-            if result.__class__ is _COROUTINE:
-                try:
-                    result = _Resumed(result, result.send(None))
-                except StopIteration as done:
-                    result = done.value
+            if result.__class__ is _COROUTINE:  # stepped at once, inline (see _first_step.py)
+                stepper = _take_stepper() if _STEPPERS else new_stepper()
+                step = stepper[0](result)
+                if step is _NONE:
+                    _park_stepper(stepper)
+                    result = None
+                else:
+                    result = settle(stepper, step)
         except Exception:
             logger.exception("plugin %r raised in response_sent", link[0])
             continue

@@ -1,0 +1,278 @@
+"""Async hooks run to their first suspension by a pooled stepper (``_first_step.py``), through the runners.
+
+A hook that finishes without waiting is answered at once (no awaitable, no timer); one that
+suspends is carried on by its stepper, bounded by ``hook_timeout``; either way its value, its
+exception (as a PluginFailure naming plugin and hook), a cancellation, the call order and
+context variables behave as for a coroutine awaited directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from areion_core import HttpResponse
+from areion_core._first_step import STEPPERS
+from areion_core.hook_chains import (
+    HookLink,
+    HookTimeout,
+    PluginFailure,
+    bounded,
+    run_first,
+    run_observers,
+    run_received,
+    run_replace,
+)
+
+LIMIT = 0.05
+
+
+def request(limit: float = LIMIT) -> Any:
+    return SimpleNamespace(app=SimpleNamespace(config=SimpleNamespace(hook_timeout=limit)), method="GET",
+                           raw_path="/x", calls=[])
+
+
+def link(name: str, fn: Any) -> HookLink:
+    return HookLink(name, fn, asyncio.iscoroutinefunction(fn))
+
+
+def test_an_async_hook_that_never_waits_is_answered_at_once_and_its_stepper_reused() -> None:
+    answer = HttpResponse("cached")
+    pooled = list(STEPPERS)
+
+    async def passes(req: Any) -> None:
+        req.calls.append("passes")
+
+    async def answers(req: Any) -> HttpResponse:
+        req.calls.append("answers")
+        return answer
+
+    async def never(req: Any) -> None:
+        req.calls.append("never")
+
+    req = request()
+    # No loop is running: nothing here may need one.
+    assert run_received((link("a", passes), link("b", answers), link("c", never)), req) is answer
+    assert req.calls == ["passes", "answers"]
+    assert pooled == STEPPERS  # every stepper taken went back, the same ones
+
+
+def test_an_async_response_ready_replaces_and_passes_in_order_without_an_awaitable() -> None:
+    first = HttpResponse("first")
+
+    async def replace(req: Any, response: HttpResponse) -> HttpResponse:
+        req.calls.append(("replace", response.body))
+        return HttpResponse(response.body + b"!")
+
+    async def keep(req: Any, response: HttpResponse) -> None:
+        req.calls.append(("keep", response.body))
+
+    req = request()
+    got = run_replace((link("r", replace), link("k", keep), link("r2", replace)), req, first)
+    assert isinstance(got, HttpResponse) and got.body == b"first!!"
+    assert req.calls == [("replace", b"first"), ("keep", b"first!"), ("replace", b"first!")]
+
+
+@pytest.mark.parametrize("runner", ["received", "first", "replace"])
+def test_an_exception_before_any_wait_is_a_plugin_failure_naming_plugin_and_hook(runner: str) -> None:
+    error = ValueError("broken")
+
+    async def raises(*args: Any) -> None:
+        raise error
+
+    pooled = len(STEPPERS)
+    chain = (link("breaker", raises),)
+    with pytest.raises(PluginFailure) as info:
+        if runner == "received":
+            run_received(chain, request())
+        elif runner == "first":
+            run_first(chain, "exception", request(), RuntimeError())
+        else:
+            run_replace(chain, request(), HttpResponse("x"))
+    hook = {"received": "request_received", "first": "exception", "replace": "response_ready"}[runner]
+    assert (info.value.plugin, info.value.hook, info.value.original) == ("breaker", hook, error)
+    assert len(STEPPERS) == pooled  # the stepper survived and went back
+
+
+def test_a_base_exception_before_any_wait_passes_on_and_the_pool_still_works() -> None:
+    async def cancelled(req: Any) -> None:
+        raise asyncio.CancelledError("gone")
+
+    async def fine(req: Any) -> HttpResponse:
+        return HttpResponse("fine")
+
+    with pytest.raises(asyncio.CancelledError):
+        run_received((link("c", cancelled),), request())
+    STEPPERS.clear()  # even with no stepper parked, one is made
+    got = run_received((link("f", fine),), request())
+    assert isinstance(got, HttpResponse) and got.body == b"fine"
+    assert len(STEPPERS) == 1
+
+
+async def test_a_hook_that_waits_is_carried_on_in_order_and_its_value_used() -> None:
+    async def waits(req: Any) -> HttpResponse | None:
+        req.calls.append("waits")
+        await asyncio.sleep(0)
+        req.calls.append("woke")
+        return None
+
+    async def answers(req: Any) -> HttpResponse:
+        await asyncio.sleep(0)
+        req.calls.append("answers")
+        return HttpResponse("late")
+
+    req = request()
+    pending = run_received((link("w", waits), link("a", answers)), req)
+    assert not isinstance(pending, HttpResponse) and pending is not None
+    assert req.calls == ["waits"]  # stepped once, then handed over
+    got = await pending  # type: ignore[misc]
+    assert isinstance(got, HttpResponse) and got.body == b"late"
+    assert req.calls == ["waits", "woke", "answers"]
+
+
+@pytest.mark.parametrize("runner", ["received", "replace", "started"])
+async def test_a_hook_that_waits_past_its_limit_is_cancelled_and_a_hook_timeout(runner: str) -> None:
+    seen: list[str] = []
+
+    async def hangs(*args: Any) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    chain = (link("hanger", hangs),)
+    if runner == "received":
+        pending: Any = run_received(chain, request())
+    elif runner == "replace":
+        pending = run_replace(chain, request(), HttpResponse("x"))
+    else:
+        pending = run_first(chain, "request_started", request())
+    with pytest.raises(PluginFailure) as info:
+        await asyncio.wait_for(pending, 5)
+    assert info.value.plugin == "hanger" and isinstance(info.value.original, HookTimeout)
+    assert seen == ["cancelled"]
+
+
+async def test_a_hook_that_raises_after_waiting_is_a_plugin_failure_with_its_own_exception() -> None:
+    error = KeyError("late")
+
+    async def raises_later(req: Any, response: HttpResponse) -> None:
+        await asyncio.sleep(0)
+        raise error
+
+    pending = run_replace((link("late", raises_later),), request(), HttpResponse("x"))
+    with pytest.raises(PluginFailure) as info:
+        await pending  # type: ignore[misc]
+    assert (info.value.plugin, info.value.hook, info.value.original) == ("late", "response_ready", error)
+
+
+async def test_an_observer_that_raises_after_waiting_is_logged_and_the_next_observer_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ran: list[str] = []
+
+    async def raises_later(req: Any, response: HttpResponse) -> None:
+        await asyncio.sleep(0)
+        raise RuntimeError("observer broke")
+
+    async def notes(req: Any, response: HttpResponse) -> None:
+        ran.append("notes")
+
+    pending = run_observers((link("bad", raises_later), link("good", notes)), request(), HttpResponse("x"))
+    assert pending is not None
+    await pending
+    assert ran == ["notes"]
+    assert "plugin 'bad' raised in response_sent" in caplog.text
+
+
+async def test_cancelling_the_request_reaches_a_waiting_hook_and_is_no_plugin_failure() -> None:
+    seen: list[str] = []
+    started = asyncio.Event()
+
+    async def waits(req: Any) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    async def handle() -> Any:
+        pending = run_received((link("w", waits),), request(limit=10))
+        return await pending  # type: ignore[misc]
+
+    task = asyncio.ensure_future(handle())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["cancelled"]
+
+
+async def test_context_variables_set_by_a_hook_are_seen_after_it_waiting_or_not() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def sets_at_once(req: Any) -> None:
+        var.set("at once")
+
+    async def sets_after_waiting(req: Any) -> None:
+        req.calls.append(var.get())
+        await asyncio.sleep(0)
+        var.set("after waiting")
+
+    req = request()
+    assert run_received((link("a", sets_at_once),), req) is None
+    assert var.get() == "at once"
+    pending = run_received((link("b", sets_after_waiting),), req)
+    await pending  # type: ignore[misc]
+    assert req.calls == ["at once"] and var.get() == "after waiting"
+
+
+async def test_a_hook_whose_first_step_runs_another_chain_gets_a_stepper_of_its_own() -> None:
+    async def inner(req: Any) -> HttpResponse:
+        return HttpResponse("inner")
+
+    async def outer(req: Any) -> HttpResponse:
+        nested = run_received((link("inner", inner),), req)  # while outer's stepper runs
+        assert isinstance(nested, HttpResponse)
+        return HttpResponse(b"outer+" + nested.body)
+
+    got = run_received((link("outer", outer),), request())
+    assert isinstance(got, HttpResponse) and got.body == b"outer+inner"
+
+
+async def test_bounded_steps_a_coroutine_and_bounds_only_one_that_waits() -> None:
+    async def at_once() -> str:
+        return "done"
+
+    async def hangs() -> None:
+        await asyncio.Event().wait()
+
+    assert await bounded(at_once(), "response_sent", LIMIT) == "done"
+    with pytest.raises(HookTimeout):
+        await bounded(hangs(), "response_sent", LIMIT)
+
+
+async def test_a_handed_stepper_passes_a_thrown_error_into_the_hook() -> None:
+    caught: list[BaseException] = []
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def waits(req: Any) -> str:
+        try:
+            await gate
+        except ValueError as exc:
+            caught.append(exc)
+            return "recovered"
+        return "not thrown"
+
+    pending = run_received((link("w", waits),), request())
+    assert pending is not None and caught == []
+    gate.set_exception(ValueError("thrown"))
+    with pytest.raises(PluginFailure) as info:  # "recovered" is not an HttpResponse
+        await pending  # type: ignore[misc]
+    assert isinstance(info.value.original, TypeError) and [str(e) for e in caught] == ["thrown"]
