@@ -79,7 +79,7 @@ _SPECIAL_CASE = {
     "x-xss-protection": "X-XSS-Protection", "te": "TE", "dnt": "DNT", "x-request-id": "X-Request-ID",
 }
 _CANONICAL: dict[str, bytes] = {}
-# Encoded lines of (name, value) pairs seen before: most responses repeat a few.
+# Encoded lines of (name, value) pairs seen twice or more: most responses repeat a few.
 _LINES: dict[tuple[str, str], bytes] = {}
 #: Framing headers are the server's to write, never taken from a response's headers.
 FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -108,14 +108,27 @@ def _prefix(lower: str) -> str:
     return prefix
 
 
-def _line(lower: str, value: str) -> bytes:
-    """The encoded ``Name: value`` line of a validated header (cached while values repeat)."""
-    item = (lower, value)
-    line = _LINES.get(item)
-    if line is None:
-        line = canonical_name(lower) + b": " + value.encode("latin-1") + b"\r\n"
-        if len(value) < 128 and len(_LINES) < _CACHE_LIMIT:
-            _LINES[item] = line
+# Pairs encoded once, not (yet) in _LINES: a line is cached the second time it is encoded, so
+# one-off values (request ids, durations, ETags of a one-off body) never take a place in _LINES
+# and the lines that repeat keep finding room. Emptied when full: it only needs to remember
+# pairs long enough to see the ones that come back.
+_ONCE: set[tuple[str, str]] = set()
+
+
+def _encoded_line(item: tuple[str, str]) -> bytes:
+    """The ``Name: value`` line of a pair missing from ``_LINES``, cached if it was seen before."""
+    name, value = item
+    line = canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
+    if len(value) < 128:
+        once = _ONCE
+        if item in once:
+            once.discard(item)
+            if len(_LINES) < _CACHE_LIMIT:
+                _LINES[item] = line
+        else:
+            if len(once) >= _CACHE_LIMIT:
+                once.clear()
+            once.add(item)
     return line
 
 
@@ -126,12 +139,9 @@ def encode_lines(headers: Mapping[str, str]) -> bytes:
     for item in headers.items():
         line = lines.get(item)
         if line is None:
-            name, value = item
-            if name in FRAMING:
+            if item[0] in FRAMING:
                 continue
-            line = canonical_name(name) + b": " + value.encode("latin-1") + b"\r\n"
-            if len(value) < 128 and len(lines) < _CACHE_LIMIT:
-                lines[item] = line
+            line = _encoded_line(item)
         parts.append(line)
     return b"".join(parts)
 

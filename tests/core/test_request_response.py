@@ -552,3 +552,23 @@ def test_a_header_set_on_a_preencoded_block_is_checked_like_any_other():
                                b"X-Latin: caf\xe9\r\n")
     assert block.encoded() == MutableHeaders.trusted(dict(block.items_lower())).encoded()
     assert template.encoded() == b"Content-Type: application/json\r\n"
+
+
+def test_one_off_header_values_never_fill_the_line_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from areion_core import headers as headers_module
+
+    lines: dict[tuple[str, str], bytes] = {}
+    monkeypatch.setattr(headers_module, "_LINES", lines)
+    monkeypatch.setattr(headers_module, "_ONCE", set())
+    # More one-off values (a request id per response) than the cache holds: none is cached ...
+    for n in range(headers_module._CACHE_LIMIT + 10):
+        block = MutableHeaders({"Content-Type": "text/plain", "X-Request-ID": f"{n:032x}"})
+        assert block.encoded() == f"Content-Type: text/plain\r\nX-Request-ID: {n:032x}\r\n".encode()
+    assert [item for item in lines if item[0] == "x-request-id"] == []
+    # ... and a line that repeats is cached from its second use on, after all of them.
+    assert lines == {("content-type", "text/plain"): b"Content-Type: text/plain\r\n"}
+    repeated = MutableHeaders({"Cache-Control": "no-store"})
+    repeated.encoded()
+    assert ("cache-control", "no-store") not in lines
+    assert repeated.encoded() == b"Cache-Control: no-store\r\n"
+    assert lines[("cache-control", "no-store")] == b"Cache-Control: no-store\r\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
 from .ids import is_valid_request_id, new_request_id
@@ -11,70 +11,84 @@ from .settings import RequestIdSettings
 if TYPE_CHECKING:
     from areion_core import HttpRequest, HttpResponse
 
-#: Keys in ``request.state`` (namespaced: other plugins share the dict).
-STATE_ID = "request_id"
+#: Our key in ``request.state`` (namespaced: other plugins share the dict): the start time.
 STATE_START = "request_id.start"
 #: Our metric in ``Server-Timing`` (https://www.w3.org/TR/server-timing/).
 METRIC = "app"
+_DURATION = f"{METRIC};dur="
+#: ".000" to ".999": the fraction of a millisecond, by whole microseconds. Looking it up costs
+#: a fraction of formatting the digits, on every response.
+_FRACTIONS = tuple(f".{us:03d}" for us in range(1000))
 
 
 def get_request_id(request: HttpRequest) -> str | None:
     """The id of ``request``, for handlers and other plugins (None on a route that skips ids)."""
-    state = request.state
-    return state.get(STATE_ID) if state else None
+    return request.request_id
 
 
 class RequestIdStamper:
-    """Picks a request's id when it arrives and stamps it, and the time taken, on its response."""
+    """Picks a request's id when it arrives and stamps it, and the time taken, on its response.
 
-    __slots__ = ("settings",)
+    Per request, the cheap way: the id goes to ``request.request_id`` (a slot of the request,
+    where the core's access log finds it), the start time to ``request.state``, and the
+    settings are read once, here, into plain attributes.
+    """
+
+    __slots__ = ("header", "max_length", "settings", "timing", "wanted")
 
     def __init__(self, settings: RequestIdSettings) -> None:
         self.settings = settings
+        self.header = settings.header
+        self.timing = settings.timing
+        self.max_length = settings.max_length
+        #: The header's name as the raw request headers are compared with; None: never trusted.
+        self.wanted = settings.header.lower().encode("latin-1") if settings.trust_incoming else None
 
     def begin(self, request: HttpRequest) -> None:
-        """Record the id and the start time in ``request.state`` (before any handler runs).
-
-        The id also goes to ``request.request_id``, where the core's access log finds it.
-        """
+        """Pick the id and note the start time (before any handler runs)."""
+        request.request_id = self._pick(request)
         state = request.state
         if state is None:
-            state = request.state = {}
-        state[STATE_ID] = request.request_id = self._pick(request)
-        state[STATE_START] = time.perf_counter()
+            request.state = {STATE_START: perf_counter_ns()}
+        else:
+            state[STATE_START] = perf_counter_ns()
 
     def finish(self, request: HttpRequest, response: HttpResponse) -> None:
         """Set the id header and, for a request ``begin`` saw, the timing headers."""
-        state = request.state
-        if state is None:
-            state = request.state = {}
-        request_id = state.get(STATE_ID)
+        request_id = request.request_id
         if request_id is None:
             # Unmatched requests (404, 405) skip request_received but still get an id.
-            request_id = state[STATE_ID] = request.request_id = self._pick(request)
+            request_id = request.request_id = self._pick(request)
         headers = response.headers
         # Set, never add: a response replayed from a cache already carries an older id.
-        headers[self.settings.header] = request_id
-        start = state.get(STATE_START)
-        if start is not None and self.settings.timing:
-            # Whole microseconds, written as milliseconds with three decimals: integer digits
-            # cost a fraction of formatting a float, on every response.
-            us = int((time.perf_counter() - start) * 1e6 + 0.5)
-            ms = f"{us // 1000}.{us % 1000:03d}"
+        headers[self.header] = request_id
+        state = request.state
+        start = state.get(STATE_START) if state is not None and self.timing else None
+        if start is not None:
+            # Whole microseconds, written as milliseconds with three decimals.
+            us = (perf_counter_ns() - start + 500) // 1000
+            ms = f"{us // 1000}{_FRACTIONS[us % 1000]}"
             existing = headers.get("server-timing")
-            headers["server-timing"] = f"{METRIC};dur={ms}" if not existing else _with_metric(existing, ms)
+            headers["server-timing"] = _DURATION + ms if existing is None else _with_metric(existing, ms)
             headers["x-response-time"] = ms + "ms"
 
     def _pick(self, request: HttpRequest) -> str:
-        if self.settings.trust_incoming:
-            incoming = request.headers.get(self.settings.header)
-            if is_valid_request_id(incoming, self.settings.max_length):
-                return incoming  # type: ignore[return-value]  # checked non-None above
+        wanted = self.wanted
+        if wanted is not None:
+            # The raw pairs, scanned for the one name: cheaper than request.headers, which
+            # builds a view of them all (``raw_headers`` is there for plugins' hot paths).
+            size = len(wanted)
+            for name, value in request.raw_headers:
+                if len(name) == size and name.lower() == wanted:
+                    incoming = value.decode("latin-1")
+                    if is_valid_request_id(incoming, self.max_length):
+                        return incoming
+                    break
         return new_request_id()
 
 
 def _with_metric(existing: str, ms: str) -> str:
     """``existing`` Server-Timing metrics from other plugins, with ours replaced or added."""
-    ours = f"{METRIC};dur={ms}"
+    ours = _DURATION + ms
     others = [m.strip() for m in existing.split(",") if m.strip() and m.split(";")[0].strip() != METRIC]
     return ", ".join([*others, ours])

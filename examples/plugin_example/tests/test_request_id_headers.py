@@ -127,3 +127,27 @@ def test_real_socket_with_live_server(build: Build) -> None:
     assert response.json() == {"request_id": "over-tcp"}
     assert HEX32.fullmatch(fresh.headers["x-request-id"])
     assert fresh.headers["server-timing"].startswith("app;dur=")
+
+
+def test_new_ids_are_32_hex_digits_unique_in_a_process_and_across_a_fork() -> None:
+    import os
+
+    from areion_request_id import new_request_id
+
+    ids = [new_request_id() for _ in range(5000)]  # more than one block of ids sharing digits
+    assert all(HEX32.fullmatch(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, through the pipe
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    mine = new_request_id()
+    assert HEX32.fullmatch(child)
+    # The child drew a prefix of its own: it does not continue the parent's sequence.
+    assert child[:16] != mine[:16]
+    assert child not in (*ids, mine)
