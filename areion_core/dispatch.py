@@ -13,7 +13,8 @@ read, and ``handle(request)`` to answer it. ``handle`` reads top to bottom:
    request in the access log.
 
 The hook chains were compiled per route at startup (``hook_chains.py``): a hook no plugin
-implements costs one ``is None`` test here.
+implements costs one ``is None`` test here, and a chain of one sync link (one plugin's plain
+``def`` hook) is called here directly, without its runner.
 """
 
 from __future__ import annotations
@@ -26,7 +27,17 @@ from typing import TYPE_CHECKING
 import httptools
 
 from . import writing
-from .hook_chains import PluginFailure, run_first, run_observers, run_received, run_replace
+from .hook_chains import (
+    PluginFailure,
+    hook_failure,
+    received_later,
+    replaced_later,
+    run_first,
+    run_observers,
+    run_received,
+    run_replace,
+    sole_sync_link,
+)
 from .hookspecs import REPLAYED
 from .request import HttpRequest
 from .response import HttpResponse, create_error_response
@@ -47,7 +58,7 @@ class Dispatcher:
     """Answers requests for one built app (``app.dispatcher``)."""
 
     __slots__ = ("_static_plans", "access_log", "app", "body_plans", "exception_chain", "logger", "ready_chain",
-                 "root_path", "sent_chain", "started_chain", "tree")
+                 "ready_link", "root_path", "sent_chain", "started_chain", "tree")
 
     def __init__(self, app: PluginApp, tree: RouteTree, chains: dict[str, Chain], access_log: AccessLog | None) -> None:
         self.app = app
@@ -57,6 +68,7 @@ class Dispatcher:
         self.access_log = access_log
         # The chains of requests that match no route (404, 405, OPTIONS, redirects).
         self.ready_chain = chains["response_ready"]
+        self.ready_link = sole_sync_link(self.ready_chain)
         self.sent_chain = chains["response_sent"]
         self.exception_chain = chains["exception"]
         # Every request, matched or not, after routing (trusted hosts, CORS preflights, metrics).
@@ -187,42 +199,44 @@ class Dispatcher:
         """Answer one request: route, hooks, handler, hooks, send, log. Never raises."""
         access = self.access_log
         if access is not None:
-            started = _perf_counter_ns()
-            before = request.conn.bytes_written
+            started, before = _perf_counter_ns(), request.conn.bytes_written
         target = self.resolve(request)
-        response: HttpResponse
         route: Route | None
         early: HttpResponse | None = None
         if self.started_chain is not None:
             first = self._started(request, target)  # no coroutine when every hook answers at once
             early = first if first is None or isinstance(first, HttpResponse) else await first
         if isinstance(target, Route):
-            route = target
+            # A chain's sole sync link is called here, without its runner; while it runs, `link` is set.
+            route, link = target, None
             try:
-                answer: HttpResponse | None = early
                 chain = route.request_chain
-                if chain is not None and answer is None:
-                    first = run_received(chain, request)
-                    answer = first if first is None or isinstance(first, HttpResponse) else await first
-                response = answer if answer is not None else await route.endpoint(request)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                response = await self.on_exception(request, exc, route.exception_chain)
+                if chain is not None and early is None:
+                    link = route.received_link
+                    first = run_received(chain, request) if link is None else link[1](request)
+                    if first is not None and not isinstance(first, HttpResponse):
+                        first = await (first if link is None else received_later(chain, request, first))
+                    early, link = first, None
+                response = early if early is not None else await route.endpoint(request)
+            except Exception as exc:  # (CancelledError is a BaseException: it goes on)
+                response = await self.on_exception(request, hook_failure(link, "request_received", exc),
+                                                   route.exception_chain)
             extensions = response.extensions
             if extensions is not None and REPLAYED in extensions:
-                chain, observers = route.replay_chain, route.replay_sent_chain
+                chain, observers, link = route.replay_chain, route.replay_sent_chain, route.replay_link
             else:
-                chain, observers = route.response_chain, route.sent_chain
+                chain, observers, link = route.response_chain, route.sent_chain, route.ready_link
         else:
             response, route = early if early is not None else target, None
-            chain, observers = self.ready_chain, self.sent_chain
+            chain, observers, link = self.ready_chain, self.sent_chain, self.ready_link
         if chain is not None:
             try:
-                replaced = run_replace(chain, request, response)
-                response = replaced if isinstance(replaced, HttpResponse) else await replaced
-            except PluginFailure as exc:
-                response = await self.on_exception(request, exc, None)
+                replaced = run_replace(chain, request, response) if link is None else link[1](request, response)
+                if replaced is not None and not isinstance(replaced, HttpResponse):
+                    replaced = await (replaced if link is None else replaced_later(chain, request, response, replaced))
+                response = replaced if replaced is not None else response
+            except Exception as exc:  # a PluginFailure, or what the sole link raised
+                response = await self.on_exception(request, hook_failure(link, "response_ready", exc), None)
         sent: HttpResponse | None
         if response.__class__ is HttpResponse:
             try:

@@ -255,6 +255,48 @@ def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaita
     return None
 
 
+def sole_sync_link(chain: Chain) -> HookLink | None:
+    """The link of a chain that has only one, when it is sync; else None.
+
+    The dispatcher calls such a link's function itself (``received_later`` and
+    ``replaced_later`` take what it returns when that is neither None nor a response): one
+    plugin's sync hooks on a route, the usual case, cost no runner call.
+    """
+    if chain is not None and len(chain) == 1 and not chain[0].is_async:
+        return chain[0]
+    return None
+
+
+def hook_failure(link: HookLink | None, hook: str, exc: Exception) -> Exception:
+    """``exc`` as a runner raises it: when ``link`` (the sole link the dispatcher called) raised
+    it, a PluginFailure naming the plugin; otherwise (a PluginFailure already) as it is."""
+    if link is None or exc.__class__ is PluginFailure:
+        return exc
+    failure = PluginFailure(link[0], hook, exc)
+    failure.__cause__ = exc
+    return failure
+
+
+def received_later(chain: tuple[Link, ...], request: Any, result: Any) -> Awaitable[HttpResponse | None]:
+    """request_received's answer when the dispatcher called ``chain``'s sole sync link and it
+    returned ``result``, neither None nor a response: an awaitable of the answer (a wrong type
+    raises PluginFailure), as ``run_received`` would give it."""
+    if inspect.isawaitable(result):
+        return _first_async(chain, 0, result, "request_received", (request,))
+    raise PluginFailure(chain[0][0], "request_received",
+                        TypeError(f"returned {type(result).__name__}, not HttpResponse"))
+
+
+def replaced_later(chain: tuple[Link, ...], request: Any, response: HttpResponse,
+                   result: Any) -> Awaitable[HttpResponse]:
+    """response_ready's response when the dispatcher called ``chain``'s sole sync link and it
+    returned ``result``, neither None nor a response: as ``received_later``, for ``run_replace``."""
+    if inspect.isawaitable(result):
+        return _replace_async(chain, 0, result, request, response)
+    raise PluginFailure(chain[0][0], "response_ready",
+                        TypeError(f"returned {type(result).__name__}, not HttpResponse"))
+
+
 def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | Awaitable[HttpResponse | None] | None:
     """A first-answer-wins chain (request_received, exception): the answer, None, or an awaitable of either."""
     for link in chain:

@@ -183,7 +183,10 @@ class Route:
         "param_types",
         "path",
         "query_params",
+        "ready_link",
+        "received_link",
         "replay_chain",
+        "replay_link",
         "replay_sent_chain",
         "request_chain",
         "response_chain",
@@ -241,6 +244,11 @@ class Route:
         self.replay_sent_chain: Any = None
         self.exception_chain: Any = None
         self.sent_chain: Any = None
+        #: The request_received, response_ready and replayed response_ready chains' link when
+        #: it is their one and sync (``hook_chains.sole_sync_link``): the dispatcher calls it.
+        self.received_link: Any = None
+        self.ready_link: Any = None
+        self.replay_link: Any = None
         self.wrapped_by: list[str] = []
         self.query_params: Any = None
 

@@ -13,9 +13,11 @@ from areion_core import (
     HttpResponse,
     PluginError,
     Router,
+    StreamingResponse,
     hookimpl,
     skip_replayed,
 )
+from areion_core.hook_chains import PluginFailure
 from areion_core.testing import AsyncTestClient, TestClient
 
 
@@ -395,3 +397,143 @@ def test_replay_chains_are_compiled_without_marked_impls():
     # Only skip_replayed impls: the replay chains are empty (None), like any unused hook.
     alone = build(Replayer(), FreshOnly()).app.build().routes[0]
     assert alone.replay_chain is None and alone.replay_sent_chain is None
+
+
+# --- a chain of one sync link: the dispatcher calls it without a runner -------------------
+# Each case runs twice: with the plugin alone on the route (its sync links are called
+# directly) and with a second, passive plugin on the same hooks (the runners call both).
+# What the client sees and what the exception hook is given must not differ.
+
+
+class Passive:
+    name = "passive"
+
+    @hookimpl(trylast=True)
+    def request_received(self, request):
+        return None
+
+    @hookimpl(trylast=True)
+    def response_ready(self, request, response):
+        return None
+
+
+class Caught:
+    """Records what the exception chain is given; the built-in error page answers."""
+
+    name = "caught"
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl(tryfirst=True)
+    def exception(self, request, exc):
+        self.seen.append(exc)
+
+
+async def _answer(text):
+    return HttpResponse(text, 203)
+
+
+class Misbehaving:
+    """request_received / response_ready doing what the path names (``/a?do=...``)."""
+
+    name = "misbehaving"
+
+    @hookimpl
+    def request_received(self, request):
+        do = request.query_params.get("do")
+        if do == "raise-received":
+            raise RuntimeError("received bug")
+        if do == "wrong-received":
+            return 42
+        if do == "coroutine-received":
+            return _answer("from a coroutine")  # a sync function handing back an awaitable
+        if do == "answer-received":
+            return StreamingResponse(iter([b"streamed"]), 203)  # a response subclass
+        return None
+
+    @hookimpl
+    def response_ready(self, request, response):
+        do = request.query_params.get("do")
+        if do == "raise-ready":
+            raise RuntimeError("ready bug")
+        if do == "wrong-ready":
+            return "not a response"
+        if do == "coroutine-ready":
+            return _answer("replaced later")
+        if do == "replace-ready":
+            return StreamingResponse(iter([b"replaced"]), 202)
+        response.headers["x-misbehaving"] = "seen"
+        return None
+
+
+def _router_raising() -> Router:
+    r = _router()
+
+    @r.get("/boom")
+    async def boom(request):
+        raise KeyError("handler bug")
+
+    return r
+
+
+@pytest.fixture(params=["sole", "runner"])
+def misbehaving(request):
+    caught = Caught()
+    plugins = [Misbehaving(), caught] + ([Passive()] if request.param == "runner" else [])
+    server = build(*plugins, router=_router_raising())
+    route = next(r for r in server.app.build().routes if r.path == "/a")
+    if request.param == "sole":
+        assert route.received_link is not None and route.ready_link is not None
+    else:
+        assert route.received_link is None and route.ready_link is None
+    with TestClient(server) as client:
+        yield client, caught
+
+
+@pytest.mark.parametrize(("do", "hook", "message"), [
+    ("raise-received", "request_received", "received bug"),
+    ("wrong-received", "request_received", "returned int, not HttpResponse"),
+    ("raise-ready", "response_ready", "ready bug"),
+    ("wrong-ready", "response_ready", "returned str, not HttpResponse"),
+])
+def test_a_failing_sync_hook_is_a_500_naming_its_plugin(misbehaving, do, hook, message, caplog):
+    client, caught = misbehaving
+    with caplog.at_level(logging.ERROR):
+        got = client.get(f"/a?do={do}")
+    assert got.status_code == 500
+    assert len(caught.seen) == 1
+    failure = caught.seen[0]
+    assert isinstance(failure, PluginFailure)
+    assert (failure.plugin, failure.hook) == ("misbehaving", hook)
+    assert message in str(failure)
+    assert client.get("/a").status_code == 200  # the next request is fine
+
+
+def test_a_sync_hook_may_answer_or_replace_with_any_response_or_awaitable(misbehaving):
+    client, _ = misbehaving
+    streamed = client.get("/a?do=answer-received")
+    assert (streamed.status_code, streamed.text) == (203, "streamed")
+    assert streamed.headers["x-misbehaving"] == "seen"  # an answer still passes response_ready
+    later = client.get("/a?do=coroutine-received")
+    assert (later.status_code, later.text) == (203, "from a coroutine")
+    replaced = client.get("/a?do=replace-ready")
+    assert (replaced.status_code, replaced.text) == (202, "replaced")
+    awaited = client.get("/a?do=coroutine-ready")
+    assert (awaited.status_code, awaited.text) == (203, "replaced later")
+    plain = client.get("/a")
+    assert (plain.text, plain.headers["x-misbehaving"]) == ("a", "seen")
+
+
+def test_a_handler_failure_behind_a_sync_hook_is_not_the_plugins(misbehaving):
+    client, caught = misbehaving
+    assert client.get("/boom").status_code == 500
+    assert [type(exc) for exc in caught.seen] == [KeyError]
+
+
+def test_unmatched_requests_call_a_sole_sync_response_ready_too(misbehaving):
+    client, caught = misbehaving
+    missing = client.get("/missing")
+    assert missing.status_code == 404 and missing.headers["x-misbehaving"] == "seen"
+    assert client.get("/missing?do=raise-ready").status_code == 500
+    assert isinstance(caught.seen[-1], PluginFailure) and caught.seen[-1].plugin == "misbehaving"
