@@ -50,18 +50,21 @@ def check_header(name: str, value: str) -> None:
 
 
 # Names a response header may be set under (valid tokens, not Set-Cookie), to their lower-case
-# form: MutableHeaders.__setitem__'s one lookup for a name seen before.
-_SETTABLE: dict[str, str] = {}
+# form and the "Name: " a line added after an encoded block starts with: MutableHeaders.__setitem__'s
+# one lookup for a name seen before.
+_SETTABLE: dict[str, tuple[str, str]] = {}
 
 
-def _settable(name: str) -> str:
-    """``name`` lower-cased, after checking it is a token a response header may use (cached)."""
+def _settable(name: str) -> tuple[str, str]:
+    """``name`` lower-cased, after checking it is a token a response header may use, and its
+    line's ``"Name: "`` (``""`` for a framing header, never taken from a block); cached."""
     lower = _checked_lower(name)
     if lower == "set-cookie":
         raise ValueError("use HttpResponse.set_cookie() / .cookies for Set-Cookie")
+    known = (lower, "" if lower in FRAMING else canonical_name(lower).decode("latin-1") + ": ")
     if len(_SETTABLE) < _CACHE_LIMIT:
-        _SETTABLE[name] = lower
-    return lower
+        _SETTABLE[name] = known
+    return known
 
 
 def _checked_value(name: str, value: object) -> str:
@@ -94,18 +97,6 @@ def canonical_name(lower: str) -> bytes:
         if len(_CANONICAL) < _CACHE_LIMIT:
             _CANONICAL[lower] = name
     return name
-
-
-# "Name: " of each lower-case name, for lines added after an encoded block.
-_PREFIXES: dict[str, str] = {}
-
-
-def _prefix(lower: str) -> str:
-    """``"Name: "`` of a lower-case name; ``""`` for a framing header (never taken from a block)."""
-    prefix = "" if lower in FRAMING else canonical_name(lower).decode("latin-1") + ": "
-    if len(_PREFIXES) < _CACHE_LIMIT:
-        _PREFIXES[lower] = prefix
-    return prefix
 
 
 # Pairs encoded once, not (yet) in _LINES: a line is cached the second time it is encoded, so
@@ -281,16 +272,15 @@ class MutableHeaders(Mapping[str, str]):
         # (Subscripts in a try, not dict.get: the cached case is the usual one, and a subscript
         # costs a fraction of a method call.)
         try:
-            lower = _SETTABLE[key]
+            lower, prefix = _SETTABLE[key]
         except KeyError:
-            lower = _settable(key)
+            lower, prefix = _settable(key)
         if value.__class__ is not str or not (value.isascii() and value.isprintable()):
             value = _checked_value(key, value)
-        wire = self._wire
-        if wire is None:
-            self._d[lower] = value
-            return
         d = self._d
+        if self._wire is None:
+            d[lower] = value
+            return
         if lower in d:
             self._unshare()  # a line of the encoded block changes: encoded again when sent
             self._d[lower] = value
@@ -301,10 +291,6 @@ class MutableHeaders(Mapping[str, str]):
             d = self._d = d.copy()  # shared with a template or a stored response: copy on write
             self._own = True
         d[lower] = value
-        try:
-            prefix = _PREFIXES[lower]
-        except KeyError:
-            prefix = _prefix(lower)
         if prefix:  # framing headers are never written from a block
             # Not through the _LINES cache: a header a plugin adds per response usually carries
             # a per-response value (an id, a duration). Text now, bytes once when sent.
