@@ -232,9 +232,9 @@ class Dispatcher:
         if chain is not None:
             try:
                 replaced = run_replace(chain, request, response) if link is None else link[1](request, response)
-                if replaced is not None and not isinstance(replaced, HttpResponse):
-                    replaced = await (replaced if link is None else replaced_later(chain, request, response, replaced))
-                response = replaced if replaced is not None else response
+                if replaced is not None:
+                    response = replaced if isinstance(replaced, HttpResponse) else await (
+                        replaced if link is None else replaced_later(chain, request, response, replaced))
             except Exception as exc:  # a PluginFailure, or what the sole link raised
                 response = await self.on_exception(request, hook_failure(link, "response_ready", exc), None)
         sent: HttpResponse | None
