@@ -221,8 +221,12 @@ def _adapt(fn: Callable[..., Any], argnames: tuple[str, ...], expected: tuple[st
 
 def _checked(name: str, hook: str, result: Any) -> HttpResponse:
     if not isinstance(result, HttpResponse):
-        raise PluginFailure(name, hook, TypeError(f"returned {type(result).__name__}, not HttpResponse"))
+        raise _wrong_type(name, hook, result)
     return result
+
+
+def _wrong_type(name: str, hook: str, result: Any) -> PluginFailure:
+    return PluginFailure(name, hook, TypeError(f"returned {type(result).__name__}, not HttpResponse"))
 
 
 def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaitable[HttpResponse | None] | None:
@@ -288,8 +292,7 @@ def received_later(chain: tuple[Link, ...], request: Any, result: Any) -> Awaita
     raises PluginFailure), as ``run_received`` would give it."""
     if inspect.isawaitable(result):
         return _first_async(chain, 0, result, "request_received", (request,))
-    raise PluginFailure(chain[0][0], "request_received",
-                        TypeError(f"returned {type(result).__name__}, not HttpResponse"))
+    raise _wrong_type(chain[0][0], "request_received", result)
 
 
 def replaced_later(chain: tuple[Link, ...], request: Any, response: HttpResponse,
@@ -298,8 +301,7 @@ def replaced_later(chain: tuple[Link, ...], request: Any, response: HttpResponse
     returned ``result``, neither None nor a response: as ``received_later``, for ``run_replace``."""
     if inspect.isawaitable(result):
         return _replace_async(chain, 0, result, request, response)
-    raise PluginFailure(chain[0][0], "response_ready",
-                        TypeError(f"returned {type(result).__name__}, not HttpResponse"))
+    raise _wrong_type(chain[0][0], "response_ready", result)
 
 
 def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | Awaitable[HttpResponse | None] | None:
