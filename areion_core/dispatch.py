@@ -214,8 +214,8 @@ class Dispatcher:
                 chain, observers = route.replay_chain, route.replay_sent_chain
             else:
                 chain, observers = route.response_chain, route.sent_chain
-                if response.__class__ is HttpResponse and len(response.body) < route.ready_floor:
-                    chain = None  # each of its plugins leaves so small a body alone (skip_small_bodies)
+                if (floor := route.ready_floor) and response.__class__ is HttpResponse and len(response.body) < floor:
+                    chain = None  # its plugins all leave so small a body alone (skip_small_bodies; 0: not all)
         else:
             response, route = early if early is not None else target, None
             chain, observers = self.ready_chain, self.sent_chain
