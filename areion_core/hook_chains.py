@@ -183,13 +183,7 @@ def compile_chain(
     """
     assert hook in HOT_HOOKS
     links: list[Link] = []
-    for impl in impls:
-        if replayed and getattr(impl.function, "areion_skip_replayed", False):
-            continue
-        if interest is not None:
-            wanted = interest.get(impl.plugin_name)
-            if wanted is not None and hook not in wanted:
-                continue
+    for impl in selected(impls, hook, interest, replayed):
         fn = impl.function
         argnames = tuple(impl.argnames)
         expected = ("request",) if hook in ("request_started", "request_received") else (
@@ -202,6 +196,33 @@ def compile_chain(
             fn = _traced(impl.plugin_name, hook, fn, is_async)
         links.append(HookLink(impl.plugin_name, fn, is_async))
     return tuple(links) or None
+
+
+def selected(
+    impls: list[Any], hook: str, interest: dict[str, frozenset[str] | None] | None = None, replayed: bool = False
+) -> list[Any]:
+    """The implementations of ``hook`` that go into a route's chain (see :func:`compile_chain`)."""
+    chosen = []
+    for impl in impls:
+        if replayed and getattr(impl.function, "areion_skip_replayed", False):
+            continue
+        if interest is not None:
+            wanted = interest.get(impl.plugin_name)
+            if wanted is not None and hook not in wanted:
+                continue
+        chosen.append(impl)
+    return chosen
+
+
+def small_body_floor(impls: list[Any]) -> int:
+    """The body size under which every one of ``impls`` (a ``response_ready`` chain's) leaves a
+    plain response alone (``skip_small_bodies``); 0 when one of them may act on any response."""
+    floor: int | None = None
+    for impl in impls:
+        threshold = getattr(impl.function, "areion_small_body_threshold", None)
+        size = int(threshold(impl.plugin)) if threshold is not None else 0
+        floor = size if floor is None else min(floor, size)
+    return floor or 0
 
 
 def _adapt(fn: Callable[..., Any], argnames: tuple[str, ...], expected: tuple[str, ...]) -> Callable[..., Any]:
