@@ -21,7 +21,7 @@ from .exceptions import (
 )
 from .forms import FormData, UploadedFile
 from .headers import Headers, MutableHeaders
-from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
+from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed, skip_small_bodies
 from .log import DefaultLogger
 from .problem import problem_response
 from .request import HttpRequest
@@ -131,4 +131,5 @@ __all__ = [
     "route_options",
     "set_route_option",
     "skip_replayed",
+    "skip_small_bodies",
 ]

@@ -68,7 +68,7 @@ class Dispatcher:
         self.access_log = access_log
         # The chains of requests that match no route (404, 405, OPTIONS, redirects).
         self.ready_chain = chains["response_ready"]
-        self.ready_link = sole_sync_link(self.ready_chain)
+        self.ready_link = sole_sync_link(self.ready_chain, "response_ready")
         self.sent_chain = chains["response_sent"]
         self.exception_chain = chains["exception"]
         # Every request, matched or not, after routing (trusted hosts, CORS preflights, metrics).
@@ -207,8 +207,7 @@ class Dispatcher:
             first = self._started(request, target)  # no coroutine when every hook answers at once
             early = first if first is None or isinstance(first, HttpResponse) else await first
         if isinstance(target, Route):
-            # A chain's sole sync link is called here, without its runner; while it runs, `link` is set.
-            route, link = target, None
+            route, link = target, None  # link: a chain's sole sync link, called here while set
             try:
                 chain = route.request_chain
                 if chain is not None and early is None:
@@ -219,13 +218,14 @@ class Dispatcher:
                     early, link = first, None
                 response = early if early is not None else await route.endpoint(request)
             except Exception as exc:  # (CancelledError is a BaseException: it goes on)
-                response = await self.on_exception(request, hook_failure(link, "request_received", exc),
-                                                   route.exception_chain)
+                response = await self.on_exception(request, hook_failure(link, exc), route.exception_chain)
             extensions = response.extensions
             if extensions is not None and REPLAYED in extensions:
                 chain, observers, link = route.replay_chain, route.replay_sent_chain, route.replay_link
             else:
                 chain, observers, link = route.response_chain, route.sent_chain, route.ready_link
+                if (floor := route.ready_floor) and response.__class__ is HttpResponse and len(response.body) < floor:
+                    chain = None  # its plugins all leave so small a body alone (skip_small_bodies; 0: not all)
         else:
             response, route = early if early is not None else target, None
             chain, observers, link = self.ready_chain, self.sent_chain, self.ready_link
@@ -236,7 +236,7 @@ class Dispatcher:
                     response = replaced if isinstance(replaced, HttpResponse) else await (
                         replaced if link is None else replaced_later(chain, request, response, replaced))
             except Exception as exc:  # a PluginFailure, or what the sole link raised
-                response = await self.on_exception(request, hook_failure(link, "response_ready", exc), None)
+                response = await self.on_exception(request, hook_failure(link, exc), None)
         sent: HttpResponse | None
         if response.__class__ is HttpResponse:
             try:

@@ -183,13 +183,7 @@ def compile_chain(
     """
     assert hook in HOT_HOOKS
     links: list[Link] = []
-    for impl in impls:
-        if replayed and getattr(impl.function, "areion_skip_replayed", False):
-            continue
-        if interest is not None:
-            wanted = interest.get(impl.plugin_name)
-            if wanted is not None and hook not in wanted:
-                continue
+    for impl in selected(impls, hook, interest, replayed):
         fn = impl.function
         argnames = tuple(impl.argnames)
         expected = ("request",) if hook in ("request_started", "request_received") else (
@@ -202,6 +196,33 @@ def compile_chain(
             fn = _traced(impl.plugin_name, hook, fn, is_async)
         links.append(HookLink(impl.plugin_name, fn, is_async))
     return tuple(links) or None
+
+
+def selected(
+    impls: list[Any], hook: str, interest: dict[str, frozenset[str] | None] | None = None, replayed: bool = False
+) -> list[Any]:
+    """The implementations of ``hook`` that go into a route's chain (see :func:`compile_chain`)."""
+    chosen = []
+    for impl in impls:
+        if replayed and getattr(impl.function, "areion_skip_replayed", False):
+            continue
+        if interest is not None:
+            wanted = interest.get(impl.plugin_name)
+            if wanted is not None and hook not in wanted:
+                continue
+        chosen.append(impl)
+    return chosen
+
+
+def small_body_floor(impls: list[Any]) -> int:
+    """The body size under which every one of ``impls`` (a ``response_ready`` chain's) leaves a
+    plain response alone (``skip_small_bodies``); 0 when one of them may act on any response."""
+    floor: int | None = None
+    for impl in impls:
+        threshold = getattr(impl.function, "areion_small_body_threshold", None)
+        size = int(threshold(impl.plugin)) if threshold is not None else 0
+        floor = size if floor is None else min(floor, size)
+    return floor or 0
 
 
 def _adapt(fn: Callable[..., Any], argnames: tuple[str, ...], expected: tuple[str, ...]) -> Callable[..., Any]:
@@ -259,29 +280,29 @@ def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaita
     return None
 
 
-#: ``(plugin name, function)`` of a chain's sole sync link, as the dispatcher calls it: a plain
-#: tuple, whose ``[1]`` the interpreter reads faster than a NamedTuple's.
-SoleLink = tuple[str, Callable[..., Any]]
+#: ``(plugin name, function, hook)`` of a chain's sole sync link, as the dispatcher calls it: a
+#: plain tuple, whose ``[1]`` the interpreter reads faster than a NamedTuple's.
+SoleLink = tuple[str, Callable[..., Any], str]
 
 
-def sole_sync_link(chain: Chain) -> SoleLink | None:
-    """``(plugin name, function)`` of a chain's link when it is its only one and sync; else None.
+def sole_sync_link(chain: Chain, hook: str) -> SoleLink | None:
+    """``(plugin name, function, hook)`` of a chain of ``hook`` whose one link is sync; else None.
 
     The dispatcher calls such a link's function itself (``received_later`` and
     ``replaced_later`` take what it returns when that is neither None nor a response): one
     plugin's sync hooks on a route, the usual case, cost no runner call.
     """
     if chain is not None and len(chain) == 1 and not chain[0].is_async:
-        return (chain[0].plugin, chain[0].function)
+        return (chain[0].plugin, chain[0].function, hook)
     return None
 
 
-def hook_failure(link: SoleLink | None, hook: str, exc: Exception) -> Exception:
+def hook_failure(link: SoleLink | None, exc: Exception) -> Exception:
     """``exc`` as a runner raises it: when ``link`` (the sole link the dispatcher called) raised
-    it, a PluginFailure naming the plugin; otherwise (a PluginFailure already) as it is."""
+    it, a PluginFailure naming the plugin and the hook; otherwise (a PluginFailure already) as it is."""
     if link is None or exc.__class__ is PluginFailure:
         return exc
-    failure = PluginFailure(link[0], hook, exc)
+    failure = PluginFailure(link[0], link[2], exc)
     failure.__cause__ = exc
     return failure
 

@@ -52,6 +52,23 @@ def skip_replayed(impl: Callable[..., Any]) -> Callable[..., Any]:
     return impl
 
 
+def skip_small_bodies(threshold: Callable[[Any], int]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a ``response_ready`` implementation that leaves small plain responses alone.
+
+    ``threshold(plugin)`` is read once, when the chains are compiled (after ``configure``):
+    a plain ``HttpResponse`` whose body is shorter than that many bytes is one the
+    implementation would return ``None`` for. When every implementation of a route's chain
+    says so, the core runs no chain for such a response at all — one length test instead of
+    a call per plugin (compression deciding a 27-byte answer is not worth compressing).
+    """
+
+    def mark(impl: Callable[..., Any]) -> Callable[..., Any]:
+        impl.areion_small_body_threshold = threshold  # type: ignore[attr-defined]
+        return impl
+
+    return mark
+
+
 # --- cold hooks: startup, configuration, routes -------------------------------------------
 
 

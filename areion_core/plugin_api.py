@@ -8,7 +8,7 @@ from ._forwarded import PROXY_HEADERS
 from ._header_blocks import HeaderBlock
 from ._status import status_phrase
 from .hook_chains import HookChain, HookLink, route_chain, run_response_ready
-from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed
+from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed, skip_small_bodies
 from .response import dumps_json, guess_type
 from .server.dates import http_date, origin_date, parse_http_date
 from .settings import EnvText, SettingsReader, expand_env
@@ -34,5 +34,6 @@ __all__ = [
     "route_chain",
     "run_response_ready",
     "skip_replayed",
+    "skip_small_bodies",
     "status_phrase",
 ]

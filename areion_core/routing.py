@@ -183,6 +183,7 @@ class Route:
         "param_types",
         "path",
         "query_params",
+        "ready_floor",
         "ready_link",
         "received_link",
         "replay_chain",
@@ -238,6 +239,9 @@ class Route:
         self.endpoint: Callable[[Any], Awaitable[Any]] = _not_compiled
         self.request_chain: Any = None
         self.response_chain: Any = None
+        #: A plain response with a shorter body skips ``response_chain``: every plugin in it
+        #: leaves such a body alone (``skip_small_bodies``). 0: the chain runs for every response.
+        self.ready_floor = 0
         #: The response_ready and response_sent chains without ``skip_replayed`` impls, for
         #: replayed responses (cache hits).
         self.replay_chain: Any = None

@@ -16,6 +16,7 @@ from areion_core import (
     StreamingResponse,
     hookimpl,
     skip_replayed,
+    skip_small_bodies,
 )
 from areion_core.hook_chains import PluginFailure
 from areion_core.testing import AsyncTestClient, TestClient
@@ -397,6 +398,73 @@ def test_replay_chains_are_compiled_without_marked_impls():
     # Only skip_replayed impls: the replay chains are empty (None), like any unused hook.
     alone = build(Replayer(), FreshOnly()).app.build().routes[0]
     assert alone.replay_chain is None and alone.replay_sent_chain is None
+
+
+class LeavesSmallBodies:
+    """Acts only on bodies of ``min_size`` bytes or more, and says so (skip_small_bodies)."""
+
+    name = "leaves_small"
+
+    def __init__(self, min_size):
+        self.min_size = min_size
+        self.calls = []
+
+    @skip_small_bodies(lambda plugin: plugin.min_size)
+    @hookimpl
+    def response_ready(self, request, response):
+        self.calls.append(response.body)
+        if len(response.body) >= self.min_size:
+            response.set_header("X-Big", "1")
+
+
+def _sized_router() -> Router:
+    r = Router()
+
+    @r.get("/small")
+    async def small(request):
+        return "x" * 9
+
+    @r.get("/big")
+    async def big(request):
+        return "x" * 10
+
+    @r.get("/streamed")
+    async def streamed(request):
+        async def chunks():
+            yield b"x"
+        return StreamingResponse(chunks())
+
+    return r
+
+
+def test_a_chain_of_skip_small_bodies_impls_is_not_called_for_a_small_plain_body():
+    gated = LeavesSmallBodies(10)
+    server = build(gated, router=_sized_router())
+    with TestClient(server) as c:
+        small, big, streamed = c.get("/small"), c.get("/big"), c.get("/streamed")
+    assert streamed.text == "x"
+    assert {route.path: route.ready_floor for route in server.app.routes}["/small"] == 10
+    assert small.text == "x" * 9 and "x-big" not in small.headers
+    assert big.headers["x-big"] == "1"
+    # Called for the 10-byte body and for the streamed response (not a plain HttpResponse).
+    assert gated.calls[0] == b"x" * 10 and len(gated.calls) == 2
+
+
+def test_one_unmarked_impl_in_the_chain_makes_it_run_for_every_response():
+    gated, every = LeavesSmallBodies(10), EveryResponse()
+    server = build(gated, every, router=_sized_router())
+    with TestClient(server) as c:
+        small = c.get("/small")
+    assert all(route.ready_floor == 0 for route in server.app.routes)
+    assert small.headers["x-every"] == "1"
+    assert gated.calls == [b"x" * 9]  # the chain runs whole: the marked impl is called too
+
+
+def test_the_smallest_threshold_of_a_chain_wins():
+    low, high = LeavesSmallBodies(5), LeavesSmallBodies(50)
+    high.name = "leaves_small_high"
+    server = build(low, high, router=_sized_router())
+    assert {route.path: route.ready_floor for route in server.app.routes}["/small"] == 5
 
 
 # --- a chain of one sync link: the dispatcher calls it without a runner -------------------

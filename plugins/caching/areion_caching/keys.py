@@ -151,7 +151,7 @@ def lookup_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None
     for name, value in request.raw_headers:
         size = len(name)
         if size == 4:
-            if host is None and name.lower() == b"host":
+            if host is None and (name == b"Host" or name.lower() == b"host"):  # as clients write it: no lower()
                 host = value
         elif size == 6 or size == 13:
             if not allow_credentials and name.lower() in _CREDENTIAL_HEADERS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -93,21 +94,24 @@ def hit_response(
     age; each hit copies it (encoded lines included), so a hit does not re-check or
     re-encode any stored header unless a later plugin changes one.
     """
-    seconds = int(age) if age > 0 else 0
     memo = record._extra.get(label)
-    if memo is None or memo[0] != seconds:
+    # A memo holds for the ages [start, end) that have its Age value: two comparisons per hit,
+    # no int() (the first second's starts at -inf: a clock stepped back still says Age: 0).
+    if memo is None or not memo[0] <= age < memo[1]:
+        seconds = int(age) if age > 0 else 0
         template = MutableHeaders(record.headers)
         template["age"] = str(seconds)
         if hit_header is not None:
             template[hit_header] = label
         template.preencode()
-        memo = record._extra[label] = (seconds, template)
+        extensions = {HIT_EXTENSION: True, STATUS_EXTENSION: label, REPLAYED: True}
+        memo = record._extra[label] = (seconds if seconds else -math.inf, seconds + 1, template, extensions)
     response = _new(HttpResponse)  # every field set here: the stored parts need no checks
     response.body = record.body
     response.status_code = record.status
-    response.headers = memo[1].copy()
+    response.headers = memo[2].copy()
     response.cookies = None
-    response.extensions = {HIT_EXTENSION: True, STATUS_EXTENSION: label, REPLAYED: True}
+    response.extensions = memo[3].copy()  # each response its own (plugins may add to it)
     return response
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 
-from areion_core import HttpResponse, hookimpl, skip_replayed
+from areion_core import HttpResponse, hookimpl, skip_replayed, skip_small_bodies
 
 from .compressor import ResponseCompressor, route_opted_out
 from .settings import CompressionSettings
@@ -41,6 +41,7 @@ class CompressionPlugin:
         return {"accept-encoding": self.compressor.encoding_for}
 
     @skip_replayed  # a replayed response (a cache hit) was negotiated and encoded when stored
+    @skip_small_bodies(lambda plugin: plugin.min_size)  # the test below, made by the core instead of a call
     @hookimpl
     def response_ready(
         self, request: HttpRequest, response: HttpResponse
