@@ -50,15 +50,18 @@ def _tcp_inodes() -> set[str]:
 
 
 def socket_count(pid: int) -> int:
-    """How many TCP sockets the process has open (listening ones included)."""
+    """How many TCP sockets the process has open (listening ones included).
+
+    Sockets, not descriptors: the event loop's server holds a duplicate descriptor of each
+    listening socket (server/listener.py), the same socket."""
     tcp = _tcp_inodes()
-    n = 0
+    inodes: set[str] = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         with contextlib.suppress(OSError):
             link = os.readlink(f"/proc/{pid}/fd/{fd}")
             if link.startswith("socket:[") and link[8:-1] in tcp:
-                n += 1
-    return n
+                inodes.add(link[8:-1])
+    return len(inodes)
 
 
 def children(pid: int) -> list[int]:
