@@ -4,7 +4,8 @@ What is asserted, precisely:
 - at most once: no tick (an every-second job, one line per run in a file outside Redis) ran
   twice, before, during or after the failover;
 - no gaps while Redis is healthy: the ticks before the kill are consecutive seconds, and so
-  are the ticks after the first one that ran after the failover;
+  are the ticks after the first one that ran after the failover, but for at most two that a
+  server logged as skipped for want of a replica's acknowledgement;
 - the gap around the failover is bounded by the failover window (kill → the sentinels report
   the new primary and the old one is back as a replica) plus one lease period and 2 s of slack.
 Ticks inside that window may be skipped (the at-most-once rule: a claim no replica
@@ -13,10 +14,12 @@ acknowledged is not run).
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,19 @@ def read_runs(path: Path) -> list[tuple[int, int]]:
         return []
     return [(int(ms), int(pid)) for ms, pid in
             (line.split() for line in path.read_text().splitlines() if line.strip())]
+
+
+def _decisions(output: str) -> str:
+    """A server's log without its request lines."""
+    return "\n".join(line for line in output.splitlines() if "GET /remember" not in line)
+
+
+_UNACKED = re.compile(r"skipping the (\S+) run, no replica acknowledged")
+
+
+def _unacknowledged(output: str) -> set[int]:
+    """The ticks (ms) a server skipped because no replica acknowledged their claim in time."""
+    return {round(datetime.fromisoformat(tick).timestamp() * 1000) for tick in _UNACKED.findall(output)}
 
 
 @pytest.fixture
@@ -58,8 +74,14 @@ def test_every_tick_at_most_once_through_a_sentinel_failover(
     killed_at = time.time()
     redis_sentinel.failover_by_killing_primary()
     recovered_at = time.time()
-    wait_for(lambda: sum(ms > recovered_at * 1000 for ms, _ in read_runs(runs)) >= 4, TTL + 10,
-             "four ticks after the failover")
+    try:
+        wait_for(lambda: sum(ms > recovered_at * 1000 for ms, _ in read_runs(runs)) >= 4, TTL + 20,
+                 "four ticks after the failover")
+    except AssertionError as exc:
+        # What each process decided (lease won or lost, ticks skipped and why), for the report.
+        logs = "\n".join(f"--- server {s.port}:\n{_decisions(s.output())}" for s in servers)
+        raise AssertionError(f"{exc}; failover {killed_at:.3f}..{recovered_at:.3f}; "
+                             f"runs {read_runs(runs)}\n{logs}") from None
     for server in servers:
         server.proc.send_signal(signal.SIGTERM)
     for server in servers:
@@ -73,8 +95,13 @@ def test_every_tick_at_most_once_through_a_sentinel_failover(
     before = [ms for ms in ticks if ms < killed_at * 1000]
     after = [ms for ms in ticks if ms > recovered_at * 1000]
     assert before == list(range(before[0], before[-1] + 1, 1000)), before
-    # After the failover: consecutive from the first tick that ran (each claim acknowledged).
-    assert after == list(range(after[0], after[-1] + 1, 1000)), after
+    # After the failover: consecutive from the first tick that ran, except ticks a server
+    # skipped because no replica acknowledged the claim within replica_ack_timeout (the
+    # at-most-once rule; seen on a loaded machine just after the old primary rejoined) — at
+    # most two, and each one logged.
+    missing = sorted(set(range(after[0], after[-1] + 1, 1000)) - set(after))
+    unacked = set().union(*(_unacknowledged(s.output()) for s in servers))
+    assert set(missing) <= unacked and len(missing) <= 2, (after, missing, sorted(unacked))
     window = recovered_at - killed_at
     gap = (after[0] - before[-1]) / 1000
     assert gap <= window + TTL + 2, (gap, window)
