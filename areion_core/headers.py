@@ -8,7 +8,8 @@ the framing lines the server adds.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import string
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -447,6 +448,152 @@ class MutableHeaders(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"MutableHeaders({self._d!r})"
+
+
+class HeaderStamp:
+    """Headers a plugin sets on every response from a few values of that response (a request
+    id, a duration): names, templates and line prefixes checked and made once.
+
+    ``HeaderStamp({"X-Request-ID": "{0}", "Server-Timing": "app;dur={1}", "X-Response-Time":
+    "{1}ms"})``: each header's value is its template with ``{n}`` replaced by ``set``'s n-th
+    value (``{{`` and ``}}`` for braces). ``stamp.set(headers, v0, v1, ...)`` sets every header,
+    in order, when ``headers`` has none of the names, and returns True. When ``headers``
+    already has one of them (a response replayed from a cache carries an older id) it changes
+    nothing and returns False: the caller sets them one by one, merging as it needs. A value
+    with CR, LF, NUL or another control character raises ``ValueError`` naming the header, as
+    setting it would; a value that is not a string is written as ``format(value)``.
+
+    Setting one header costs a method call, a check, a copy-on-write and a text append; a
+    stamp does each once for all its headers, each value checked once however many headers
+    use it, through a function made for the stamp when it is built (as ``dataclasses`` makes
+    ``__init__``): no loop and no call per header.
+    """
+
+    __slots__ = ("names", "set")
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        if not headers:
+            raise ValueError("HeaderStamp needs at least one header")
+        known = [_settable(name) for name in headers]
+        framing = [name for name, (_lower, prefix) in zip(headers, known, strict=True) if not prefix]
+        if framing:
+            raise ValueError(f"HeaderStamp: {framing[0]!r} is a framing header, written by the server")
+        if len({lower for lower, _prefix in known}) != len(known):
+            raise ValueError(f"HeaderStamp: a header name is given twice in {list(headers)!r}")
+        templates = [_template(name, template) for name, template in headers.items()]
+        used = {part for parts in templates for part in parts if isinstance(part, int)}
+        if used != set(range(len(used))):
+            raise ValueError(f"HeaderStamp: the templates use the values {sorted(used)}: they must "
+                             "number them from {0} on, with no gap")
+        #: The header names, as given.
+        self.names = tuple(headers)
+        self.set: Callable[..., bool] = _stamp_function(self.names, known, templates, len(used))
+
+    def __repr__(self) -> str:
+        return f"HeaderStamp{self.names!r}"
+
+
+def _template(name: str, template: str) -> list[str | int]:
+    """A stamp's value template as literal texts (checked) and argument numbers."""
+    if not isinstance(template, str):
+        raise TypeError(f"HeaderStamp: the template of {name!r} must be a string, got {template!r}")
+    parts: list[str | int] = []
+    try:
+        fields = list(_FORMATTER.parse(template))
+    except ValueError as exc:
+        raise ValueError(f"HeaderStamp: the template of {name!r}, {template!r}: {exc}") from None
+    for literal, field, spec, conversion in fields:
+        if literal:
+            parts.append(_checked_value(name, literal))
+        if field is None:
+            continue
+        if not field.isdigit() or spec or conversion:
+            raise ValueError(f"HeaderStamp: the template of {name!r}, {template!r}, may only hold "
+                             "{0}, {1}... (the values set() is given)")
+        parts.append(int(field))
+    return parts
+
+
+_FORMATTER = string.Formatter()
+
+#: The function a ``HeaderStamp`` sets its headers with ("{...}" filled in per stamp).
+_STAMP_SOURCE = """\
+def set(headers, {args}):
+    d = headers._d
+    if d is not clean[0]:
+        if {present}:
+            return False
+        if not headers._own:
+            clean[0] = d  # shared, so never written to: without our names for good
+    {args}, = {formatted},
+    text = {text}
+    if not (text.isascii() and text.isprintable()):
+        check(({args},))
+    if not headers._own:
+        headers._d = d = {{**d}}
+        headers._own = True
+    {values}
+    {stores}
+    if headers._wire is not None:
+        headers._tail = {tail}
+    return True
+"""
+
+
+def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templates: list[list[str | int]],
+                    count: int) -> Callable[..., bool]:
+    """``set(headers, v0, v1, ...)`` for a ``HeaderStamp``, compiled once.
+
+    Only the arguments ``v0``... and names of its scope enter the source: ``L0``... (lower-case
+    names), ``P0``... (``"\r\nName: "``) and ``T0_0``... (the templates' literal texts).
+    """
+    scope: dict[str, Any] = {}
+
+    def fstring(index: int, parts: list[str | int]) -> str:
+        if len(parts) == 1 and isinstance(parts[0], int):
+            return f"v{parts[0]}"  # the value as given, no new string
+        pieces = []
+        for j, part in enumerate(parts):
+            if isinstance(part, int):
+                pieces.append(f"{{v{part}}}")
+            else:
+                scope[f"T{index}_{j}"] = part
+                pieces.append(f"{{T{index}_{j}}}")
+        return 'f"' + "".join(pieces) + '"'
+
+    # Each header's value: an argument as given, or a local ``h<i>`` made once from its template.
+    values = [fstring(i, parts) for i, parts in enumerate(templates)]
+    made = [(f"h{i}", value) for i, value in enumerate(values) if value.startswith('f"')]
+    value_names = [f"h{i}" if value.startswith('f"') else value for i, value in enumerate(values)]
+    arguments = range(count)
+    source = _STAMP_SOURCE.format(
+        args=", ".join(f"v{i}" for i in arguments),
+        present=" or ".join(f"L{i} in d" for i in range(len(names))),
+        formatted=", ".join(f'f"{{v{i}}}"' for i in arguments),
+        text='f"' + "".join(f"{{v{i}}}" for i in arguments) + '"',
+        values="; ".join(f"{local} = {value}" for local, value in made) or "pass",
+        stores="; ".join(f"d[L{i}] = {value}" for i, value in enumerate(value_names)),
+        # Each line is "\r\nName: value" (P<i>), the first without its "\r\n": the lines end
+        # with one last "\r\n".
+        tail='f"{headers._tail}' + "".join(f"{{P{i}}}{{{v}}}" for i, v in enumerate(value_names)) + '\\r\\n"',
+    )
+
+    def check(given: tuple[str, ...]) -> None:
+        for name, parts in zip(names, templates, strict=True):
+            for part in parts:
+                if isinstance(part, int):
+                    _check_value(name, given[part])
+
+    scope.update(check=check, clean=[None])
+    # The last shared dict (a template's, copied on write) seen without any of the names is
+    # kept in ``clean``: most responses carry a copy of the same one, and the check is then
+    # one identity comparison. Held there, that dict cannot be freed and its identity reused.
+    for i, (lower, prefix) in enumerate(known):
+        scope[f"L{i}"] = lower
+        scope[f"P{i}"] = prefix if i == 0 else "\r\n" + prefix
+    exec(compile(source, f"<HeaderStamp{names!r}>", "exec"), scope)
+    function: Callable[..., bool] = scope["set"]
+    return function
 
 
 _new = object.__new__

@@ -7,6 +7,7 @@ Plugins import from ``areion_core`` and from this module only (a test checks eve
 from ._forwarded import PROXY_HEADERS
 from ._header_blocks import HeaderBlock
 from ._status import status_phrase
+from .headers import HeaderStamp
 from .hook_chains import HookChain, HookLink, route_chain, run_response_ready
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed, skip_small_bodies
 from .response import dumps_json, guess_type
@@ -19,6 +20,7 @@ __all__ = [
     "REPLAYED",
     "EnvText",
     "HeaderBlock",
+    "HeaderStamp",
     "HookChain",
     "HookLink",
     "SettingsReader",

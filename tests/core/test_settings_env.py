@@ -308,7 +308,7 @@ def test_request_id_section(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("T_HEADER", "X-Trace-Id")
     app = plugin_app("request_id", {
         "header": "${T_HEADER}", "max_length": "${T_MAX:-64}", "timing": "${T_TIMING:-false}"})
-    settings = app.get_plugin("request_id").stamper.settings
+    settings = app.get_plugin("request_id").settings
     assert (settings.header, settings.max_length, settings.timing) == ("X-Trace-Id", 64, False)
 
 

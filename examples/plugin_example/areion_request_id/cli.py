@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     if plugin is None:
         print("areion: the request_id plugin is not enabled for this app", file=sys.stderr)
         return 1
-    settings = plugin.stamper.settings
+    settings = plugin.settings
     print(f"header: {settings.header}")
     print(f"trust_incoming: {str(settings.trust_incoming).lower()}")
     print(f"max_length: {settings.max_length}")

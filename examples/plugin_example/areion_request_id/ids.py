@@ -32,11 +32,15 @@ def _ids_of_this_process() -> Iterator[str]:
 
 
 _ids = _ids_of_this_process()
+#: The next id (``new_request_id`` without a Python call), for this package's hot path: a
+#: module attribute, read through the module, as a process forked from another replaces it.
+next_id = _ids.__next__
 
 
 def _draw_again() -> None:
-    global _ids
+    global _ids, next_id
     _ids = _ids_of_this_process()
+    next_id = _ids.__next__
 
 
 if hasattr(os, "register_at_fork"):  # POSIX

@@ -5,7 +5,10 @@ from __future__ import annotations
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
-from .ids import is_valid_request_id, new_request_id
+from areion_core.plugin_api import HeaderStamp
+
+from . import ids
+from .ids import is_valid_request_id
 from .settings import RequestIdSettings
 
 if TYPE_CHECKING:
@@ -30,23 +33,31 @@ class RequestIdStamper:
     """Picks a request's id when it arrives and stamps it, and the time taken, on its response.
 
     Per request, the cheap way: the id goes to ``request.request_id`` (a slot of the request,
-    where the core's access log finds it), the start time to ``request.state``, and the
-    settings are read once, here, into plain attributes.
+    where the core's access log finds it), the start time to ``request.state``, the settings
+    are read once, here, into plain attributes, and the three response headers are set by one
+    ``HeaderStamp`` call (one check and one copy for the three).
     """
 
-    __slots__ = ("header", "max_length", "settings", "timing", "wanted")
+    __slots__ = ("header", "max_length", "settings", "stamp", "timing", "wanted")
 
     def __init__(self, settings: RequestIdSettings) -> None:
+        self.apply(settings)
+
+    def apply(self, settings: RequestIdSettings) -> None:
+        """Take these settings (at configure time; the hooks keep pointing at this object)."""
         self.settings = settings
         self.header = settings.header
         self.timing = settings.timing
         self.max_length = settings.max_length
         #: The header's name as the raw request headers are compared with; None: never trusted.
         self.wanted = settings.header.lower().encode("latin-1") if settings.trust_incoming else None
+        #: The id and the two timing headers, set together on a response that has none of them.
+        self.stamp = HeaderStamp({settings.header: "{0}", "Server-Timing": f"{METRIC};dur={{1}}",
+                                  "X-Response-Time": "{1}ms"})
 
     def begin(self, request: HttpRequest) -> None:
         """Pick the id and note the start time (before any handler runs)."""
-        request.request_id = self._pick(request)
+        request.request_id = self._pick(request) if self.wanted is not None else ids.next_id()
         state = request.state
         if state is None:
             request.state = {STATE_START: perf_counter_ns()}
@@ -60,14 +71,19 @@ class RequestIdStamper:
             # Unmatched requests (404, 405) skip request_received but still get an id.
             request_id = request.request_id = self._pick(request)
         headers = response.headers
-        # Set, never add: a response replayed from a cache already carries an older id.
-        headers[self.header] = request_id
         state = request.state
         start = state.get(STATE_START) if state is not None and self.timing else None
-        if start is not None:
-            # Whole microseconds, written as milliseconds with three decimals.
-            us = (perf_counter_ns() - start + 500) // 1000
-            ms = f"{us // 1000}{_FRACTIONS[us % 1000]}"
+        if start is None:
+            # Set, never add: a response replayed from a cache already carries an older id.
+            headers[self.header] = request_id
+            return
+        # Whole microseconds, written as milliseconds with three decimals.
+        us = (perf_counter_ns() - start + 500) // 1000
+        ms = f"{us // 1000}{_FRACTIONS[us % 1000]}"
+        if not self.stamp.set(headers, request_id, ms):
+            # One of the three is there already: a replayed response's (an older id and time)
+            # or another plugin's Server-Timing, whose metrics we keep.
+            headers[self.header] = request_id
             existing = headers.get("server-timing")
             headers["server-timing"] = _DURATION + ms if existing is None else _with_metric(existing, ms)
             headers["x-response-time"] = ms + "ms"
@@ -84,7 +100,7 @@ class RequestIdStamper:
                     if is_valid_request_id(incoming, self.max_length):
                         return incoming
                     break
-        return new_request_id()
+        return ids.next_id()
 
 
 def _with_metric(existing: str, ms: str) -> str:

@@ -49,7 +49,7 @@ def test_values_from_the_environment(build: Build, monkeypatch: pytest.MonkeyPat
     with TestClient(server) as client:
         response = client.get("/hello", headers={"X-Trace-Id": "from-client"})
     assert response.headers["x-trace-id"] != "from-client"
-    settings = server.app.get_plugin("request_id").stamper.settings
+    settings = server.app.get_plugin("request_id").settings
     assert settings == RequestIdSettings(header="X-Trace-Id", trust_incoming=False, max_length=64)
 
 
@@ -64,7 +64,7 @@ def test_a_missing_environment_variable_is_a_config_error(build: Build, monkeypa
 
 def test_defaults_when_the_section_is_absent(build: Build) -> None:
     server = build()
-    assert server.app.get_plugin("request_id").stamper.settings == RequestIdSettings()
+    assert server.app.get_plugin("request_id").settings == RequestIdSettings()
 
 
 def test_a_bad_route_option_names_the_plugin(build: Build, router: Router) -> None:

@@ -1,0 +1,148 @@
+"""``HeaderStamp``: per-response values set together, checked as single sets are, or not at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from areion_core import AreionServerBuilder, HttpResponse, Router, hookimpl
+from areion_core.headers import MutableHeaders, content_type_only
+from areion_core.plugin_api import HeaderStamp
+from areion_core.testing import TestClient
+
+TIMING = {"X-Request-ID": "{0}", "Server-Timing": "app;dur={1}", "X-Response-Time": "{1}ms"}
+JSON_LINE = b"Content-Type: application/json\r\n"
+
+
+def test_a_template_copy_gets_every_header_and_the_template_and_other_copies_do_not():
+    stamp = HeaderStamp(TIMING)
+    first, second, untouched = (content_type_only("application/json") for _ in range(3))
+    assert stamp.set(first, "abc", "1.500") is True
+    assert stamp.set(second, "def", 2) is True  # not a string: written as format(value)
+    assert first.encoded() == JSON_LINE + b"X-Request-ID: abc\r\nServer-Timing: app;dur=1.500\r\nX-Response-Time: 1.500ms\r\n"
+    assert dict(second) == {"content-type": "application/json", "x-request-id": "def",
+                            "server-timing": "app;dur=2", "x-response-time": "2ms"}
+    assert second.encoded() == JSON_LINE + b"X-Request-ID: def\r\nServer-Timing: app;dur=2\r\nX-Response-Time: 2ms\r\n"
+    assert untouched.encoded() == JSON_LINE
+    assert dict(content_type_only("application/json")) == {"content-type": "application/json"}
+
+
+def test_headers_of_their_own_with_and_without_encoded_lines():
+    stamp = HeaderStamp({"X-Id": "{0}"})
+    plain = MutableHeaders({"Cache-Control": "no-store"})
+    assert stamp.set(plain, "1") is True
+    assert plain.encoded() == b"Cache-Control: no-store\r\nX-Id: 1\r\n"
+    encoded = MutableHeaders({"Cache-Control": "no-store"})
+    encoded.preencode()
+    encoded["X-Other"] = "a"  # a line appended before the stamp's
+    assert stamp.set(encoded, "2") is True
+    assert encoded.encoded() == b"Cache-Control: no-store\r\nX-Other: a\r\nX-Id: 2\r\n"
+
+
+@pytest.mark.parametrize("present", ["x-request-id", "Server-Timing", "X-RESPONSE-TIME"])
+def test_a_name_already_there_changes_nothing(present: str):
+    stamp = HeaderStamp(TIMING)
+    headers = content_type_only("application/json")
+    headers[present] = "older"
+    before = (dict(headers), headers.encoded())
+    assert stamp.set(headers, "abc", "1.000") is False
+    assert (dict(headers), headers.encoded()) == before
+
+
+def test_a_shared_block_seen_without_the_names_does_not_hide_one_that_has_them():
+    stamp = HeaderStamp({"X-Id": "{0}"})
+    assert stamp.set(content_type_only("text/plain"), "1") is True  # remembered as clean
+    stored = MutableHeaders({"Content-Type": "text/plain", "X-Id": "old"})
+    stored.preencode()
+    for _ in range(2):  # copies of a stored response: shared, with the name
+        replay = stored.copy()
+        assert stamp.set(replay, "2") is False
+        assert replay["x-id"] == "old"
+    mine = content_type_only("text/plain")
+    mine["X-Id"] = "set by the handler"  # its own dict now, not the clean template's
+    assert stamp.set(mine, "3") is False
+    assert stamp.set(content_type_only("text/plain"), "4") is True
+
+
+@pytest.mark.parametrize("values, header", [(("a\r\nb", "1"), "X-Request-ID"), (("a", "1\x00"), "Server-Timing"),
+                                            (("a", "\u20ac"), "Server-Timing")])
+def test_a_bad_value_raises_naming_its_header_and_changes_nothing(values: tuple[str, str], header: str):
+    stamp = HeaderStamp(TIMING)
+    headers = content_type_only("application/json")
+    with pytest.raises(ValueError, match=header):
+        stamp.set(headers, *values)
+    assert dict(headers) == {"content-type": "application/json"} and headers.encoded() == JSON_LINE
+
+
+def test_latin1_values_pass_as_single_sets_do():
+    stamp = HeaderStamp({"X-Name": "{0}"})
+    headers = content_type_only("text/plain")
+    assert stamp.set(headers, "caf\u00e9") is True
+    assert headers.encoded() == b"Content-Type: text/plain\r\nX-Name: caf\xe9\r\n"
+
+
+def test_the_wrong_number_of_values_is_a_type_error():
+    with pytest.raises(TypeError):
+        HeaderStamp(TIMING).set(content_type_only("text/plain"), "only one")
+
+
+@pytest.mark.parametrize("headers, message", [
+    ({}, "at least one header"),
+    ({"Content-Length": "{0}"}, "framing header"),
+    ({"Connection": "{0}"}, "framing header"),
+    ({"X-A": "{0}", "x-a": "{0}"}, "given twice"),
+    ({"X-A": "{1}"}, "no gap"),
+    ({"X-A": "{0}", "X-B": "{2}"}, "no gap"),
+    ({"X-A": "{0!r}"}, "may only hold"),
+    ({"X-A": "{0:>5}"}, "may only hold"),
+    ({"X-A": "{name}"}, "may only hold"),
+    ({"X-A": "{"}, "Single '{'"),
+    ({"X-A": "bad\r\n{0}"}, "invalid character"),
+    ({"Set-Cookie": "{0}"}, "set_cookie"),
+    ({"Bad Name": "{0}"}, "invalid response header name"),
+])
+def test_a_bad_stamp_is_refused_when_built(headers: dict[str, str], message: str):
+    with pytest.raises(ValueError, match=message):
+        HeaderStamp(headers)
+
+
+def test_braces_and_percent_signs_are_literal():
+    stamp = HeaderStamp({"X-%B": "{{v}}={0}%"})
+    headers = content_type_only("text/plain")
+    assert stamp.set(headers, "1") is True
+    assert headers["x-%b"] == "{v}=1%"
+    assert headers.encoded().endswith(b"X-%b: {v}=1%\r\n")
+
+
+def test_a_plugin_stamps_routed_responses_through_the_real_pipeline():
+    class Stamper:
+        name = "stamper"
+
+        def __init__(self) -> None:
+            self.stamp = HeaderStamp({"X-Trace": "{0}", "X-Seen": "yes-{0}"})
+            self.kept = 0
+
+        @hookimpl
+        def response_ready(self, request, response) -> None:
+            if not self.stamp.set(response.headers, "t1"):
+                self.kept += 1
+
+    router = Router()
+
+    @router.get("/json")
+    async def json_route(request):
+        return {"ok": True}
+
+    @router.get("/own")
+    async def own(request):
+        return HttpResponse("x", headers={"X-Trace": "handler"})
+
+    stamper = Stamper()
+    server = (AreionServerBuilder().with_router(router).without_config_file().with_config(plugins=[])
+              .with_access_log(False).with_plugins(stamper).build())
+    with TestClient(server) as client:
+        for _ in range(2):
+            answer = client.get("/json")
+            assert (answer.headers["x-trace"], answer.headers["x-seen"]) == ("t1", "yes-t1")
+        own_answer = client.get("/own")
+    assert own_answer.headers["x-trace"] == "handler" and "x-seen" not in own_answer.headers
+    assert stamper.kept == 1
