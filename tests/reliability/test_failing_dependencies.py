@@ -197,6 +197,7 @@ def test_cache_on_redis_that_stops_slows_and_restarts(
         # 2. Slowed: Redis accepts commands but answers none for SLOW seconds.
         pause_redis(own_redis.url, SLOW)
         slow_from = time.monotonic()
+        wall_offset = time.time() - slow_from  # log records carry wall-clock times
         time.sleep(SLOW)
         slow_until = time.monotonic()
         slow = traffic.between(slow_from, slow_until)
@@ -208,13 +209,17 @@ def test_cache_on_redis_that_stops_slows_and_restarts(
     assert statuses == {200}, f"no 5xx and no dropped request at any point, got {statuses}"
     assert {s.cache for s in down} == {"MISS"}  # the cache was really gone ...
     # ... and really stalled: once a read has timed out (a MISS that took the store's timeout:
-    # the store noticed the stall), every later request misses too. Before that, requests
-    # served from the local tier (CLIENT TRACKING: a stalled Redis takes no writes, so those
-    # copies are still current) may hit, and a quick MISS is only an entry not yet written
-    # again after the restart; how many of either depends on the machine's load.
+    # the store noticed the stall) and the local tier has given up its copies (its tracking
+    # connection silent for two heartbeats: "invalidations lost"), every later request misses.
+    # Before that, requests served from the local tier (CLIENT TRACKING: a stalled Redis takes
+    # no writes, so those copies are still current) may hit, and a quick MISS is only an entry
+    # not yet written again after the restart; how many of either depends on the machine's load.
     noticed = min((s for s in slow if s.cache == "MISS" and s.latency >= STORE_TIMEOUT * 0.9),
                   key=lambda s: s.sent + s.latency)
-    stalled = [s for s in slow if s.sent > noticed.sent + noticed.latency]
+    lost = [r.created - wall_offset for r in caplog.records
+            if "invalidations lost" in r.getMessage() and r.created - wall_offset >= slow_from]
+    assert lost, "the local tier did not notice the stalled tracking connection"
+    stalled = [s for s in slow if s.sent > max(noticed.sent + noticed.latency, lost[0])]
     assert stalled and {s.cache for s in stalled} == {"MISS"}
     worst = max(s.latency for s in down + slow)
     assert worst < REQUEST_BOUND, f"a request took {worst:.2f}s while Redis was slow or down"
