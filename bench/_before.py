@@ -8,7 +8,7 @@ every Areion module it imports comes from the old tree:
 - its server runs with the old tree as working directory: ``python -m areion_core`` and
   ``examples.showcase.app`` resolve there (``-m`` puts the working directory first on
   ``sys.path``);
-- ``PYTHONPATH`` holds the old tree, its ``plugins/<name>`` folders and
+- ``PYTHONPATH`` holds the old tree, its ``libs/<name>`` and ``plugins/<name>`` folders and
   ``examples/plugin_example``: the plugins (and the example plugin) that the bench venv's
   entry points name are imported from the old tree too. The venv's editable installs of the
   current tree come after ``sys.path`` (setuptools appends their finders to
@@ -128,9 +128,12 @@ def materialise(rev: str, root: Path, work_dir: Path) -> BeforeTree:
 
 
 def python_path(tree: Path) -> str:
-    """The old tree, each of its ``plugins/<name>`` folders and the example plugin."""
+    """The old tree, each of its ``libs/<name>`` and ``plugins/<name>`` folders (the shared
+    libraries, ``areion_redis``, came after the plugins) and the example plugin."""
     entries = [tree]
-    entries += sorted(p for p in (tree / "plugins").iterdir() if p.is_dir())
+    for folder in ("libs", "plugins"):
+        if (tree / folder).is_dir():
+            entries += sorted(p for p in (tree / folder).iterdir() if p.is_dir())
     example = tree / "examples" / "plugin_example"
     if example.is_dir():
         entries.append(example)
