@@ -99,28 +99,9 @@ class HttpConnection(asyncio.Protocol):
     #: This connection frames bodies itself (Content-Length or chunked).
     raw_framing = True
 
-    __slots__ = (
-        "_busy",
-        "_closed",
-        "_error",
-        "_idle_since",
-                "_out",
-        "_out_size",
-        "_queue",
-        "_queued",
-        "_req_keep_alive",
-                "bytes_written",
-        "client",
-        "driver",
-        "flow",
-        "keep_alive",
-        "loop",
-        "reader",
-        "state",
-        "tls",
-        "transport",
-        "upgraded",
-    )
+    __slots__ = ("_busy", "_closed", "_error", "_idle_since", "_out", "_out_size", "_queue", "_queued",
+                 "_req_keep_alive", "bytes_written", "client", "driver", "flow", "keep_alive", "loop", "reader",
+                 "state", "tls", "transport", "upgraded")
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -131,7 +112,7 @@ class HttpConnection(asyncio.Protocol):
         self.tls = state.tls
         self.reader = RequestReader(self)
         self.flow = FlowControl(state.loop)
-        self.driver = RequestDriver(self)
+        self.driver = RequestDriver(self, state.drivers)
         self._queue: deque[tuple[Any, bool]] = deque()
         self._busy = False
         self._closed = False
@@ -180,7 +161,8 @@ class HttpConnection(asyncio.Protocol):
         self._closed = True
         self._out = None
         self.state.connections.discard(self)
-        self.flow.wake()
+        if self.flow.write_paused:  # a writer may wait in drain(): it hears the connection is gone
+            self.flow.wake()
         self._queue.clear()
         self.reader.discard()
         if self.upgraded is not None:
@@ -327,7 +309,9 @@ class HttpConnection(asyncio.Protocol):
     def answer_corked(self) -> None:
         """Answer the queued requests now (the ready queue's turn), holding the writes back."""
         self._queued = False
-        self.cork()
+        if self._out is None:  # cork(), inline
+            self._out = []
+            self._out_size = 0
         self.run_pending()
 
     def cork(self) -> None:

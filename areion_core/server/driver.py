@@ -9,7 +9,8 @@ future it waits on calls the driver back when done (in the request's context), a
 step runs at once, again inside the driver task. No task, future or hand-over is made per
 request: the driver task only stands parked, as the task every step runs in, so that a
 cancellation aimed at it (``asyncio.timeout``, a route's timeout, shutdown) reaches the request
-as it would reach a task of its own.
+as it would reach a task of its own. When the connection closes, its parked driver task goes to
+the server's :class:`DriverPool` and is the next connection's.
 
 The eager step needs two CPython functions that are not public API: ``asyncio.tasks._enter_task``
 and ``_leave_task``, the helpers behind ``current_task()``. They exist, with the same meaning,
@@ -75,7 +76,12 @@ class _DriverTask(asyncio.Task):  # type: ignore[type-arg]
     passes it to the future the task waits on.
     """
 
+    #: The driver whose requests run in this task (None: in a pool, between connections).
     driver: RequestDriver | None = None
+    #: The future the task stands parked on (None before its first step).
+    parked: asyncio.Future[None] | None = None
+    #: Set when the task is to end (a pool full or closed): it does at its next step.
+    retired = False
 
     def cancel(self, msg: Any = None) -> bool:
         cancelled = super().cancel(msg)
@@ -85,15 +91,101 @@ class _DriverTask(asyncio.Task):  # type: ignore[type-arg]
         return cancelled
 
 
+async def _stand(cell: list[_DriverTask]) -> None:
+    """A driver task's body: parked while its connection lives and, between connections, in a
+    :class:`DriverPool`. Without a pool it ends once its connection is gone with nothing in
+    flight; from a pool, when retired."""
+    task = cell.pop()  # put there right after the task was made, before this first step
+    loop = task.get_loop()
+    while not task.retired:
+        driver = task.driver
+        if driver is not None and driver.pool is None and driver._coro is None and driver.conn.closed:
+            return
+        parked = task.parked = loop.create_future()
+        try:
+            await parked
+        except _CancelledError:
+            driver = task.driver
+            if driver is None or driver._coro is None:
+                raise  # nothing in flight to pass it on to: the task ends, cancelled
+            # Passed on to the request in flight (see _DriverTask.cancel): park on.
+
+
+def _task_ended(task: asyncio.Task[None]) -> None:
+    driver = task.driver  # type: ignore[attr-defined]  # a _DriverTask
+    task.driver = None  # type: ignore[attr-defined]
+    if driver is not None and driver.task is task:
+        driver.task = None
+
+
+def _retire(task: _DriverTask) -> None:
+    task.retired = True
+    parked = task.parked
+    if parked is not None and not parked.done():
+        parked.set_result(None)
+
+
+class DriverPool:
+    """Parked driver tasks of closed connections, handed to the next connections of a server.
+
+    A connection's driver task is made when its first request runs. Made, stepped and ended
+    once per connection, it cost a task, a coroutine and loop callbacks to every short
+    connection (``Connection: close``, a one-shot client); pooled, it stands parked on and is
+    re-homed to the next connection. A task with a cancellation counted (``cancelling()``) is
+    never handed out again, so that a reused task looks to ``asyncio.timeout`` and task groups
+    exactly like a new one. :meth:`close` (server shutdown) ends every pooled task.
+    """
+
+    __slots__ = ("limit", "tasks")
+
+    def __init__(self, limit: int = 256) -> None:
+        #: The pooled tasks (a driver takes and gives them here directly: once per connection).
+        self.tasks: list[_DriverTask] = []
+        #: How many parked tasks are kept (about the connections that close at once).
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def take(self, driver: RequestDriver) -> _DriverTask | None:
+        """A pooled task, now ``driver``'s; None when the pool is empty."""
+        tasks = self.tasks
+        while tasks:
+            task = tasks.pop()
+            if not task.done():
+                if not task.cancelling():
+                    task.driver = driver
+                    return task
+                _retire(task)  # cancelled while pooled, by a stray reference: it ends
+        return None
+
+    def give(self, task: _DriverTask) -> None:
+        """Keep ``task`` for the next connection (its own is gone, nothing in flight), or end it."""
+        task.driver = None
+        if len(self.tasks) < self.limit and not task.cancelling() and not task.done():
+            self.tasks.append(task)
+        else:
+            _retire(task)
+
+    def close(self) -> None:
+        """End every pooled task and keep none from now on."""
+        self.limit = 0
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            _retire(task)
+
+
 class RequestDriver:
     """Runs one connection's handler coroutines, one at a time, and reports back when each ends."""
 
-    __slots__ = ("_cancel_message", "_cancel_requested", "_coro", "_ctx", "_parked", "_waiting", "conn", "loop",
-                 "task")
+    __slots__ = ("_cancel_message", "_cancel_requested", "_coro", "_ctx", "_waiting", "conn", "loop", "pool", "task")
 
-    def __init__(self, conn: DriverOwner) -> None:
+    def __init__(self, conn: DriverOwner, pool: DriverPool | None = None) -> None:
         self.conn = conn
         self.loop = conn.loop
+        #: Where the driver task goes when the connection is gone, and comes from (None: made
+        #: and ended per connection).
+        self.pool = pool
         #: The connection's driver task (eager mode), or the running request's task (fallback).
         self.task: asyncio.Task[None] | None = None
         #: The request that suspended and is being carried on (eager mode), or None.
@@ -104,8 +196,6 @@ class RequestDriver:
         #: A cancellation to throw into the request at its next step (Task's ``_must_cancel``).
         self._cancel_requested = False
         self._cancel_message: Any = None
-        #: What the driver task waits on while parked (done: the connection is gone).
-        self._parked: asyncio.Future[None] | None = None
 
     def start(self, coro: Coroutine[Any, Any, None], ctx: contextvars.Context) -> bool:
         """Run ``coro``'s first step now. True when it finished; False when it carries on later
@@ -142,9 +232,24 @@ class RequestDriver:
             task.cancel()
 
     def release(self) -> None:
-        """The connection is gone: let a parked driver task end (a request in flight finishes first)."""
-        parked = self._parked
-        if self._coro is None and parked is not None and not parked.done():
+        """The connection is gone: hand a parked driver task to the pool, or let it end (a request
+        in flight finishes first)."""
+        task = self.task
+        if self._coro is not None or not isinstance(task, _DriverTask):
+            return  # (a task per request, in the fallback: it ends with its request)
+        pool = self.pool
+        if pool is not None:
+            # pool.give(task), inline for the usual case (once per connection): the task stands
+            # parked on, for the next connection.
+            self.task = task.driver = None
+            tasks = pool.tasks
+            if len(tasks) < pool.limit and not task.cancelling():
+                tasks.append(task)
+            else:
+                pool.give(task)
+            return
+        parked = task.parked
+        if parked is not None and not parked.done():
             parked.set_result(None)
 
     # --- fallback: a task per request -----------------------------------------------------------
@@ -164,28 +269,24 @@ class RequestDriver:
 
     # --- eager mode: steps after the first --------------------------------------------------------
     def _new_task(self) -> asyncio.Task[None]:
-        task = _DriverTask(self._park(), loop=self.loop)
-        task.driver = self
-        task.add_done_callback(self._task_ended)
+        pool = self.pool
+        task = None
+        if pool is not None and pool.tasks:
+            # pool.take(self), inline for the usual case (once per connection).
+            task = pool.tasks.pop()
+            if task.done() or task.cancelling():
+                pool.tasks.append(task)
+                task = pool.take(self)
+            else:
+                task.driver = self
+        if task is None:
+            cell: list[_DriverTask] = []
+            task = _DriverTask(_stand(cell), loop=self.loop)
+            cell.append(task)
+            task.driver = self
+            task.add_done_callback(_task_ended)
         self.task = task
         return task
-
-    def _task_ended(self, task: asyncio.Task[None]) -> None:
-        task.driver = None  # type: ignore[attr-defined]  # a _DriverTask
-        if self.task is task:
-            self.task = None
-
-    async def _park(self) -> None:
-        """The driver task's body: it stands parked while the connection lives."""
-        conn = self.conn
-        while not conn.closed or self._coro is not None:
-            parked = self._parked = self.loop.create_future()
-            try:
-                await parked
-            except _CancelledError:
-                if self._coro is None:
-                    raise  # nothing in flight to pass it on to: the task ends, cancelled
-                # Passed on to the request in flight (see _DriverTask.cancel): park on.
 
     def _suspend(self, yielded: Any, ctx: contextvars.Context) -> None:
         """The request yielded ``yielded``: be called back when it may go on, as Task.__step does."""

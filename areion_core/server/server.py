@@ -9,6 +9,7 @@ import ssl as _ssl
 import time
 
 from .connection import HttpConnection
+from .driver import DriverPool
 from .limits import ServerLimits
 from .listener import Listener, bind_sockets
 from .memory import release_free_memory, tune_allocator
@@ -56,6 +57,7 @@ class HttpServer:
         state = ServerState(loop, self.handler, self.request_factory, self.limits,
                             self.constant_headers, tls=ssl is not None,
                             body_plan=self.body_plan)
+        state.drivers = DriverPool()
         self.state = state
 
         def factory() -> HttpConnection:
@@ -115,4 +117,6 @@ class HttpServer:
             conn.cancel_running()
             conn.abort()
         state.stop_ticking()
+        if state.drivers is not None:
+            state.drivers.close()
         return clean

@@ -6,10 +6,13 @@ import asyncio
 import contextvars
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .dates import serving_date
 from .limits import ServerLimits
+
+if TYPE_CHECKING:
+    from .driver import DriverPool
 
 #: ``(method, target, header pairs, body, connection, HTTP version, conditional) -> request``;
 #: ``conditional`` is whether the request has If-None-Match or If-Modified-Since.
@@ -32,6 +35,7 @@ class ServerState:
         "connections",
         "context",
         "draining",
+        "drivers",
         "handler",
         "head_prefix",
         "limits",
@@ -67,6 +71,9 @@ class ServerState:
         self.head_prefix = b""
         self.now = time.monotonic()
         self.draining = False
+        #: Parked driver tasks for the next connections (set by the server that owns this state
+        #: and closed at its shutdown; None: each connection makes and ends its own).
+        self.drivers: DriverPool | None = None
         self.tls = tls
         self._tick: asyncio.TimerHandle | None = None
         self.shed = 0
