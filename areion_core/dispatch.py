@@ -58,7 +58,7 @@ class Dispatcher:
     """Answers requests for one built app (``app.dispatcher``)."""
 
     __slots__ = ("_static_plans", "access_log", "app", "body_plans", "exception_chain", "logger", "ready_chain",
-                 "ready_link", "root_path", "sent_chain", "started_chain", "tree")
+                 "ready_link", "root_path", "sent_chain", "started_chain", "started_link", "tree")
 
     def __init__(self, app: PluginApp, tree: RouteTree, chains: dict[str, Chain], access_log: AccessLog | None) -> None:
         self.app = app
@@ -73,6 +73,7 @@ class Dispatcher:
         self.exception_chain = chains["exception"]
         # Every request, matched or not, after routing (trusted hosts, CORS preflights, metrics).
         self.started_chain = chains["request_started"]
+        self.started_link = sole_sync_link(self.started_chain, "request_started")
         # The routes whose bodies are not the server's default: their limit, and whether their
         # handler reads the body as it arrives (see body_plan).
         default_limit = app.config.limits.max_body_bytes
@@ -261,10 +262,16 @@ class Dispatcher:
     ) -> HttpResponse | Awaitable[HttpResponse | None] | None:
         """The ``request_started`` chain's answer (a refused host, a CORS preflight), None, or an
         awaitable of either when a hook suspends or fails (a plain call: no coroutine per request)."""
+        link = self.started_link  # one plugin's sync hook (the usual case): called here, no runner
         try:
-            first = run_first(self.started_chain, "request_started", request)  # type: ignore[arg-type]
+            if link is None:
+                first = run_first(self.started_chain, "request_started", request)  # type: ignore[arg-type]
+            else:
+                first = link[1](request)
+                if first is not None and first.__class__ is not HttpResponse:
+                    first = received_later(self.started_chain, request, first, "request_started")
         except Exception as exc:
-            return self.on_exception(request, exc, _exception_chain(target))
+            return self.on_exception(request, hook_failure(link, exc), _exception_chain(target))
         if first is None or isinstance(first, HttpResponse):
             return first
         return self._started_later(request, target, first)

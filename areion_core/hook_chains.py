@@ -307,13 +307,14 @@ def hook_failure(link: SoleLink | None, exc: Exception) -> Exception:
     return failure
 
 
-def received_later(chain: tuple[Link, ...], request: Any, result: Any) -> Awaitable[HttpResponse | None]:
-    """request_received's answer when the dispatcher called ``chain``'s sole sync link and it
-    returned ``result``, neither None nor a response: an awaitable of the answer (a wrong type
-    raises PluginFailure), as ``run_received`` would give it."""
+def received_later(chain: tuple[Link, ...], request: Any, result: Any,
+                   hook: str = "request_received") -> Awaitable[HttpResponse | None]:
+    """request_received's (or request_started's) answer when the dispatcher called ``chain``'s
+    sole sync link and it returned ``result``, neither None nor a response: an awaitable of the
+    answer (a wrong type raises PluginFailure), as ``run_received`` would give it."""
     if inspect.isawaitable(result):
-        return _first_async(chain, 0, result, "request_received", (request,))
-    raise _wrong_type(chain[0][0], "request_received", result)
+        return _first_async(chain, 0, result, hook, (request,))
+    raise _wrong_type(chain[0][0], hook, result)
 
 
 def replaced_later(chain: tuple[Link, ...], request: Any, response: HttpResponse,

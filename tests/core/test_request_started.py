@@ -132,3 +132,53 @@ def test_sync_and_suspended_hooks_fail_and_answer_like_the_async_one():
         assert (answered.status_code, answered.text) == (203, "answered later")
         assert c.get("/a").text == "a"
     assert handled == ["a"]
+
+
+class SoleSync:
+    """A plugin's one sync request_started (the dispatcher calls it without a runner): it
+    raises, returns a future, or returns a wrong type, by header."""
+
+    name = "sole_sync"
+
+    @hookimpl
+    def request_started(self, request):
+        how = request.get_header("x-how")
+        if how == "raise":
+            raise RuntimeError("broken hook")
+        if how == "future":
+            future = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(future.set_result, HttpResponse("from a future", 202))
+            return future
+        if how == "wrong":
+            return 42
+        return None
+
+
+class Quiet:
+    """A second plugin's request_started: with it, the chain has two links and runs through the runner."""
+
+    name = "quiet"
+
+    @hookimpl(trylast=True)
+    def request_started(self, request):
+        return None
+
+
+def test_a_sole_sync_hook_fails_and_answers_as_the_runner_would(caplog):
+    outcomes = []
+    for plugins in ((SoleSync(),), (SoleSync(), Quiet())):
+        handled: list[str] = []
+        app = build(*plugins, handled=handled)
+        assert (app.app.dispatcher.started_link is not None) == (len(plugins) == 1)
+        got = []
+        with TestClient(app) as c:
+            for how in ("raise", "future", "wrong", "none"):
+                caplog.clear()
+                r = c.get("/a", headers={"x-how": how})
+                logged = " ".join(record.getMessage() for record in caplog.records if record.levelname == "ERROR")
+                got.append((how, r.status_code, r.text if r.status_code < 300 else "",
+                            "sole_sync" in logged, "request_started" in logged))
+        outcomes.append(got)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == [("raise", 500, "", True, True), ("future", 202, "from a future", False, False),
+                           ("wrong", 500, "", True, True), ("none", 200, "a", False, False)]
