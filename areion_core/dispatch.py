@@ -269,7 +269,7 @@ class Dispatcher:
             else:
                 first = link[1](request)
                 if first is not None and first.__class__ is not HttpResponse:
-                    first = received_later(self.started_chain, request, first, "request_started")
+                    first = received_later(self.started_chain, request, first, "request_started")  # type: ignore[arg-type]
         except Exception as exc:
             return self.on_exception(request, hook_failure(link, exc), _exception_chain(target))
         if first is None or isinstance(first, HttpResponse):
