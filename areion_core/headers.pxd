@@ -1,6 +1,7 @@
 # Cython declarations that augment headers.py (the only source) when it is compiled (setup.py;
 # a pure-Python install never reads this file): the header fields become extension types,
 # whose compiled methods reach the fields without a lookup and whose __setitem__ is a C slot.
+# Arguments stay untyped where a caller may pass a subclass (a bytes subclass as a body).
 import cython
 
 
@@ -21,8 +22,8 @@ cdef class _ResponseHeaderFields:
 
 
 @cython.locals(template=_ResponseHeaderFields, new=_ResponseHeaderFields)
-cpdef content_type_only(str content_type)
+cpdef content_type_only(content_type)
 
 
 @cython.locals(headers=_ResponseHeaderFields)
-cpdef bytes encode_head(response, bytes constant_headers, bint keep_alive, content_length, bint chunked=*, bytes body=*)
+cpdef bytes encode_head(response, constant_headers, bint keep_alive, content_length, bint chunked=*, body=*)
