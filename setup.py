@@ -9,9 +9,11 @@ install builds them in place, beside their sources.
 
 import ast
 import os
+import sysconfig
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,4 +51,19 @@ def ext_modules() -> list[Extension]:
     )
 
 
-setup(ext_modules=ext_modules(), options={"build_ext": {"parallel": os.cpu_count() or 1}})
+class BuildExtInPlace(build_ext):
+    """build_ext that, building in place, first removes this interpreter's extension modules of
+    areion_core that it does not build (a module taken off the list, AREION_PURE=1, no Cython):
+    an extension left beside a .py would be imported instead of it."""
+
+    def run(self) -> None:
+        if self.inplace or self.editable_mode:
+            built = {ext.name.rpartition(".")[2] for ext in self.extensions}
+            for path in (HERE / "areion_core").glob("*" + sysconfig.get_config_var("EXT_SUFFIX")):
+                if path.name.partition(".")[0] not in built:
+                    path.unlink()
+        super().run()
+
+
+setup(ext_modules=ext_modules(), cmdclass={"build_ext": BuildExtInPlace},
+      options={"build_ext": {"parallel": os.cpu_count() or 1}})
