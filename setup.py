@@ -51,10 +51,11 @@ def ext_modules() -> list[Extension]:
     )
 
 
-class BuildExtInPlace(build_ext):
+class BuildExt(build_ext):
     """build_ext that, building in place, first removes this interpreter's extension modules of
     areion_core that it does not build (a module taken off the list, AREION_PURE=1, no Cython):
-    an extension left beside a .py would be imported instead of it."""
+    an extension left beside a .py would be imported instead of it. Without a C compiler at all
+    the (optional) extensions are skipped, as when one fails to compile."""
 
     def run(self) -> None:
         if self.inplace or self.editable_mode:
@@ -64,6 +65,14 @@ class BuildExtInPlace(build_ext):
                     path.unlink()
         super().run()
 
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except OSError as error:  # the compiler itself is missing: not a CompileError
+            if not ext.optional:
+                raise
+            self.warn(f"{ext.name} is not compiled ({error}): its pure-Python module is used")
 
-setup(ext_modules=ext_modules(), cmdclass={"build_ext": BuildExtInPlace},
+
+setup(ext_modules=ext_modules(), cmdclass={"build_ext": BuildExt},
       options={"build_ext": {"parallel": os.cpu_count() or 1}})
