@@ -54,8 +54,8 @@ def ext_modules() -> list[Extension]:
 class BuildExt(build_ext):
     """build_ext that, building in place, first removes this interpreter's extension modules of
     areion_core that it does not build (a module taken off the list, AREION_PURE=1, no Cython):
-    an extension left beside a .py would be imported instead of it. Without a C compiler at all
-    the (optional) extensions are skipped, as when one fails to compile."""
+    an extension left beside a .py would be imported instead of it. An extension that cannot be
+    built (no C compiler, a compile error) is skipped: its .py is the module."""
 
     def run(self) -> None:
         if self.inplace or self.editable_mode:
@@ -68,7 +68,9 @@ class BuildExt(build_ext):
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
-        except OSError as error:  # the compiler itself is missing: not a CompileError
+        # Any failure (setuptools 84's own filter misses its new CompileError class, and a
+        # missing compiler is an OSError): an optional extension is then skipped.
+        except Exception as error:
             if not ext.optional:
                 raise
             self.warn(f"{ext.name} is not compiled ({error}): its pure-Python module is used")
