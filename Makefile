@@ -15,6 +15,10 @@ LIB_DIRS    := $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml))
 SERVE_DIRS  := . $(LIB_DIRS) $(PLUGIN_DIRS) examples/plugin_example
 SERVE_STAMP := $(VENV)/.areion-serve
 DEV_STAMP   := $(VENV)/.areion-dev
+# The compiled modules (areion_core/_compiled.py, built by setup.py with Cython): rebuilt in place
+# whenever a module of areion_core changes, so a stale extension never shadows a newer .py
+# (Cython and build_ext compile again only what changed). AREION_PURE=1 builds none.
+EXT_STAMP   := $(VENV)/.areion-compiled
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -33,8 +37,12 @@ $(SERVE_STAMP): $(addsuffix /pyproject.toml,$(SERVE_DIRS)) | $(BIN)/python
 	@$(BIN)/python -c 'import sys; from importlib.metadata import version; \
 		sys.exit(tuple(map(int, version("pip").split(".")[:2])) < (21, 3))' 2>/dev/null || \
 		$(PIP) install --upgrade pip
-	$(PIP) install 'setuptools>=77'
+	$(PIP) install 'setuptools>=77' 'cython>=3.3'
 	$(PIP) install --no-build-isolation $(addprefix -e ,$(SERVE_DIRS))
+	@touch $@
+
+$(EXT_STAMP): setup.py $(wildcard areion_core/*.py areion_core/*.pxd) | $(SERVE_STAMP)
+	$(BIN)/python setup.py -q build_ext --inplace
 	@touch $@
 
 # Order-only on the serving set: a changed plugin pyproject.toml reinstalls the serving set,
@@ -43,9 +51,9 @@ $(DEV_STAMP): requirements-dev.txt | $(SERVE_STAMP)
 	$(PIP) install -r requirements-dev.txt
 	@touch $@
 
-setup-serve: $(SERVE_STAMP)
+setup-serve: $(SERVE_STAMP) $(EXT_STAMP)
 
-setup: $(SERVE_STAMP) $(DEV_STAMP)
+setup: setup-serve $(DEV_STAMP)
 
 run: setup-serve
 	@echo "Serving examples/showcase on http://$(HOST):$(PORT)"
@@ -54,8 +62,10 @@ run: setup-serve
 system-deps:
 	@scripts/system-deps.sh
 
-# The whole suite, then the core's smoke suite with the eager request driver off and on
-# Python 3.12 and 3.13 where they are installed (scripts/smoke.sh).
+# The whole suite (on the compiled modules where they were built: tests/core/test_compiled.py
+# says which), then the core's smoke suite with the eager request driver off and on Python 3.12
+# and 3.13 where they are installed (scripts/smoke.sh; pure Python there). AREION_PURE=1 make test
+# runs the whole suite on the pure-Python modules.
 test: setup system-deps
 	$(BIN)/python -m pytest -q
 	@scripts/smoke.sh
@@ -82,4 +92,4 @@ lint: setup
 	$(BIN)/mypy areion_core $(dir $(wildcard libs/*/areion_*/__init__.py)) $(dir $(wildcard plugins/*/areion_*/__init__.py))
 
 clean:
-	rm -rf $(VENV) .venv-bench .venv-3.12 .venv-3.13 build dist *.egg-info
+	rm -rf $(VENV) .venv-bench .venv-3.12 .venv-3.13 build dist *.egg-info areion_core/*.so

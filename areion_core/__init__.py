@@ -1,5 +1,7 @@
 """Areion: an asynchronous web framework with its own HTTP/1.1 server and a plugin system."""
 
+# First: AREION_PURE=1 must be seen before a compiled module is imported (_compiled.py).
+from . import _compiled  # noqa: F401  # isort: skip
 from .app import App
 from .builder import AreionServerBuilder
 from .config import AreionConfig

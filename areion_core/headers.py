@@ -150,17 +150,21 @@ def _wanted(key: str) -> bytes:
     return wanted
 
 
-class Headers(Mapping[str, str]):
-    """Request headers: case-insensitive, multi-valued, built lazily from the raw pairs.
+# Headers and MutableHeaders are each a class with the state and every method
+# (_RequestHeaderFields, _ResponseHeaderFields) under a subclass that adds the Mapping ABC:
+# when this module is compiled (Cython, _compiled.py) the first is an extension type, whose
+# methods reach the fields directly and whose __setitem__ is a C slot, and an extension type
+# cannot derive from an ABC. The pure-Python classes have the same shape, so both builds behave
+# alike.
 
-    ``headers["accept"]`` and ``get`` give the first value; ``get_all`` gives every value in
-    the order received.
-    """
+
+class _RequestHeaderFields:
+    """The fields and methods of ``Headers``."""
 
     __slots__ = ("_all", "_first", "_raw", "_scans")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] | Mapping[str, str] = ()) -> None:
-        if raw.__class__ is not list:  # the server's own list, as is (isinstance on an ABC is slow)
+        if type(raw) is not list:  # the server's own list, as is (isinstance on an ABC is slow)
             if isinstance(raw, Mapping):
                 raw = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in raw.items()]
             raw = list(raw)
@@ -188,7 +192,7 @@ class Headers(Mapping[str, str]):
         first = self._first if self._first is not None else self._index()
         return first[key.lower()]
 
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+    def get(self, key: str, default: str | None = None) -> str | None:
         first = self._first
         if first is None:
             if self._scans < 3:
@@ -236,16 +240,18 @@ class Headers(Mapping[str, str]):
         return f"Headers({[(n.decode('latin-1'), v.decode('latin-1')) for n, v in self._raw]!r})"
 
 
-class MutableHeaders(Mapping[str, str]):
-    """Response headers: case-insensitive, validated on every write.
+class Headers(_RequestHeaderFields, Mapping[str, str]):  # type: ignore[misc]  # get's default is str
+    """Request headers: case-insensitive, multi-valued, built lazily from the raw pairs.
 
-    Names are stored lower-case; a name or value with CR, LF, NUL or another control
-    character raises ``ValueError`` at the point it is set, so it can never reach the wire.
-    ``Set-Cookie`` lives in ``HttpResponse.cookies``, not here, because it cannot be folded.
-
-    A block may carry its encoded lines (:meth:`preencode`, a copy of a pre-encoded block):
-    a header added later appends its line to them; one replaced or removed drops them.
+    ``headers["accept"]`` and ``get`` give the first value; ``get_all`` gives every value in
+    the order received.
     """
+
+    __slots__ = ()
+
+
+class _ResponseHeaderFields:
+    """The fields and methods of ``MutableHeaders``."""
 
     __slots__ = ("_d", "_own", "_tail", "_wire")
 
@@ -276,7 +282,7 @@ class MutableHeaders(Mapping[str, str]):
             lower, prefix = _SETTABLE[key]
         except KeyError:
             lower, prefix = _settable(key)
-        if value.__class__ is not str or not (value.isascii() and value.isprintable()):
+        if type(value) is not str or not (value.isascii() and value.isprintable()):
             value = _checked_value(key, value)
         d = self._d
         if self._wire is None:
@@ -405,7 +411,7 @@ class MutableHeaders(Mapping[str, str]):
         return self._d.items()
 
     def copy(self) -> MutableHeaders:
-        new = _new(MutableHeaders)
+        new = _ResponseHeaderFields.__new__(MutableHeaders)
         wire = new._wire = self._wire
         new._tail = self._tail
         # A pre-encoded block is copied on write: until then copies share its dict.
@@ -439,15 +445,29 @@ class MutableHeaders(Mapping[str, str]):
     @classmethod
     def trusted(cls, lower: dict[str, str]) -> MutableHeaders:
         """Headers from a dict of lower-case names to values the caller has already validated."""
-        new = _new(cls)
+        new = _ResponseHeaderFields.__new__(cls)
         new._d = lower
         new._wire = None
         new._tail = ""
         new._own = True
-        return new
+        return new  # type: ignore[return-value]  # cls is MutableHeaders (or a subclass)
 
     def __repr__(self) -> str:
         return f"MutableHeaders({self._d!r})"
+
+
+class MutableHeaders(_ResponseHeaderFields, Mapping[str, str]):
+    """Response headers: case-insensitive, validated on every write.
+
+    Names are stored lower-case; a name or value with CR, LF, NUL or another control
+    character raises ``ValueError`` at the point it is set, so it can never reach the wire.
+    ``Set-Cookie`` lives in ``HttpResponse.cookies``, not here, because it cannot be folded.
+
+    A block may carry its encoded lines (:meth:`preencode`, a copy of a pre-encoded block):
+    a header added later appends its line to them; one replaced or removed drops them.
+    """
+
+    __slots__ = ()
 
 
 class HeaderStamp:
@@ -596,22 +616,19 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
     return function
 
 
-_new = object.__new__
-
-
 def content_type_only(content_type: str) -> MutableHeaders:
     """Headers holding just ``Content-Type`` (a trusted value), encoded once per content type.
 
     The headers of most responses a handler returns as a ``dict`` or a ``str``: copies of one
     pre-encoded block per content type, copied on write like a cached response's.
     """
-    template = _BY_CONTENT_TYPE.get(content_type)
-    if template is None:
-        template = MutableHeaders.trusted({"content-type": content_type})
-        template.preencode()
-        if len(_BY_CONTENT_TYPE) < 64:
-            _BY_CONTENT_TYPE[content_type] = template
-    new = _new(MutableHeaders)
+    try:
+        template = _BY_CONTENT_TYPE[content_type]
+    except KeyError:
+        template = _content_type_template(content_type)
+    # The base's __new__ (no __init__: the fields are set here): object's in pure Python, the
+    # extension type's own when compiled.
+    new = _ResponseHeaderFields.__new__(MutableHeaders)
     new._wire = template._wire
     new._tail = ""
     new._d = template._d
@@ -620,6 +637,14 @@ def content_type_only(content_type: str) -> MutableHeaders:
 
 
 _BY_CONTENT_TYPE: dict[str, MutableHeaders] = {}
+
+
+def _content_type_template(content_type: str) -> MutableHeaders:
+    template = MutableHeaders.trusted({"content-type": content_type})
+    template.preencode()
+    if len(_BY_CONTENT_TYPE) < 64:
+        _BY_CONTENT_TYPE[content_type] = template
+    return template
 
 
 # --- the response head -------------------------------------------------------------------

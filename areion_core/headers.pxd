@@ -1,0 +1,29 @@
+# Cython declarations that augment headers.py (the only source) when it is compiled (setup.py;
+# a pure-Python install never reads this file): the header fields become extension types,
+# whose compiled methods reach the fields without a lookup and whose __setitem__ is a C slot.
+# Arguments stay untyped where a caller may pass a subclass (a bytes subclass as a body).
+import cython
+
+
+cdef class _RequestHeaderFields:
+    cdef public list _raw
+    cdef public object _first, _all
+    cdef public Py_ssize_t _scans
+
+
+cdef class _ResponseHeaderFields:
+    cdef public dict _d
+    cdef public object _wire
+    cdef public str _tail
+    cdef public bint _own
+
+    @cython.locals(new=_ResponseHeaderFields)
+    cpdef copy(self)
+
+
+@cython.locals(template=_ResponseHeaderFields, new=_ResponseHeaderFields)
+cpdef content_type_only(content_type)
+
+
+@cython.locals(headers=_ResponseHeaderFields)
+cpdef bytes encode_head(response, constant_headers, bint keep_alive, content_length, bint chunked=*, body=*)
