@@ -9,7 +9,10 @@ install builds them in place, beside their sources.
 
 import ast
 import os
+import shlex
+import subprocess
 import sysconfig
+import tempfile
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -27,12 +30,30 @@ def compiled_modules() -> list[str]:
     raise RuntimeError("areion_core/_compiled.py defines no MODULES")
 
 
+def c_compiler_works() -> bool:
+    """Whether the C compiler extensions are built with (``CC``, else Python's) compiles at all:
+    without one, the package is the pure-Python one rather than a failed build."""
+    compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp, "probe.c")
+        source.write_text("int main(void) { return 0; }\n", encoding="ascii")
+        try:
+            done = subprocess.run([*compiler, "-c", str(source), "-o", str(Path(tmp, "probe.o"))],
+                                  capture_output=True, timeout=120, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return done.returncode == 0
+
+
 def ext_modules() -> list[Extension]:
     if os.environ.get("AREION_PURE") == "1":
         return []
     try:
         from Cython.Build import cythonize
     except ImportError:
+        return []
+    if not c_compiler_works():
+        print("areion-core: no working C compiler: the pure-Python package is built")
         return []
     extensions = [
         # -O2 without debug information: half of the default -O3 -g's compile time (make run's

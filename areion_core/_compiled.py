@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, SourceFileLoader
 from importlib.util import spec_from_file_location
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
 #: The modules of areion_core built as extension modules (setup.py reads this tuple).
 MODULES = ("_forwarded", "access_log", "headers")
@@ -27,12 +28,16 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class SourceFinder:
-    """Finds the modules of ``MODULES`` as their ``.py`` files, never as extension modules."""
+    """Finds the modules of ``names`` (all of ``MODULES`` by default) as their ``.py`` files,
+    never as extension modules."""
+
+    def __init__(self, names: Collection[str] = MODULES) -> None:
+        self.names = frozenset(names)
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
         package, _, name = fullname.rpartition(".")
-        if package != _PACKAGE or name not in MODULES:
+        if package != _PACKAGE or name not in self.names:
             return None
         source = os.path.join(_HERE, name + ".py")
         return spec_from_file_location(fullname, source, loader=SourceFileLoader(fullname, source))
@@ -43,5 +48,30 @@ def is_compiled(module: ModuleType) -> bool:
     return (module.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES))
 
 
+def stale_modules() -> list[str]:
+    """The modules of ``MODULES`` whose ``.py`` file changed after their extension module was
+    built (an edit not compiled yet: ``make setup`` compiles it again). Their ``.py`` runs, so an
+    edit always takes effect; a second's grace keeps files unpacked together from looking stale."""
+    stale = []
+    for name in MODULES:
+        try:
+            source = os.stat(os.path.join(_HERE, name + ".py")).st_mtime
+        except OSError:
+            continue
+        for suffix in EXTENSION_SUFFIXES:
+            try:
+                built = os.stat(os.path.join(_HERE, name + suffix)).st_mtime
+            except OSError:
+                continue
+            if source > built + 1.0:
+                stale.append(name)
+            break
+    return stale
+
+
 if os.environ.get("AREION_PURE") == "1":
     sys.meta_path.insert(0, SourceFinder())
+elif _stale := stale_modules():
+    warnings.warn(f"areion_core: {', '.join(m + '.py' for m in _stale)} changed after being compiled: running "
+                  "the .py (make setup compiles it again)", RuntimeWarning, stacklevel=2)
+    sys.meta_path.insert(0, SourceFinder(_stale))

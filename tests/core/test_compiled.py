@@ -80,3 +80,27 @@ def test_the_access_logs_keep_their_attributes_in_either_build() -> None:
     assert (log.fd, log.format, log.max_pending, log.trusted, log.pending) == (2, "json", 10, None, 0)
     with pytest.raises(AttributeError):
         log.unknown = 1  # type: ignore[attr-defined]
+
+
+def test_a_module_edited_after_it_was_compiled_is_found_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suffix = EXTENSION_SUFFIXES[0]
+    for name in _compiled.MODULES:
+        (tmp_path / f"{name}.py").write_text("")
+        (tmp_path / f"{name}{suffix}").write_bytes(b"")
+    edited, unpacked = _compiled.MODULES[0], _compiled.MODULES[1]
+    os.utime(tmp_path / f"{edited}.py", (2_000_000_010, 2_000_000_010))  # edited 10 s after its build
+    os.utime(tmp_path / f"{edited}{suffix}", (2_000_000_000, 2_000_000_000))
+    os.utime(tmp_path / f"{unpacked}.py", (2_000_000_000.5, 2_000_000_000.5))  # within the grace second
+    os.utime(tmp_path / f"{unpacked}{suffix}", (2_000_000_000, 2_000_000_000))
+    monkeypatch.setattr(_compiled, "_HERE", str(tmp_path))
+    assert _compiled.stale_modules() == [edited]
+    (tmp_path / f"{edited}{suffix}").unlink()  # not compiled at all: nothing is stale
+    assert _compiled.stale_modules() == []
+
+
+def test_the_finder_of_stale_modules_loads_their_sources_only() -> None:
+    finder = _compiled.SourceFinder(["headers"])
+    spec = finder.find_spec("areion_core.headers", None)
+    assert spec is not None and spec.origin is not None and spec.origin.endswith("headers.py")
+    assert finder.find_spec("areion_core.access_log", None) is None
+    assert finder.find_spec("other.headers", None) is None
