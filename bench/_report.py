@@ -107,6 +107,22 @@ def _versions() -> list[tuple[str, str]]:
     return sorted(found.items(), key=lambda item: (not item[0].startswith("areion"), item[0]))
 
 
+def _areion_build() -> str:
+    """Which build of areion_core's compiled modules the Areion rows run (they inherit this
+    process's environment, AREION_PURE included)."""
+    try:
+        import importlib
+
+        from areion_core import _compiled
+    except ImportError as exc:
+        return f"unknown ({exc})"
+    compiled = [name for name in _compiled.MODULES
+                if _compiled.is_compiled(importlib.import_module(f"areion_core.{name}"))]
+    if not compiled:
+        return "pure Python" + (" (AREION_PURE=1)" if os.environ.get("AREION_PURE") == "1" else "")
+    return f"compiled with Cython: {', '.join(compiled)} (areion_core/_compiled.py)"
+
+
 def _cell_rps(measurement: Measurement) -> str:
     return f"{measurement.rps:,.0f}" if measurement.ok else "failed (see Failures)"
 
@@ -398,6 +414,7 @@ def render(
         ),
         f"- Load average before / after: {load} / {load_after}",
         f"- Python {platform.python_version()} ({sys.executable})",
+        f"- Areion build: {_areion_build()}; before-rows run their own tree's modules",
         (
             f"- {wrk_version()}: `-t{settings.threads} -c{settings.connections}`, "
             f"{settings.warmup_s} s warm-up then {settings.duration_s} s measured, "
