@@ -11,6 +11,7 @@ import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
+from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Any, Protocol
 
 from ._status import status_phrase
@@ -272,6 +273,32 @@ class _ResponseHeaderFields:
 
     def __getitem__(self, key: str) -> str:
         return self._d[key.lower()]
+
+    def _absent(self, names: tuple[str, ...], clean: list[Any]) -> bool:
+        """None of the lower-case ``names`` is set (a compiled HeaderStamp's check). ``clean[0]``:
+        the last shared dict seen without them (a template's, never written to): compared by
+        identity, most responses being copies of one."""
+        d = self._d
+        if d is clean[0]:
+            return True
+        for name in names:
+            if name in d:
+                return False
+        if not self._own:
+            clean[0] = d
+        return True
+
+    def _add_absent(self, names: tuple[str, ...], values: tuple[str, ...], lines: str) -> None:
+        """Set the lower-case ``names`` (absent, see ``_absent``) to checked ``values`` (a compiled
+        HeaderStamp's stores); ``lines``: their encoded text, appended to an encoded block's."""
+        d = self._d
+        if not self._own:
+            self._d = d = d.copy()
+            self._own = True
+        for i in range(len(names)):
+            d[names[i]] = values[i]
+        if self._wire is not None:
+            self._tail = self._tail + lines
 
     def __setitem__(self, key: str, value: object) -> None:
         # Plugins set headers on every response: the checks of a name seen before and of a
@@ -560,6 +587,23 @@ def set(headers, {args}):
 """
 
 
+#: The same where the header classes are compiled (an extension module, see _compiled.py):
+#: their fields are reached faster from their own methods than from this function.
+_COMPILED_STAMP_SOURCE = """\
+def set(headers, {args}):
+    if not headers._absent(NAMES, clean):
+        return False
+    {args}, = {formatted},
+    text = {text}
+    if not (text.isascii() and text.isprintable()):
+        check(({args},))
+    {values}
+    headers._add_absent(NAMES, ({value_names},), {lines})
+    return True
+"""
+_COMPILED = __file__.endswith(tuple(EXTENSION_SUFFIXES))
+
+
 def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templates: list[list[str | int]],
                     count: int) -> Callable[..., bool]:
     """``set(headers, v0, v1, ...)`` for a ``HeaderStamp``, compiled once.
@@ -586,8 +630,10 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
     made = [(f"h{i}", value) for i, value in enumerate(values) if value.startswith('f"')]
     value_names = [f"h{i}" if value.startswith('f"') else value for i, value in enumerate(values)]
     arguments = range(count)
-    source = _STAMP_SOURCE.format(
+    source = (_COMPILED_STAMP_SOURCE if _COMPILED else _STAMP_SOURCE).format(
         args=", ".join(f"v{i}" for i in arguments),
+        value_names=", ".join(value_names),
+        lines='f"' + "".join(f"{{P{i}}}{{{v}}}" for i, v in enumerate(value_names)) + '\\r\\n"',
         present=" or ".join(f"L{i} in d" for i in range(len(names))),
         formatted=", ".join(f'f"{{v{i}}}"' for i in arguments),
         text='f"' + "".join(f"{{v{i}}}" for i in arguments) + '"',
@@ -604,7 +650,7 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
                 if isinstance(part, int):
                     _check_value(name, given[part])
 
-    scope.update(check=check, clean=[None])
+    scope.update(check=check, clean=[None], NAMES=tuple(lower for lower, _prefix in known))
     # The last shared dict (a template's, copied on write) seen without any of the names is
     # kept in ``clean``: most responses carry a copy of the same one, and the check is then
     # one identity comparison. Held there, that dict cannot be freed and its identity reused.
