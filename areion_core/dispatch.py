@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import httptools
@@ -50,7 +49,6 @@ if TYPE_CHECKING:
     from .hook_chains import Chain
     from .types import Connection, PluginApp
 
-_perf_counter_ns = time.perf_counter_ns
 _ALL_METHODS = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
 
 
@@ -200,7 +198,7 @@ class Dispatcher:
         """Answer one request: route, hooks, handler, hooks, send, log. Never raises."""
         access = self.access_log
         if access is not None:
-            started, before = _perf_counter_ns(), request.conn.bytes_written
+            before = request.conn.bytes_written
         target = self.resolve(request)
         route: Route | None
         early: HttpResponse | None = None
@@ -255,7 +253,7 @@ class Dispatcher:
             if pending is not None:
                 await pending
         if access is not None and (route is None or route.access_log):
-            access.record(request, sent.status_code, request.conn.bytes_written - before, started)
+            access.record(request, sent.status_code, request.conn.bytes_written - before, request.received_ns)
 
     def _started(
         self, request: HttpRequest, target: Route | HttpResponse

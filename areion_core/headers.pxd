@@ -20,6 +20,9 @@ cdef class _ResponseHeaderFields:
     @cython.locals(new=_ResponseHeaderFields)
     cpdef copy(self)
 
+    @cython.locals(d=dict, i=Py_ssize_t)
+    cpdef bint _stamp(self, tuple names, list clean, tuple values, str lines) except -1
+
 
 @cython.locals(template=_ResponseHeaderFields, new=_ResponseHeaderFields)
 cpdef content_type_only(content_type)
@@ -27,3 +30,11 @@ cpdef content_type_only(content_type)
 
 @cython.locals(headers=_ResponseHeaderFields)
 cpdef bytes encode_head(response, constant_headers, bint keep_alive, content_length, bint chunked=*, body=*)
+
+
+@cython.locals(ch=Py_UCS4)
+cpdef bint _visible_ascii(str text)
+
+
+@cython.locals(size=Py_ssize_t)
+cpdef raw_header(list raw, bytes name)

@@ -45,6 +45,27 @@ def _check_value(name: str, value: str) -> None:
         )
 
 
+def _visible_ascii(text: str) -> bool:
+    """Whether ``text`` is printable ASCII (SP to "~"), the usual header value: a loop in C
+    where this module is compiled, cheaper than ``isascii()`` and ``isprintable()``."""
+    for ch in text:  # noqa: SIM110 (a loop Cython turns into C; all() would be a generator)
+        if ch < " " or ch > "~":
+            return False
+    return True
+
+
+def raw_header(raw: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of the header ``name`` (lower-case bytes) among a request's raw pairs
+    (``request.raw_headers``), or None: one lookup without building ``request.headers``, for
+    plugins' hot paths (a loop in C where this module is compiled)."""
+    size = len(name)
+    for pair in raw:
+        key = pair[0]
+        if len(key) == size and (key == name or key.lower() == name):
+            return pair[1]
+    return None
+
+
 def check_header(name: str, value: str) -> None:
     """Raise ``ValueError`` unless ``name`` is a token and ``value`` holds no CR, LF, NUL or controls."""
     _checked_lower(name)
@@ -288,10 +309,17 @@ class _ResponseHeaderFields:
             clean[0] = d
         return True
 
-    def _add_absent(self, names: tuple[str, ...], values: tuple[str, ...], lines: str) -> None:
-        """Set the lower-case ``names`` (absent, see ``_absent``) to checked ``values`` (a compiled
-        HeaderStamp's stores); ``lines``: their encoded text, appended to an encoded block's."""
+    def _stamp(self, names: tuple[str, ...], clean: list[Any], values: tuple[str, ...], lines: str) -> bool:
+        """Set the lower-case ``names`` to checked ``values`` when none of them is set, else
+        change nothing and return False (a compiled HeaderStamp's check and stores, see
+        ``_absent``); ``lines``: their encoded text, appended to an encoded block's."""
         d = self._d
+        if d is not clean[0]:
+            for name in names:
+                if name in d:
+                    return False
+            if not self._own:
+                clean[0] = d
         if not self._own:
             self._d = d = d.copy()
             self._own = True
@@ -299,6 +327,7 @@ class _ResponseHeaderFields:
             d[names[i]] = values[i]
         if self._wire is not None:
             self._tail = self._tail + lines
+        return True
 
     def __setitem__(self, key: str, value: object) -> None:
         # Plugins set headers on every response: the checks of a name seen before and of a
@@ -591,15 +620,13 @@ def set(headers, {args}):
 #: their fields are reached faster from their own methods than from this function.
 _COMPILED_STAMP_SOURCE = """\
 def set(headers, {args}):
-    if not headers._absent(NAMES, clean):
-        return False
     {args}, = {formatted},
-    text = {text}
-    if not (text.isascii() and text.isprintable()):
+    if not ({visible}):
+        if not headers._absent(NAMES, clean):
+            return False
         check(({args},))
     {values}
-    headers._add_absent(NAMES, ({value_names},), {lines})
-    return True
+    return headers._stamp(NAMES, clean, ({value_names},), {lines})
 """
 _COMPILED = __file__.endswith(tuple(EXTENSION_SUFFIXES))
 
@@ -637,6 +664,7 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
         present=" or ".join(f"L{i} in d" for i in range(len(names))),
         formatted=", ".join(f'f"{{v{i}}}"' for i in arguments),
         text='f"' + "".join(f"{{v{i}}}" for i in arguments) + '"',
+        visible=" and ".join(f"visible(v{i})" for i in arguments),
         values="; ".join(f"{local} = {value}" for local, value in made) or "pass",
         stores="; ".join(f"d[L{i}] = {value}" for i, value in enumerate(value_names)),
         # Each line is "\r\nName: value" (P<i>), the first without its "\r\n": the lines end
@@ -650,7 +678,7 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
                 if isinstance(part, int):
                     _check_value(name, given[part])
 
-    scope.update(check=check, clean=[None], NAMES=tuple(lower for lower, _prefix in known))
+    scope.update(check=check, clean=[None], visible=_visible_ascii, NAMES=tuple(lower for lower, _prefix in known))
     # The last shared dict (a template's, copied on write) seen without any of the names is
     # kept in ``clean``: most responses carry a copy of the same one, and the check is then
     # one identity comparison. Held there, that dict cannot be freed and its identity reused.

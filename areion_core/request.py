@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
@@ -63,13 +64,16 @@ class QueryParams(Mapping[str, str]):
         return f"QueryParams({self._pairs!r})"
 
 
+_perf_counter_ns = time.perf_counter_ns
+
+
 class HttpRequest(BodyReading):
     """An HTTP request as handlers see it.
 
     Attributes: ``method``, ``path`` (percent-decoded), ``raw_path``, ``query_string``,
     ``headers`` (case-insensitive, multi-valued), ``query_params``, ``body`` (bytes; also
     ``await request.body()``), ``metadata``, ``cookies``, ``client``, ``scheme``, ``host``,
-    ``root_path``, ``url`` and ``route``. Behind a proxy that ``forwarded_allow_ips`` trusts,
+    ``root_path``, ``url``, ``route`` and ``received_ns``. Behind a proxy that ``forwarded_allow_ips`` trusts,
     ``client``, ``scheme``, ``host`` and ``root_path`` are what its proxy headers report.
     """
 
@@ -90,6 +94,7 @@ class HttpRequest(BodyReading):
         "query_string",
         "raw_headers",
         "raw_path",
+        "received_ns",
         "request_id",
         "route",
         "state",
@@ -108,6 +113,9 @@ class HttpRequest(BodyReading):
         app: PluginApp | None = None,
         http_version: str = "1.1",
     ) -> None:
+        #: ``time.perf_counter_ns()`` when the request was read: durations start here (the
+        #: access log's, a plugin's Server-Timing), one clock read for all of them.
+        self.received_ns = _perf_counter_ns()
         self.method = method
         self.raw_path = raw_path
         self.query_string = query_string

@@ -142,6 +142,7 @@ def measure(
     redis_url: str,
     log_dir: Path,
     close: bool = False,
+    keep: bool = False,
 ) -> float:
     framework = FRAMEWORKS_BY_NAME[name]
     if framework.kind is not Kind.AREION:
@@ -183,7 +184,10 @@ def measure(
         log.close()
     total = _total_instructions(out_dir)
     if total and not os.environ.get("AREION_KEEP_CALLGRIND"):
-        shutil.rmtree(out_dir, ignore_errors=True)
+        if keep:
+            print(f"{name}: callgrind output kept in {out_dir} (callgrind_annotate reads it)")
+        else:
+            shutil.rmtree(out_dir, ignore_errors=True)
     return total / requests
 
 
@@ -204,6 +208,8 @@ def main() -> int:
                         help="the upload scenario: PUT /upload with its 100 MiB body (use --requests 3 --warmup 1 "
                              "--connections 1: callgrind takes about a minute per upload)")
     parser.add_argument("--redis", action="store_true", help="start a private redis-server")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep callgrind's output files, to compare two rows function by function")
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="areion-instructions-"))  # server logs, kept
@@ -236,6 +242,7 @@ def main() -> int:
                 redis_url=redis_url,
                 log_dir=log_dir,
                 close=args.close,
+                keep=args.keep,
             )
             if args.upload:
                 print(f"{name:28} {args.method} {args.path}: {per_request / 1e6:8.1f}M instructions/upload")

@@ -73,6 +73,30 @@ def test_a_bad_value_raises_naming_its_header_and_changes_nothing(values: tuple[
     assert dict(headers) == {"content-type": "application/json"} and headers.encoded() == JSON_LINE
 
 
+def test_a_bad_value_for_headers_that_have_a_name_changes_nothing_and_raises_nothing():
+    stamp = HeaderStamp(TIMING)
+    headers = content_type_only("application/json")
+    headers["X-Request-ID"] = "older"
+    before = (dict(headers), headers.encoded())
+    assert stamp.set(headers, "a\r\nb", "1") is False  # the caller sets them one by one: checked there
+    assert (dict(headers), headers.encoded()) == before
+
+
+@pytest.mark.parametrize("value", ["tab\there", "~ !", "\x7f", "\x1f"])
+def test_values_at_the_edges_of_printable_ascii_pass_or_fail_as_single_sets_do(value: str):
+    stamp = HeaderStamp({"X-Name": "{0}"})
+    single = content_type_only("text/plain")
+    try:
+        single["X-Name"] = value
+    except ValueError:
+        with pytest.raises(ValueError, match="X-Name"):
+            stamp.set(content_type_only("text/plain"), value)
+    else:
+        stamped = content_type_only("text/plain")
+        assert stamp.set(stamped, value) is True
+        assert stamped.encoded() == single.encoded()
+
+
 def test_latin1_values_pass_as_single_sets_do():
     stamp = HeaderStamp({"X-Name": "{0}"})
     headers = content_type_only("text/plain")

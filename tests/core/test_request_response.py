@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from http import HTTPStatus
 
 import httpx
@@ -13,6 +14,7 @@ from areion_core import (
     BadRequestError,
     ForbiddenError,
     HttpError,
+    HttpRequest,
     HttpResponse,
     InternalServerError,
     MethodNotAllowedError,
@@ -28,6 +30,7 @@ from areion_core import (
     create_text_response,
 )
 from areion_core.headers import MutableHeaders
+from areion_core.plugin_api import raw_header
 from areion_core.testing import TestClient
 from tests.core._core_support import exchange, make_server
 
@@ -83,6 +86,29 @@ def test_header_lookups_agree_in_any_case_before_and_after_the_index_is_built(li
 
         v = value.decode()
         assert json.loads(out.partition(b"\r\n\r\n")[2]) == [v, v, v, "-", v, v]
+
+
+def test_raw_header_finds_the_first_value_of_a_name_in_any_case(live):
+    r = Router()
+
+    @r.get("/h")
+    async def h(request):
+        names = (b"x-trace", b"x-none", b"host", b"x-tracer")
+        return [None if (v := raw_header(request.raw_headers, name)) is None else v.decode() for name in names]
+
+    srv = live(r)
+    out = exchange(srv.port, b"GET /h HTTP/1.1\r\nHost: x\r\nX-Tracer: no\r\nx-TRACE: a1\r\nX-Trace: later\r\n"
+                   b"Connection: close\r\n\r\n")
+    import json
+
+    assert json.loads(out.partition(b"\r\n\r\n")[2]) == ["a1", None, "x", "no"]
+
+
+def test_received_ns_is_the_clock_read_when_the_request_was_made():
+    before = time.perf_counter_ns()
+    request = HttpRequest("GET", "/", "", [])
+    after = time.perf_counter_ns()
+    assert before <= request.received_ns <= after
 
 
 def test_repeated_query_keys_are_kept():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
-from areion_core.plugin_api import HeaderStamp
+from areion_core.plugin_api import HeaderStamp, raw_header
 
 from . import ids
 from .ids import is_valid_request_id
@@ -14,8 +14,6 @@ from .settings import RequestIdSettings
 if TYPE_CHECKING:
     from areion_core import HttpRequest, HttpResponse
 
-#: Our key in ``request.state`` (namespaced: other plugins share the dict): the start time.
-STATE_START = "request_id.start"
 #: Our metric in ``Server-Timing`` (https://www.w3.org/TR/server-timing/).
 METRIC = "app"
 _DURATION = f"{METRIC};dur="
@@ -33,9 +31,10 @@ class RequestIdStamper:
     """Picks a request's id when it arrives and stamps it, and the time taken, on its response.
 
     Per request, the cheap way: the id goes to ``request.request_id`` (a slot of the request,
-    where the core's access log finds it), the start time to ``request.state``, the settings
-    are read once, here, into plain attributes, and the three response headers are set by one
-    ``HeaderStamp`` call (one check and one copy for the three).
+    where the core's access log finds it), the time runs from ``request.received_ns`` (the
+    core's one clock read per request), the settings are read once, here, into plain
+    attributes, and the three response headers are set by one ``HeaderStamp`` call (one check
+    and one copy for the three).
     """
 
     __slots__ = ("header", "max_length", "settings", "stamp", "timing", "wanted")
@@ -56,29 +55,26 @@ class RequestIdStamper:
                                   "X-Response-Time": "{1}ms"})
 
     def begin(self, request: HttpRequest) -> None:
-        """Pick the id and note the start time (before any handler runs)."""
-        request.request_id = self._pick(request) if self.wanted is not None else ids.next_id()
-        state = request.state
-        if state is None:
-            request.state = {STATE_START: perf_counter_ns()}
+        """Pick the id (before any handler runs)."""
+        wanted = self.wanted
+        if wanted is None or raw_header(request.raw_headers, wanted) is None:
+            request.request_id = ids.next_id()  # the usual case: no id came with the request
         else:
-            state[STATE_START] = perf_counter_ns()
+            request.request_id = self._pick(request)
 
     def finish(self, request: HttpRequest, response: HttpResponse) -> None:
         """Set the id header and, for a request ``begin`` saw, the timing headers."""
         request_id = request.request_id
-        if request_id is None:
-            # Unmatched requests (404, 405) skip request_received but still get an id.
-            request_id = request.request_id = self._pick(request)
         headers = response.headers
-        state = request.state
-        start = state.get(STATE_START) if state is not None and self.timing else None
-        if start is None:
-            # Set, never add: a response replayed from a cache already carries an older id.
+        if request_id is None or not self.timing:
+            # Unmatched requests (404, 405) skip request_received but still get an id. Set,
+            # never add: a response replayed from a cache already carries an older id.
+            if request_id is None:
+                request_id = request.request_id = self._pick(request)
             headers[self.header] = request_id
             return
-        # Whole microseconds, written as milliseconds with three decimals.
-        us = (perf_counter_ns() - start + 500) // 1000
+        # Whole microseconds since the request was read, as milliseconds with three decimals.
+        us = (perf_counter_ns() - request.received_ns + 500) // 1000
         ms = f"{us // 1000}{_FRACTIONS[us % 1000]}"
         if not self.stamp.set(headers, request_id, ms):
             # One of the three is there already: a replayed response's (an older id and time)
@@ -90,16 +86,13 @@ class RequestIdStamper:
 
     def _pick(self, request: HttpRequest) -> str:
         wanted = self.wanted
-        if wanted is not None:
-            # The raw pairs, scanned for the one name: cheaper than request.headers, which
-            # builds a view of them all (``raw_headers`` is there for plugins' hot paths).
-            size = len(wanted)
-            for name, value in request.raw_headers:
-                if len(name) == size and name.lower() == wanted:
-                    incoming = value.decode("latin-1")
-                    if is_valid_request_id(incoming, self.max_length):
-                        return incoming
-                    break
+        # The raw pairs, scanned for the one name: cheaper than request.headers, which builds
+        # a view of them all.
+        value = raw_header(request.raw_headers, wanted) if wanted is not None else None
+        if value is not None:
+            incoming = value.decode("latin-1")
+            if is_valid_request_id(incoming, self.max_length):
+                return incoming
         return ids.next_id()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -41,6 +42,11 @@ def make_router(calls: Calls) -> Router:
     @skip_request_id
     async def health(request: HttpRequest) -> str:
         return "ok"
+
+    @router.get("/slow")
+    async def slow(request: HttpRequest) -> str:
+        await asyncio.sleep(0.03)
+        return "done"
 
     @router.get("/fail")
     async def fail(request: HttpRequest) -> HttpResponse:

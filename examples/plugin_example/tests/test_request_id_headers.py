@@ -67,6 +67,13 @@ def test_timing_headers_on_routed_responses(build: Build) -> None:
     assert response.headers["x-response-time"] == f"{match.group(1)}ms"
 
 
+def test_the_time_runs_from_the_request_being_read_until_the_response_is_ready(build: Build) -> None:
+    with TestClient(build()) as client:
+        response = client.get("/slow")  # a handler that waits 30 ms
+    match = re.fullmatch(r"app;dur=(\d+\.\d{3})", response.headers["server-timing"])
+    assert match is not None and 25.0 <= float(match.group(1)) < 5000.0
+
+
 def test_timing_can_be_switched_off(build: Build) -> None:
     with TestClient(build(config={"plugins": {"request_id": {"timing": False}}})) as client:
         response = client.get("/hello")
