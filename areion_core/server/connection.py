@@ -169,6 +169,17 @@ class HttpConnection(asyncio.Protocol):
             self.upgraded.feed_eof()
         if not self._busy:
             self.driver.release()
+            if self.upgraded is None:
+                self._unlink()
+
+    def _unlink(self) -> None:
+        """The connection is gone and idle: cut the links that make its parts a cycle (the
+        parser holds its reader's methods; the reader, the driver and the transport point back
+        here), so reference counting frees them now. Left to the garbage collector, they cost
+        a collection's share on every connection."""
+        reader = self.reader
+        reader.parser = reader.conn = self.driver.conn = None  # type: ignore[assignment]
+        self.transport = self.flow.transport = None
 
     def data_received(self, data: bytes) -> None:
         if self._error is not None or self._closed:

@@ -99,7 +99,8 @@ async def _stand(cell: list[_DriverTask]) -> None:
     loop = task.get_loop()
     while not task.retired:
         driver = task.driver
-        if driver is not None and driver.pool is None and driver._coro is None and driver.conn.closed:
+        if driver is not None and driver.pool is None and driver._coro is None and (
+                driver.conn is None or driver.conn.closed):  # (None: the connection is unlinked)
             return
         parked = task.parked = loop.create_future()
         try:

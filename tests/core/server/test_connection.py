@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 import threading
@@ -341,6 +342,31 @@ def _statuses_of_connections_held_together(port: int, n: int) -> list[int]:
     finally:
         for sock in socks:
             sock.close()
+
+
+def test_a_finished_connection_is_freed_at_once_not_left_to_the_garbage_collector(server):
+    """A connection's parts point at each other (the parser holds its reader's methods; the
+    reader, the driver and the transport point back at the connection). Unlinked when the
+    connection is gone, they are freed by reference counting: none of them is cyclic garbage
+    for a collection to find later (a collection's share on every connection, otherwise)."""
+    kinds = {"HttpConnection", "RequestReader", "RequestDriver", "FlowControl", "HttpRequestParser"}
+    closing = b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    exchange(server.port, closing)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection would free is kept in gc.garbage instead
+    try:
+        for _ in range(10):
+            assert status_of(exchange(server.port, closing)) == 200  # the server closes
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:  # the client closes
+                sock.sendall(b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert status_of(read_all(sock, until_close=False, expect=b"World")) == 200
+        time.sleep(0.3)  # the server hears the last connections end
+        gc.collect()
+        found = [type(o).__name__ for o in gc.garbage if type(o).__name__ in kinds]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert found == []
 
 
 def test_client_disconnect_mid_request_does_not_break_server(live, caplog):
