@@ -175,8 +175,7 @@ class HttpConnection(asyncio.Protocol):
     def _unlink(self) -> None:
         """The connection is gone and idle: cut the links that make its parts a cycle (the
         parser holds its reader's methods; the reader, the driver and the transport point back
-        here), so reference counting frees them now. Left to the garbage collector, they cost
-        a collection's share on every connection."""
+        here), so reference counting frees them now, not a garbage collection later."""
         reader = self.reader
         reader.parser = reader.conn = self.driver.conn = None  # type: ignore[assignment]
         self.transport = self.flow.transport = None
@@ -188,6 +187,13 @@ class HttpConnection(asyncio.Protocol):
             return
         self.reader.feed(data)
         if not self._busy and self._queue and not self._queued:
+            queue = self._queue
+            if len(queue) == 1 and not queue[0][1]:
+                # A last request (Connection: close, HTTP/1.0), answered now: the transport closes
+                # in this turn, not the next, after the client's FIN (docs/architecture.md).
+                self.answer_corked()
+                self.uncork()
+                return
             self._queued = True
             self.state.ready.add(self)
 

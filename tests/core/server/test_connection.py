@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from areion_core import HttpResponse, Router, StreamingResponse
+from areion_core.server import HttpConnection, ServerState
 from areion_core.server.driver import EAGER
-from tests.core._core_support import exchange, read_all, status_of
+from areion_core.testing import _MemoryTransport
+from tests.core._core_support import exchange, make_server, read_all, status_of
 
 #: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
 pytestmark = pytest.mark.smoke
@@ -367,6 +369,37 @@ def test_a_finished_connection_is_freed_at_once_not_left_to_the_garbage_collecto
         gc.set_debug(0)
         gc.garbage.clear()
     assert found == []
+
+
+def test_a_connection_s_last_request_is_answered_and_closed_in_the_read_that_completed_it():
+    """A keep-alive request is answered in the turn's batch (after the read returns); a last
+    one (Connection: close, HTTP/1.0) at once, so the transport closes in the same turn of the
+    loop, before the client's FIN can arrive: a turn later costs three more system calls."""
+    async def main() -> dict[bytes, tuple[bool, bool]]:
+        app = make_server(_router()).app
+        app.build()
+        await app.startup()
+        loop = asyncio.get_running_loop()
+        state = ServerState(loop, app.handle, app.make_request, app.config.limits, app.constant_headers())
+        seen = {}
+        for extra in (b"", b"Connection: close\r\n"):
+            transport = _MemoryTransport(loop)
+            conn = HttpConnection(state)
+            conn.connection_made(transport)
+
+
+            def read(conn=conn, transport=transport, extra=extra):  # as the loop calls it: no task
+                conn.data_received(b"GET /json HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n")
+                seen[extra] = (b"200 OK" in transport.buffer, transport.is_closing())
+
+            loop.call_soon(read)
+            for _ in range(3):
+                await asyncio.sleep(0)  # the read, then the turn's batch
+            assert b"Hello, World!" in transport.buffer
+            conn.connection_lost(None)
+        return seen
+
+    assert asyncio.run(main()) == {b"": (False, False), b"Connection: close\r\n": (True, True)}
 
 
 def test_client_disconnect_mid_request_does_not_break_server(live, caplog):
