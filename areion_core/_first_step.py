@@ -1,104 +1,76 @@
-"""A hook's coroutine run to its first suspension, without the StopIteration a finished ``send`` raises.
+"""A hook's coroutine run to its first suspension, its value taken without a StopIteration.
 
 Most ``async def`` hooks finish without ever waiting. Run with ``coro.send(None)``, such a
-coroutine ends in a StopIteration: an exception object, a traceback and a frame object for
-the caller, and the exception matched and unwound — about 2.8k instructions for a hook that
-would cost a few hundred as a plain function. ``yield from`` receives a coroutine's return
-value without any exception, so the runners hand the coroutine to a *stepper*: a generator
-parked at a ``yield``, sent the coroutine, running it with ``yield from`` and yielding back
-how it went (``NONE``: it returned None, ``VALUE`` or ``FAILED``: it returned or raised what
-the stepper's box now holds). About 1.4k instructions, all of it coroutine and frame.
+coroutine ends in a StopIteration: an exception object made, raised, matched and unwound —
+about 1.5k instructions for a hook that costs a few hundred as a plain function. Compiled
+(``_compiled.py``; the ``.pxd`` beside this file), :func:`first_step` calls ``PyIter_Send``
+(CPython's C API since 3.10), which hands back a finished coroutine's value with no exception
+at all: about 35 ns over the hook's own call. The pure-Python build sends and catches the
+StopIteration.
 
-A coroutine that suspends instead makes the stepper yield the future it waits on: the stepper
-is then that hook's, carried on by a :class:`Handed` awaitable, and never reused. Steppers wait
-in ``STEPPERS``, each taken by one caller at a time (``list.pop`` and ``append`` are atomic): a
-hook whose first step runs another chain takes another one, and threads never share one.
+A coroutine that suspends instead is carried on by a :class:`Handed` awaitable, which yields
+what the coroutine yielded (the future it waits on) and then passes everything the awaiting
+task sends or throws on to the coroutine. Only such a hook costs an awaitable (and, in the
+runners, a timer: ``hook_chains.bounded``).
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
+from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Any
 
-#: How a stepped coroutine went: returned None; returned the box's value; raised the box's exception.
-NONE: Any = object()
-VALUE: Any = object()
-FAILED: Any = object()
-
-#: A stepper's ``send`` and its box (the value or exception of the coroutine it last ran).
-Stepper = tuple[Callable[[Any], Any], list[Any]]
-
-
-@types.coroutine
-def _steps(box: list[Any]) -> Generator[Any, Any, None]:
-    coro = yield None
-    while True:
-        try:
-            box[0] = yield from coro  # a suspension passes through, out of the caller's send()
-            step = NONE if box[0] is None else VALUE
-        except Exception as exc:  # a BaseException (a cancellation) ends the stepper and passes on
-            box[0] = exc
-            step = FAILED
-        coro = yield step
-
-
-def new_stepper() -> Stepper:
-    """A parked stepper, for a caller that found ``STEPPERS`` empty."""
-    box: list[Any] = [None]
-    steps = _steps(box)
-    steps.send(None)
-    return steps.send, box
-
-
-#: The parked steppers. A caller pops one, sends it a coroutine and, when the step is ``NONE``,
-#: appends it back; any other step goes to :func:`settle`.
-STEPPERS: list[Stepper] = [new_stepper()]
-_park = STEPPERS.append
-
-
-def settle(stepper: Stepper, step: Any) -> Any:
-    """The outcome of a step other than ``NONE``: the coroutine's value, its exception raised, or,
-    when it suspended on ``step``, a :class:`Handed` awaitable of the rest."""
-    if step is VALUE or step is FAILED:
-        box = stepper[1]
-        value = box[0]
-        box[0] = None
-        _park(stepper)
-        if step is FAILED:
-            try:
-                raise value
-            finally:
-                del value  # no frame ↔ traceback cycle
-        return value
-    return Handed(stepper, step)
+#: Whether this module runs as its extension module (the compiled build).
+COMPILED = __file__.endswith(tuple(EXTENSION_SUFFIXES))
 
 
 class Handed:
-    """Awaits the rest of a coroutine whose stepper yielded ``first`` (it suspended): the stepper's own."""
+    """Awaits the rest of a coroutine that suspended on its first step (``first``: what it yielded)."""
 
-    __slots__ = ("first", "stepper")
+    __slots__ = ("coro", "first")
 
-    def __init__(self, stepper: Stepper, first: Any) -> None:
-        self.stepper = stepper
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro = coro
         self.first = first
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        send, box = self.stepper
-        throw = send.__self__.throw  # type: ignore[attr-defined]  # the stepper generator's
-        yielded = self.first
-        while yielded is not NONE and yielded is not VALUE and yielded is not FAILED:
+        coro, yielded = self.coro, self.first
+        send, throw = coro.send, coro.throw
+        while True:
             try:
-                sent = yield yielded
-            except BaseException as exc:  # a cancellation (the timeout) or a thrown error: pass it in
-                yielded = throw(exc)
-            else:
-                yielded = send(sent)
-        value = box[0]
-        box[0] = None
-        if yielded is FAILED:
-            try:
-                raise value
-            finally:
-                del value
-        return value
+                try:
+                    sent = yield yielded
+                except BaseException as exc:  # a cancellation (the timeout) or a thrown error: pass it in
+                    yielded = throw(exc)
+                else:
+                    yielded = send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+if COMPILED:
+    def first_step(coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro`` to its first suspension: its value (None included) when it returned,
+        its exception raised when it raised, or a :class:`Handed` awaitable of the rest when it
+        suspended."""
+        # Declared (and written in C) in _first_step.pxd: PyIter_Send, then Handed on a suspension.
+        return _areion_first_step(coro, Handed)  # type: ignore[name-defined]  # noqa: F821
+else:
+    def first_step(coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro`` to its first suspension: its value (None included) when it returned,
+        its exception raised when it raised, or a :class:`Handed` awaitable of the rest when it
+        suspended."""
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+        return Handed(coro, yielded)
+
+
+def stepping(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    """``fn``, an ``async def`` function, as a plain one that runs its coroutine to the first
+    suspension (:func:`first_step`): a hook the dispatcher calls itself (``hook_chains.sole_link``)."""
+    def stepped(*args: Any) -> Any:
+        return first_step(fn(*args))
+
+    return stepped

@@ -29,7 +29,7 @@ from .dispatch import Dispatcher
 from .endpoints import compile_endpoint
 from .exceptions import ConfigError, PluginError, RouteError
 from .headers import canonical_name
-from .hook_chains import bounded, compile_chain, selected, small_body_floor, sole_sync_link
+from .hook_chains import bounded, compile_chain, selected, small_body_floor, sole_link
 from .hookspecs import HOT_HOOKS
 from .log import DefaultLogger, setup_logging
 from .plugins import PluginInfo, PluginRegistry, discover, enable_tracing, load_entry_point, plugin_name, select
@@ -250,9 +250,9 @@ class App:
         ready = selected(impls["response_ready"], "response_ready", interest)
         route.ready_floor = 0 if trace else small_body_floor(ready)  # traced: every call is logged
         route.replay_chain = compile_chain(impls["response_ready"], "response_ready", interest, trace, replayed=True)
-        route.received_link = sole_sync_link(route.request_chain, "request_received")
-        route.ready_link = sole_sync_link(route.response_chain, "response_ready")
-        route.replay_link = sole_sync_link(route.replay_chain, "response_ready")
+        route.received_link = sole_link(route.request_chain, "request_received")
+        route.ready_link = sole_link(route.response_chain, "response_ready")
+        route.replay_link = sole_link(route.replay_chain, "response_ready")
         route.exception_chain = compile_chain(impls["exception"], "exception", interest, trace)
         route.sent_chain = compile_chain(impls["response_sent"], "response_sent", interest, trace)
         route.replay_sent_chain = compile_chain(impls["response_sent"], "response_sent", interest, trace,

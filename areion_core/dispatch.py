@@ -35,7 +35,7 @@ from .hook_chains import (
     run_observers,
     run_received,
     run_replace,
-    sole_sync_link,
+    sole_link,
 )
 from .hookspecs import REPLAYED
 from .request import HttpRequest
@@ -66,12 +66,12 @@ class Dispatcher:
         self.access_log = access_log
         # The chains of requests that match no route (404, 405, OPTIONS, redirects).
         self.ready_chain = chains["response_ready"]
-        self.ready_link = sole_sync_link(self.ready_chain, "response_ready")
+        self.ready_link = sole_link(self.ready_chain, "response_ready")
         self.sent_chain = chains["response_sent"]
         self.exception_chain = chains["exception"]
         # Every request, matched or not, after routing (trusted hosts, CORS preflights, metrics).
         self.started_chain = chains["request_started"]
-        self.started_link = sole_sync_link(self.started_chain, "request_started")
+        self.started_link = sole_link(self.started_chain, "request_started")
         # The routes whose bodies are not the server's default: their limit, and whether their
         # handler reads the body as it arrives (see body_plan).
         default_limit = app.config.limits.max_body_bytes
@@ -206,7 +206,7 @@ class Dispatcher:
             first = self._started(request, target)  # no coroutine when every hook answers at once
             early = first if first is None or isinstance(first, HttpResponse) else await first
         if isinstance(target, Route):
-            route, link = target, None  # link: a chain's sole sync link, called here while set
+            route, link = target, None  # link: a chain's sole link, called here while set
             try:
                 chain = route.request_chain
                 if chain is not None and early is None:
@@ -260,14 +260,12 @@ class Dispatcher:
     ) -> HttpResponse | Awaitable[HttpResponse | None] | None:
         """The ``request_started`` chain's answer (a refused host, a CORS preflight), None, or an
         awaitable of either when a hook suspends or fails (a plain call: no coroutine per request)."""
-        link = self.started_link  # one plugin's sync hook (the usual case): called here, no runner
+        link = self.started_link  # one plugin's hook (the usual case): called here, no runner
         try:
             if link is None:
                 first = run_first(self.started_chain, "request_started", request)  # type: ignore[arg-type]
-            else:
-                first = link[1](request)
-                if first is not None and first.__class__ is not HttpResponse:
-                    first = received_later(self.started_chain, request, first, "request_started")  # type: ignore[arg-type]
+            elif (first := link[1](request)) is not None and not isinstance(first, HttpResponse):
+                first = received_later(self.started_chain, request, first, "request_started")  # type: ignore[arg-type]
         except Exception as exc:
             return self.on_exception(request, hook_failure(link, exc), _exception_chain(target))
         if first is None or isinstance(first, HttpResponse):

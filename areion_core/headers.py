@@ -467,7 +467,8 @@ class _ResponseHeaderFields:
         return self._d.items()
 
     def copy(self) -> MutableHeaders:
-        new = _ResponseHeaderFields.__new__(MutableHeaders)
+        new = (_areion_blank_headers(MutableHeaders) if _COMPILED  # type: ignore[name-defined]  # noqa: F821
+               else _ResponseHeaderFields.__new__(MutableHeaders))
         wire = new._wire = self._wire
         new._tail = self._tail
         # A pre-encoded block is copied on write: until then copies share its dict.
@@ -701,8 +702,9 @@ def content_type_only(content_type: str) -> MutableHeaders:
     except KeyError:
         template = _content_type_template(content_type)
     # The base's __new__ (no __init__: the fields are set here): object's in pure Python, the
-    # extension type's own when compiled.
-    new = _ResponseHeaderFields.__new__(MutableHeaders)
+    # extension type's own when compiled, called directly (headers.pxd).
+    new = (_areion_blank_headers(MutableHeaders) if _COMPILED  # type: ignore[name-defined]  # noqa: F821
+           else _ResponseHeaderFields.__new__(MutableHeaders))
     new._wire = template._wire
     new._tail = ""
     new._d = template._d

@@ -20,9 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NamedTuple
 
-from ._first_step import NONE as _NONE
-from ._first_step import STEPPERS as _STEPPERS
-from ._first_step import Handed, new_stepper, settle
+from ._first_step import Handed, first_step, stepping
 from ._future_deadlines import EXPIRED, expire_at
 from .config import DEFAULT_HOOK_TIMEOUT
 from .hookspecs import HOT_HOOKS
@@ -110,12 +108,7 @@ async def bounded(awaitable: Awaitable[Any], hook: str, limit: float) -> Any:
     chains the cancellation, so a logged traceback shows where the hook was waiting.
     """
     if awaitable.__class__ is _COROUTINE:
-        stepper = _take_stepper() if _STEPPERS else new_stepper()
-        step = stepper[0](awaitable)
-        if step is _NONE:
-            _park_stepper(stepper)
-            return None
-        awaitable = settle(stepper, step)
+        awaitable = first_step(awaitable)
         if awaitable.__class__ is not Handed:
             return awaitable  # it finished without waiting
     timeout = asyncio.timeout(limit)
@@ -135,10 +128,6 @@ async def _probe() -> None:
 _probe_coro = _probe()
 _COROUTINE = type(_probe_coro)
 _probe_coro.close()
-# Bound once: `_STEPPERS.pop()` on a global compiles (3.11) to an attribute load that makes a
-# bound method per call.
-_take_stepper = _STEPPERS.pop
-_park_stepper = _STEPPERS.append
 
 
 def _limit(request: Any) -> float:
@@ -260,14 +249,8 @@ def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaita
     for link in chain:
         try:
             result = link[1](request)
-            if result.__class__ is _COROUTINE:  # stepped at once, inline (see _first_step.py)
-                stepper = _take_stepper() if _STEPPERS else new_stepper()
-                step = stepper[0](result)
-                if step is _NONE:
-                    _park_stepper(stepper)
-                    result = None
-                else:
-                    result = settle(stepper, step)
+            if result.__class__ is _COROUTINE:  # run at once to its first suspension
+                result = first_step(result)
         except Exception as exc:
             raise PluginFailure(link[0], "request_received", exc) from exc
         if result is None:
@@ -280,21 +263,24 @@ def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaita
     return None
 
 
-#: ``(plugin name, function, hook)`` of a chain's sole sync link, as the dispatcher calls it: a
+#: ``(plugin name, function, hook)`` of a chain's sole link, as the dispatcher calls it: a
 #: plain tuple, whose ``[1]`` the interpreter reads faster than a NamedTuple's.
 SoleLink = tuple[str, Callable[..., Any], str]
 
 
-def sole_sync_link(chain: Chain, hook: str) -> SoleLink | None:
-    """``(plugin name, function, hook)`` of a chain of ``hook`` whose one link is sync; else None.
+def sole_link(chain: Chain, hook: str) -> SoleLink | None:
+    """``(plugin name, function, hook)`` of a chain of ``hook`` that has one link; else None.
 
-    The dispatcher calls such a link's function itself (``received_later`` and
-    ``replaced_later`` take what it returns when that is neither None nor a response): one
-    plugin's sync hooks on a route, the usual case, cost no runner call.
+    The dispatcher calls such a link's function itself (an ``async def`` hook's as
+    ``stepping`` makes it: its coroutine run at once to its first suspension), and hands what
+    it returns, when that is neither None nor a response, to ``received_later`` or
+    ``replaced_later``: one plugin's hooks on a route, the usual case, cost no runner call,
+    sync or async.
     """
-    if chain is not None and len(chain) == 1 and not chain[0].is_async:
-        return (chain[0].plugin, chain[0].function, hook)
-    return None
+    if chain is None or len(chain) != 1:
+        return None
+    link = chain[0]
+    return (link.plugin, stepping(link.function) if link.is_async else link.function, hook)
 
 
 def hook_failure(link: SoleLink | None, exc: Exception) -> Exception:
@@ -310,8 +296,9 @@ def hook_failure(link: SoleLink | None, exc: Exception) -> Exception:
 def received_later(chain: tuple[Link, ...], request: Any, result: Any,
                    hook: str = "request_received") -> Awaitable[HttpResponse | None]:
     """request_received's (or request_started's) answer when the dispatcher called ``chain``'s
-    sole sync link and it returned ``result``, neither None nor a response: an awaitable of the
-    answer (a wrong type raises PluginFailure), as ``run_received`` would give it."""
+    sole link and it returned ``result``, neither None nor a response (a suspended ``async
+    def`` hook's rest, or a plain function's awaitable): an awaitable of the answer (a wrong
+    type raises PluginFailure), as ``run_received`` would give it."""
     if inspect.isawaitable(result):
         return _first_async(chain, 0, result, hook, (request,))
     raise _wrong_type(chain[0][0], hook, result)
@@ -319,7 +306,7 @@ def received_later(chain: tuple[Link, ...], request: Any, result: Any,
 
 def replaced_later(chain: tuple[Link, ...], request: Any, response: HttpResponse,
                    result: Any) -> Awaitable[HttpResponse]:
-    """response_ready's response when the dispatcher called ``chain``'s sole sync link and it
+    """response_ready's response when the dispatcher called ``chain``'s sole link and it
     returned ``result``, neither None nor a response: as ``received_later``, for ``run_replace``."""
     if inspect.isawaitable(result):
         return _replace_async(chain, 0, result, request, response)
@@ -331,14 +318,8 @@ def run_first(chain: tuple[Link, ...], hook: str, *args: Any) -> HttpResponse | 
     for link in chain:
         try:
             result = link[1](*args)
-            if result.__class__ is _COROUTINE:  # stepped at once, inline (see _first_step.py)
-                stepper = _take_stepper() if _STEPPERS else new_stepper()
-                step = stepper[0](result)
-                if step is _NONE:
-                    _park_stepper(stepper)
-                    result = None
-                else:
-                    result = settle(stepper, step)
+            if result.__class__ is _COROUTINE:  # run at once to its first suspension
+                result = first_step(result)
         except Exception as exc:
             raise PluginFailure(link[0], hook, exc) from exc
         if result is None:
@@ -390,14 +371,8 @@ def run_replace(
     for link in chain:
         try:
             result = link[1](request, response)
-            if result.__class__ is _COROUTINE:  # stepped at once, inline (see _first_step.py)
-                stepper = _take_stepper() if _STEPPERS else new_stepper()
-                step = stepper[0](result)
-                if step is _NONE:
-                    _park_stepper(stepper)
-                    result = None
-                else:
-                    result = settle(stepper, step)
+            if result.__class__ is _COROUTINE:  # run at once to its first suspension
+                result = first_step(result)
         except Exception as exc:
             raise PluginFailure(link[0], "response_ready", exc) from exc
         if result is None:
@@ -429,14 +404,8 @@ def run_observers(chain: tuple[Link, ...], request: Any, response: HttpResponse)
     for link in chain:
         try:
             result = link[1](request, response)
-            if result.__class__ is _COROUTINE:  # stepped at once, inline (see _first_step.py)
-                stepper = _take_stepper() if _STEPPERS else new_stepper()
-                step = stepper[0](result)
-                if step is _NONE:
-                    _park_stepper(stepper)
-                    result = None
-                else:
-                    result = settle(stepper, step)
+            if result.__class__ is _COROUTINE:  # run at once to its first suspension
+                result = first_step(result)
         except Exception:
             logger.exception("plugin %r raised in response_sent", link[0])
             continue

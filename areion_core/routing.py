@@ -249,7 +249,7 @@ class Route:
         self.exception_chain: Any = None
         self.sent_chain: Any = None
         #: The request_received, response_ready and replayed response_ready chains' link when
-        #: it is their one and sync (``hook_chains.sole_sync_link``): the dispatcher calls it.
+        #: it is their one (``hook_chains.sole_link``): the dispatcher calls it.
         self.received_link: Any = None
         self.ready_link: Any = None
         self.replay_link: Any = None

@@ -16,12 +16,13 @@ echo "smoke: Python $(.venv/bin/python -c 'import sys; print(sys.version.split()
 AREION_EAGER=0 .venv/bin/python -m pytest "${PYTEST_ARGS[@]}"
 
 # The tests of the compiled modules (areion_core/_compiled.py: the access log, the header
-# classes, proxy headers) on their pure-Python build (AREION_PURE=1), where the full suite ran
-# the compiled one; the smoke suite below on 3.12 and 3.13 runs pure too (no extension there).
+# classes, proxy headers, a hook's first step) on their pure-Python build (AREION_PURE=1),
+# where the full suite ran the compiled one; the smoke suite below on 3.12 and 3.13 runs pure
+# too (no extension there).
 # `AREION_PURE=1 .venv/bin/python -m pytest` runs the whole suite on it (passed: 3,292 tests).
-PURE_FILES=(tests/core/test_access_log.py tests/core/test_header_blocks.py tests/core/test_header_stamps.py
-            tests/core/test_forwarded.py tests/core/test_forwarded_server.py tests/core/test_compiled.py
-            tests/core/test_request_response.py tests/core/test_status_code.py tests/core/test_1x_compatibility.py
+PURE_FILES=(tests/core/test_access_log.py tests/core/test_first_step.py tests/core/test_header_blocks.py
+            tests/core/test_header_stamps.py tests/core/test_forwarded.py tests/core/test_forwarded_server.py
+            tests/core/test_compiled.py            tests/core/test_request_response.py tests/core/test_status_code.py tests/core/test_1x_compatibility.py
             tests/core/test_log.py)
 echo "smoke: Python $(.venv/bin/python -c 'import sys; print(sys.version.split()[0])'), the compiled modules' tests with AREION_PURE=1"
 AREION_PURE=1 .venv/bin/python -m pytest -q -p no:cacheprovider "${PURE_FILES[@]}"

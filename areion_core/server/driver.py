@@ -28,6 +28,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
+from .._first_step import Handed, first_step
+
 
 def _task_hooks() -> tuple[Callable[..., None], Callable[..., None]] | None:
     """CPython's enter/leave-task helpers where they are known to mean what the eager step needs."""
@@ -213,17 +215,19 @@ class RequestDriver:
         self._cancel_requested = False  # one the request before this raised on itself as it ended
         _HOOKS[0](loop, task)
         try:
-            yielded = ctx.run(coro.send, None)
-        except StopIteration:
-            return True
+            # Not coro.send(None): a handler that returns would raise StopIteration, which costs
+            # more than the rest of this method (_first_step.py).
+            step = ctx.run(first_step, coro)
         except BaseException as exc:  # the app's handler must never raise; be safe anyway
             self.conn.crashed(exc)
             return False
         finally:
             _HOOKS[1](loop, task)
+        if step.__class__ is not Handed:
+            return True
         self._coro = coro
         self._ctx = ctx
-        self._suspend(yielded, ctx)
+        self._suspend(step.first, ctx)
         return False
 
     def cancel(self) -> None:
@@ -336,17 +340,16 @@ class RequestDriver:
         task = self.task or self._new_task()
         _HOOKS[0](loop, task)  # type: ignore[index]  # eager mode only
         try:
-            yielded = coro.send(None)  # type: ignore[union-attr]  # set while suspended
-        except StopIteration:
-            _HOOKS[1](loop, task)  # type: ignore[index]
-            self._ended(None)
-            return
+            step = first_step(coro)  # type: ignore[arg-type]  # set while suspended (no StopIteration at the end)
         except BaseException as error:
             _HOOKS[1](loop, task)  # type: ignore[index]
             self._ended(error)
             return
         _HOOKS[1](loop, task)  # type: ignore[index]
-        self._suspend(yielded, self._ctx)  # type: ignore[arg-type]  # set with _coro
+        if step.__class__ is not Handed:
+            self._ended(None)
+            return
+        self._suspend(step.first, self._ctx)  # type: ignore[arg-type]  # set with _coro
 
     def _step(self, exc: BaseException | None) -> None:
         """Resume the request, in its context (this runs as a callback the request scheduled)."""

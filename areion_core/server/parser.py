@@ -115,6 +115,7 @@ class RequestReader:
         "_url",
         "_url_len",
         "_valid_host",
+        "_version",
         "conditional",
         "conn",
         "limits",
@@ -136,16 +137,12 @@ class RequestReader:
         self.since = state.now
         #: Whether the request being parsed has If-None-Match / If-Modified-Since.
         self.conditional = False
-        self._url = b""
-        self._url_len = 0
+        self._url, self._url_len, self._valid_host = b"", 0, b""
+        #: The request's HTTP version, read once (httptools formats it with str.format each time).
+        self._version = "1.1"
         self._headers: list[tuple[bytes, bytes]] = []
-        self._header_bytes = 0
-        self._host_count = 0
+        self._header_bytes = self._host_count = self._trailers_at = self._idle_bytes = self._progress = 0
         self._te: bytes | None = None
-        self._trailers_at = 0
-        self._valid_host = b""
-        self._idle_bytes = 0
-        self._progress = 0
         self._progress_of: list[tuple[bytes, bytes]] | None = None
         self._expect = False
         self._content_length = -1
@@ -377,7 +374,7 @@ class RequestReader:
                     raise Reject(400, "invalid Content-Length") from None
 
     def on_headers_complete(self) -> None:
-        version = self.parser.get_http_version()
+        version = self._version = self.parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise Reject(505, f"HTTP/{version} is not supported")
         if self._host_count != 1 and (version == "1.1" or self._host_count > 1):
@@ -457,8 +454,7 @@ class RequestReader:
         conn = self.conn
         try:
             request = self.state.request_factory(
-                parser.get_method().decode("ascii"), self._url, headers, data, conn,
-                parser.get_http_version(), self.conditional,
+                parser.get_method().decode("ascii"), self._url, headers, data, conn, self._version, self.conditional,
             )
         except Exception as exc:  # a request the app's factory cannot represent
             raise Reject(400, str(exc) or "bad request") from None

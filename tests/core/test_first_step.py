@@ -1,9 +1,11 @@
-"""Async hooks run to their first suspension by a pooled stepper (``_first_step.py``), through the runners.
+"""Async hooks run to their first suspension (``_first_step.py``), through the runners.
 
 A hook that finishes without waiting is answered at once (no awaitable, no timer); one that
-suspends is carried on by its stepper, bounded by ``hook_timeout``; either way its value, its
-exception (as a PluginFailure naming plugin and hook), a cancellation, the call order and
-context variables behave as for a coroutine awaited directly.
+suspends is carried on by a Handed awaitable, bounded by ``hook_timeout``; either way its
+value, its exception (as a PluginFailure naming plugin and hook), a cancellation, the call
+order and context variables behave as for a coroutine awaited directly. The compiled build
+(PyIter_Send) and the pure-Python one (scripts/smoke.sh runs this file with AREION_PURE=1)
+pass the same tests.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 
 from areion_core import HttpResponse
-from areion_core._first_step import STEPPERS
+from areion_core._first_step import Handed, first_step, stepping
 from areion_core.hook_chains import (
     HookLink,
     HookTimeout,
@@ -27,6 +29,8 @@ from areion_core.hook_chains import (
     run_received,
     run_replace,
 )
+
+pytestmark = pytest.mark.smoke
 
 LIMIT = 0.05
 
@@ -40,9 +44,8 @@ def link(name: str, fn: Any) -> HookLink:
     return HookLink(name, fn, asyncio.iscoroutinefunction(fn))
 
 
-def test_an_async_hook_that_never_waits_is_answered_at_once_and_its_stepper_reused() -> None:
+def test_an_async_hook_that_never_waits_is_answered_at_once() -> None:
     answer = HttpResponse("cached")
-    pooled = list(STEPPERS)
 
     async def passes(req: Any) -> None:
         req.calls.append("passes")
@@ -58,7 +61,6 @@ def test_an_async_hook_that_never_waits_is_answered_at_once_and_its_stepper_reus
     # No loop is running: nothing here may need one.
     assert run_received((link("a", passes), link("b", answers), link("c", never)), req) is answer
     assert req.calls == ["passes", "answers"]
-    assert pooled == STEPPERS  # every stepper taken went back, the same ones
 
 
 def test_an_async_response_ready_replaces_and_passes_in_order_without_an_awaitable() -> None:
@@ -84,7 +86,6 @@ def test_an_exception_before_any_wait_is_a_plugin_failure_naming_plugin_and_hook
     async def raises(*args: Any) -> None:
         raise error
 
-    pooled = len(STEPPERS)
     chain = (link("breaker", raises),)
     with pytest.raises(PluginFailure) as info:
         if runner == "received":
@@ -95,10 +96,9 @@ def test_an_exception_before_any_wait_is_a_plugin_failure_naming_plugin_and_hook
             run_replace(chain, request(), HttpResponse("x"))
     hook = {"received": "request_received", "first": "exception", "replace": "response_ready"}[runner]
     assert (info.value.plugin, info.value.hook, info.value.original) == ("breaker", hook, error)
-    assert len(STEPPERS) == pooled  # the stepper survived and went back
 
 
-def test_a_base_exception_before_any_wait_passes_on_and_the_pool_still_works() -> None:
+def test_a_base_exception_before_any_wait_passes_on_and_the_next_hook_still_runs() -> None:
     async def cancelled(req: Any) -> None:
         raise asyncio.CancelledError("gone")
 
@@ -107,10 +107,8 @@ def test_a_base_exception_before_any_wait_passes_on_and_the_pool_still_works() -
 
     with pytest.raises(asyncio.CancelledError):
         run_received((link("c", cancelled),), request())
-    STEPPERS.clear()  # even with no stepper parked, one is made
     got = run_received((link("f", fine),), request())
     assert isinstance(got, HttpResponse) and got.body == b"fine"
-    assert len(STEPPERS) == 1
 
 
 async def test_a_hook_that_waits_is_carried_on_in_order_and_its_value_used() -> None:
@@ -233,12 +231,12 @@ async def test_context_variables_set_by_a_hook_are_seen_after_it_waiting_or_not(
     assert req.calls == ["at once"] and var.get() == "after waiting"
 
 
-async def test_a_hook_whose_first_step_runs_another_chain_gets_a_stepper_of_its_own() -> None:
+async def test_a_hook_whose_first_step_runs_another_chain_gets_both_answers() -> None:
     async def inner(req: Any) -> HttpResponse:
         return HttpResponse("inner")
 
     async def outer(req: Any) -> HttpResponse:
-        nested = run_received((link("inner", inner),), req)  # while outer's stepper runs
+        nested = run_received((link("inner", inner),), req)  # while outer's first step runs
         assert isinstance(nested, HttpResponse)
         return HttpResponse(b"outer+" + nested.body)
 
@@ -258,7 +256,7 @@ async def test_bounded_steps_a_coroutine_and_bounds_only_one_that_waits() -> Non
         await bounded(hangs(), "response_sent", LIMIT)
 
 
-async def test_a_handed_stepper_passes_a_thrown_error_into_the_hook() -> None:
+async def test_a_handed_coroutine_is_passed_a_thrown_error() -> None:
     caught: list[BaseException] = []
     gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -276,3 +274,42 @@ async def test_a_handed_stepper_passes_a_thrown_error_into_the_hook() -> None:
     with pytest.raises(PluginFailure) as info:  # "recovered" is not an HttpResponse
         await pending  # type: ignore[misc]
     assert isinstance(info.value.original, TypeError) and [str(e) for e in caught] == ["thrown"]
+
+
+async def test_first_step_gives_a_value_an_exception_or_the_rest_to_await() -> None:
+    async def value() -> int:
+        return 7
+
+    async def nothing() -> None:
+        return None
+
+    async def raises() -> None:
+        raise LookupError("raised at once")
+
+    gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def waits() -> str:
+        return "woke: " + await gate
+
+    assert first_step(value()) == 7 and first_step(nothing()) is None
+    with pytest.raises(LookupError, match="raised at once"):
+        first_step(raises())
+    rest = first_step(waits())
+    assert isinstance(rest, Handed) and rest.first is gate
+    gate.set_result("yes")
+    assert await rest == "woke: yes"
+
+
+async def test_a_stepping_hook_is_a_plain_function_answering_at_once_or_handing_the_rest() -> None:
+    async def hook(req: Any, wait: bool) -> str:
+        req.calls.append("ran")
+        if wait:
+            await asyncio.sleep(0)
+        return "answer"
+
+    req = request()
+    stepped = stepping(hook)
+    assert stepped(req, False) == "answer" and req.calls == ["ran"]
+    rest = stepped(req, True)
+    assert isinstance(rest, Handed) and req.calls == ["ran", "ran"]
+    assert await rest == "answer"

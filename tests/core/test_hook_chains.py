@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 
 import pytest
@@ -535,6 +537,31 @@ class Misbehaving:
         return None
 
 
+class AsyncMisbehaving(Misbehaving):
+    """Misbehaving's hooks as ``async def``: finishing at once, or (``suspend``) after a real
+    suspension (the Handed path, bounded by the hook timeout)."""
+
+    def __init__(self, suspend=False):
+        self.suspend = suspend
+
+    @hookimpl
+    async def request_received(self, request):
+        if self.suspend:
+            await asyncio.sleep(0)
+        result = Misbehaving.request_received(self, request)
+        return await result if inspect.isawaitable(result) else result
+
+    @hookimpl
+    async def response_ready(self, request, response):
+        if self.suspend:
+            await asyncio.sleep(0)
+        result = Misbehaving.response_ready(self, request, response)
+        return await result if inspect.isawaitable(result) else result
+
+
+_MISBEHAVING = {"sync": Misbehaving, "async": AsyncMisbehaving, "suspending": lambda: AsyncMisbehaving(suspend=True)}
+
+
 def _router_raising() -> Router:
     r = _router()
 
@@ -545,13 +572,15 @@ def _router_raising() -> Router:
     return r
 
 
-@pytest.fixture(params=["sole", "runner"])
+@pytest.fixture(params=[(chain, kind) for chain in ("sole", "runner") for kind in _MISBEHAVING],
+                ids=lambda p: "-".join(p))
 def misbehaving(request):
+    chain, kind = request.param
     caught = Caught()
-    plugins = [Misbehaving(), caught] + ([Passive()] if request.param == "runner" else [])
+    plugins = [_MISBEHAVING[kind](), caught] + ([Passive()] if chain == "runner" else [])
     server = build(*plugins, router=_router_raising())
     route = next(r for r in server.app.build().routes if r.path == "/a")
-    if request.param == "sole":
+    if chain == "sole":
         assert route.received_link is not None and route.ready_link is not None
     else:
         assert route.received_link is None and route.ready_link is None
@@ -565,7 +594,7 @@ def misbehaving(request):
     ("raise-ready", "response_ready", "ready bug"),
     ("wrong-ready", "response_ready", "returned str, not HttpResponse"),
 ])
-def test_a_failing_sync_hook_is_a_500_naming_its_plugin(misbehaving, do, hook, message, caplog):
+def test_a_failing_hook_is_a_500_naming_its_plugin(misbehaving, do, hook, message, caplog):
     client, caught = misbehaving
     with caplog.at_level(logging.ERROR):
         got = client.get(f"/a?do={do}")
@@ -578,7 +607,7 @@ def test_a_failing_sync_hook_is_a_500_naming_its_plugin(misbehaving, do, hook, m
     assert client.get("/a").status_code == 200  # the next request is fine
 
 
-def test_a_sync_hook_may_answer_or_replace_with_any_response_or_awaitable(misbehaving):
+def test_a_hook_may_answer_or_replace_with_any_response_or_awaitable(misbehaving):
     client, _ = misbehaving
     streamed = client.get("/a?do=answer-received")
     assert (streamed.status_code, streamed.text) == (203, "streamed")
@@ -593,13 +622,13 @@ def test_a_sync_hook_may_answer_or_replace_with_any_response_or_awaitable(misbeh
     assert (plain.text, plain.headers["x-misbehaving"]) == ("a", "seen")
 
 
-def test_a_handler_failure_behind_a_sync_hook_is_not_the_plugins(misbehaving):
+def test_a_handler_failure_behind_a_hook_is_not_the_plugins(misbehaving):
     client, caught = misbehaving
     assert client.get("/boom").status_code == 500
     assert [type(exc) for exc in caught.seen] == [KeyError]
 
 
-def test_unmatched_requests_call_a_sole_sync_response_ready_too(misbehaving):
+def test_unmatched_requests_call_a_sole_response_ready_too(misbehaving):
     client, caught = misbehaving
     missing = client.get("/missing")
     assert missing.status_code == 404 and missing.headers["x-misbehaving"] == "seen"

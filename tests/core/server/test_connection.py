@@ -44,6 +44,10 @@ def _router() -> Router:
         await asyncio.sleep(0.3)
         return "slow done"
 
+    @r.get("/version")
+    async def version(request):
+        return f"version {request.http_version};"
+
     @r.get("/inject")
     async def inject(request):
         return HttpResponse("x", headers={"X-Bad": "a\r\nSet-Cookie: evil=1"})
@@ -81,6 +85,16 @@ def test_ten_pipelined_requests_in_one_write_are_answered_in_order(server):
               if part.startswith(b"response ")]
     assert bodies == list(range(11))
     assert out.count(b"HTTP/1.1 200 OK") == 11
+
+
+def test_each_pipelined_request_keeps_its_own_http_version(server):
+    # The reader reads a request's version once, at the end of its head: the next request's
+    # is its own, not the one before it.
+    data = (b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /version HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+            b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    out = exchange(server.port, data)
+    assert [part.split(b";")[0] for part in out.split(b"version ")[1:]] == [b"1.1", b"1.0", b"1.1"]
 
 
 def test_pipelined_slow_request_keeps_order(server):
