@@ -338,6 +338,8 @@ def prebuilt(body: bytes, content_type: str, status_code: int = 200) -> HttpResp
 
 
 _new = object.__new__  # an instance without running __init__ (and its checks)
+#: The classes of handler values that to_response has found to be dataclasses or models (JSON).
+_JSON_CLASSES: set[type] = set()
 
 
 def to_response(value: Any) -> HttpResponse:
@@ -351,6 +353,8 @@ def to_response(value: Any) -> HttpResponse:
         return prebuilt(orjson.dumps(value, default=_json_default), JSON)  # dumps_json(), inline
     if cls is str:
         return prebuilt(value.encode(), TEXT)
+    if cls in _JSON_CLASSES:  # a dataclass or model class seen before: no checks again
+        return prebuilt(dumps_json(value), JSON)
     if isinstance(value, HttpResponse):
         return value
     if value is None:
@@ -360,6 +364,8 @@ def to_response(value: Any) -> HttpResponse:
     if hasattr(value, "__aiter__"):
         return StreamingResponse(value)
     if dataclasses.is_dataclass(value) or hasattr(value, "model_dump"):
+        if len(_JSON_CLASSES) < 256:
+            _JSON_CLASSES.add(cls)  # (its instances pass every check above the same way)
         return prebuilt(dumps_json(value), JSON)
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
         body = to_response(value[0])

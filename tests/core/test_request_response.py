@@ -221,6 +221,27 @@ def test_return_values_are_converted(value, status, ctype, body):
         assert "content-length" not in got.headers
 
 
+def test_a_dataclass_class_is_recognised_once_and_each_of_its_values_still_sent_as_itself():
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: int
+
+    class Plain:  # not JSON: never remembered as JSON
+        def __str__(self) -> str:
+            return "plain"
+
+    r = Router()
+    r.add_route("/p/:x", lambda request, x: Point(int(x), -int(x)), inline=True)
+    r.add_route("/plain", lambda request: Plain(), inline=True)
+    with client_for(r) as c:
+        got = [c.get(f"/p/{i}") for i in (1, 2, 3)]
+        plain = [c.get("/plain") for _ in range(2)]
+    assert [g.json() for g in got] == [{"x": 1, "y": -1}, {"x": 2, "y": -2}, {"x": 3, "y": -3}]
+    assert {g.headers["content-type"] for g in got} == {"application/json"}
+    assert [g.status_code for g in plain] == [500, 500]  # an unsupported value, as before
+
+
 def test_async_iterator_return_is_streamed():
     r = Router()
 
