@@ -1,4 +1,4 @@
-"""Seed-style middleware sees an HttpResponse: the handler's value (a dataclass, a list, None, a
+"""1.x-style middleware sees an HttpResponse: the handler's value (a dataclass, a list, None, a
 str, a (value, status) tuple) is converted before the middleware around it gets it."""
 
 from __future__ import annotations
