@@ -46,8 +46,11 @@ def _check_value(name: str, value: str) -> None:
 
 
 def _visible_ascii(text: str) -> bool:
-    """Whether ``text`` is printable ASCII (SP to "~"), the usual header value: a loop in C
-    where this module is compiled, cheaper than ``isascii()`` and ``isprintable()``."""
+    """Whether ``text`` is printable ASCII (SP to "~"), the usual header value: where this
+    module is compiled, a loop over the string's bytes in C (headers.pxd), a fraction of what
+    ``isascii()`` and ``isprintable()`` cost."""
+    if _COMPILED:
+        return _areion_visible_ascii(text)  # type: ignore[name-defined,no-any-return]  # noqa: F821
     for ch in text:  # noqa: SIM110 (a loop Cython turns into C; all() would be a generator)
         if ch < " " or ch > "~":
             return False
@@ -295,24 +298,16 @@ class _ResponseHeaderFields:
     def __getitem__(self, key: str) -> str:
         return self._d[key.lower()]
 
-    def _absent(self, names: tuple[str, ...], clean: list[Any]) -> bool:
-        """None of the lower-case ``names`` is set (a compiled HeaderStamp's check). ``clean[0]``:
-        the last shared dict seen without them (a template's, never written to): compared by
-        identity, most responses being copies of one."""
-        d = self._d
-        if d is clean[0]:
-            return True
-        for name in names:
-            if name in d:
-                return False
-        if not self._own:
-            clean[0] = d
-        return True
-
-    def _stamp(self, names: tuple[str, ...], clean: list[Any], values: tuple[str, ...], lines: str) -> bool:
-        """Set the lower-case ``names`` to checked ``values`` when none of them is set, else
-        change nothing and return False (a compiled HeaderStamp's check and stores, see
-        ``_absent``); ``lines``: their encoded text, appended to an encoded block's."""
+    def _stamp(self, names: tuple[str, ...], prefixes: tuple[str, ...], clean: list[Any],
+               values: tuple[Any, ...], trusted: bool) -> bool | None:
+        """A compiled HeaderStamp's work: set the lower-case ``names`` to ``values`` (a value not
+        a string as ``format(value)``) when none of them is set, and return True; when one is,
+        change nothing and return False. A value that is not printable ASCII changes nothing
+        either: None, for the stamp to check the values it was given (and raise, naming the
+        header) and call again with ``trusted``. ``prefixes``: each line's "Name: ", for the
+        lines appended to an encoded block's. ``clean[0]``: the last shared dict seen without
+        the names (a template's, never written to), compared by identity, most responses
+        being copies of one."""
         d = self._d
         if d is not clean[0]:
             for name in names:
@@ -320,13 +315,26 @@ class _ResponseHeaderFields:
                     return False
             if not self._own:
                 clean[0] = d
+        count = len(names)
+        given = values
+        for i in range(count):
+            value = given[i]
+            if type(value) is not str:
+                given = tuple([v if type(v) is str else format(v) for v in given])
+                value = given[i]
+            if not trusted and not _visible_ascii(value):
+                return None
         if not self._own:
             self._d = d = d.copy()
             self._own = True
-        for i in range(len(names)):
-            d[names[i]] = values[i]
+        for i in range(count):
+            d[names[i]] = given[i]
         if self._wire is not None:
-            self._tail = self._tail + lines
+            tail = self._tail
+            if _COMPILED and not trusted and _areion_is_ascii(tail):  # type: ignore[name-defined]  # noqa: F821
+                self._tail = _areion_lines(tail, prefixes, given)  # type: ignore[name-defined]  # noqa: F821
+            else:
+                self._tail = tail + "".join([f"{prefixes[i]}{given[i]}\r\n" for i in range(count)])
         return True
 
     def __setitem__(self, key: str, value: object) -> None:
@@ -338,7 +346,7 @@ class _ResponseHeaderFields:
             lower, prefix = _SETTABLE[key]
         except KeyError:
             lower, prefix = _settable(key)
-        if type(value) is not str or not (value.isascii() and value.isprintable()):
+        if type(value) is not str or not _visible_ascii(value):
             value = _checked_value(key, value)
         d = self._d
         if self._wire is None:
@@ -543,7 +551,8 @@ class HeaderStamp:
     Setting one header costs a method call, a check, a copy-on-write and a text append; a
     stamp does each once for all its headers, each value checked once however many headers
     use it, through a function made for the stamp when it is built (as ``dataclasses`` makes
-    ``__init__``): no loop and no call per header.
+    ``__init__``): no loop and no call per header; where this module is compiled, the
+    function fills in the templates and one C method checks, stores and encodes the lot.
     """
 
     __slots__ = ("names", "set")
@@ -618,16 +627,17 @@ def set(headers, {args}):
 
 
 #: The same where the header classes are compiled (an extension module, see _compiled.py):
-#: their fields are reached faster from their own methods than from this function.
+#: the values go to one compiled method (``_stamp``), which checks them as bytes, stores them
+#: and writes their lines into one new string; a value it cannot pass (not printable ASCII)
+#: is checked here, as a single set would, and then stored as given.
 _COMPILED_STAMP_SOURCE = """\
 def set(headers, {args}):
-    {args}, = {formatted},
-    if not ({visible}):
-        if not headers._absent(NAMES, clean):
-            return False
-        check(({args},))
-    {values}
-    return headers._stamp(NAMES, clean, ({value_names},), {lines})
+    values = {inline},
+    done = headers._stamp(NAMES, PREFIXES, clean, values, False)
+    if done is None:
+        check(({formatted},))
+        done = headers._stamp(NAMES, PREFIXES, clean, values, True)
+    return done
 """
 _COMPILED = __file__.endswith(tuple(EXTENSION_SUFFIXES))
 
@@ -665,7 +675,7 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
         present=" or ".join(f"L{i} in d" for i in range(len(names))),
         formatted=", ".join(f'f"{{v{i}}}"' for i in arguments),
         text='f"' + "".join(f"{{v{i}}}" for i in arguments) + '"',
-        visible=" and ".join(f"visible(v{i})" for i in arguments),
+        inline=", ".join(values),
         values="; ".join(f"{local} = {value}" for local, value in made) or "pass",
         stores="; ".join(f"d[L{i}] = {value}" for i, value in enumerate(value_names)),
         # Each line is "\r\nName: value" (P<i>), the first without its "\r\n": the lines end
@@ -679,7 +689,8 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
                 if isinstance(part, int):
                     _check_value(name, given[part])
 
-    scope.update(check=check, clean=[None], visible=_visible_ascii, NAMES=tuple(lower for lower, _prefix in known))
+    scope.update(check=check, clean=[None], NAMES=tuple(lower for lower, _prefix in known),
+                 PREFIXES=tuple(prefix for _lower, prefix in known))
     # The last shared dict (a template's, copied on write) seen without any of the names is
     # kept in ``clean``: most responses carry a copy of the same one, and the check is then
     # one identity comparison. Held there, that dict cannot be freed and its identity reused.

@@ -21,6 +21,7 @@ from _targets import (
     check_issue14_targets,
     check_targets,
     idle_rss_mb,
+    paired_cost,
 )
 from _wrk import wrk_version
 
@@ -250,11 +251,14 @@ def _interleaved_table(
     peers = [m.framework.name for m in rows if m.framework.kind is Kind.PEER]
     reference = max(peers, key=lambda name: means[name]) if peers else names[0]
     label = f"× fastest peer ({reference})" if peers else f"× {reference}"
+    # Against a row of the same code base (no peers): each round's ratio too, and their median.
+    paired_head = "" if peers else f" Median of the rounds' ÷ {reference} |"
+    reference_rounds = results.rounds(reference, scenario.name)
     lines += [
         "| Framework | Access log | "
         + " | ".join(f"Round {i} {unit}" for i in range(1, rounds + 1))
-        + f" | Mean {unit} | {label} | p99 ms (mean) | Socket errors | HTTP ≥ 400 |",
-        "| --- | --- | " + " | ".join(["---:"] * (rounds + 5)) + " |",
+        + f" | Mean {unit} | {label} |{paired_head} p99 ms (mean) | Socket errors | HTTP ≥ 400 |",
+        "| --- | --- | " + " | ".join(["---:"] * (rounds + 5 + bool(paired_head))) + " |",
     ]
     for name in names:
         mine = results.rounds(name, scenario.name)
@@ -273,9 +277,13 @@ def _interleaved_table(
         errors = sum(r.socket_errors for r in figures)
         status = sum(r.http_errors for r in figures)
         logged = "on" if mine[0].framework.access_log else "–"
+        paired = ""
+        if paired_head:
+            usable = ratio != "–" and all(m.ok for m in reference_rounds)
+            paired = f" {1 - paired_cost(mine, reference_rounds)[0]:.1%} |" if usable else " – |"
         lines.append(
             f"| {name} | {logged} | " + " | ".join(cells)
-            + f" | {mean * scale:,.{digits}f} | {ratio} | {p99} | {errors} | {status} |"
+            + f" | {mean * scale:,.{digits}f} | {ratio} |{paired} {p99} | {errors} | {status} |"
         )
     return [*lines, ""]
 

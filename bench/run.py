@@ -408,7 +408,8 @@ def planned(
 ) -> list[tuple[Scenario, Framework, int]]:
     """Scenario by scenario, each framework that serves it, with its round: a shared
     scenario every framework of the matrix (and its ``extra``); an Areion-only one the
-    frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round.
+    frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round,
+    each round starting one framework further on.
     A before-row (``--before``) runs wherever its counterpart runs, right after it; with
     ``before_rounds`` > 1 each such pair of a one-round scenario runs that many times (at
     least the scenario's ``min_before_rounds``: the burst's), alternating (round 1 in the
@@ -424,9 +425,16 @@ def planned(
         if scenario.order:
             rank = {name: index for index, name in enumerate(scenario.order)}
             serving.sort(key=lambda f: rank.get(f.name, len(rank)))
-        serving = [g for f in serving for g in (f, befores.get(f.name)) if g is not None]
+        groups = [[g for g in (f, befores.get(f.name)) if g is not None] for f in serving]
+        serving = [g for group in groups for g in group]
         for round_ in range(1, scenario.rounds + 1):
-            plan += [(scenario, framework, round_) for framework in serving]
+            # Each round starts one framework further on (a before-row stays after its
+            # counterpart), so that every variant runs in every position of the rounds: a slot
+            # that is slower for some reason (the first after a scenario's start, the one before
+            # a periodic job) does not always fall to the same variant.
+            shift = (round_ - 1) % len(groups) if groups else 0
+            rotated = groups[shift:] + groups[:shift]
+            plan += [(scenario, framework, round_) for group in rotated for framework in group]
         if scenario.rounds == 1:
             pairs = [g for f in serving if f.name in befores for g in (f, befores[f.name])]
             rounds = max(before_rounds, scenario.min_before_rounds) if pairs else 1

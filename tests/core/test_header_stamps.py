@@ -104,6 +104,42 @@ def test_latin1_values_pass_as_single_sets_do():
     assert headers.encoded() == b"Content-Type: text/plain\r\nX-Name: caf\xe9\r\n"
 
 
+# Each character that is not printable ASCII, at each place of a value long enough to be read
+# eight bytes at a time (the compiled check) and in its last few bytes.
+_EDGES = ["\x00", "\x1f", "\x7f", "\x80", "\u00e9", "\u20ac"]
+
+
+@pytest.mark.parametrize("length", [1, 7, 8, 9, 16, 23])
+def test_the_printable_ascii_check_finds_a_bad_character_anywhere(length: int):
+    from areion_core.headers import _visible_ascii
+
+    clean = "".join(chr(0x20 + i % 95) for i in range(length))  # SP through "~", wrapping
+    assert _visible_ascii(clean) is True
+    assert _visible_ascii(" " * length) and _visible_ascii("~" * length)
+    for place in range(length):
+        for bad in _EDGES:
+            assert _visible_ascii(clean[:place] + bad + clean[place + 1 :]) is False, (place, bad)
+
+
+def test_a_stamp_after_a_latin1_line_keeps_every_line():
+    stamp = HeaderStamp(TIMING)
+    headers = content_type_only("application/json")
+    headers["X-Name"] = "caf\u00e9"  # a line of the tail that is not ASCII
+    assert stamp.set(headers, "id-1", "0.250") is True
+    assert headers.encoded() == (JSON_LINE + b"X-Name: caf\xe9\r\nX-Request-ID: id-1\r\n"
+                                 b"Server-Timing: app;dur=0.250\r\nX-Response-Time: 0.250ms\r\n")
+
+
+def test_values_that_are_not_strings_are_written_formatted():
+    stamp = HeaderStamp(TIMING)
+    headers = content_type_only("application/json")
+    assert stamp.set(headers, 42, 1.5) is True
+    assert dict(headers) == {"content-type": "application/json", "x-request-id": "42",
+                             "server-timing": "app;dur=1.5", "x-response-time": "1.5ms"}
+    assert headers.encoded() == (JSON_LINE + b"X-Request-ID: 42\r\nServer-Timing: app;dur=1.5\r\n"
+                                 b"X-Response-Time: 1.5ms\r\n")
+
+
 def test_the_wrong_number_of_values_is_a_type_error():
     with pytest.raises(TypeError):
         HeaderStamp(TIMING).set(content_type_only("text/plain"), "only one")

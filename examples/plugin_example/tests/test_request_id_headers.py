@@ -158,3 +158,29 @@ def test_new_ids_are_32_hex_digits_unique_in_a_process_and_across_a_fork() -> No
     # The child drew a prefix of its own: it does not continue the parent's sequence.
     assert child[:16] != mine[:16]
     assert child not in (*ids, mine)
+
+
+def test_durations_are_milliseconds_with_three_decimals_below_and_above_a_second() -> None:
+    from time import perf_counter_ns
+
+    from areion_core import HttpResponse
+    from areion_request_id import RequestIdPlugin
+
+    plugin = RequestIdPlugin()
+
+    class Request:  # the two fields finish() reads from a routed request
+        request_id = "id-1"
+        received_ns = 0
+
+    # Whole microseconds since the request was read, as milliseconds: below and above a
+    # second (a different way of writing the whole milliseconds), with the call's own time
+    # (and a slow CI machine's pause) on top.
+    for elapsed_us in (2_000, 999_250, 1_000_000, 61_234_500):
+        request = Request()
+        request.received_ns = perf_counter_ns() - elapsed_us * 1000
+        response = HttpResponse({"ok": True})
+        plugin.finish(request, response)  # type: ignore[arg-type]
+        ms = response.headers["x-response-time"]
+        assert re.fullmatch(r"[1-9]\d*\.\d{3}ms", ms), ms
+        assert elapsed_us <= float(ms[:-2]) * 1000 < elapsed_us + 500_000, (elapsed_us, ms)
+        assert response.headers["server-timing"] == f"app;dur={ms[:-2]}"
