@@ -4,6 +4,10 @@
 # Arguments stay untyped where a caller may pass a subclass (a bytes subclass as a body).
 import cython
 
+# Whether this module runs compiled (always True here): a C variable, so that the compiled
+# branches of the hot methods cost a test, not a module-global lookup.
+cdef bint _COMPILED
+
 
 cdef class _RequestHeaderFields:
     cdef public list _raw

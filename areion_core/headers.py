@@ -322,7 +322,10 @@ class _ResponseHeaderFields:
             if type(value) is not str:
                 given = tuple([v if type(v) is str else format(v) for v in given])
                 value = given[i]
-            if not trusted and not _visible_ascii(value):
+            if trusted:
+                continue
+            if not (_areion_visible_ascii(value) if _COMPILED  # type: ignore[name-defined]  # noqa: F821
+                    else _visible_ascii(value)):
                 return None
         if not self._own:
             self._d = d = d.copy()

@@ -113,3 +113,42 @@ def test_openmetrics_when_the_scraper_asks_for_it(live: LiveServer) -> None:
     assert requests.type == "counter"
     assert any(s.labels == {"method": "GET", "route": "/json", "status_class": "2xx"} and s.value == 1
                for s in requests.samples if s.name == "areion_http_requests_total")
+
+
+def test_a_duration_runs_from_the_request_being_read_and_lands_in_its_bucket() -> None:
+    # HttpMetrics alone, on a request read 30 ms ago (the core's received_ns): the duration is
+    # counted in seconds against the buckets' bounds (kept in nanoseconds), up to the bound
+    # that holds it ("le") and no lower.
+    import time
+    from types import SimpleNamespace
+
+    from prometheus_client import CollectorRegistry
+
+    from areion_observability.http_metrics import HttpMetrics
+    from areion_observability.settings import MetricsSettings
+
+    registry = CollectorRegistry()
+    metrics = HttpMetrics(registry, MetricsSettings())
+    conn = SimpleNamespace(bytes_written=1000)
+    class Route:  # hashable, as the core's routes are
+        path = "/slow"
+
+    route = Route()
+    request = SimpleNamespace(route=route, conn=conn, state=None, method="GET",
+                              received_ns=time.perf_counter_ns() - 30_000_000)
+    metrics.started(request)  # type: ignore[arg-type]
+    assert metrics.active == 1
+    conn.bytes_written += 250
+    metrics.sent(request, SimpleNamespace(status_code=200))  # type: ignore[arg-type]
+    metrics.flush()
+    labels = {"method": "GET", "route": "/slow", "status_class": "2xx"}
+
+    def sample(name: str, **extra: str) -> float | None:
+        return registry.get_sample_value(name, {**labels, **extra})
+
+    assert sample(DUR + "_bucket", le="0.025") == 0
+    assert sample(DUR + "_bucket", le="0.05") == 1
+    assert 0.030 <= sample(DUR + "_sum") < 0.030 + 5  # type: ignore[operator]
+    assert sample(SIZE + "_bucket", le="100.0") == 0 and sample(SIZE + "_bucket", le="1000.0") == 1
+    assert sample(SIZE + "_sum") == 250
+    assert metrics.active == 0 and request.state == {}
