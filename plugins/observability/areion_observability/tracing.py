@@ -25,6 +25,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from areion_core import ConfigError, HttpRequest, HttpResponse
+from areion_core.plugin_api import raw_header
 
 from .settings import SECTION, TracingSettings
 
@@ -69,14 +70,10 @@ class RequestTracer:
 
     def started(self, request: HttpRequest) -> None:
         """``request_started``: the server span, current for the rest of the request."""
-        if self.never_samples:
-            # Only a caller's trace can be sampled: scan the raw names (no header index, no
-            # call per header) and stop here without one.
-            for field, _ in request.raw_headers:
-                if len(field) == 11 and field.lower() == _TRACEPARENT:
-                    break
-            else:
-                return
+        # Never sampling, only a caller's trace can be: look for its header among the raw pairs
+        # (the core's scan, a loop in C; no header index) and stop here without one.
+        if self.never_samples and raw_header(request.raw_headers, _TRACEPARENT) is None:
+            return
         route = request.route
         if route in self.excluded:
             return
