@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httptools
 
@@ -43,7 +43,7 @@ from .response import HttpResponse, create_error_response
 from .routing import Route, RouteTree, decode_segments
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
 
     from .access_log import AccessLog
     from .hook_chains import Chain
@@ -56,7 +56,7 @@ class Dispatcher:
     """Answers requests for one built app (``app.dispatcher``)."""
 
     __slots__ = ("_static_plans", "access_log", "app", "body_plans", "exception_chain", "logger", "ready_chain",
-                 "ready_link", "root_path", "sent_chain", "started_chain", "started_link", "tree")
+                 "ready_link", "root_path", "sent_chain", "started_call", "started_chain", "started_link", "tree")
 
     def __init__(self, app: PluginApp, tree: RouteTree, chains: dict[str, Chain], access_log: AccessLog | None) -> None:
         self.app = app
@@ -72,6 +72,9 @@ class Dispatcher:
         # Every request, matched or not, after routing (trusted hosts, CORS preflights, metrics).
         self.started_chain = chains["request_started"]
         self.started_link = sole_link(self.started_chain, "request_started")
+        # What handle calls for request_started: one plugin's hook itself, or the chain's runner.
+        self.started_call: Callable[[HttpRequest], Any] = (
+            self.started_link[1] if self.started_link is not None else self._run_started)
         # The routes whose bodies are not the server's default: their limit, and whether their
         # handler reads the body as it arrives (see body_plan).
         default_limit = app.config.limits.max_body_bytes
@@ -196,15 +199,17 @@ class Dispatcher:
 
     async def handle(self, request: HttpRequest) -> None:
         """Answer one request: route, hooks, handler, hooks, send, log. Never raises."""
-        access = self.access_log
-        if access is not None:
-            before = request.conn.bytes_written
+        before = request.conn.bytes_written if (access := self.access_log) is not None else 0
         target = self.resolve(request)
         route: Route | None
         early: HttpResponse | None = None
         if self.started_chain is not None:
-            first = self._started(request, target)  # no coroutine when every hook answers at once
-            early = first if first is None or isinstance(first, HttpResponse) else await first
+            try:  # one plugin's hook called here (no runner, no coroutine when it answers at once)
+                early = self.started_call(request)
+                if early is not None and not isinstance(early, HttpResponse):
+                    early = await self._started_later(request, target, early)
+            except Exception as exc:
+                early = await self.on_exception(request, hook_failure(self.started_link, exc), _exception_chain(target))
         if isinstance(target, Route):
             route, link = target, None  # link: a chain's sole link, called here while set
             try:
@@ -248,33 +253,22 @@ class Dispatcher:
             request.close_form()  # an upload's temporary files go once the response is sent
         if sent is None:
             return
-        if observers is not None:
-            pending = run_observers(observers, request, sent)
-            if pending is not None:
-                await pending
+        if observers is not None and (pending := run_observers(observers, request, sent)) is not None:
+            await pending
         if access is not None and (route is None or route.access_log):
             access.record(request, sent.status_code, request.conn.bytes_written - before, request.received_ns)
 
-    def _started(
-        self, request: HttpRequest, target: Route | HttpResponse
-    ) -> HttpResponse | Awaitable[HttpResponse | None] | None:
-        """The ``request_started`` chain's answer (a refused host, a CORS preflight), None, or an
-        awaitable of either when a hook suspends or fails (a plain call: no coroutine per request)."""
-        link = self.started_link  # one plugin's hook (the usual case): called here, no runner
-        try:
-            if link is None:
-                first = run_first(self.started_chain, "request_started", request)  # type: ignore[arg-type]
-            elif (first := link[1](request)) is not None and not isinstance(first, HttpResponse):
-                first = received_later(self.started_chain, request, first, "request_started")  # type: ignore[arg-type]
-        except Exception as exc:
-            return self.on_exception(request, hook_failure(link, exc), _exception_chain(target))
-        if first is None or isinstance(first, HttpResponse):
-            return first
-        return self._started_later(request, target, first)
+    def _run_started(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+        """The ``request_started`` chain's answer when it has several links (``run_first``)."""
+        return run_first(self.started_chain, "request_started", request)  # type: ignore[arg-type]
 
     async def _started_later(
         self, request: HttpRequest, target: Route | HttpResponse, pending: Awaitable[HttpResponse | None]
     ) -> HttpResponse | None:
+        """The ``request_started`` answer a hook gave as an awaitable (it suspended, or failed in
+        a runner): awaited, its failure answered by the exception chain."""
+        if self.started_link is not None:  # the sole link's own result: checked as a runner would
+            pending = received_later(self.started_chain, request, pending, "request_started")  # type: ignore[arg-type]
         try:
             return await pending
         except asyncio.CancelledError:
