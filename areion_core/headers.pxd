@@ -69,9 +69,9 @@ cdef extern from *:
 # an ASCII string's bytes compared eight at a time (all below 0x80, a byte is a control
 # character when it is below 0x20 or is 0x7f), about 2 instructions a character, against 13
 # for Cython's loop over a str's code points.
-# areion_lines: ``tail`` followed by "prefix value\r\n" for each pair, written straight into
-# one new ASCII string (the values were checked, the prefixes are tokens); NULL without an
-# exception when ``tail`` is not ASCII, for the caller's general join.
+# areion_lines: ``tail`` followed by "prefix value CR LF" for each pair, written straight into
+# one new ASCII string; for ASCII strings only (the caller checks ``tail`` with
+# areion_is_ascii; the values were checked, the prefixes are tokens).
 cdef extern from *:
     """
     #include <string.h>

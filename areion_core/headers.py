@@ -324,8 +324,7 @@ class _ResponseHeaderFields:
                 value = given[i]
             if trusted:
                 continue
-            if not (_areion_visible_ascii(value) if _COMPILED  # type: ignore[name-defined]  # noqa: F821
-                    else _visible_ascii(value)):
+            if not _visible_ascii(value):
                 return None
         if not self._own:
             self._d = d = d.copy()
@@ -673,8 +672,6 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
     arguments = range(count)
     source = (_COMPILED_STAMP_SOURCE if _COMPILED else _STAMP_SOURCE).format(
         args=", ".join(f"v{i}" for i in arguments),
-        value_names=", ".join(value_names),
-        lines='f"' + "".join(f"{{P{i}}}{{{v}}}" for i, v in enumerate(value_names)) + '\\r\\n"',
         present=" or ".join(f"L{i} in d" for i in range(len(names))),
         formatted=", ".join(f'f"{{v{i}}}"' for i in arguments),
         text='f"' + "".join(f"{{v{i}}}" for i in arguments) + '"',
