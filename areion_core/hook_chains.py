@@ -173,18 +173,37 @@ def compile_chain(
     assert hook in HOT_HOOKS
     links: list[Link] = []
     for impl in selected(impls, hook, interest, replayed):
-        fn = impl.function
+        fn = bound_function(impl, hook)
         argnames = tuple(impl.argnames)
         expected = ("request",) if hook in ("request_started", "request_received") else (
             ("request", "exc") if hook == "exception" else ("request", "response"))
         if argnames != expected:
             # Implementations may take a subset of the arguments, in any order.
             fn = _adapt(fn, argnames, expected)
-        is_async = inspect.iscoroutinefunction(impl.function)
+        is_async = inspect.iscoroutinefunction(bound_function(impl, hook))
         if trace:
             fn = _traced(impl.plugin_name, hook, fn, is_async)
         links.append(HookLink(impl.plugin_name, fn, is_async))
     return tuple(links) or None
+
+
+def bound_function(impl: Any, hook: str) -> Callable[..., Any]:
+    """What a chain calls for ``impl``: the plugin object's attribute named as the hook when it
+    is no longer the method registered (the plugin bound the hook to the object doing the
+    work, in ``configure``: no forwarding call per request), else the registered method.
+
+    The attribute is read when the chains are compiled, once the app is built; the marker's
+    options (``tryfirst``, ``skip_replayed``...) stay the registered method's. An
+    implementation registered under another name (``specname``) is never rebound.
+    """
+    if impl.opts.get("specname") or impl.plugin is None:
+        return impl.function  # type: ignore[no-any-return]
+    current = getattr(impl.plugin, hook, None)
+    if current is None or current == impl.function:
+        return impl.function  # type: ignore[no-any-return]
+    if not callable(current):
+        raise TypeError(f"plugin {impl.plugin_name!r}: its attribute {hook!r} is {current!r}, not a function")
+    return current  # type: ignore[no-any-return]
 
 
 def selected(

@@ -634,3 +634,74 @@ def test_unmatched_requests_call_a_sole_response_ready_too(misbehaving):
     assert missing.status_code == 404 and missing.headers["x-misbehaving"] == "seen"
     assert client.get("/missing?do=raise-ready").status_code == 500
     assert isinstance(caught.seen[-1], PluginFailure) and caught.seen[-1].plugin == "misbehaving"
+
+
+class Stamper:
+    """Does the work the plugin below binds its hot hooks to."""
+
+    def __init__(self, value):
+        self.value = value
+        self.seen = []
+
+    def begin(self, request):
+        self.seen.append(request.path)
+
+    async def stamp(self, request, response):
+        response.set_header("X-Bound", self.value)
+
+
+class BindsInConfigure:
+    """Registered methods that forward, and the same hooks bound to a ``Stamper`` in configure."""
+
+    name = "binds"
+
+    def __init__(self):
+        self.stamper = None
+        self.forwarded = 0
+
+    @hookimpl
+    def configure(self, app, config):
+        self.stamper = Stamper("from-configure")
+        self.request_received = self.stamper.begin
+        self.response_ready = self.stamper.stamp
+
+    @hookimpl(tryfirst=True)
+    def request_received(self, request):
+        self.forwarded += 1
+        self.stamper.begin(request)
+
+    @hookimpl(tryfirst=True)
+    def response_ready(self, request, response):
+        self.forwarded += 1
+        response.set_header("X-Bound", "forwarded")
+
+
+def test_a_hot_hook_bound_on_the_plugin_in_configure_is_called_with_no_forwarding():
+    plugin = BindsInConfigure()
+    server = build(plugin, Tagger())
+    route = server.app.routes[0]
+    # The chains hold the bound functions (the async one as async), in the registered order.
+    assert [(name, fn) for name, fn, _ in route.request_chain] == [("binds", plugin.stamper.begin)]
+    assert [(name, is_async) for name, _, is_async in route.response_chain] == [("binds", True), ("tagger", False)]
+    with TestClient(server) as c:
+        got = c.get("/a")
+    assert got.headers["x-bound"] == "from-configure" and got.headers["x-tag"] == "tagger"
+    assert plugin.stamper.seen == ["/a"]
+    assert plugin.forwarded == 0  # the registered methods were never called
+
+
+class BindsNonsense:
+    name = "nonsense"
+
+    @hookimpl
+    def configure(self, app, config):
+        self.response_ready = "not a function"
+
+    @hookimpl
+    def response_ready(self, request, response):
+        pass
+
+
+def test_a_hot_hook_bound_to_something_not_callable_fails_the_build_naming_the_plugin():
+    with pytest.raises(TypeError, match="plugin 'nonsense': its attribute 'response_ready' is 'not a function'"):
+        build(BindsNonsense())

@@ -56,6 +56,13 @@ class ObservabilityPlugin:
             self.endpoint = MetricsEndpoint(settings.metrics, lambda: self.registry)
         if settings.health.enabled:
             self.health = Health(app, settings.health)
+        if registry is not None:  # its prometheus-client metrics are made at startup
+            self.http = HttpMetrics.unbound(settings.metrics, () if settings.metrics.include_health else self.excluded)
+        # The two hot hooks, bound to the objects doing the work: the compiled chains call
+        # these (read when the app is built), with no call through this class in between.
+        self.on_started, self.on_sent = request_observers(self.http, self.tracer)
+        self.request_started = self.on_started  # type: ignore[method-assign, assignment]
+        self.response_sent = self.on_sent  # type: ignore[method-assign, assignment]
 
     @hookimpl
     def register_routes(self, app: App, router: Router) -> None:
@@ -91,9 +98,8 @@ class ObservabilityPlugin:
         directory = self.multiprocess.ensure() if self.multiprocess is not None and self.registry is not None else None
         if self.endpoint is not None:
             self.endpoint.multiprocess_dir = directory
-        if self.registry is not None and self.http is None:
-            excluded = () if self.settings.metrics.include_health else self.excluded
-            self.http = HttpMetrics(self.registry, self.settings.metrics, excluded)
+        if self.http is not None and not self.http.bound:
+            self.http.bind(self.registry)
         if self.http is not None:
             if self.endpoint is not None:
                 self.endpoint.before_scrape = self.http.flush
@@ -101,7 +107,6 @@ class ObservabilityPlugin:
                 self.http.start_flushing(asyncio.get_running_loop())
         if self.tracer is not None:
             self.tracer.excluded = frozenset(self.excluded)
-        self.on_started, self.on_sent = request_observers(self.http, self.tracer)
         if self.endpoint is not None and self.settings.metrics.port:
             self.listener = MetricsListener(self.settings.metrics, self.endpoint.scrape)
             await self.listener.start(shared=app.worker_count > 1)
@@ -123,6 +128,8 @@ class ObservabilityPlugin:
             process_stopped(self.endpoint.multiprocess_dir)
 
     # --- hot hooks ------------------------------------------------------------------------
+    # What pluggy registers. The compiled chains call the functions ``configure`` binds to
+    # these names on the instance (see above); these forward to them for any other caller.
     @hookimpl(tryfirst=True)
     def request_started(self, request: HttpRequest) -> None:
         # tryfirst: the clock and the server span start before any plugin may answer.
@@ -130,7 +137,4 @@ class ObservabilityPlugin:
 
     @hookimpl
     def response_sent(self, request: HttpRequest, response: HttpResponse) -> None:
-        # No state: nothing was started for this request (tracing at sampling 0 and no
-        # traceparent, metrics off); both observers would return at once, so skip the call.
-        if request.state is not None:
-            self.on_sent(request, response)
+        self.on_sent(request, response)

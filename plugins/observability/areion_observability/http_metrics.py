@@ -95,6 +95,41 @@ class HttpMetrics:
 
     def __init__(self, registry: CollectorRegistry | None, settings: MetricsSettings,
                  excluded: Collection[Route] = ()) -> None:
+        self._gather(settings, excluded)
+        self.bind(registry)
+
+    @classmethod
+    def unbound(cls, settings: MetricsSettings, excluded: Collection[Route] = ()) -> HttpMetrics:
+        """Ready to gather, its prometheus-client metrics made later by :meth:`bind`.
+
+        The plugin makes it at configure time, so its hot hooks can be bound to ``started``
+        and ``sent`` when the chains are compiled; prometheus-client's metrics are made at
+        startup, once a worker is in multiprocess mode. ``excluded`` is read per request (the
+        plugin passes its set, which ``route_added`` fills later).
+        """
+        metrics = cls.__new__(cls)
+        metrics._gather(settings, excluded)
+        return metrics
+
+    def _gather(self, settings: MetricsSettings, excluded: Collection[Route]) -> None:
+        self.settings = settings
+        # In nanoseconds, whole (an infinite bound stays a float): the durations are the core's
+        # clock readings, ints, and comparing ints is cheaper than ints with floats.
+        self.duration_bounds = tuple(round(b * _NS) if math.isfinite(b) else b for b in settings.duration_buckets)
+        # Whole numbers as ints when they are (the defaults): a response size is an int, and
+        # comparing int with int is cheaper than int with float in the per-request bisect.
+        self.size_bounds = tuple(int(b) if b == int(b) else b for b in settings.size_buckets)
+        self.excluded = excluded
+        #: Requests started and not yet sent in this process.
+        self.active = 0
+        self._series: dict[tuple[str, Route | None, int], _Series] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        #: Whether :meth:`bind` made the prometheus-client metrics (a flush waits for them).
+        self.bound = False
+
+    def bind(self, registry: CollectorRegistry | None) -> None:
+        """Make the prometheus-client metrics the gathered numbers are flushed into."""
+        settings = self.settings
         self.requests = Counter(REQUESTS.name, REQUESTS.documentation, LABELS, registry=registry)
         self.duration = Histogram(DURATION.name, DURATION.documentation, LABELS, registry=registry,
                                   buckets=settings.duration_buckets)
@@ -102,17 +137,7 @@ class HttpMetrics:
                               buckets=settings.size_buckets)
         self.in_flight = Gauge(IN_FLIGHT.name, IN_FLIGHT.documentation, registry=registry,
                                multiprocess_mode="livesum")
-        # In nanoseconds, whole (an infinite bound stays a float): the durations are the core's
-        # clock readings, ints, and comparing ints is cheaper than ints with floats.
-        self.duration_bounds = tuple(round(b * _NS) if math.isfinite(b) else b for b in settings.duration_buckets)
-        # Whole numbers as ints when they are (the defaults): a response size is an int, and
-        # comparing int with int is cheaper than int with float in the per-request bisect.
-        self.size_bounds = tuple(int(b) if b == int(b) else b for b in settings.size_buckets)
-        self.excluded = frozenset(excluded)
-        #: Requests started and not yet sent in this process.
-        self.active = 0
-        self._series: dict[tuple[str, Route | None, int], _Series] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self.bound = True
 
     # --- the request's way (hot) ------------------------------------------------------------
     def started(self, request: HttpRequest) -> None:
@@ -156,6 +181,8 @@ class HttpMetrics:
     # --- into prometheus-client ---------------------------------------------------------------
     def flush(self) -> None:
         """Move what the requests gathered into the prometheus-client metrics."""
+        if not self.bound:
+            return  # before startup: no request was answered yet
         for series in self._series.values():
             series.flush()
         self.in_flight.set(self.active)

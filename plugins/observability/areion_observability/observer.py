@@ -1,4 +1,4 @@
-"""What the plugin's two hot hooks call, chosen once at startup from what is switched on.
+"""What the plugin's two hot hooks call, chosen once at configure time from what is switched on.
 
 With metrics only (the default) each hook is one call into :class:`HttpMetrics`; with tracing
 only, into :class:`RequestTracer`; with both, one function calls the two in the order that

@@ -152,3 +152,29 @@ def test_a_duration_runs_from_the_request_being_read_and_lands_in_its_bucket() -
     assert sample(SIZE + "_bucket", le="100.0") == 0 and sample(SIZE + "_bucket", le="1000.0") == 1
     assert sample(SIZE + "_sum") == 250
     assert metrics.active == 0 and request.state == {}
+
+
+@pytest.mark.parametrize("tracing", [False, True])
+def test_the_hot_hooks_are_bound_to_the_objects_doing_the_work(tracing: bool) -> None:
+    # No call through the plugin class per request: the compiled chains hold HttpMetrics' own
+    # methods (metrics only), or the one function calling metrics and tracer (both on).
+    from areion_core.plugin_api import route_chain
+    from areion_observability.http_metrics import HttpMetrics
+
+    config = {"tracing": {"enabled": True, "exporter": "none"}} if tracing else {}
+    server = make_server(config)
+    plugin = server.app.get_plugin("observability")
+    assert isinstance(plugin.http, HttpMetrics) and not plugin.http.bound  # its metrics come at startup
+    route = next(r for r in server.app.routes if r.path == "/json")
+    sent = [fn for name, fn, _ in route_chain(route, "response_sent") if name == "observability"]
+    started = [fn for name, fn, _ in server.app.dispatcher.started_chain if name == "observability"]
+    if tracing:
+        assert sent == [plugin.response_sent] and started == [plugin.request_started]
+        assert getattr(sent[0], "__self__", None) is None  # the function made for both, not a method
+    else:
+        assert sent == [plugin.http.sent] and started == [plugin.http.started]
+    with LiveServer(server) as live:
+        assert plugin.http.bound
+        assert httpx.get(live.url + "/json").status_code == 200
+        s = scrape(live)
+    assert value(s, REQ, method="GET", route="/json", status_class="2xx") == 1
