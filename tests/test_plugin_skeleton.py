@@ -7,7 +7,8 @@ a new plugin is held to the same layout without anyone adding it here:
 - the package holds ``__init__.py``, ``hooks.py``, ``settings.py`` and ``py.typed``;
 - the class has ``name`` equal to the entry point's name and a no-argument constructor, and
   ``with_plugins(Class())`` stands in for the installed plugin of that name, without warnings;
-- ``__init__.py`` re-exports only (an ``__all__`` naming the plugin class, no logic);
+- ``__init__.py`` re-exports only (an ``__all__`` naming the plugin class, no logic but the
+  lazy-import pattern for heavy submodules), each name the same object as its submodule's;
 - ``hooks.py`` is wiring only: the plugin class, whose methods are ``@hookimpl``s;
 - ``settings.py`` has a settings class with a ``from_section`` classmethod that reads the
   section through ``areion_core.plugin_api.SettingsReader`` and refuses unknown keys naming
@@ -100,28 +101,71 @@ def test_with_plugins_replaces_the_installed_plugin(plugin: PluginDir, caplog: p
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
+#: Besides re-exports, an ``__init__.py`` may hold the lazy-import pattern (docs/plugins.md, "The
+#: skeleton"): names of heavy submodules imported under ``if TYPE_CHECKING:``, listed in ``_LAZY``
+#: and imported on first use by a module ``__getattr__`` (PEP 562). These are its statements.
+LAZY_STATEMENTS = ("import importlib", "from typing import TYPE_CHECKING",
+                   "if not TYPE_CHECKING:\n    __getattr__ = _import_lazily")
+LAZY_FUNCTIONS = ("_import_lazily", "__dir__")
+
+
+def _imported(stmts: list[ast.stmt]) -> dict[str, str]:
+    """Name -> relative module (``".cors"``) of ``from .module import name`` statements."""
+    return {alias.asname or alias.name: f".{stmt.module}" for stmt in stmts
+            if isinstance(stmt, ast.ImportFrom) for alias in stmt.names}
+
+
+def _is_type_checking_block(stmt: ast.If) -> bool:
+    """``if TYPE_CHECKING:`` holding relative imports only (the names ``_LAZY`` imports on first use)."""
+    return (ast.unparse(stmt.test) == "TYPE_CHECKING" and not stmt.orelse
+            and all(isinstance(s, ast.ImportFrom) and s.level == 1 for s in stmt.body))
+
+
 @parametrize
 def test_init_re_exports_only(plugin: PluginDir) -> None:
     tree = parse(plugin, "__init__.py")
     exported: list[str] | None = None
+    eager: dict[str, str] = {}
+    declared: dict[str, str] = {}  # imported under `if TYPE_CHECKING:`
+    lazy: dict[str, str] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
             continue  # the docstring
         if isinstance(stmt, ast.ImportFrom) and stmt.level == 1:
+            eager.update(_imported([stmt]))
             continue
-        if isinstance(stmt, ast.Assign) and [ast.unparse(t) for t in stmt.targets] == ["__all__"]:
-            exported = ast.literal_eval(stmt.value)
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = ast.unparse(stmt.targets[0])
+            if target == "__all__":
+                exported = ast.literal_eval(stmt.value)
+                continue
+            if target == "_LAZY":
+                lazy = ast.literal_eval(stmt.value)
+                continue
+            if target == "__version__" and isinstance(stmt.value, ast.Constant):
+                continue
+        if isinstance(stmt, ast.If) and _is_type_checking_block(stmt):
+            declared.update(_imported(stmt.body))
             continue
-        if (isinstance(stmt, ast.Assign) and [ast.unparse(t) for t in stmt.targets] == ["__version__"]
-                and isinstance(stmt.value, ast.Constant)):
+        if ast.unparse(stmt) in LAZY_STATEMENTS or (isinstance(stmt, ast.FunctionDef) and stmt.name in LAZY_FUNCTIONS):
             continue
         pytest.fail(f"{plugin.label}: __init__.py should only re-export; found {ast.unparse(stmt)!r}")
     assert exported is not None, f"{plugin.label}: __init__.py has no __all__"
+    assert lazy == declared, f"{plugin.label}: _LAZY must map each name imported under TYPE_CHECKING to its module"
+    for name in lazy:
+        # Importing a submodule binds its name on the package: a lazy name must not be one.
+        assert not (plugin.package / f"{name}.py").exists() and not (plugin.package / name).is_dir(), (
+            f"{plugin.label}: the lazy name {name!r} is also a submodule's name")
     package = importlib.import_module(plugin.package_name)
     assert plugin.target[1] in exported, f"{plugin.label}: export the plugin class from __init__.py"
     assert getattr(package, plugin.target[1]) is plugin_class(plugin)
+    origins = {**eager, **lazy}
     for name in exported:
+        assert name in origins or name == "__version__", f"{plugin.label}: __all__ names {name!r}, not imported"
         assert hasattr(package, name), f"{plugin.label}: __all__ names {name!r}, which is not there"
+    for name, module in origins.items():
+        source = importlib.import_module(module, plugin.package_name)
+        assert getattr(package, name) is getattr(source, name), f"{plugin.label}: {name} is not {module}'s"
 
 
 def _is_hookimpl(decorator: ast.expr) -> bool:

@@ -12,17 +12,14 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-
 from areion_core import HttpResponse, problem_response
-
-from .session import WebSocketConnection
 
 if TYPE_CHECKING:
     from websockets.extensions import ServerExtensionFactory
 
     from areion_core import HttpRequest, PluginApp, ProtocolSwitch
 
+    from .session import WebSocketConnection
     from .settings import RealtimeSettings
 
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
@@ -41,6 +38,8 @@ def deflate_factories(settings: RealtimeSettings) -> list[ServerExtensionFactory
     """permessage-deflate (RFC 7692) with the configured parameters, or nothing."""
     if not settings.compression:
         return []
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+
     return [ServerPerMessageDeflateFactory(
         server_no_context_takeover=settings.server_no_context_takeover,
         client_no_context_takeover=settings.client_no_context_takeover,
@@ -51,18 +50,29 @@ def deflate_factories(settings: RealtimeSettings) -> list[ServerExtensionFactory
 
 
 class RealtimeProtocol:
-    """What the ``websocket_protocol`` hook returns: checks handshakes, makes and counts sessions."""
+    """What the ``websocket_protocol`` hook returns: checks handshakes, makes and counts sessions.
+
+    websockets' protocol layer (``session``, the deflate factories: 0.8 MB) is imported by the
+    first handshake that passes ``check``, not at startup: a worker may never see a WebSocket.
+    """
 
     def __init__(self, app: PluginApp, settings: RealtimeSettings) -> None:
         self.app = app
         self.settings = settings
-        self.extensions = deflate_factories(settings)
+        self._extensions: list[ServerExtensionFactory] | None = None
         self.allowed = frozenset(normalise_origin(o) for o in settings.allowed_origins)
         #: Sessions of this worker, from the handshake to the end (what max_connections counts).
         self.sessions: set[WebSocketConnection] = set()
         #: The text sent last on a connection without extensions and its frame: a broadcast's
         #: members after the first reuse the bytes (``WebSocketConnection.send``).
         self.last_frame: tuple[str | None, bytes] = (None, b"")
+
+    @property
+    def extensions(self) -> list[ServerExtensionFactory]:
+        """The extensions a handshake may negotiate (``deflate_factories``), made on first use."""
+        if self._extensions is None:
+            self._extensions = deflate_factories(self.settings)
+        return self._extensions
 
     def check(self, request: HttpRequest) -> HttpResponse | None:
         headers = request.headers
@@ -93,6 +103,8 @@ class RealtimeProtocol:
         return origin in allowed or origin == normalise_origin(f"{request.scheme}://{request.host}")
 
     def session(self, request: HttpRequest, switch: ProtocolSwitch) -> WebSocketConnection:
+        from .session import WebSocketConnection  # websockets' protocol: imported on the first WebSocket
+
         session = WebSocketConnection(self, request, switch)
         self.sessions.add(session)
         return session

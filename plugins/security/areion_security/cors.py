@@ -19,12 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from areion_core import REPLAYED, HttpRequest, HttpResponse, MutableHeaders, problem_response
 from areion_core.plugin_api import SettingsReader
 
-from .settings import CorsSettings, read_cors
+if TYPE_CHECKING:
+    from .settings import CorsSettings
 
 #: Request headers a preflight never has to ask for (Fetch's CORS-safelisted request headers).
 SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
@@ -37,6 +38,10 @@ _UNSEEN: Any = object()
 
 def cors_settings_for(base: CorsSettings | None, overrides: Mapping[str, Any], where: str) -> CorsSettings:
     """``base`` (or the defaults) with a route's ``@cors(...)`` overrides, validated like the config."""
+    # Imported here, not at the top: the package imports this module eagerly (its ``cors``
+    # decorator shares the module's name) and ``settings`` is 0.6 MB an app need not hold.
+    from .settings import CorsSettings, read_cors
+
     merged: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v
                               for k, v in asdict(base or CorsSettings()).items()}
     if merged["origin_regex"] is None:
