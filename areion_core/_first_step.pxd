@@ -24,3 +24,27 @@ cdef extern from *:
     }
     """
     object _areion_first_step "areion_first_step"(object coro, object handed)
+
+
+cdef extern from *:
+    """
+    /* A hook chain link's function: item 1 of the link, a tuple (a HookLink NamedTuple),
+       read from the tuple itself; anything else indexed as Python would. */
+    static PyObject *areion_function(PyObject *link) {
+        PyObject *fn;
+        PyObject *one;
+        if (PyTuple_Check(link) && PyTuple_GET_SIZE(link) > 1) {
+            fn = PyTuple_GET_ITEM(link, 1);
+            Py_INCREF(fn);
+            return fn;
+        }
+        one = PyLong_FromLong(1);
+        if (one == NULL) {
+            return NULL;
+        }
+        fn = PyObject_GetItem(link, one);
+        Py_DECREF(one);
+        return fn;
+    }
+    """
+    object _areion_function "areion_function"(object link)

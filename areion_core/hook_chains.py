@@ -20,7 +20,9 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NamedTuple
 
+from . import _first_step
 from ._first_step import Handed, first_step, stepping
+from ._first_step import run_observers as run_observers  # the runner of response_sent: compiled
 from ._future_deadlines import EXPIRED, expire_at
 from .config import DEFAULT_HOOK_TIMEOUT
 from .hookspecs import HOT_HOOKS
@@ -418,19 +420,20 @@ async def _replace_async(chain: tuple[Link, ...], index: int, pending: Any, requ
     return response
 
 
-def run_observers(chain: tuple[Link, ...], request: Any, response: HttpResponse) -> Awaitable[None] | None:
-    """response_sent: a failure is logged and never reaches the client; an awaitable if a plugin waits."""
-    for link in chain:
-        try:
-            result = link[1](request, response)
-            if result.__class__ is _COROUTINE:  # run at once to its first suspension
-                result = first_step(result)
-        except Exception:
-            logger.exception("plugin %r raised in response_sent", link[0])
-            continue
-        if result is not None and inspect.isawaitable(result):
-            return _observers_async(chain, chain.index(link), result, request, response)
-    return None
+def observers_from(chain: tuple[Link, ...], index: int, result: Any, failed: Exception | None, request: Any,
+                   response: HttpResponse) -> Awaitable[None] | None:
+    """``run_observers``' way on once link ``index`` raised (``failed``) or returned ``result``:
+    a failure is logged and never reaches the client; an awaitable (a plugin waits) is the
+    rest of the chain awaited; anything else is ignored. Then the links after it."""
+    if failed is not None:
+        logger.error("plugin %r raised in response_sent", chain[index][0], exc_info=failed)
+    elif inspect.isawaitable(result):
+        return _observers_async(chain, index, result, request, response)
+    rest: Awaitable[None] | None = run_observers(chain[index + 1:], request, response)
+    return rest
+
+
+_first_step.observers_from = observers_from
 
 
 async def _observers_async(chain: tuple[Link, ...], index: int, pending: Any, request: Any,

@@ -313,3 +313,40 @@ async def test_a_stepping_hook_is_a_plain_function_answering_at_once_or_handing_
     rest = stepped(req, True)
     assert isinstance(rest, Handed) and req.calls == ["ran", "ran"]
     assert await rest == "answer"
+
+
+def test_observers_go_on_past_one_that_raises_or_returns_something_and_owe_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ran: list[str] = []
+
+    def raises(req: Any, response: HttpResponse) -> None:
+        ran.append("raises")
+        raise RuntimeError("observer broke")
+
+    def returns(req: Any, response: HttpResponse) -> str:
+        ran.append("returns")
+        return "ignored"  # not an awaitable: nothing to wait for
+
+    async def notes(req: Any, response: HttpResponse) -> None:
+        ran.append("notes")
+
+    def last(req: Any, response: HttpResponse) -> None:
+        ran.append("last")
+
+    chain = (link("bad", raises), link("odd", returns), link("good", notes), link("last", last))
+    assert run_observers(chain, request(), HttpResponse("x")) is None
+    assert ran == ["raises", "returns", "notes", "last"]
+    assert "plugin 'bad' raised in response_sent" in caplog.text
+    assert "RuntimeError: observer broke" in caplog.text  # with its traceback
+    assert "odd" not in caplog.text
+
+
+def test_observer_links_need_only_be_sequences_of_name_function_and_kind() -> None:
+    # The compiled loop reads a link's function from the tuple itself; a link of another
+    # sequence type (a list made by hand) is indexed as Python indexes it.
+    seen: list[str] = []
+    chain = (("tuple", lambda req, response: seen.append("tuple"), False),
+             ["list", lambda req, response: seen.append("list"), False])  # type: ignore[list-item]
+    assert run_observers(chain, request(), HttpResponse("x")) is None  # type: ignore[arg-type]
+    assert seen == ["tuple", "list"]
