@@ -4,6 +4,37 @@
 # runs on C integers (a record's times are perf_counter_ns() readings, well within 64 bits).
 import cython
 
+cdef bint _COMPILED
+
+
+cdef extern from *:
+    """
+    #include "structmember.h"
+    /* obj.<the slot descr describes>, read from obj's memory when obj's type is exactly the type
+       whose __slots__ made descr (a member descriptor) and the slot is set; else (another type,
+       an unset slot: AttributeError) the generic attribute lookup, as Python would. */
+    static PyObject *areion_slot(PyObject *obj, PyObject *descr) {
+        PyMemberDef *member;
+        PyObject *value;
+        if (Py_TYPE(descr) == &PyMemberDescr_Type && Py_TYPE(obj) == PyDescr_TYPE(descr)) {
+            member = ((PyMemberDescrObject *)descr)->d_member;
+            if (member->type == T_OBJECT_EX && !(member->flags & READONLY)) {
+                value = *(PyObject **)((char *)obj + member->offset);
+                if (value != NULL) {
+                    Py_INCREF(value);
+                    return value;
+                }
+            }
+        }
+        return PyObject_GetAttr(obj, PyDescr_NAME(descr));
+    }
+    """
+    object _areion_slot "areion_slot"(object obj, object descr)
+
+
+cdef object _peer(object request)
+cdef tuple _record(object request, object client, object status, object nbytes, object started)
+
 
 cdef class AccessLog:
     cdef public object destination, fd, format, max_pending

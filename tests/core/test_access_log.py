@@ -387,3 +387,40 @@ def test_json_lines_are_those_of_a_line_by_line_formatter() -> None:
         lines = access_log._json_lines(records).decode().split("\n")[:-1]  # not splitlines(): "\x85" is one
         assert [json.loads(line) for line in lines] == expected
         assert all(re.search(r'"duration_ms":\d+\.\d{3},', line) for line in lines)  # always three decimals
+
+
+class _OwnRequest(HttpRequest):
+    """A request type of an app's own: its fields are found as Python finds them."""
+
+
+@pytest.mark.parametrize("kind", [HttpRequest, _OwnRequest])
+@pytest.mark.parametrize("conn", [None, "namespace"])
+def test_a_record_holds_the_requests_fields_whatever_its_type_and_connection(kind: type, conn: str | None) -> None:
+    # Compiled, the fields of a plain HttpRequest (and of the server's own connection) are read
+    # from their slots; any other request or connection type is read as Python reads it.
+    from types import SimpleNamespace
+
+    connection = SimpleNamespace(client=("192.0.2.7", 5000)) if conn else None
+    request = kind("PATCH", "/items/1", "a=1", [], conn=connection, http_version="1.0")
+    request.request_id = "req-1"
+    log = AccessLog(os.open(os.devnull, os.O_WRONLY))
+    try:
+        log.record(request, 204, 17, 123)
+        log.record(kind("GET", "/", "", [], conn=connection), 200, 5, 456)  # no request id
+        first, second = log._records
+    finally:
+        os.close(log.fd)
+    client = ("192.0.2.7", 5000) if conn else None
+    assert first[1:] == (123, client, "PATCH", "/items/1", "a=1", "1.0", 204, 17, "req-1")
+    assert second[1:] == (456, client, "GET", "/", "", "1.1", 200, 5, None)
+    assert first[0] <= second[0] <= time.perf_counter_ns()
+
+
+def test_a_record_of_a_request_missing_a_field_raises_as_python_would() -> None:
+    request = HttpRequest.__new__(HttpRequest)  # no __init__: every slot unset
+    log = AccessLog(os.open(os.devnull, os.O_WRONLY))
+    try:
+        with pytest.raises(AttributeError, match="conn"):
+            log.record(request, 200, 0, 0)
+    finally:
+        os.close(log.fd)
