@@ -111,9 +111,28 @@ def run_observers(chain: tuple[Any, ...], request: Any, response: Any) -> Any:
     return None
 
 
-def stepping(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+def stepping(fn: Callable[..., Coroutine[Any, Any, Any]], arguments: int | None = None) -> Callable[..., Any]:
     """``fn``, an ``async def`` function, as a plain one that runs its coroutine to the first
-    suspension (:func:`first_step`): a hook the dispatcher calls itself (``hook_chains.sole_link``)."""
+    suspension (:func:`first_step`): a hook the dispatcher calls itself (``hook_chains.sole_link``).
+
+    ``arguments``: how many positional arguments every call passes (1 for request_received,
+    2 for response_ready), or None for any. Compiled, a function of a fixed count is called
+    without a tuple of arguments and calls ``fn`` and the C step directly: about 400
+    instructions a call less than the general one.
+    """
+    if arguments == 1:
+        def stepped_one(first: Any) -> Any:
+            coro = fn(first)
+            return _areion_first_step(coro, Handed) if COMPILED else first_step(coro)  # type: ignore[name-defined]  # noqa: F821
+
+        return stepped_one
+    if arguments == 2:
+        def stepped_two(first: Any, second: Any) -> Any:
+            coro = fn(first, second)
+            return _areion_first_step(coro, Handed) if COMPILED else first_step(coro)  # type: ignore[name-defined]  # noqa: F821
+
+        return stepped_two
+
     def stepped(*args: Any) -> Any:
         return first_step(fn(*args))
 

@@ -289,6 +289,10 @@ def run_received(chain: tuple[Link, ...], request: Any) -> HttpResponse | Awaita
 SoleLink = tuple[str, Callable[..., Any], str]
 
 
+#: How many arguments the dispatcher passes a sole link of each hook (``stepping``'s).
+SOLE_LINK_ARGUMENTS = {"request_received": 1, "request_started": 1, "response_ready": 2}
+
+
 def sole_link(chain: Chain, hook: str) -> SoleLink | None:
     """``(plugin name, function, hook)`` of a chain of ``hook`` that has one link; else None.
 
@@ -301,7 +305,8 @@ def sole_link(chain: Chain, hook: str) -> SoleLink | None:
     if chain is None or len(chain) != 1:
         return None
     link = chain[0]
-    return (link.plugin, stepping(link.function) if link.is_async else link.function, hook)
+    return (link.plugin, stepping(link.function, SOLE_LINK_ARGUMENTS.get(hook)) if link.is_async else link.function,
+            hook)
 
 
 def hook_failure(link: SoleLink | None, exc: Exception) -> Exception:

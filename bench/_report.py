@@ -254,17 +254,23 @@ def _interleaved_table(
     # Against a row of the same code base (no peers): each round's ratio too, and their median.
     paired_head = "" if peers else f" Median of the rounds' ÷ {reference} |"
     reference_rounds = results.rounds(reference, scenario.name)
+    # Many short rounds (a resident scenario): the lowest, median and highest round, not each.
+    columns = (
+        [f"Round {i} {unit}" for i in range(1, rounds + 1)] if rounds <= MAX_ROUND_COLUMNS
+        else [f"Lowest round {unit}", f"Median round {unit}", f"Highest round {unit}"]
+    )  # fmt: skip
     lines += [
-        "| Framework | Access log | "
-        + " | ".join(f"Round {i} {unit}" for i in range(1, rounds + 1))
+        "| Framework | Access log | " + " | ".join(columns)
         + f" | Mean {unit} | {label} |{paired_head} p99 ms (mean) | Socket errors | HTTP ≥ 400 |",
-        "| --- | --- | " + " | ".join(["---:"] * (rounds + 5 + bool(paired_head))) + " |",
+        "| --- | --- | " + " | ".join(["---:"] * (len(columns) + 5 + bool(paired_head))) + " |",
     ]
     for name in names:
         mine = results.rounds(name, scenario.name)
         cells = [
             f"{m.rps * scale:,.{digits}f}" if m.ok else _cell_rps(m) for m in mine
         ] + ["–"] * (rounds - len(mine))
+        if rounds > MAX_ROUND_COLUMNS:
+            cells = _spread(sorted(m.rps * scale for m in mine if m.ok), digits, len(mine))
         figures = [m.result for m in mine if m.ok and m.result is not None]
         mean = means[name]
         if not mean or not means[reference]:
@@ -286,6 +292,19 @@ def _interleaved_table(
             + f" | {mean * scale:,.{digits}f} | {ratio} |{paired} {p99} | {errors} | {status} |"
         )
     return [*lines, ""]
+
+
+#: An interleaved table shows each round's figure up to this many rounds.
+MAX_ROUND_COLUMNS = 8
+
+
+def _spread(figures: list[float], digits: int, rounds: int) -> list[str]:
+    """The lowest, median and highest of a row's rounds (all three "–" when one failed)."""
+    if not figures or len(figures) != rounds:
+        return ["–"] * 3
+    middle = len(figures) // 2
+    median = figures[middle] if len(figures) % 2 else (figures[middle - 1] + figures[middle]) / 2
+    return [f"{value:,.{digits}f}" for value in (figures[0], median, figures[-1])]
 
 
 def _codec_table(results: Results) -> list[str]:

@@ -28,6 +28,7 @@ from areion_core.hook_chains import (
     run_observers,
     run_received,
     run_replace,
+    sole_link,
 )
 
 pytestmark = pytest.mark.smoke
@@ -313,6 +314,52 @@ async def test_a_stepping_hook_is_a_plain_function_answering_at_once_or_handing_
     rest = stepped(req, True)
     assert isinstance(rest, Handed) and req.calls == ["ran", "ran"]
     assert await rest == "answer"
+
+
+async def test_stepping_of_a_fixed_argument_count_answers_waits_and_raises_as_the_general_form() -> None:
+    async def received(req: Any) -> str:
+        req.calls.append("received")
+        if req.wait:
+            await asyncio.sleep(0)
+        if req.fail:
+            raise LookupError("hook failed")
+        return "early"
+
+    async def ready(req: Any, response: HttpResponse) -> HttpResponse:
+        req.calls.append(f"ready {response.body!r}")
+        if req.wait:
+            await asyncio.sleep(0)
+        return HttpResponse("replaced")
+
+    one, two = stepping(received, 1), stepping(ready, 2)
+    assert one.__name__ == "stepped_one" and two.__name__ == "stepped_two"
+    req = request()
+    req.wait = req.fail = False
+    assert one(req) == "early"
+    assert two(req, HttpResponse("x")).body == b"replaced"
+    assert req.calls == ["received", "ready b'x'"]
+    req.wait = True
+    rest = one(req)
+    assert isinstance(rest, Handed) and await rest == "early"
+    later = two(req, HttpResponse("y"))
+    assert isinstance(later, Handed) and (await later).body == b"replaced"
+    req.wait, req.fail = False, True
+    with pytest.raises(LookupError, match="hook failed"):
+        one(req)
+    with pytest.raises(TypeError):
+        one(req, "one too many")
+
+
+async def test_a_sole_async_link_is_stepped_with_its_hooks_argument_count() -> None:
+    async def received(req: Any) -> None:
+        return None
+
+    async def ready(req: Any, response: HttpResponse) -> None:
+        return None
+
+    names = [(found[1].__name__ if (found := sole_link((link("p", fn),), hook)) else None)
+             for fn, hook in ((received, "request_received"), (ready, "response_ready"), (ready, "other_hook"))]
+    assert names == ["stepped_one", "stepped_two", "stepped"]
 
 
 def test_observers_go_on_past_one_that_raises_or_returns_something_and_owe_nothing(
