@@ -30,19 +30,29 @@ def compiled_modules() -> list[str]:
     raise RuntimeError("areion_core/_compiled.py defines no MODULES")
 
 
-def c_compiler_works() -> bool:
+def c_compiler_works(attempts: int = 2) -> bool:
     """Whether the C compiler extensions are built with (``CC``, else Python's) compiles at all:
-    without one, the package is the pure-Python one rather than a failed build."""
+    without one, the package is the pure-Python one rather than a failed build. A probe that
+    fails is tried once more (a stalled disk once failed one on a machine whose compiler
+    works), and why it failed is printed: ``make test`` then stops on the pure build
+    (tests/core/test_compiled.py), and the reason is in the setup's output."""
     compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp, "probe.c")
-        source.write_text("int main(void) { return 0; }\n", encoding="ascii")
-        try:
-            done = subprocess.run([*compiler, "-c", str(source), "-o", str(Path(tmp, "probe.o"))],
-                                  capture_output=True, timeout=120, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return False
-    return done.returncode == 0
+    why = ""
+    for _attempt in range(attempts):
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp, "probe.c")
+            source.write_text("int main(void) { return 0; }\n", encoding="ascii")
+            try:
+                done = subprocess.run([*compiler, "-c", str(source), "-o", str(Path(tmp, "probe.o"))],
+                                      capture_output=True, timeout=120, check=False)
+            except (OSError, subprocess.SubprocessError) as exc:
+                why = f"{shlex.join(compiler)}: {exc}"
+                continue
+        if done.returncode == 0:
+            return True
+        why = f"{shlex.join(compiler)} exited with {done.returncode}: {done.stderr.decode(errors='replace')[-300:]}"
+    print(f"areion-core: the C compiler probe failed: {why}")
+    return False
 
 
 def ext_modules() -> list[Extension]:

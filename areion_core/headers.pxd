@@ -44,6 +44,10 @@ cpdef bint _visible_ascii(str text)
 cpdef raw_header(list raw, bytes name)
 
 
+@cython.locals(us=cython.longlong, whole=cython.longlong)
+cpdef str elapsed_ms(received_ns)
+
+
 # A MutableHeaders made by its type's tp_new (the extension type's, which MutableHeaders
 # inherits), without __init__: what `_ResponseHeaderFields.__new__(MutableHeaders)` does in
 # Python, without the method lookup and tp_new_wrapper's checks (about 700 instructions, once

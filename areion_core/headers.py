@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import string
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Any, Protocol
 
 from ._status import status_phrase
+
+_perf_counter_ns = time.perf_counter_ns
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Field values: visible latin-1 and SP/HTAB only (RFC 9110 §5.5); CR, LF and NUL never pass.
@@ -67,6 +70,27 @@ def raw_header(raw: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
         if len(key) == size and (key == name or key.lower() == name):
             return pair[1]
     return None
+
+
+#: ".000" to ".999" (a millisecond's microseconds) and "0" to "999" (whole milliseconds):
+#: looked up rather than formatted, for ``elapsed_ms``.
+_FRACTION_MS = tuple(f".{us:03d}" for us in range(1000))
+_WHOLE_MS = tuple(str(ms) for ms in range(1000))
+
+
+def elapsed_ms(received_ns: int) -> str:
+    """The milliseconds since ``received_ns`` (a ``time.perf_counter_ns()`` reading: a request's
+    ``received_ns``), to the microsecond, as text: ``"0.114"``, ``"1532.007"`` — a duration
+    for a timing header (``Server-Timing``'s ``dur``, ``X-Response-Time``). One call, with the
+    clock read and the digits in C where this module is compiled; a reading from the future
+    (another clock) counts as 0."""
+    us = (_perf_counter_ns() - received_ns + 500) // 1000
+    if us < 0:
+        us = 0
+    whole = us // 1000
+    if whole < 1000:
+        return _WHOLE_MS[whole] + _FRACTION_MS[us - whole * 1000]
+    return f"{whole}{_FRACTION_MS[us - whole * 1000]}"
 
 
 def check_header(name: str, value: str) -> None:

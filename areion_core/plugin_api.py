@@ -7,7 +7,7 @@ Plugins import from ``areion_core`` and from this module only (a test checks eve
 from ._forwarded import PROXY_HEADERS
 from ._header_blocks import HeaderBlock
 from ._status import status_phrase
-from .headers import HeaderStamp, raw_header
+from .headers import HeaderStamp, elapsed_ms, raw_header
 from .hook_chains import HookChain, HookLink, route_chain, run_response_ready
 from .hookspecs import REPLAYED, hookimpl, hookspec, skip_replayed, skip_small_bodies
 from .response import dumps_json, guess_type
@@ -26,6 +26,7 @@ __all__ = [
     "SettingsReader",
     "StaticFiles",
     "dumps_json",
+    "elapsed_ms",
     "expand_env",
     "guess_type",
     "hookimpl",

@@ -39,6 +39,18 @@ def test_a_built_module_runs_compiled_unless_areion_pure_is_1(name: str) -> None
     assert _compiled.is_compiled(module) is expected, module.__file__
 
 
+@pytest.mark.skipif(os.environ.get("AREION_REQUIRE_COMPILED") != "1",
+                    reason="make test sets AREION_REQUIRE_COMPILED=1 (unless AREION_PURE=1)")
+def test_make_test_runs_every_module_compiled() -> None:
+    # setup.py builds the pure-Python package where no C compiler works, and skips a module
+    # whose compile fails (optional extensions): make test must not pass on such a build.
+    pure = [name for name in _compiled.MODULES
+            if not _compiled.is_compiled(importlib.import_module(f"areion_core.{name}"))]
+    assert not pure, (f"make test runs the compiled build, but {pure} run from their .py sources: "
+                      "see make setup's output (the C compiler probe, the compile), or run "
+                      "AREION_PURE=1 make test for the pure-Python build")
+
+
 def test_areion_pure_1_imports_every_compiled_module_from_its_source() -> None:
     names = ", ".join(_compiled.MODULES)
     code = (f"import areion_core; from areion_core import _compiled, {names}; "

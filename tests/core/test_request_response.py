@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from http import HTTPStatus
 
@@ -30,7 +31,7 @@ from areion_core import (
     create_text_response,
 )
 from areion_core.headers import MutableHeaders
-from areion_core.plugin_api import raw_header
+from areion_core.plugin_api import elapsed_ms, raw_header
 from areion_core.testing import TestClient
 from tests.core._core_support import exchange, make_server
 
@@ -86,6 +87,17 @@ def test_header_lookups_agree_in_any_case_before_and_after_the_index_is_built(li
 
         v = value.decode()
         assert json.loads(out.partition(b"\r\n\r\n")[2]) == [v, v, v, "-", v, v]
+
+
+def test_elapsed_ms_is_the_time_since_a_reading_as_milliseconds_with_three_decimals():
+    # Below a millisecond, below and above a second (the whole milliseconds looked up, then
+    # formatted), with the call's own time (and a slow machine's pause) on top.
+    for elapsed_us in (0, 114, 2_000, 999_250, 999_999, 1_000_000, 61_234_500):
+        text = elapsed_ms(time.perf_counter_ns() - elapsed_us * 1000)
+        assert re.fullmatch(r"(0|[1-9]\d*)\.\d{3}", text), text
+        assert elapsed_us <= float(text) * 1000 + 0.5 < elapsed_us + 500_000, (elapsed_us, text)
+    # A reading from the future (another clock) is no time at all, not a negative one.
+    assert elapsed_ms(time.perf_counter_ns() + 10**9) == "0.000"
 
 
 def test_raw_header_finds_the_first_value_of_a_name_in_any_case(live):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
-from areion_core.plugin_api import HeaderStamp, raw_header
+from areion_core.plugin_api import HeaderStamp, elapsed_ms, raw_header
 
 from . import ids
 from .ids import is_valid_request_id
@@ -17,11 +16,6 @@ if TYPE_CHECKING:
 #: Our metric in ``Server-Timing`` (https://www.w3.org/TR/server-timing/).
 METRIC = "app"
 _DURATION = f"{METRIC};dur="
-#: ".000" to ".999": the fraction of a millisecond, by whole microseconds; and "0" to "999",
-#: whole milliseconds. Looking them up costs a fraction of formatting the digits, on every
-#: response (a response slower than a second formats its milliseconds).
-_FRACTIONS = tuple(f".{us:03d}" for us in range(1000))
-_WHOLE = tuple(str(ms) for ms in range(1000))
 
 
 def get_request_id(request: HttpRequest) -> str | None:
@@ -75,10 +69,8 @@ class RequestIdStamper:
                 request_id = request.request_id = self._pick(request)
             headers[self.header] = request_id
             return
-        # Whole microseconds since the request was read, as milliseconds with three decimals.
-        us = (perf_counter_ns() - request.received_ns + 500) // 1000
-        whole = us // 1000
-        ms = _WHOLE[whole] + _FRACTIONS[us % 1000] if whole < 1000 else f"{whole}{_FRACTIONS[us % 1000]}"
+        # The time since the request was read, as milliseconds with three decimals ("0.114").
+        ms = elapsed_ms(request.received_ns)
         if not self.stamp.set(headers, request_id, ms):
             # One of the three is there already: a replayed response's (an older id and time)
             # or another plugin's Server-Timing, whose metrics we keep.
