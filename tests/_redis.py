@@ -154,14 +154,20 @@ class RedisCluster:
     ``cluster_state:ok``.
     """
 
+    #: How many times ``start`` builds the cluster, on new nodes, before it gives up.
+    ATTEMPTS = 3
+
     def __init__(self, primaries: int = 3) -> None:
         self.server = _require("redis-server", "redis-server")
         self.cli = _require("redis-cli", "redis-tools")
-        count = primaries * 2
-        ports = _free_ports(count * 2)
-        self.ports, self.bus_ports = ports[:count], ports[count:]
-        self.dir = tempfile.mkdtemp(prefix="areion-redis-cluster-")
+        self.count = primaries * 2
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._new_nodes()
+
+    def _new_nodes(self) -> None:
+        ports = _free_ports(self.count * 2)
+        self.ports, self.bus_ports = ports[: self.count], ports[self.count:]
+        self.dir = tempfile.mkdtemp(prefix="areion-redis-cluster-")
 
     @property
     def nodes(self) -> list[str]:
@@ -187,13 +193,28 @@ class RedisCluster:
         )
 
     def start(self) -> None:
+        """Build the cluster; one whose nodes never agree is built again, on new nodes and
+        ports, up to ``ATTEMPTS`` times. (A CI run once saw ``redis-cli --cluster create`` wait
+        60 s for the nodes to join, every node answering: with a 1 s node timeout, a loaded
+        machine can drop a MEET handshake, and redis-cli waits for it for ever.)"""
+        for attempt in range(1, self.ATTEMPTS + 1):
+            try:
+                self._create()
+                return
+            except (RuntimeError, subprocess.TimeoutExpired):
+                if attempt == self.ATTEMPTS:
+                    raise
+                self.close()
+                self._new_nodes()
+
+    def _create(self) -> None:
         for port in self.ports:
             self._spawn(port)
         for port in self.ports:
             _wait(f"cluster node {port} to answer", lambda port=port: bool(_command(port, "PING")), 10)
         created = subprocess.run(
             [self.cli, "--cluster", "create", *self.nodes, "--cluster-replicas", "1", "--cluster-yes"],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True, text=True, timeout=30, check=False,
         )
         if created.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed:\n{created.stdout}\n{created.stderr}")
