@@ -84,6 +84,12 @@ def elapsed_ms(received_ns: int) -> str:
     for a timing header (``Server-Timing``'s ``dur``, ``X-Response-Time``). One call, with the
     clock read and the digits in C where this module is compiled; a reading from the future
     (another clock) counts as 0."""
+    if _COMPILED:
+        # The clock, the arithmetic and the digits in C (headers.pxd), for an int that fits
+        # 64 bits (any perf_counter_ns reading); None for anything else, done below.
+        text = _areion_elapsed_ms(received_ns)  # type: ignore[name-defined]  # noqa: F821
+        if text is not None:
+            return text  # type: ignore[no-any-return]
     us = (_perf_counter_ns() - received_ns + 500) // 1000
     if us < 0:
         us = 0
@@ -322,47 +328,6 @@ class _ResponseHeaderFields:
     def __getitem__(self, key: str) -> str:
         return self._d[key.lower()]
 
-    def _stamp(self, names: tuple[str, ...], prefixes: tuple[str, ...], clean: list[Any],
-               values: tuple[Any, ...], trusted: bool) -> bool | None:
-        """A compiled HeaderStamp's work: set the lower-case ``names`` to ``values`` (a value not
-        a string as ``format(value)``) when none of them is set, and return True; when one is,
-        change nothing and return False. A value that is not printable ASCII changes nothing
-        either: None, for the stamp to check the values it was given (and raise, naming the
-        header) and call again with ``trusted``. ``prefixes``: each line's "Name: ", for the
-        lines appended to an encoded block's. ``clean[0]``: the last shared dict seen without
-        the names (a template's, never written to), compared by identity, most responses
-        being copies of one."""
-        d = self._d
-        if d is not clean[0]:
-            for name in names:
-                if name in d:
-                    return False
-            if not self._own:
-                clean[0] = d
-        count = len(names)
-        given = values
-        for i in range(count):
-            value = given[i]
-            if type(value) is not str:
-                given = tuple([v if type(v) is str else format(v) for v in given])
-                value = given[i]
-            if trusted:
-                continue
-            if not _visible_ascii(value):
-                return None
-        if not self._own:
-            self._d = d = d.copy()
-            self._own = True
-        for i in range(count):
-            d[names[i]] = given[i]
-        if self._wire is not None:
-            tail = self._tail
-            if _COMPILED and not trusted and _areion_is_ascii(tail):  # type: ignore[name-defined]  # noqa: F821
-                self._tail = _areion_lines(tail, prefixes, given)  # type: ignore[name-defined]  # noqa: F821
-            else:
-                self._tail = tail + "".join([f"{prefixes[i]}{given[i]}\r\n" for i in range(count)])
-        return True
-
     def __setitem__(self, key: str, value: object) -> None:
         # Plugins set headers on every response: the checks of a name seen before and of a
         # printable-ASCII value (the usual case) are a dict lookup and two string methods in C.
@@ -577,8 +542,9 @@ class HeaderStamp:
     Setting one header costs a method call, a check, a copy-on-write and a text append; a
     stamp does each once for all its headers, each value checked once however many headers
     use it, through a function made for the stamp when it is built (as ``dataclasses`` makes
-    ``__init__``): no loop and no call per header; where this module is compiled, the
-    function fills in the templates and one C method checks, stores and encodes the lot.
+    ``__init__``): no loop and no call per header. Where this module is compiled, ``set`` is
+    a method of an extension type (``_CompiledStamp``): C fills in the templates, checks the
+    values, stores them and writes their lines, with no Python frame.
     """
 
     __slots__ = ("names", "set")
@@ -599,7 +565,11 @@ class HeaderStamp:
                              "number them from {0} on, with no gap")
         #: The header names, as given.
         self.names = tuple(headers)
-        self.set: Callable[..., bool] = _stamp_function(self.names, known, templates, len(used))
+        self.set: Callable[..., bool]
+        if _COMPILED:
+            self.set = _CompiledStamp(self.names, known, templates, len(used)).set
+        else:
+            self.set = _stamp_function(self.names, known, templates, len(used))
 
     def __repr__(self) -> str:
         return f"HeaderStamp{self.names!r}"
@@ -652,19 +622,6 @@ def set(headers, {args}):
 """
 
 
-#: The same where the header classes are compiled (an extension module, see _compiled.py):
-#: the values go to one compiled method (``_stamp``), which checks them as bytes, stores them
-#: and writes their lines into one new string; a value it cannot pass (not printable ASCII)
-#: is checked here, as a single set would, and then stored as given.
-_COMPILED_STAMP_SOURCE = """\
-def set(headers, {args}):
-    values = {inline},
-    done = headers._stamp(NAMES, PREFIXES, clean, values, False)
-    if done is None:
-        check(({formatted},))
-        done = headers._stamp(NAMES, PREFIXES, clean, values, True)
-    return done
-"""
 _COMPILED = __file__.endswith(tuple(EXTENSION_SUFFIXES))
 
 
@@ -694,12 +651,11 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
     made = [(f"h{i}", value) for i, value in enumerate(values) if value.startswith('f"')]
     value_names = [f"h{i}" if value.startswith('f"') else value for i, value in enumerate(values)]
     arguments = range(count)
-    source = (_COMPILED_STAMP_SOURCE if _COMPILED else _STAMP_SOURCE).format(
+    source = _STAMP_SOURCE.format(
         args=", ".join(f"v{i}" for i in arguments),
         present=" or ".join(f"L{i} in d" for i in range(len(names))),
         formatted=", ".join(f'f"{{v{i}}}"' for i in arguments),
         text='f"' + "".join(f"{{v{i}}}" for i in arguments) + '"',
-        inline=", ".join(values),
         values="; ".join(f"{local} = {value}" for local, value in made) or "pass",
         stores="; ".join(f"d[L{i}] = {value}" for i, value in enumerate(value_names)),
         # Each line is "\r\nName: value" (P<i>), the first without its "\r\n": the lines end
@@ -724,6 +680,74 @@ def _stamp_function(names: tuple[str, ...], known: list[tuple[str, str]], templa
     exec(compile(source, f"<HeaderStamp{names!r}>", "exec"), scope)
     function: Callable[..., bool] = scope["set"]
     return function
+
+
+class _CompiledStamp:
+    """A ``HeaderStamp``'s ``set`` where this module is compiled: an extension type's method,
+    so a stamp costs no Python frame. When every value is a printable-ASCII ``str`` (the
+    usual case) C fills in the templates, checking the values as it goes (``areion_fill`` in
+    headers.pxd), and writes the lines into one new string (``areion_lines``); otherwise the
+    values are formatted and checked as ``MutableHeaders.__setitem__`` checks one."""
+
+    __slots__ = ("clean", "count", "display", "names", "prefixes", "templates")
+
+    def __init__(self, names: tuple[str, ...], known: list[tuple[str, str]],
+                 templates: list[list[str | int]], count: int) -> None:
+        #: The names as given (for errors), lower-case (the keys), and each line's "Name: ".
+        self.display = names
+        self.names = tuple(lower for lower, _prefix in known)
+        self.prefixes = tuple(prefix for _lower, prefix in known)
+        #: Each header's template: a tuple of literal texts (checked) and value numbers.
+        self.templates = tuple(tuple(parts) for parts in templates)
+        self.count = count
+        #: The last shared dict (a template's, copied on write) seen without any of the names:
+        #: most responses carry a copy of the same one, and the check is then one identity
+        #: comparison. Held here, that dict cannot be freed and its identity reused.
+        self.clean: object = None
+
+    def set(self, headers: MutableHeaders, *values: Any) -> bool:
+        return _stamp_values(self, headers, values)
+
+
+def _stamp_values(stamp: _CompiledStamp, headers: MutableHeaders, values: tuple[Any, ...]) -> bool:
+    """``HeaderStamp.set``, compiled: the names are set when ``headers`` has none of them."""
+    if len(values) != stamp.count:
+        raise TypeError(f"HeaderStamp.set takes the headers and {stamp.count} values, got {len(values)}")
+    if not isinstance(headers, _ResponseHeaderFields):
+        raise TypeError(f"HeaderStamp.set: {headers!r} is not a MutableHeaders")
+    fields = headers
+    names = stamp.names
+    d = fields._d
+    if d is not stamp.clean:
+        for name in names:
+            if name in d:
+                return False
+        if not fields._own:
+            stamp.clean = d  # shared, so never written to: without our names for good
+    filled = _areion_fill(stamp.templates, values)  # type: ignore[name-defined]  # noqa: F821
+    visible = filled is not None
+    if not visible:  # a value that is not a printable-ASCII str: formatted, then checked
+        filled = tuple([_filled(parts, values) for parts in stamp.templates])
+        for i in range(len(names)):
+            _check_value(stamp.display[i], filled[i])
+    if not fields._own:
+        fields._d = d = d.copy()
+        fields._own = True
+    for i in range(len(names)):
+        d[names[i]] = filled[i]
+    if fields._wire is not None:
+        tail = fields._tail
+        if visible and _areion_is_ascii(tail):  # type: ignore[name-defined]  # noqa: F821
+            fields._tail = _areion_lines(tail, stamp.prefixes, filled)  # type: ignore[name-defined]  # noqa: F821
+        else:
+            prefixes = stamp.prefixes
+            fields._tail = tail + "".join([f"{prefixes[i]}{filled[i]}\r\n" for i in range(len(names))])
+    return True
+
+
+def _filled(parts: tuple[str | int, ...], values: tuple[Any, ...]) -> str:
+    """A header's value: its template with the values, each formatted as an f-string does."""
+    return "".join([part if isinstance(part, str) else format(values[part]) for part in parts])
 
 
 def content_type_only(content_type: str) -> MutableHeaders:

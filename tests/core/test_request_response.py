@@ -98,6 +98,14 @@ def test_elapsed_ms_is_the_time_since_a_reading_as_milliseconds_with_three_decim
         assert elapsed_us <= float(text) * 1000 + 0.5 < elapsed_us + 500_000, (elapsed_us, text)
     # A reading from the future (another clock) is no time at all, not a negative one.
     assert elapsed_ms(time.perf_counter_ns() + 10**9) == "0.000"
+    # Readings beyond 64 bits and int subclasses take the Python arithmetic (the compiled
+    # build's C path takes exact ints of 64 bits): the same text either way.
+    now = time.perf_counter_ns()
+    assert elapsed_ms(now + 2**70) == "0.000"
+    far = elapsed_ms(now - 2**70)
+    assert far.startswith(str(2**70 // 10**6)[:12]) and far[-4] == "."
+    assert float(elapsed_ms(-(2**63))) >= (2**63 + now) / 1e6
+    assert re.fullmatch(r"\d+\.\d{3}", elapsed_ms(True))
 
 
 def test_raw_header_finds_the_first_value_of_a_name_in_any_case(live):
