@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 import os
 import re
 from collections.abc import Iterator
@@ -24,9 +26,10 @@ def _ids_of_this_process() -> Iterator[str]:
     prefix = os.urandom(8).hex()
 
     def block(high: int) -> Iterator[str]:
-        # 4096 ids that share their first 29 digits, each one string addition done in C: no
-        # Python code runs per id, so threads may share the iterator too.
-        return map(f"{prefix}{high:013x}".__add__, _LAST_DIGITS)
+        # 4096 ids that share their first 29 digits, each one string concatenation done in C
+        # (operator.concat: a builtin called without building an argument tuple): no Python
+        # code runs per id, so threads may share the iterator too.
+        return map(operator.concat, itertools.repeat(f"{prefix}{high:013x}"), _LAST_DIGITS)
 
     return itertools.chain.from_iterable(map(block, itertools.count()))
 
@@ -34,13 +37,14 @@ def _ids_of_this_process() -> Iterator[str]:
 _ids = _ids_of_this_process()
 #: The next id (``new_request_id`` without a Python call), for this package's hot path: a
 #: module attribute, read through the module, as a process forked from another replaces it.
-next_id = _ids.__next__
+#: ``partial(next, ...)``, not ``_ids.__next__``: a builtin call, not a method wrapper's.
+next_id = functools.partial(next, _ids)
 
 
 def _draw_again() -> None:
     global _ids, next_id
     _ids = _ids_of_this_process()
-    next_id = _ids.__next__
+    next_id = functools.partial(next, _ids)
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
