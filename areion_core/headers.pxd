@@ -52,6 +52,69 @@ cpdef bint _visible_ascii(str text)
 cpdef raw_header(list raw, bytes name)
 
 
+cpdef tuple raw_header_values(list raw, tuple names)
+
+
+# areion_header_values: raw_header_values in C. One pass over the pairs (it stops once every
+# name is found), each name compared in place, its ASCII letters in any case (no lower() copy),
+# the values put straight into the tuple returned. A pair that is not a 2-tuple starting with
+# bytes, or a name that is not bytes, is a TypeError.
+cdef extern from *:
+    """
+    static PyObject *areion_header_values(PyObject *raw, PyObject *names) {
+        Py_ssize_t count = PyTuple_GET_SIZE(names), left = count, i, j, k, size;
+        PyObject *found, *pair, *key, *name;
+        const unsigned char *a, *b;
+        for (i = 0; i < count; i++) {
+            if (!PyBytes_Check(PyTuple_GET_ITEM(names, i))) {
+                PyErr_SetString(PyExc_TypeError, "raw_header_values: each name must be bytes");
+                return NULL;
+            }
+        }
+        found = PyTuple_New(count);
+        if (found == NULL) {
+            return NULL;
+        }
+        for (j = 0; j < PyList_GET_SIZE(raw) && left > 0; j++) {
+            pair = PyList_GET_ITEM(raw, j);
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 0))) {
+                Py_DECREF(found);
+                PyErr_SetString(PyExc_TypeError, "raw_header_values: each raw pair must be (bytes, bytes)");
+                return NULL;
+            }
+            key = PyTuple_GET_ITEM(pair, 0);
+            size = PyBytes_GET_SIZE(key);
+            a = (const unsigned char *)PyBytes_AS_STRING(key);
+            for (i = 0; i < count; i++) {
+                name = PyTuple_GET_ITEM(names, i);
+                if (PyTuple_GET_ITEM(found, i) != NULL || PyBytes_GET_SIZE(name) != size) {
+                    continue;
+                }
+                b = (const unsigned char *)PyBytes_AS_STRING(name);
+                for (k = 0; k < size; k++) {
+                    if (a[k] != b[k] && !(b[k] >= 'a' && b[k] <= 'z' && (a[k] | 0x20) == b[k])) {
+                        break;
+                    }
+                }
+                if (k == size) {
+                    Py_INCREF(PyTuple_GET_ITEM(pair, 1));
+                    PyTuple_SET_ITEM(found, i, PyTuple_GET_ITEM(pair, 1));
+                    left--;
+                }
+            }
+        }
+        for (i = 0; i < count; i++) {
+            if (PyTuple_GET_ITEM(found, i) == NULL) {
+                Py_INCREF(Py_None);
+                PyTuple_SET_ITEM(found, i, Py_None);
+            }
+        }
+        return found;
+    }
+    """
+    tuple _areion_header_values "areion_header_values"(list raw, tuple names)
+
+
 @cython.locals(us=cython.longlong, whole=cython.longlong)
 cpdef str elapsed_ms(received_ns)
 

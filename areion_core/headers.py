@@ -72,6 +72,27 @@ def raw_header(raw: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return None
 
 
+def raw_header_values(raw: list[tuple[bytes, bytes]], names: tuple[bytes, ...]) -> tuple[bytes | None, ...]:
+    """The first value of each header of ``names`` (lower-case bytes) among a request's raw
+    pairs, None for a name not there, in one pass: ``host, cookie = raw_header_values(raw,
+    (b"host", b"cookie"))``. Where this module is compiled, the pass and the name comparisons
+    (ASCII letters in any case) are C loops that allocate nothing but the tuple."""
+    if _COMPILED:
+        return _areion_header_values(raw, names)  # type: ignore[name-defined,no-any-return]  # noqa: F821
+    for name in names:
+        if not isinstance(name, bytes):
+            raise TypeError("raw_header_values: each name must be bytes")
+    found: list[bytes | None] = [None] * len(names)
+    for pair in raw:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], bytes)):
+            raise TypeError("raw_header_values: each raw pair must be (bytes, bytes)")
+        key, value = pair
+        for i, name in enumerate(names):
+            if found[i] is None and len(name) == len(key) and (key == name or key.lower() == name):
+                found[i] = value
+    return tuple(found)
+
+
 #: ".000" to ".999" (a millisecond's microseconds) and "0" to "999" (whole milliseconds):
 #: looked up rather than formatted, for ``elapsed_ms``.
 _FRACTION_MS = tuple(f".{us:03d}" for us in range(1000))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import time
@@ -31,7 +32,7 @@ from areion_core import (
     create_text_response,
 )
 from areion_core.headers import MutableHeaders
-from areion_core.plugin_api import elapsed_ms, raw_header
+from areion_core.plugin_api import elapsed_ms, raw_header, raw_header_values
 from areion_core.testing import TestClient
 from tests.core._core_support import exchange, make_server
 
@@ -122,6 +123,28 @@ def test_raw_header_finds_the_first_value_of_a_name_in_any_case(live):
     import json
 
     assert json.loads(out.partition(b"\r\n\r\n")[2]) == ["a1", None, "x", "no"]
+
+
+def test_raw_header_values_finds_the_first_value_of_each_name_in_one_pass(live):
+    r = Router()
+
+    @r.get("/h")
+    async def h(request):
+        names = (b"x-trace", b"x-none", b"host", b"x-tracer", b"x-~trace")
+        return [None if v is None else v.decode() for v in raw_header_values(request.raw_headers, names)]
+
+    srv = live(r)
+    # "X-^TRACE" differs from "x-~trace" by case and by the 0x20 bit of "^": not a letter, so
+    # not the same name.
+    out = exchange(srv.port, b"GET /h HTTP/1.1\r\nHost: x\r\nX-Tracer: no\r\nx-TRACE: a1\r\nX-Trace: later\r\n"
+                   b"X-^TRACE: caret\r\nConnection: close\r\n\r\n")
+    assert json.loads(out.partition(b"\r\n\r\n")[2]) == ["a1", None, "x", "no", None]
+    assert raw_header_values([], (b"host",)) == (None,)
+    assert raw_header_values([(b"Host", b"h")], ()) == ()
+    with pytest.raises(TypeError):
+        raw_header_values([(b"host",)], (b"host",))
+    with pytest.raises(TypeError):
+        raw_header_values([(b"host", b"h")], ("host",))
 
 
 def test_received_ns_is_the_clock_read_when_the_request_was_made():

@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from areion_core.plugin_api import PROXY_HEADERS
+from areion_core.plugin_api import has_proxy_headers, raw_header_values
 
 if TYPE_CHECKING:
     from areion_core import HttpRequest
@@ -144,25 +144,18 @@ def base_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None =
 def lookup_key(request: HttpRequest, custom: Callable[[HttpRequest], str] | None,
                allow_credentials: bool) -> str | None:
     """``base_key(request, custom)``, or None when ``request`` carries credentials
-    (``has_credentials``) and ``allow_credentials`` is False — found in one pass over the raw
-    header pairs, the pass a cache hit makes."""
-    host: bytes | None = None
-    proxied = False
-    for name, value in request.raw_headers:
-        size = len(name)
-        if size == 4:
-            if host is None and (name == b"Host" or name.lower() == b"host"):  # as clients write it: no lower()
-                host = value
-        elif size == 6 or size == 13:
-            if not allow_credentials and name.lower() in _CREDENTIAL_HEADERS:
-                return None
-        elif (size == 9 or 15 <= size <= 18) and name.lower() in PROXY_HEADERS:
-            proxied = True
+    (``has_credentials``) and ``allow_credentials`` is False — the headers it needs found in
+    one pass over the raw pairs (``raw_header_values``, a loop in C)."""
+    raw = request.raw_headers
+    # One pass over the raw pairs, in C: a hit builds no header index.
+    host, authorization, cookie = raw_header_values(raw, _KEY_HEADERS)
+    if not allow_credentials and (authorization is not None or cookie is not None):
+        return None
     if custom is not None:
         return METHOD_CLASS + str(custom(request))
     app = request.app
     origin_host: str | bytes
-    if proxied and app is not None and app.config.forwarded_allow_ips is not None:
+    if app is not None and app.config.forwarded_allow_ips is not None and has_proxy_headers(raw):
         # A proxy header, read only if the peer is trusted (request.py decides that).
         scheme, origin_host, root_path = request.scheme, request.host, request.root_path
     else:
@@ -230,6 +223,8 @@ def user_keys(key: str, *, prefix: bool = False) -> tuple[str, ...]:
 
 
 _CREDENTIAL_HEADERS = (b"authorization", b"cookie")
+#: What a key needs of the raw headers: the origin's host, and the credentials.
+_KEY_HEADERS = (b"host", *_CREDENTIAL_HEADERS)
 
 
 def has_credentials(request: HttpRequest) -> bool:
@@ -238,10 +233,8 @@ def has_credentials(request: HttpRequest) -> bool:
     Reads the raw pairs rather than the parsed headers: most requests never need their
     header index built, and a cache hit should not build it just for this.
     """
-    for name, _ in request.raw_headers:
-        if (len(name) == 6 or len(name) == 13) and name.lower() in _CREDENTIAL_HEADERS:
-            return True
-    return False
+    authorization, cookie = raw_header_values(request.raw_headers, _CREDENTIAL_HEADERS)
+    return authorization is not None or cookie is not None
 
 
 def parse_vary(value: str | None) -> tuple[str, ...] | None:

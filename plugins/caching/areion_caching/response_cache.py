@@ -101,6 +101,19 @@ class ResponseCache(Invalidation):
         store: CacheStore | None = None,
         normalizers: Callable[[], Mapping[str, Normalizer]] | None = None,
     ) -> None:
+        self.configure(settings, logger, store, normalizers)
+
+    def configure(
+        self,
+        settings: CachingSettings,
+        logger: logging.Logger | None = None,
+        store: CacheStore | None = None,
+        normalizers: Callable[[], Mapping[str, Normalizer]] | None = None,
+    ) -> None:
+        """Start over with these settings (the plugin's ``configure``): this object stays the
+        one whose ``on_request`` the plugin registered as its ``request_received``."""
+        #: The cached routes' rules (what on_request reads), filled in as routes are compiled.
+        self.rules: dict[Route, CacheRule] = {}
         self.settings = settings
         self.logger = logger or logging.getLogger("areion.caching")
         self._store = store
@@ -193,15 +206,15 @@ class ResponseCache(Invalidation):
         return await store.get(key), key
 
     # --- request_received ------------------------------------------------------------------
-    def on_request(
-        self, request: HttpRequest, rule: CacheRule
-    ) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+    def on_request(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse | None] | None:
         """A hit, None (not cacheable), or an awaitable for the rest (miss, stale, remote store).
 
-        A fresh hit in a store that answers without I/O (memory) is returned synchronously:
-        no coroutine, no per-request state — the path that must cost least.
+        The plugin's ``request_received`` itself (one Python call per request, not two). A
+        fresh hit in a store that answers without I/O (memory) is returned synchronously: no
+        coroutine, no per-request state — the path that must cost least.
         """
-        if request.method not in _READ_METHODS:
+        rule = self.rules.get(request.route)  # type: ignore[arg-type]  # a route's chain: never None
+        if rule is None or request.method not in _READ_METHODS:
             return None
         base = lookup_key(request, rule.key, rule.allow_authorized)
         if base is None:  # credentials, and the rule does not allow them
