@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
 #: The modules of areion_core built as extension modules (setup.py reads this tuple).
-MODULES = ("_first_step", "_forwarded", "access_log", "headers")
+MODULES = ("_first_step", "_forwarded", "_header_section", "access_log", "headers")
 _PACKAGE = __name__.rpartition(".")[0]
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httptools
 
+from .._header_section import HeaderSection, Reject
 from .body import BodyStream
 
 if TYPE_CHECKING:
@@ -23,27 +24,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("areion.server")
 
-# Lengths of the header names the reader itself must see: Host, Expect, Content-Length,
-# Transfer-Encoding, If-None-Match, If-Modified-Since (a cheap filter before lower-casing).
-_WATCHED_LENGTHS = frozenset({4, 6, 13, 14, 17})
-# What a Host value may hold: uri-host [":" port] (RFC 9112 §3.2, RFC 3986 §3.2.2), the most
-# frequent first; ``value.lstrip(_HOST_CHARS)`` is empty exactly when every byte is one of them.
-_HOST_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789.:-ABCDEFGHIJKLMNOPQRSTUVWXYZ_~!$&'()*+,;=[]%"
-
 #: Parse phases, read by the once-a-second timeout sweep: between requests, in the header
 #: section, in the body.
 WAITING, HEADERS, BODY = 0, 1, 2
 # A read longer than this is parsed a slice at a time (see RequestReader.feed).
 FEED_SLICE = 8 * 1024
-
-
-class Reject(Exception):
-    """Raised inside a parser callback to stop parsing and answer with ``status``."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 def transfer_coding_refusal(te: bytes, version: str) -> tuple[int, str] | None:
@@ -99,26 +84,19 @@ class RequestReader:
     __slots__ = (
         "_body",
         "_body_len",
-        "_content_length",
-        "_expect",
-        "_header_bytes",
-        "_headers",
-        "_host_count",
         "_idle_bytes",
         "_limit",
         "_progress",
         "_progress_of",
         "_raw",
-        "_te",
         "_trailers_at",
         "_unparsed",
-        "_url",
-        "_url_len",
-        "_valid_host",
         "_version",
-        "conditional",
         "conn",
+        "head",
         "limits",
+        "on_header",
+        "on_url",
         "parser",
         "phase",
         "since",
@@ -130,22 +108,22 @@ class RequestReader:
     def __init__(self, conn: ReaderOwner) -> None:
         self.conn = conn
         self.state = state = conn.state
-        self.limits = state.limits
+        self.limits = limits = state.limits
+        #: The header section being read: its fields, counts and what the framing rules need.
+        self.head = head = HeaderSection(limits.max_url_bytes, limits.max_header_bytes, limits.max_headers)
+        #: llhttp's calls for the target and for each header field go straight to the section
+        #: (compiled: no Python frame per field); httptools looks its callbacks up when a
+        #: parser is made.
+        self.on_url = head.on_url
+        self.on_header = head.on_header
         self.parser = httptools.HttpRequestParser(self)
         self.phase = WAITING
         #: When the current phase began (the server's clock, refreshed once a second).
         self.since = state.now
-        #: Whether the request being parsed has If-None-Match / If-Modified-Since.
-        self.conditional = False
-        self._url, self._url_len, self._valid_host = b"", 0, b""
         #: The request's HTTP version, read once (httptools formats it with str.format each time).
         self._version = "1.1"
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._header_bytes = self._host_count = self._trailers_at = self._idle_bytes = self._progress = 0
-        self._te: bytes | None = None
+        self._trailers_at = self._idle_bytes = self._progress = 0
         self._progress_of: list[tuple[bytes, bytes]] | None = None
-        self._expect = False
-        self._content_length = -1
         self._body: list[bytes] = []
         self._body_len = 0
         self._limit = self.limits.max_body_bytes
@@ -201,7 +179,7 @@ class RequestReader:
         Returns what follows the body (a pipelined request), or ``b""``."""
         stream = self.stream
         assert stream is not None
-        left = self._content_length - self._body_len
+        left = self.head.content_length - self._body_len
         rest: bytes | memoryview = b""
         if len(data) > left:
             rest = data[left:]
@@ -209,7 +187,7 @@ class RequestReader:
         self._body_len += len(data)
         self.since = self.state.now
         stream.feed(data if isinstance(data, bytes) else bytes(data))
-        if self._body_len == self._content_length:  # on_message_complete() ends _raw and the stream
+        if self._body_len == self.head.content_length:  # on_message_complete() ends _raw and the stream
             self.parser = httptools.HttpRequestParser(self)
             self.on_message_complete()
         return rest
@@ -301,14 +279,15 @@ class RequestReader:
             conn.fail(505 if "HTTP version" in text else 400, text)
         else:
             phase = self.phase
-            if phase == HEADERS or (phase == BODY and self._te is not None):
+            if phase == HEADERS or (phase == BODY and self.head.te is not None):
                 self._bound_idle_bytes(len(data))
 
     def _upgrade(self, rest: bytes) -> None:
         # Parsing stops here: what follows is another protocol's (or nothing, when the request
         # is answered as plain HTTP and the connection closes). The app's handler may switch.
         conn = self.conn
-        if self._content_length > 0 or self._te is not None:
+        head = self.head
+        if head.content_length > 0 or head.te is not None:
             # httptools never reads the body of an Upgrade request: answering it would act on
             # half a request, so it is refused (the requests before it are answered).
             conn.drop_last_queued()
@@ -324,85 +303,45 @@ class RequestReader:
 
     # --- httptools callbacks ----------------------------------------------------------------
     def on_message_begin(self) -> None:
-        self._url = b""
-        self._url_len = 0
-        self._headers = []
-        self._header_bytes = 0
-        self._host_count = 0
-        self._te = None
-        self._expect = False
-        self._content_length = -1
+        self.head.reset()
         self._body = []
         self._body_len = 0
-        self.conditional = False
         self.phase = HEADERS
         self.since = self.state.now
-
-    def on_url(self, url: bytes) -> None:
-        self._url_len += len(url)
-        if self._url_len > self.limits.max_url_bytes:
-            raise Reject(414, "request target too long")
-        self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self._headers
-        headers.append((name, value))
-        self._header_bytes += len(name) + len(value)
-        limits = self.limits
-        if self._header_bytes > limits.max_header_bytes or len(headers) > limits.max_headers:
-            raise Reject(431, "request header fields too large")
-        if len(name) in _WATCHED_LENGTHS:
-            lower = name.lower()
-            if lower == b"host":
-                self._host_count += 1
-                if value != self._valid_host:  # a keep-alive client sends the same Host each time
-                    if value.lstrip(_HOST_CHARS):
-                        raise Reject(400, "invalid Host header")  # RFC 9112 §3.2
-                    self._valid_host = value
-            elif lower == b"transfer-encoding":
-                # Several fields are one list (RFC 9110 §5.3), judged whole in on_headers_complete.
-                te = value.lower()
-                self._te = te if self._te is None else self._te + b"," + te
-            elif lower == b"expect":
-                self._expect = value.lower() == b"100-continue"
-            elif lower == b"if-none-match" or lower == b"if-modified-since":
-                self.conditional = True
-            elif lower == b"content-length":
-                try:
-                    self._content_length = int(value)  # llhttp has validated the digits
-                except ValueError:
-                    raise Reject(400, "invalid Content-Length") from None
 
     def on_headers_complete(self) -> None:
         version = self._version = self.parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise Reject(505, f"HTTP/{version} is not supported")
-        if self._host_count != 1 and (version == "1.1" or self._host_count > 1):
+        head = self.head
+        hosts = head.host_count
+        if hosts != 1 and (version == "1.1" or hosts > 1):
             # RFC 9112 §3.2: exactly one Host in HTTP/1.1.
-            raise Reject(400, "missing Host header" if self._host_count == 0 else "more than one Host header")
-        te = self._te
+            raise Reject(400, "missing Host header" if hosts == 0 else "more than one Host header")
+        te = head.te
         if te is not None:
             if te != b"chunked" or version == "1.0":
                 refusal = transfer_coding_refusal(te, version)
                 if refusal is not None:
                     raise Reject(*refusal)
             # Chunked: fields after the body are trailers, and the framing bytes are counted.
-            self._trailers_at = len(self._headers)
+            self._trailers_at = len(head.fields)
             self._idle_bytes = -1
         limit = self.limits.max_body_bytes
         streamed = False
         plan = self.state.body_plan
-        if plan is not None and (self._content_length > 0 or te is not None) and not self.parser.should_upgrade():
+        content_length = head.content_length
+        if plan is not None and (content_length > 0 or te is not None) and not self.parser.should_upgrade():
             # The route decides: its own limit, and whether its handler reads the body as it comes.
-            chosen = plan(self.parser.get_method().decode("ascii"), self._url)
+            chosen = plan(self.parser.get_method().decode("ascii"), head.url)
             if chosen is not None:
                 limit, streamed = chosen
         self._limit = limit
-        if self._content_length > limit:  # before any body byte is read, and before 100 Continue
+        if content_length > limit:  # before any body byte is read, and before 100 Continue
             raise Reject(413, "request body too large")
         self.phase = BODY
         self.since = self.state.now
-        expect = self._expect and self._content_length != 0 and version == "1.1"
+        expect = head.expect and content_length != 0 and version == "1.1"
         if streamed:
             self._hand_over(limit, expect, version)
         elif expect:
@@ -410,18 +349,19 @@ class RequestReader:
 
     def _hand_over(self, limit: int, expect: bool, version: str) -> None:
         """Queue the request now, its body to follow through a BodyStream (see body.py)."""
-        stream = BodyStream(self, limit, self._content_length, expect)
+        head = self.head
+        stream = BodyStream(self, limit, head.content_length, expect)
         parser = self.parser
         try:
             # A copy of the header list: trailer fields are appended to ours, then dropped.
             request = self.state.request_factory(
-                parser.get_method().decode("ascii"), self._url, list(self._headers), stream,  # type: ignore[arg-type]
-                self.conn, version, self.conditional,
+                parser.get_method().decode("ascii"), head.url, list(head.fields), stream,  # type: ignore[arg-type]
+                self.conn, version, head.conditional,
             )
         except Exception as exc:
             raise Reject(400, str(exc) or "bad request") from None
         self.stream = stream
-        self._raw = self._te is None
+        self._raw = head.te is None
         stream.read_buffered(self.conn)  # a large Content-Length body: 1 MiB reads (see body.py)
         self.conn.enqueue(request, parser.should_keep_alive())
 
@@ -447,14 +387,15 @@ class RequestReader:
         parser = self.parser
         body = self._body
         data = body[0] if len(body) == 1 else b"".join(body)
-        headers = self._headers
-        if self._te is not None:
+        head = self.head
+        headers = head.fields
+        if head.te is not None:
             # Trailer fields never join the header section (RFC 9110 §6.5.1): dropped.
             del headers[self._trailers_at:]
         conn = self.conn
         try:
             request = self.state.request_factory(
-                parser.get_method().decode("ascii"), self._url, headers, data, conn, self._version, self.conditional,
+                parser.get_method().decode("ascii"), head.url, headers, data, conn, self._version, head.conditional,
             )
         except Exception as exc:  # a request the app's factory cannot represent
             raise Reject(400, str(exc) or "bad request") from None
@@ -472,7 +413,7 @@ class RequestReader:
         may be passed by up to one read (RFC 9112 §7.1.1: limit chunk extensions). A new
         request is told by its new header list, so valid requests pay nothing for this.
         """
-        headers = self._headers
+        headers = self.head.fields
         progress = self._body_len + len(headers)
         idle = self._idle_bytes
         if idle < 0 or progress != self._progress or headers is not self._progress_of:
