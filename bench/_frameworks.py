@@ -65,6 +65,9 @@ class Framework:
     #: A before-row (``--before REV``): the current row it is a copy of, running the earlier
     #: revision's code; it runs where that row runs, right after it. ``None`` elsewhere.
     before_of: str | None = None
+    #: Response headers its answers must carry after the warm-up, besides the scenario's own
+    #: (``X-Cache: HIT`` for a row whose measured requests must all be cache hits).
+    expect_headers_warm: tuple[tuple[str, str], ...] = ()
 
     def skip_reason(self, scenario: str) -> str | None:
         return dict(self.skips).get(scenario)
@@ -94,6 +97,8 @@ class Framework:
 #   - "areion-workers1" / "areion-workers2" run with --workers N, not pinned to one CPU (see
 #     the README on what this measures on a 2-CPU machine).
 #   - Development mode is off in every row (the default).
+#: The repository (a row run from another working directory puts it on PYTHONPATH).
+ROOT = Path(__file__).resolve().parent.parent
 AREION_APP = "examples.showcase.app:server"
 #: `make run`'s command (it runs `.venv/bin/areion run …`, the same entry point).
 AREION_MAKE_RUN_COMMAND: tuple[str, ...] = (
@@ -115,7 +120,7 @@ ACTIVE_ON_EVERY_REQUEST = ("observability", "security")
 OFFICIAL_PLUGINS = ",".join(
     sorted(
         path.parent.name
-        for path in (Path(__file__).resolve().parent.parent / "plugins").glob("*/pyproject.toml")
+        for path in (ROOT / "plugins").glob("*/pyproject.toml")
         if path.parent.name not in ACTIVE_ON_EVERY_REQUEST
     )
 )
@@ -218,6 +223,14 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework(
         "areion-bare", Kind.AREION, AREION_COMMAND, AREION_BARE_ENV,
         "the showcase, no plugin, access log off",
+    ),
+    Framework(
+        "areion-cache-hit", Kind.AREION, AREION_COMMAND, {**AREION_ENV, "PYTHONPATH": str(ROOT)},
+        "the \"areion\" row with GET /json cached (bench/apps/cache_hit/areion.toml, its working "
+        "directory): every measured request a memory-store hit (the interleaved comparisons)",
+        matrix=False,
+        cwd=ROOT / "bench" / "apps" / "cache_hit",
+        expect_headers_warm=(("X-Cache", "HIT"),),
     ),
     Framework(
         "areion-log", Kind.AREION, AREION_MAKE_RUN_COMMAND, AREION_BARE_ENV,

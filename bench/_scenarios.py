@@ -199,7 +199,7 @@ BURST_BEFORE_ROUNDS = 6
 #: The interleaved comparisons on /json (issue 14): each against areion-bare, in rounds.
 OVERHEAD_ORDER = (
     "areion-bare", "areion-log", "areion-hooks", "areion-hooks-async", "areion-request-id", "areion",
-    "areion-metrics", "areion-tracing0",
+    "areion-metrics", "areion-tracing0", "areion-cache-hit",
 )
 OVERHEAD_ROUNDS = 21
 #: Measured seconds per variant and round of the overhead scenario (its servers stay up).
@@ -459,7 +459,11 @@ SCENARIOS: tuple[Scenario, ...] = (
             "(areion-hooks-async) request_received and response_ready, the example plugin alone "
             "(areion-request-id), the official plugins idle on /json, installed on this route "
             "(areion), the observability plugin recording metrics (areion-metrics) or tracing at "
-            "sampling 0 (areion-tracing0). Every variant's server starts once (checked and warmed "
+            "sampling 0 (areion-tracing0); and areion-cache-hit, the areion row with /json cached "
+            "(every measured request a memory-store hit: its after-warm-up answer must carry "
+            "`X-Cache: HIT`), whose target is against areion, not areion-bare (issue 4: a hit "
+            "≥ 90% of plain /json, the median of the rounds' areion-cache-hit ÷ areion). Every "
+            "variant's server starts once (checked and warmed "
             f"up) and stays up; then each is measured for {OVERHEAD_SLICE_S} s in turn, round "
             "after round, each round starting one variant further on, so that drift hits all of "
             "them alike and no variant always takes the same place in a round: a round lasts "

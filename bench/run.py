@@ -236,10 +236,11 @@ def server_env(framework: Framework, static_dir: Path, redis_url: str = "") -> d
     return env
 
 
-def validate(port: int, scenario: Scenario, *, warm: bool = False) -> bytes:
+def validate(port: int, scenario: Scenario, *, warm: bool = False,
+             warm_headers: tuple[tuple[str, str], ...] = ()) -> bytes:
     """One request outside the load: the answer must be the right one, not just fast.
-    ``warm``: after the warm-up, when the scenario's warm headers (``X-Cache: HIT``) must
-    hold too. Returns the decoded body."""
+    ``warm``: after the warm-up, when the scenario's warm headers (``X-Cache: HIT``) and the
+    framework's (``warm_headers``) must hold too. Returns the decoded body."""
     reply = request_once(HOST, port, scenario)
     wrong = []
     if reply.status != 200:
@@ -247,7 +248,7 @@ def validate(port: int, scenario: Scenario, *, warm: bool = False) -> bytes:
     content_type = reply.content_type
     if scenario.content_type and not content_type.lower().startswith(scenario.content_type):
         wrong.append(f"Content-Type {content_type!r}")
-    expected = scenario.expect_headers + (scenario.expect_headers_warm if warm else ())
+    expected = scenario.expect_headers + (scenario.expect_headers_warm + warm_headers if warm else ())
     for name, value in expected:
         got = reply.headers.get(name.lower())
         if got is None or got.strip().lower() != value.lower():
@@ -376,7 +377,8 @@ def measure(
             )
     try:
         if kept is None:
-            _start_checked(server, port, scenario, args, cpus, measurement, load, websocket)
+            _start_checked(server, port, scenario, args, cpus, measurement, load, websocket,
+                           framework.expect_headers_warm)
             if resident is not None:
                 resident[framework.name] = Resident(
                     framework, server, port, log, measurement.idle_rss_kib
@@ -458,8 +460,10 @@ def _start_checked(
     measurement: Measurement,
     load: Callable[..., WrkResult],
     websocket: bool,
+    warm_headers: tuple[tuple[str, str], ...] = (),
 ) -> None:
-    """Start ``server``, check where it runs and what it answers, and warm it up."""
+    """Start ``server``, check where it runs and what it answers, and warm it up
+    (``warm_headers``: the framework's own, checked after the warm-up)."""
     server.start()
     server.wait_ready(HOST, port, scenario, args.startup_timeout)
     measurement.idle_rss_kib = server.rss_kib()
@@ -470,9 +474,9 @@ def _start_checked(
     if args.warmup > 0:
         load(duration_s=args.warmup)
     server.check_alive()
-    if scenario.expect_headers_warm:
+    if scenario.expect_headers_warm or warm_headers:
         # Warm-up over: what the measured run gets (a cache hit) must hold now.
-        validate(port, scenario, warm=True)
+        validate(port, scenario, warm=True, warm_headers=warm_headers)
 
 
 def _stop(server: ServerProcess, framework: Framework, log: Path) -> None:
