@@ -14,7 +14,6 @@ from ._unsafe import SAFE_METHODS
 from .policy import RoutePolicy, policy_for, with_invalidation
 from .representation import add_etag
 from .response_cache import STATE_KEY, ResponseCache
-from .rules import CacheRule
 from .settings import CachingSettings
 
 if TYPE_CHECKING:
@@ -34,19 +33,10 @@ class CachingPlugin:
 
     def __init__(self) -> None:
         self.settings = CachingSettings()
-        #: One cache for the plugin's life (``configure`` sets it up again in place), as its
-        #: ``on_request`` is this plugin's ``request_received``.
+        #: One cache for the plugin's life (``configure`` sets it up again in place).
         self.cache = ResponseCache(self.settings)
         # Keyed by the Route object: route names need not be unique across routers.
         self.policies: dict[Route, RoutePolicy] = {}
-        # trylast (marked below): other plugins (auth, rate limits) see the request before a
-        # hit answers it. The cache's own method, so a hit costs one Python call, not two.
-        self.request_received = self.cache.on_request
-
-    @property
-    def rules(self) -> dict[Route, CacheRule]:
-        """The cached routes' rules (what ``request_received`` reads)."""
-        return self.cache.rules
 
     @hookimpl
     def configure(self, app: App, config: AreionConfig) -> None:
@@ -70,7 +60,7 @@ class CachingPlugin:
             return ()
         self.policies[route] = policy
         if policy.rule is not None:
-            self.rules[route] = policy.rule
+            self.cache.rules[route] = policy.rule
         return policy.hot_hooks()
 
     @hookimpl(trylast=True)
@@ -98,6 +88,13 @@ class CachingPlugin:
         await self.cache.close()
 
     # --- hot hooks ------------------------------------------------------------------------
+    @hookimpl(trylast=True)
+    def request_received(
+        self, request: HttpRequest
+    ) -> HttpResponse | Awaitable[HttpResponse | None] | None:
+        # trylast: other plugins (auth, rate limits) see the request before a hit answers it.
+        return self.cache.on_request(request)
+
     # Both response_ready impls skip hits: a hit replays the headers as stored, Cache-Control
     # and validators among them, and is already in the store.
     @skip_replayed
@@ -136,7 +133,3 @@ class CachingPlugin:
         # chain that broke before reaching this plugin.
         return self.cache.finish(request) if self.cache.needs_finish(request) else None
 
-
-# The cache's method is the plugin's request_received (``self.request_received`` above): marked
-# here, on the function, as a hookimpl is (pluggy reads the mark through the bound method).
-hookimpl(trylast=True, specname="request_received")(ResponseCache.on_request)

@@ -110,8 +110,7 @@ class ResponseCache(Invalidation):
         store: CacheStore | None = None,
         normalizers: Callable[[], Mapping[str, Normalizer]] | None = None,
     ) -> None:
-        """Start over with these settings (the plugin's ``configure``): this object stays the
-        one whose ``on_request`` the plugin registered as its ``request_received``."""
+        """Start over with these settings (the plugin's ``configure``)."""
         #: The cached routes' rules (what on_request reads), filled in as routes are compiled.
         self.rules: dict[Route, CacheRule] = {}
         self.settings = settings
@@ -209,7 +208,7 @@ class ResponseCache(Invalidation):
     def on_request(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse | None] | None:
         """A hit, None (not cacheable), or an awaitable for the rest (miss, stale, remote store).
 
-        The plugin's ``request_received`` itself (one Python call per request, not two). A
+        What the plugin's ``request_received`` returns; the route's rule is looked up here. A
         fresh hit in a store that answers without I/O (memory) is returned synchronously: no
         coroutine, no per-request state — the path that must cost least.
         """
