@@ -20,11 +20,18 @@ logout emptying ``$XDG_RUNTIME_DIR``) a new process would lock a new file beside
 holder. So the holder touches the file on every heartbeat (age-based cleaners leave it
 alone), checks on every heartbeat that the path still names its file, and if not locks the
 new one or steps down; followers reopen the path when it names another file.
+
+None of that file I/O runs on the event loop: a stat, a touch or a ``pwrite`` on a disk that
+stalls (writeback, a full journal) would stall every request of the process with it. Each
+file operation runs in the lease's own thread, one at a time and in order, so the descriptor
+is never closed or replaced under an operation; what they decide (leader or not, the claims)
+is kept and changed on the loop, between them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import hashlib
@@ -39,8 +46,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .lease import Leadership
+
+_T = TypeVar("_T")
 
 #: Descriptors of held lock files, closed in a child made by ``os.fork()`` (multiprocessing):
 #: the child shares the lock otherwise, and would keep it after this process died.
@@ -97,53 +107,87 @@ class LockFileLease(Leadership):
         #: Per job id, the last tick (epoch ms) claimed by any holder: the file's second line.
         self._claims: dict[str, int] = {}
         self._written = 0  # the longest state written: shorter ones are padded to cover it
+        #: Where the file operations run, one at a time (made by ``start``).
+        self._io: concurrent.futures.ThreadPoolExecutor | None = None
         self._elected: Callable[[], None] = lambda: None
         self._deposed: Callable[[], None] = lambda: None
         self.claim = self.claim_tick
 
     async def start(self, elected: Callable[[], None], deposed: Callable[[], None]) -> None:
         self._elected, self._deposed = elected, deposed
-        self._fd = open_lock_file(self.path)  # the orchestrator turns an OSError into a ConfigError
-        self._beat()  # at once, so a lone process schedules from the start
+        self._io = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="areion scheduler lock file")
+        try:
+            self._fd = await self._file_io(open_lock_file, self.path)
+        except OSError:  # the orchestrator turns it into a ConfigError
+            self._io.shutdown(wait=False)
+            self._io = None
+            raise
+        await self._beat()  # at once, so a lone process schedules from the start
         self._task = asyncio.get_running_loop().create_task(self._heartbeat(),
                                                             name="areion scheduler lock file")
+
+    def _file_io(self, call: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        """Run one file operation in the lease's thread, after those submitted before it."""
+        return asyncio.get_running_loop().run_in_executor(self._io, call, *args)
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat)
             try:
-                self._beat()
+                await self._beat()
             except Exception:
                 self._log().exception("scheduler lock file %s: heartbeat failed", self.path)
 
-    def _beat(self) -> None:
+    async def _beat(self) -> None:
         if self.is_leader:
-            if self._names_our_file():
-                with contextlib.suppress(OSError):
-                    os.utime(self.path)  # fresh, so no age-based temp cleaner removes it
+            if await self._file_io(self._touch_if_ours):
                 return
             self._log().warning("scheduler lock file %s was removed or replaced", self.path)
-            if self._reopen() and self._try_lock():
-                self._write_state()  # what we claimed, for whoever holds the new file next
+            if await self._file_io(self._relock):
+                await self._write_state()  # what we claimed, for whoever holds the new file next
             else:
                 self._lose("another process locked the new lock file, or it cannot be created")
             return
         if not self._campaigning:
             return
-        if not self._names_our_file() and not self._reopen():
+        locked, lines = await self._file_io(self._campaign)
+        if not self._campaigning:  # shutdown began while the file was tried
+            if locked:
+                await self._file_io(self._release)
             return
-        if self._try_lock():
+        if locked:
             self.is_leader = True
-            self._claims = self._read_claims()
-            self._write_state()
+            self._claims = self._parse_claims(lines)
+            await self._write_state()
             self._log().info("scheduler lock file %s acquired by %s: this process runs "
                              "scheduled jobs", self.path, self.token)
             self._elected()
-        elif not self._told_holder:
+        elif lines is not None and not self._told_holder:
             self._told_holder = True
             self._log().info("scheduler lock file %s is held by another process (%s): that one "
                              "runs scheduled jobs; this one takes over if it exits", self.path,
-                             self._read_token() or "unknown")
+                             lines[0].strip() if lines else "unknown")
+
+    # --- file operations: in the lease's thread ---------------------------------------------
+    def _touch_if_ours(self) -> bool:
+        if not self._names_our_file():
+            return False
+        with contextlib.suppress(OSError):
+            os.utime(self.path)  # fresh, so no age-based temp cleaner removes it
+        return True
+
+    def _relock(self) -> bool:
+        return self._reopen() and self._try_lock()
+
+    def _campaign(self) -> tuple[bool, list[str] | None]:
+        """Try for the lock: (True, the file's lines) when taken, (False, its lines) when
+        another process holds it and the holder is not named yet, (False, None) otherwise."""
+        if not self._names_our_file() and not self._reopen():
+            return False, None
+        if self._try_lock():
+            return True, self._read_lines()
+        return False, None if self._told_holder else self._read_lines()
 
     def _names_our_file(self) -> bool:
         if self._fd is None:
@@ -177,33 +221,35 @@ class LockFileLease(Leadership):
         _HELD.add(self._fd)
         return True
 
-    def _write_state(self) -> None:
+    async def _write_state(self) -> None:
         """Line 1: who holds the lock (for the followers' log); line 2: the claimed ticks.
 
         One ``pwrite``, padded to cover the longest state written before (no truncation, so
-        no moment at which the file holds half a state)."""
-        assert self._fd is not None
+        no moment at which the file holds half a state). The bytes are made here, on the loop,
+        where the claims change."""
         data = (f"{self.token} {' '.join(sys.argv)[:400]}\n"
                 f"{json.dumps(self._claims, separators=(',', ':'))}\n").encode()
         self._written = max(self._written, len(data))
-        with contextlib.suppress(OSError):
-            os.pwrite(self._fd, data.ljust(self._written), 0)
+        await self._file_io(self._pwrite, data.ljust(self._written))
+
+    def _pwrite(self, data: bytes) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.pwrite(self._fd, data, 0)
 
     def _read_lines(self) -> list[str]:
         assert self._fd is not None
         try:
             size = os.fstat(self._fd).st_size
-            self._written = size
-            return os.pread(self._fd, size, 0).decode(errors="replace").splitlines()
+            data = os.pread(self._fd, size, 0)
         except OSError:
             return []
+        self._written = max(self._written, size)
+        return data.decode(errors="replace").splitlines()
 
-    def _read_token(self) -> str:
-        lines = self._read_lines()
-        return lines[0].strip() if lines else ""
-
-    def _read_claims(self) -> dict[str, int]:
-        lines = self._read_lines()
+    # --- on the loop ------------------------------------------------------------------------
+    def _parse_claims(self, lines: list[str] | None) -> dict[str, int]:
+        lines = lines or []
         try:
             claims = json.loads(lines[1]) if len(lines) > 1 else {}
         except ValueError:
@@ -224,8 +270,8 @@ class LockFileLease(Leadership):
                              job_id, run_time.isoformat())
             return False
         self._claims[job_id] = ms
-        self._write_state()
-        return True
+        await self._write_state()  # on the file before the run: kill -9 after it cannot repeat it
+        return self.is_leader
 
     def _lose(self, reason: str) -> None:
         if not self.is_leader:
@@ -243,21 +289,25 @@ class LockFileLease(Leadership):
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._fd is None:
+        if self._io is None:
             return
-        if self.is_leader and keep_while is not None and keep_while():
+        if self.is_leader and self._fd is not None and keep_while is not None and keep_while():
             self._log().info("scheduler lock file %s kept until the job(s) still running finish "
                              "or this process exits", self.path)
             threading.Thread(target=self._release_after, args=(keep_while,), daemon=True,
                              name="areion scheduler lock keeper").start()
             return
-        self._release()
+        # After any operation the cancelled heartbeat left in the thread.
+        await self._file_io(self._release)
+        self._io.shutdown(wait=False)
 
     def _release_after(self, keep_while: Callable[[], bool]) -> None:
         # A daemon thread: it ends with the process, and the kernel drops the lock then.
         while keep_while():
             time.sleep(0.05)
-        self._release()
+        assert self._io is not None
+        self._io.submit(self._release).result()
+        self._io.shutdown(wait=False)
 
     def _release(self) -> None:
         fd, self._fd = self._fd, None
@@ -268,4 +318,3 @@ class LockFileLease(Leadership):
         if self.is_leader:
             self.is_leader = False
             self._log().info("scheduler lock file %s released", self.path)
-

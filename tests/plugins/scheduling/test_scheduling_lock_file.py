@@ -18,6 +18,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from areion_scheduling import DefaultOrchestrator, Every, scheduled_time
@@ -183,6 +184,52 @@ async def test_the_lock_is_kept_while_a_job_abandoned_at_shutdown_runs(
     finally:
         release.set()
         await b.shutdown()
+
+
+async def test_a_stalled_disk_never_stalls_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The holder touches the file on every heartbeat and writes a claim before every tick. On
+    # a disk stalled by writeback each call can block for a long while; here each one sleeps
+    # STALL. The loop must go on answering meanwhile, and the ticks must still be claimed.
+    stall = 0.3
+    calls: list[str] = []
+
+    def stalled(real: Any, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is threading.main_thread():
+                calls.append(f"{name} on the loop's thread")
+            time.sleep(stall)
+            return real(*args, **kwargs)
+        return call
+
+    lock = tmp_path / "scheduler.lock"
+    runs: list[float] = []
+    orch = locked(lock)
+
+    async def tick() -> None:
+        runs.append(time.monotonic())
+
+    orch.add_job(tick, Every(seconds=0.05), id="tick")
+    await orch.startup(make_app())
+    try:
+        await wait_until(lambda: orch.is_scheduler and len(runs) >= 1)
+        monkeypatch.setattr(os, "utime", stalled(os.utime, "utime"))
+        monkeypatch.setattr(os, "pwrite", stalled(os.pwrite, "pwrite"))
+        worst, last, ran_before = 0.0, time.monotonic(), len(runs)
+        until = last + 8 * stall
+        while last < until:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            worst, last = max(worst, now - last), now
+        assert calls == []
+        assert worst < stall / 2, f"the loop stalled for {worst:.3f}s"
+        assert len(runs) - ran_before >= 3  # ticks still claimed (each write takes STALL)
+        assert orch.is_scheduler
+    finally:
+        monkeypatch.undo()
+        await orch.shutdown()
+    assert lock_is_free(lock)
 
 
 def test_a_forked_child_does_not_keep_the_lock(tmp_path: Path) -> None:
