@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import mimetypes
 import os
 import re
@@ -317,8 +318,12 @@ _EXTRA_TYPES = {
 }
 
 
+@functools.lru_cache(maxsize=1024)  # a static file is asked for again and again
 def guess_type(path: str) -> str:
-    """Content type for a file name; text types get ``charset=utf-8``."""
+    """Content type for a file name; text types get ``charset=utf-8``.
+
+    Remembered per path (the last 1024): a type added with ``mimetypes.add_type`` after a
+    path was served applies to other paths only."""
     ext = os.path.splitext(path)[1].lower()
     ctype = _EXTRA_TYPES.get(ext) or mimetypes.guess_type(path, strict=False)[0] or OCTET
     if (ctype.startswith("text/") or ctype in ("application/json", "image/svg+xml")) and "charset" not in ctype:

@@ -25,13 +25,35 @@ class StaticFiles:
         self._prefix = self.root.rstrip(os.sep) + os.sep
 
     def resolve(self, relative: str) -> tuple[str, os.stat_result]:
-        """The real path and stat of ``relative`` under the root, or ``NotFoundError``."""
+        """The real path and stat of ``relative`` under the root, or ``NotFoundError``.
+
+        Each segment is looked at with ``lstat`` from the root down: a path of no symlinks (the
+        usual case) is its own real path, so one system call per segment settles it, and its
+        last ``lstat`` is the file's stat. A symlink anywhere sends the path through
+        ``realpath``, and its target must lie under the root.
+        """
         if not relative or "\\" in relative or "\x00" in relative or relative.startswith("/"):
             raise NotFoundError()
         parts = relative.split("/")
         for part in parts:
             if part in ("", ".", "..") or part.startswith(".") or ":" in part:
                 raise NotFoundError()
+        full = self._prefix[:-1]  # the root without a trailing separator ("" for "/")
+        for part in parts:
+            full = full + os.sep + part
+            try:
+                st = os.lstat(full)
+            except (OSError, ValueError):
+                raise NotFoundError() from None
+            if _stat.S_ISLNK(st.st_mode):
+                return self._through_links(parts)
+        if not _stat.S_ISREG(st.st_mode):
+            raise NotFoundError()
+        return full, st
+
+    def _through_links(self, parts: list[str]) -> tuple[str, os.stat_result]:
+        """``resolve`` for a path with a symlink in it: the real path, which must lie under the
+        root, and its stat."""
         full = os.path.realpath(os.path.join(self.root, *parts))
         if not full.startswith(self._prefix):
             raise NotFoundError()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("areion.server")
 _SMALL_FILE = 256 * 1024
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 # Headers a 304 drops: it describes the stored representation, it does not carry one
@@ -160,22 +161,25 @@ async def _send_file(request: HttpRequest, response: FileResponse) -> HttpRespon
                 response.headers["content-range"] = f"bytes {start}-{end}/{size}"
                 response.range = parsed
     length = max(0, end - start + 1)
+    small = length <= _SMALL_FILE
     try:
-        fh = open(response.path, "rb")  # noqa: ASYNC230, SIM115 - a local open, closed below
+        # A small file is read with one pread on a bare descriptor (no file object, no fstat).
+        fd = os.open(response.path, _READ_FLAGS) if small else -1
+        fh = None if small else open(response.path, "rb")  # noqa: ASYNC230, SIM115 - closed below
     except OSError as exc:
         # Nothing is on the wire yet (the file went away or cannot be read since it was
         # resolved): a plain error response, without the path, keeps the connection usable.
         logger.error("could not open %s: %s", response.path, exc)
         return send_buffered(request, create_error_response(404 if isinstance(exc, FileNotFoundError) else 500))
-    with fh:
+    try:
         head = encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=length)
         if request.method == "HEAD" or length == 0:
             conn.write(head)
             return response
-        if length <= _SMALL_FILE:
+        if fh is None:
             # One read from the page cache and one write beat a sendfile round for small files.
             try:
-                data = os.pread(fh.fileno(), length, start)
+                data = os.pread(fd, length, start)
             except OSError as exc:
                 logger.error("could not read %s: %s", response.path, exc)
                 return send_buffered(request, create_error_response(500))
@@ -190,7 +194,12 @@ async def _send_file(request: HttpRequest, response: FileResponse) -> HttpRespon
         except OSError:
             logger.exception("could not send %s", response.path)
             conn.end_after_response()  # the framing promised bytes we cannot deliver
-    return response
+        return response
+    finally:
+        if fh is None:
+            os.close(fd)
+        else:
+            fh.close()
 
 
 class BodyNotStarted(Exception):

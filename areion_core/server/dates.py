@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import time
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -41,7 +42,12 @@ def origin_date(timestamp: float | None = None) -> str:
     served, text = _serving
     if served < second <= served + 2:
         return text
-    return http_date(second)
+    return _date_of_second(second)
+
+
+#: ``http_date`` of a whole second, remembered: a file's Last-Modified is the same for every
+#: request that serves it.
+_date_of_second = functools.lru_cache(maxsize=1024)(http_date)
 
 
 def parse_http_date(text: str) -> float | None:

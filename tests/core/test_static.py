@@ -154,6 +154,30 @@ def test_symlink_inside_the_root_is_served(server):
     assert httpx.get(server.url + "/static/inside.html").text == "<h1>hi</h1>"
 
 
+def test_paths_through_a_symlinked_directory_and_through_files(tmp_path):
+    # Segments are checked with lstat from the root down: a directory symlink inside the root
+    # is followed (and checked), one leaving it is refused, and a file used as a directory is
+    # a 404, not a 500.
+    from areion_core import NotFoundError
+    from areion_core.static import StaticFiles
+
+    root = tmp_path / "root"
+    (root / "css").mkdir(parents=True)
+    (root / "css" / "site.css").write_text("body{}")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x.css").write_text("outside")
+    os.symlink(root / "css", root / "styles")
+    os.symlink(tmp_path / "out", root / "away")
+    files = StaticFiles(root)
+    full, st = files.resolve("styles/site.css")
+    assert full == os.path.realpath(root / "css" / "site.css") and st.st_size == 6
+    full, st = files.resolve("css/site.css")
+    assert full == os.path.realpath(root / "css" / "site.css") and st.st_size == 6
+    for refused in ("away/x.css", "css/site.css/more", "css", "styles", "nope/site.css"):
+        with pytest.raises(NotFoundError):
+            files.resolve(refused)
+
+
 def test_missing_static_dir_is_a_startup_error(tmp_path):
     from areion_core import ConfigError
     from tests.core._core_support import make_server
