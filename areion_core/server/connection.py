@@ -141,6 +141,9 @@ class HttpConnection(asyncio.Protocol):
         if isinstance(peer, tuple):
             self.client = (peer[0], peer[1])
         self._idle_since = state.now
+        catch_up = state.catch_up
+        if catch_up is not None and not catch_up.catching_up:
+            catch_up.catch_up_soon()  # the loop's server accepts one per turn: take the rest
         if len(state.connections) >= state.limits.max_connections:
             # Shed load at the door: answer before reading anything, then close. (A connection
             # made while draining came from the listen queue: it is served, then closed.)

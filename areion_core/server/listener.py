@@ -3,10 +3,19 @@
 Connections are accepted by the event loop's own server (``loop.create_server``): uvloop
 accepts, makes the transport and the protocol in C, about 25,000 instructions per connection
 less than accepting in Python and handing each socket to ``connect_accepted_socket`` (``GET
-/json`` with ``Connection: close``: 143k instructions against 168k). A burst is no slower:
-1,000 connections queued with a request each while the worker was stopped were all answered
-within 53–108 ms of it resuming, against 42–79 ms when every queued connection was accepted at
-once in Python, and the ``burst`` bench scenario's p99 is the same or lower.
+/json`` with ``Connection: close``: 143k instructions against 168k).
+
+But uvloop (libuv 1.48) accepts one connection per turn of the loop, however many wait in the
+queue. When the loop is busy, a turn takes as long as answering every connection that has a
+request: 256 connections opened at once, while 100 others are being answered, wait in the
+queue for up to 256 turns. Measured (``GET /json``, 256 connections opened at once by 8
+threads, the showcase as ``make run`` serves it): the last connections were accepted 0.4–0.7 s
+after the first, and wrk's p99 was 13–68 ms with a maximum of 230–430 ms. So a turn in which
+uvloop accepted a connection is followed by a *catch-up*: whatever is still queued is
+accepted here, in Python, up to :data:`CATCH_UP_LIMIT` per socket and turn, and served like any
+other connection (``attach``). With it: p99 8–13 ms, maximum 14–40 ms. When nothing else is
+queued (one connection at a time) the catch-up costs one ``accept`` that finds nothing. On
+asyncio's own loop, which accepts up to the backlog in one go, there is no catch-up.
 
 The loop's server is given a duplicate of each listening socket's descriptor. Closing the
 server (``stop``) closes only the duplicate: the socket itself, and the connections in its
@@ -25,6 +34,9 @@ from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger("areion.server")
+
+#: The most connections one catch-up accepts from one listening socket.
+CATCH_UP_LIMIT = 256
 
 
 def bind_sockets(host: str, port: int, backlog: int, reuse_port: bool = False,
@@ -75,6 +87,11 @@ class Listener:
         self.sockets: list[socket.socket] = []
         self._servers: list[asyncio.AbstractServer] = []
         self._attaching: set[asyncio.Task[Any]] = set()
+        #: Whether a catch-up is due at the end of this turn (see ``catch_up_soon``).
+        self.catching_up = False
+        #: Whether the loop's own server accepts one connection per turn (uvloop), so that
+        #: a connection made is followed by a catch-up; asyncio's accepts the whole queue.
+        self.needs_catch_up = not type(loop).__module__.startswith("asyncio")
 
     async def listen(self, sockets: list[socket.socket], backlog: int) -> None:
         """Start accepting on ``sockets`` (bound; listened on here with ``backlog``)."""
@@ -89,6 +106,29 @@ class Listener:
             server = await self.loop.create_server(
                 self.protocol_factory, sock=sock.dup(), backlog=backlog, ssl=self.ssl)
             self._servers.append(server)
+
+    def catch_up_soon(self) -> None:
+        """A connection was accepted this turn: accept the rest of the queue once the turn's
+        callbacks have run (the loop's server has taken its one by then)."""
+        self.catching_up = True
+        self.loop.call_soon(self.catch_up)
+
+    def catch_up(self) -> None:
+        """Accept and serve what waits in the listening sockets' queues (up to
+        :data:`CATCH_UP_LIMIT` each)."""
+        self.catching_up = False
+        if not self._servers:  # stopped: the queues are ``stop``'s (or the next server's)
+            return
+        for sock in self.sockets:
+            for _ in range(CATCH_UP_LIMIT):
+                try:
+                    conn, _ = sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:  # out of descriptors, a connection reset in the queue
+                    logger.debug("catch-up accept failed: %r", exc)
+                    break
+                self.attach(conn)
 
     def attach(self, conn: socket.socket) -> None:
         """Serve a connection accepted elsewhere (one ``stop`` took out of a queue)."""

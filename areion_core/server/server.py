@@ -69,6 +69,8 @@ class HttpServer:
             sockets = list(sock) if isinstance(sock, list) else [sock]
         listener = self._listener = Listener(loop, factory, ssl)
         await listener.listen(sockets, backlog)
+        if listener.needs_catch_up:
+            state.catch_up = listener
         self.sockets = list(sockets)
         state.start_ticking()
         release_free_memory()  # what startup allocated and freed goes back to the system (memory.py)

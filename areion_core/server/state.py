@@ -32,6 +32,7 @@ class ServerState:
         "_constant",
         "_tick",
         "body_plan",
+        "catch_up",
         "connections",
         "context",
         "draining",
@@ -65,6 +66,9 @@ class ServerState:
         self.handler = handler
         self.request_factory = request_factory
         self.connections: set[ServedConnection] = set()
+        #: The listener to catch up after a connection is made (uvloop accepts one per turn;
+        #: see listener.py), or None.
+        self.catch_up: CatchUp | None = None
         #: Connections with a request to answer this turn of the loop.
         self.ready = ReadyQueue(loop)
         self._constant = constant_headers
@@ -104,6 +108,15 @@ class ServerState:
             self._tick.cancel()
             self._tick = None
 
+
+
+class CatchUp(Protocol):
+    """What a connection tells when it is made: accept what else waits (``Listener``)."""
+
+    catching_up: bool
+
+    def catch_up_soon(self) -> None:
+        """Accept the rest of the listen queue at the end of this turn."""
 
 
 class ServedConnection(Protocol):

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+import time
 
 import pytest
 import uvloop
 
+from areion_core import Router
 from areion_core.server.listener import Listener, bind_sockets
+from areion_core.testing import LiveServer
+from tests.core._core_support import make_server
 
 #: Part of the smoke suite run on every supported Python (scripts/smoke.sh).
 pytestmark = pytest.mark.smoke
@@ -121,3 +126,53 @@ def test_port_zero_on_several_addresses_takes_one_port() -> None:
     finally:
         for s in sockets:
             s.close()
+
+
+def test_a_burst_queued_while_the_loop_is_busy_is_accepted_in_a_few_turns_not_one_per_turn() -> None:
+    """uvloop accepts one connection per turn of the loop; the server takes the rest of the
+    queue at the end of that turn (the catch-up), so a burst does not wait a turn per connection."""
+    router = Router()
+
+    @router.get("/json")
+    async def json_(request):  # type: ignore[no-untyped-def]
+        return {"message": "Hello, World!"}
+
+    count = 100
+    with LiveServer(make_server(router)) as live:
+        thread = live._thread
+        assert thread is not None
+        loop = thread.loop
+        assert not type(loop).__module__.startswith("asyncio")  # uvloop: the case this is about
+        state = live.server._http.state  # type: ignore[union-attr]
+        turns: list[int] = []  # the connections served, once per turn of the loop
+        counting = True
+
+        def count_turn() -> None:
+            turns.append(len(state.connections))
+            if counting:
+                loop.call_soon(count_turn)
+
+        blocked = threading.Event()
+
+        def block() -> None:  # the loop is busy while the burst arrives
+            blocked.set()
+            time.sleep(0.3)
+
+        loop.call_soon_threadsafe(block)
+        assert blocked.wait(5)
+        clients = _clients(("127.0.0.1", live.port), count)
+        for client in clients:
+            client.sendall(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+        loop.call_soon_threadsafe(count_turn)
+        try:
+            for client in clients:
+                client.settimeout(5)
+                assert client.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        finally:
+            counting = False
+            for client in clients:
+                client.close()
+    first = next(i for i, n in enumerate(turns) if n > 0)
+    every = next(i for i, n in enumerate(turns) if n >= count)
+    # One connection per turn would take `count` turns; the catch-up takes the queue at once.
+    assert every - first <= 3, turns[first:every + 1]
