@@ -53,6 +53,8 @@ class RunSettings:
     redis: str | None = None
     #: ``--before REV``: the earlier revision the before-rows ran.
     before: BeforeTree | None = None
+    #: The settling run (``--settle``): "framework on scenario, N s", or "" for none.
+    settle: str = ""
 
 
 #: A one-minute load average above this before the run means someone else was using the
@@ -450,6 +452,11 @@ def render(
             "worker), a fresh process per scenario, its output to a file"
         ),
         f"- Command: `{settings.command_line}`",
+        *(
+            [f"- Settling run before the first measurement, its figures discarded: {settings.settle}"]
+            if settings.settle
+            else []
+        ),
         *(
             [
                 f"- Before-rows (`--before {settings.before.rev}`): commit "

@@ -71,6 +71,10 @@ CHATTY_LOG_BYTES = 16 * 1024
 #: Measured and warm-up seconds: by default, and with --quick (a fast full pass).
 DEFAULT_DURATION, DEFAULT_WARMUP = 10, 2
 QUICK_DURATION, QUICK_WARMUP = 3, 1
+#: Seconds of the settling run (a first run of the plan's first measurement, discarded): the
+#: first measurement of a run read 25% low without one (areion-default on /json, 2026-12-06:
+#: 28.4k req/s, then 38-46k minutes later), as if the machine came up to speed under load.
+DEFAULT_SETTLE, QUICK_SETTLE = 10, 3
 #: The scenario whose answer is the document the codec table compresses.
 CODEC_SCENARIO = "big-br"
 #: ``--preset NAME``: scenarios and frameworks of one part of the suite (explicit
@@ -188,6 +192,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         # imports a dozen plugins waited for it.
         help="seconds to wait for a server (90)",
     )
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=None,
+        help=f"seconds of a first, discarded run before the first measurement "
+        f"({DEFAULT_SETTLE}; with --quick {QUICK_SETTLE}; 0: none)",
+    )
     parser.add_argument("--list", action="store_true", help="list frameworks and scenarios")
     args = parser.parse_args(argv)
     everything = (list(SCENARIOS_BY_NAME), list(FRAMEWORKS_BY_NAME))
@@ -200,6 +211,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.duration = QUICK_DURATION if args.quick else DEFAULT_DURATION
     if args.warmup is None:
         args.warmup = QUICK_WARMUP if args.quick else DEFAULT_WARMUP
+    if args.settle is None:
+        args.settle = QUICK_SETTLE if args.quick else DEFAULT_SETTLE
+    if args.settle < 0:
+        parser.error("--settle: 0 or more seconds")
     named_before = [name for name in args.frameworks if name in BEFORE_ROWS]
     if named_before and args.before is None:
         parser.error(f"{', '.join(named_before)}: a before-row needs --before REV")
@@ -609,6 +624,25 @@ def measure_invalidation(redis: PrivateRedis, count: int) -> list[Propagation]:
     return figures
 
 
+def settle(scenario: Scenario, framework: Framework, args: argparse.Namespace, *,
+           script_dir: Path, static_dir: Path, log_dir: Path, pinned: bool,
+           redis: PrivateRedis | None) -> None:
+    """The settling run: the plan's first measurement once, for ``--settle`` seconds, its
+    figures discarded (the machine comes up to speed before anything is recorded)."""
+    script = script_dir / f"{scenario.name}.lua"
+    script.write_text(lua_script(scenario))
+    quick = argparse.Namespace(**{**vars(args), "duration": args.settle, "warmup": 0})
+    if scenario.duration_s:  # a fixed-length scenario (the burst) settles on its own length
+        quick.duration = scenario.duration_s
+    settle_dir = log_dir / "settle"  # its logs apart from the measured run's
+    settle_dir.mkdir(exist_ok=True)
+    settling = measure(framework, scenario, quick, script=script, static_dir=static_dir,
+                       log_dir=settle_dir, pinned=pinned, redis=redis)
+    shown = (f"{settling.result.requests_per_s:,.0f} req/s" if settling.result is not None
+             else settling.error or "no figures")
+    print(f"bench: settling run (discarded): {scenario.name} · {framework.name}: {shown}", flush=True)
+
+
 def _relative(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
@@ -700,6 +734,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if used_redis:
             redis = start_redis(log_dir, args, pinned)
+        if args.settle and plan:
+            settle(plan[0][0], plan[0][1], args, script_dir=script_dir, static_dir=static_dir,
+                   log_dir=live_dir, pinned=pinned, redis=redis)
         for index, (scenario, framework, round_) in enumerate(plan, start=1):
             if resident and scenario.name != resident_of:
                 stop_resident(resident)
@@ -754,6 +791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_after=os.getloadavg(),
         started=started,
         finished=now(),
+        settle=(f"{plan[0][1].name} on {plan[0][0].name}, {args.settle} s" if args.settle and plan else ""),
         redis=redis_version() if used_redis else None,
         before=before,
     )

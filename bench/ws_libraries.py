@@ -101,10 +101,9 @@ MASKED = b"\x81\xfe\x04\x00" + b"\x01\x02\x03\x04" + bytes(
 def loop(library: str, part: str, count: int) -> None:
     """``count`` messages through ``library``'s server side, received or sent, nothing else."""
     if library == "websockets":
+        from websockets.frames import Frame, Opcode
         from websockets.protocol import State
         from websockets.server import ServerProtocol
-
-        from websockets.frames import Frame, Opcode
 
         proto = ServerProtocol(state=State.OPEN, max_size=2**20)
         for _ in range(count):
