@@ -88,6 +88,17 @@ async def _copy_file(conn: HttpConnection, file: Any, offset: int, count: int) -
         await conn.drain()
 
 
+def _shed(transport: Any, state: ServerState) -> None:
+    """Answer 503 before reading anything, then close (more connections than the limit)."""
+    transport.write(
+        b"HTTP/1.1 503 Service Unavailable\r\n" + state.head_prefix
+        + b"Retry-After: %d\r\n" % state.limits.retry_after + _PROBLEM_TYPE
+        + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_SHED_BODY) + _SHED_BODY
+    )
+    transport.close()
+    state.shed += 1
+
+
 # Corked writes past this size go out at once, so a body produced without waiting (a big
 # synchronous stream) is not held in memory until the end of the turn.
 _CORK_LIMIT = 64 * 1024
@@ -145,17 +156,10 @@ class HttpConnection(asyncio.Protocol):
         if catch_up is not None and not catch_up.catching_up:
             catch_up.catch_up_soon()  # the loop's server accepts one per turn: take the rest
         if len(state.connections) >= state.limits.max_connections:
-            # Shed load at the door: answer before reading anything, then close. (A connection
-            # made while draining came from the listen queue: it is served, then closed.)
+            # Shed load at the door. (A connection made while draining came from the listen
+            # queue: it is served, then closed.)
             self._closed = True
-            retry = state.limits.retry_after
-            transport.write(
-                b"HTTP/1.1 503 Service Unavailable\r\n" + state.head_prefix
-                + b"Retry-After: %d\r\n" % retry + _PROBLEM_TYPE
-                + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_SHED_BODY) + _SHED_BODY
-            )
-            transport.close()
-            state.shed += 1
+            _shed(transport, state)
             return
         state.connections.add(self)
         transport.set_write_buffer_limits(high=state.limits.write_buffer_high)
