@@ -500,6 +500,9 @@ def build_binder(route: Route) -> Binder | None:
 
 def _binder(path_tuple: tuple[tuple[str, Converter | None, str], ...], query_tuple: tuple[QueryParam, ...],
             body: tuple[str, Callable[[Any], Any]] | None) -> Binder:
+    if not query_tuple and body is None:
+        return _path_binder(path_tuple)
+
     def bind(request: Any, raw_values: list[str]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         errors: list[dict[str, Any]] | None = None  # made on the first error only
@@ -526,3 +529,36 @@ def _binder(path_tuple: tuple[tuple[str, Converter | None, str], ...], query_tup
         return kwargs
 
     return bind
+
+
+def _path_binder(path_tuple: tuple[tuple[str, Converter | None, str], ...]) -> Binder:
+    """The binder of a handler that takes path parameters only: the dict it returns holds
+    exactly the route's parameters, in the route's order (``is_path_only``)."""
+    def bind_path(request: Any, raw_values: list[str]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        errors: list[dict[str, Any]] | None = None  # made on the first error only
+        for (name, conv, expected), raw in zip(path_tuple, raw_values, strict=False):
+            if conv is None:
+                kwargs[name] = raw
+                continue
+            try:
+                if conv is _int64:  # the usual `id: int`: _int64 inline, no call
+                    number = int(raw)
+                    if _INT64_MIN <= number <= _INT64_MAX:
+                        kwargs[name] = number
+                        continue
+                    raise ValueError(raw)
+                kwargs[name] = conv(raw)
+            except (ValueError, TypeError):
+                errors = [*(errors or ()), _err(("path", name), expected, "type_error")]
+        if errors:
+            raise RequestValidationError(errors)
+        return kwargs
+
+    bind_path.path_only = True  # type: ignore[attr-defined]
+    return bind_path
+
+
+def is_path_only(binder: Binder | None) -> bool:
+    """Whether ``binder`` binds path parameters only (its dict can be the request's ``path_params``)."""
+    return getattr(binder, "path_only", False) is True

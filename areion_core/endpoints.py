@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._param_binding import build_binder
+from ._param_binding import build_binder, is_path_only
 from .exceptions import RouteError
 from .request import HttpRequest
-from .response import HttpResponse, to_response
+from .response import _JSON_CLASSES, HttpResponse, to_response
 from .routing import Middleware, Route
 from .timeouts import check_default_timeout, with_timeout
 
@@ -183,31 +183,8 @@ def _make_endpoint(
     Specialised at startup: a plain ``async def`` chain is awaited directly (the common case,
     and the fast path measured in bench/), anything else goes through the general version.
     """
-    convert = to_response
-
     if inspect.iscoroutinefunction(call):
-        if binder is None:
-            async def direct(request: HttpRequest) -> HttpResponse:
-                result = await call(request)
-                cls = result.__class__
-                if cls is HttpResponse:
-                    return result  # type: ignore[no-any-return]
-                if cls is dict or cls is str or cls is list:
-                    return convert(result)
-                return await _settle(result)
-            return direct
-
-        async def direct_params(request: HttpRequest) -> HttpResponse:
-            kwargs = binder(request, request.path_params)
-            request.path_params = {n: kwargs[n] for n in param_names}
-            result = await call(request, **kwargs)
-            cls = result.__class__
-            if cls is HttpResponse:
-                return result  # type: ignore[no-any-return]
-            if cls is dict or cls is str or cls is list:
-                return convert(result)
-            return await _settle(result)
-        return direct_params
+        return _direct_endpoint(call, binder, param_names)
 
     if is_async or run_sync is None:
         async def general(request: HttpRequest) -> HttpResponse:
@@ -229,3 +206,48 @@ def _make_endpoint(
             result = await run_sync(call, request, **kwargs)
         return await _settle(result)  # a sync middleware around an async handler returns an awaitable
     return pooled
+
+
+def _direct_endpoint(call: Callable[..., Any], binder: Any, param_names: tuple[str, ...]) -> Endpoint:
+    """The endpoint of a plain ``async def`` chain: awaited directly, its usual values (a
+    response, a dict, a str, a list, a dataclass or model of a class seen before) converted
+    without ``_settle``'s checks."""
+    convert = to_response
+    # Classes to_response found to be dataclasses or models: never awaitable (their instances
+    # were settled before they were converted), so converted without _settle's checks.
+    json_classes = _JSON_CLASSES
+    if binder is None:
+        async def direct(request: HttpRequest) -> HttpResponse:
+            result = await call(request)
+            cls = result.__class__
+            if cls is HttpResponse:
+                return result  # type: ignore[no-any-return]
+            if cls is dict or cls is str or cls is list or cls in json_classes:
+                return convert(result)
+            return await _settle(result)
+        return direct
+
+    if is_path_only(binder):
+        async def direct_path(request: HttpRequest) -> HttpResponse:
+            # The binder's dict holds exactly the route's parameters: it is path_params.
+            request.path_params = kwargs = binder(request, request.path_params)
+            result = await call(request, **kwargs)
+            cls = result.__class__
+            if cls is HttpResponse:
+                return result  # type: ignore[no-any-return]
+            if cls is dict or cls is str or cls is list or cls in json_classes:
+                return convert(result)
+            return await _settle(result)
+        return direct_path
+
+    async def direct_params(request: HttpRequest) -> HttpResponse:
+        kwargs = binder(request, request.path_params)
+        request.path_params = {n: kwargs[n] for n in param_names}
+        result = await call(request, **kwargs)
+        cls = result.__class__
+        if cls is HttpResponse:
+            return result  # type: ignore[no-any-return]
+        if cls is dict or cls is str or cls is list or cls in json_classes:
+            return convert(result)
+        return await _settle(result)
+    return direct_params

@@ -359,7 +359,7 @@ def to_response(value: Any) -> HttpResponse:
     if cls is str:
         return prebuilt(value.encode(), TEXT)
     if cls in _JSON_CLASSES:  # a dataclass or model class seen before: no checks again
-        return prebuilt(dumps_json(value), JSON)
+        return prebuilt(orjson.dumps(value, default=_json_default), JSON)  # dumps_json(), inline
     if isinstance(value, HttpResponse):
         return value
     if value is None:
