@@ -506,7 +506,8 @@ def _binder(path_tuple: tuple[tuple[str, Converter | None, str], ...], query_tup
     def bind(request: Any, raw_values: list[str]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         errors: list[dict[str, Any]] | None = None  # made on the first error only
-        for (name, conv, expected), raw in zip(path_tuple, raw_values, strict=False):
+        # zip without strict=: a keyword makes the call cost about 1.5k instructions more.
+        for (name, conv, expected), raw in zip(path_tuple, raw_values):  # noqa: B905
             if conv is None:
                 kwargs[name] = raw
                 continue
@@ -537,7 +538,8 @@ def _path_binder(path_tuple: tuple[tuple[str, Converter | None, str], ...]) -> B
     def bind_path(request: Any, raw_values: list[str]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         errors: list[dict[str, Any]] | None = None  # made on the first error only
-        for (name, conv, expected), raw in zip(path_tuple, raw_values, strict=False):
+        # zip without strict=: a keyword makes the call cost about 1.5k instructions more.
+        for (name, conv, expected), raw in zip(path_tuple, raw_values):  # noqa: B905
             if conv is None:
                 kwargs[name] = raw
                 continue
