@@ -7,11 +7,29 @@ What is asserted, precisely:
   the failover ticks come back and run every second again (three in consecutive seconds),
   though some may be skipped until a replica acknowledges claims;
 - the gap around the failover is bounded by the failover window (kill → the sentinels report
-  the new primary and the old one is back as a replica) plus one lease period, the time claims
-  may go unacknowledged after the old primary rejoined (``UNACKED_AFTER_REJOIN``) and 2 s of
-  slack.
+  the new primary and the old one is back as a replica) plus one lease period and 2 s of
+  slack — plus ``SECOND_FAILOVER`` when the sentinels failed over a second time (below).
 Ticks inside that window may be skipped (the at-most-once rule: a claim no replica
 acknowledged is not run).
+
+The second failover. On a loaded machine one sentinel may judge the *new* primary down about
+1 s after switching to it (``down-after-milliseconds`` is 1000 here), and reach the quorum at
+once (``+sdown`` and ``+odown #quorum 3/2`` in the same millisecond, the other two sentinels
+never having flagged it: presumably their votes against the old primary), and fail over
+again: the old primary, just restarted and synced as a replica, is promoted back (``SLAVEOF NO
+ONE``). Nobody tells the node it replaced, which keeps running as a primary with no replica;
+the schedulers' connections to it stay open (redis-py asks the sentinels only when it opens a
+connection), so their claims land there. Sentinel turns that stale primary into a replica
+(``+convert-to-slave``) only once it has reported the wrong role for 8 s, checked on its INFO
+refresh of a replica, every 10 s: seen 10.06 s after the second ``+switch-master``. Until then no
+node has a replica in sync, every ``WAIT 1`` answers 0 wherever a scheduler is connected, and
+every tick is skipped (rightly: the stale primary's writes are discarded by its full resync,
+the lease renewals included: the holder then finds "the lease key is gone"). Seen here with
+8 CPU hogs on 2 cores, once in ~40 runs: no claim acknowledged from 0.3 s to 12.1 s after the
+old primary rejoined, then the holder's lease key gone and another process's first claim
+acknowledged: a gap of 14 s for a failover window of 2.4 s, as in the full-suite CI runs (whose
+logs were not kept). The sentinels' side (both failovers, the conversion) was logged on the
+fixture alone, in 2 of ~20 failovers under the same load.
 """
 
 from __future__ import annotations
@@ -28,11 +46,12 @@ from tests._redis import RedisSentinel
 from tests.plugins.scheduling._scheduling_support import ServerProcess, wait_for
 
 TTL = 2.0  # lease_ttl in scheduling_app.py
-#: Seconds after the old primary rejoined during which claims were seen unacknowledged, so
-#: ticks skipped, in the full suite: 11 s (stop 27's CI), and a first tick 14 s after the last
-#: one before the kill twice on 2026-12-06 (a failover window of 2.2 s). Why it takes that long
-#: is not known yet; a tick never ran twice.
-UNACKED_AFTER_REJOIN = 12.0
+#: Added to the gap bound when the sentinels failed over a second time (see the module
+#: docstring): Sentinel converts the stale primary 10 s after the second switch (8 s wait, INFO
+#: every 10 s), and the second failover itself ends up to ~2 s after the first. A 14 s gap was
+#: seen for a 2.4 s window (in CI twice on 2026-12-06, once here); otherwise the gaps were 3-4 s
+#: in ~40 runs, loaded or not, within the bound without it.
+SECOND_FAILOVER = 12.0
 
 
 def read_runs(path: Path) -> list[tuple[int, int]]:
@@ -68,25 +87,30 @@ def test_every_tick_at_most_once_through_a_sentinel_failover(
         wait_for(server.ready, 20, f"the server on port {server.port}")
     wait_for(lambda: len(read_runs(runs)) >= 3, 10, "three ticks before the failover")
 
+    epoch = redis_sentinel.config_epoch()
     killed_at = time.time()
     redis_sentinel.failover_by_killing_primary()
     recovered_at = time.time()
 
+    def report() -> str:
+        # What each process decided (lease won or lost, ticks skipped and why) and what the
+        # sentinels did, for a failure's message.
+        logs = "\n".join(f"--- server {s.port}:\n{_decisions(s.output())}" for s in servers)
+        return (f"failover {killed_at:.3f}..{recovered_at:.3f}; sentinel failovers "
+                f"{redis_sentinel.config_epoch() - epoch}; runs {read_runs(runs)}\n{logs}")
+
     def settled() -> bool:
         # Ticks came back after the failover and run every second again: at least four since,
         # the last three in consecutive seconds. Before that some may be skipped while no
-        # replica acknowledges claims (the at-most-once rule; on a loaded machine, seen for up
-        # to 11 s after the old primary rejoined as a replica).
+        # replica acknowledges claims (the at-most-once rule; for ~10 s after a second
+        # failover, see the module docstring).
         after = sorted(ms for ms, _ in read_runs(runs) if ms > recovered_at * 1000)
         return len(after) >= 4 and after[-3:] == list(range(after[-3], after[-1] + 1, 1000))
 
     try:
         wait_for(settled, TTL + 30, "ticks to run every second again after the failover")
     except AssertionError as exc:
-        # What each process decided (lease won or lost, ticks skipped and why), for the report.
-        logs = "\n".join(f"--- server {s.port}:\n{_decisions(s.output())}" for s in servers)
-        raise AssertionError(f"{exc}; failover {killed_at:.3f}..{recovered_at:.3f}; "
-                             f"runs {read_runs(runs)}\n{logs}") from None
+        raise AssertionError(f"{exc}; {report()}") from None
     for server in servers:
         server.proc.send_signal(signal.SIGTERM)
     for server in servers:
@@ -102,4 +126,6 @@ def test_every_tick_at_most_once_through_a_sentinel_failover(
     assert before == list(range(before[0], before[-1] + 1, 1000)), before
     window = recovered_at - killed_at
     gap = (after[0] - before[-1]) / 1000
-    assert gap <= window + TTL + UNACKED_AFTER_REJOIN + 2, (gap, window)
+    second_failover = redis_sentinel.config_epoch() > epoch + 1
+    bound = window + TTL + 2 + (SECOND_FAILOVER if second_failover else 0)
+    assert gap <= bound, f"gap {gap} s > {bound:.3f} s; {report()}"
