@@ -843,7 +843,6 @@ def status_line(code: int) -> bytes:
 def encode_head(
     response: _Head,
     constant_headers: bytes,
-    *,
     keep_alive: bool,
     content_length: int | None,
     chunked: bool = False,

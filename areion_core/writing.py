@@ -107,17 +107,17 @@ def send_buffered(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if ("etag" in h or "last-modified" in h) and not_modified(request, response):
             response = as_304(response)
             status = 304
+    # encode_head's arguments by position: keywords cost the compiled function a parse.
     if status in NO_BODY_STATUSES:
-        conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=None))
+        conn.write(encode_head(response, conn.head_prefix, conn.keep_alive, None))
         return response
     body = response.body
     if method == "HEAD":
-        conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
+        conn.write(encode_head(response, conn.head_prefix, conn.keep_alive, len(body)))
     elif len(body) < 65536:  # one write (one system call), one copy
-        conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body),
-                               body=body))
+        conn.write(encode_head(response, conn.head_prefix, conn.keep_alive, len(body), False, body))
     else:
-        conn.write(encode_head(response, conn.head_prefix, keep_alive=conn.keep_alive, content_length=len(body)))
+        conn.write(encode_head(response, conn.head_prefix, conn.keep_alive, len(body)))
         conn.write(body)
     return response
 
