@@ -225,6 +225,12 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "the showcase, no plugin, access log off",
     ),
     Framework(
+        "areion-bare-control", Kind.AREION, AREION_COMMAND, AREION_BARE_ENV,
+        "a second areion-bare process, the same code (the interleaved comparisons' control: "
+        "what it \"costs\" against areion-bare is the method's own error)",
+        matrix=False,
+    ),
+    Framework(
         "areion-cache-hit", Kind.AREION, AREION_COMMAND, {**AREION_ENV, "PYTHONPATH": str(ROOT)},
         "the \"areion\" row with GET /json cached (bench/apps/cache_hit/areion.toml, its working "
         "directory): every measured request a memory-store hit (the interleaved comparisons)",

@@ -22,6 +22,7 @@ from _targets import (
     check_targets,
     idle_rss_mb,
     paired_cost,
+    upper_quartile_cost,
 )
 from _wrk import wrk_version
 
@@ -253,8 +254,11 @@ def _interleaved_table(
     peers = [m.framework.name for m in rows if m.framework.kind is Kind.PEER]
     reference = max(peers, key=lambda name: means[name]) if peers else names[0]
     label = f"× fastest peer ({reference})" if peers else f"× {reference}"
-    # Against a row of the same code base (no peers): each round's ratio too, and their median.
-    paired_head = "" if peers else f" Median of the rounds' ÷ {reference} |"
+    # Against a row of the same code base (no peers): the median of the rounds' ratios (what
+    # the targets judge) and the ratio of the rows' upper quartiles over the rounds.
+    paired_head = "" if peers else (
+        f" Median of the rounds' ÷ {reference} | Upper quartile ÷ {reference}'s |"
+    )
     reference_rounds = results.rounds(reference, scenario.name)
     # Many short rounds (a resident scenario): the lowest, median and highest round, not each.
     columns = (
@@ -264,7 +268,7 @@ def _interleaved_table(
     lines += [
         "| Framework | Access log | " + " | ".join(columns)
         + f" | Mean {unit} | {label} |{paired_head} p99 ms (mean) | Socket errors | HTTP ≥ 400 |",
-        "| --- | --- | " + " | ".join(["---:"] * (len(columns) + 5 + bool(paired_head))) + " |",
+        "| --- | --- | " + " | ".join(["---:"] * (len(columns) + 5 + 2 * bool(paired_head))) + " |",
     ]
     for name in names:
         mine = results.rounds(name, scenario.name)
@@ -288,7 +292,10 @@ def _interleaved_table(
         paired = ""
         if paired_head:
             usable = ratio != "–" and all(m.ok for m in reference_rounds)
-            paired = f" {1 - paired_cost(mine, reference_rounds)[0]:.1%} |" if usable else " – |"
+            paired = (
+                f" {1 - paired_cost(mine, reference_rounds)[0]:.1%} |"
+                f" {1 - upper_quartile_cost(mine, reference_rounds):.1%} |"
+            ) if usable and all(m.ok for m in mine) else " – | – |"
         lines.append(
             f"| {name} | {logged} | " + " | ".join(cells)
             + f" | {mean * scale:,.{digits}f} | {ratio} |{paired} {p99} | {errors} | {status} |"

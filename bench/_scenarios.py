@@ -199,7 +199,7 @@ BURST_BEFORE_ROUNDS = 6
 #: The interleaved comparisons on /json (issue 14): each against areion-bare, in rounds.
 OVERHEAD_ORDER = (
     "areion-bare", "areion-log", "areion-hooks", "areion-hooks-async", "areion-request-id", "areion",
-    "areion-metrics", "areion-tracing0", "areion-cache-hit",
+    "areion-metrics", "areion-tracing0", "areion-cache-hit", "areion-bare-control",
 )
 OVERHEAD_ROUNDS = 21
 #: Measured seconds per variant and round of the overhead scenario (its servers stay up).
@@ -462,17 +462,19 @@ SCENARIOS: tuple[Scenario, ...] = (
             "sampling 0 (areion-tracing0); and areion-cache-hit, the areion row with /json cached "
             "(every measured request a memory-store hit: its after-warm-up answer must carry "
             "`X-Cache: HIT`), whose target is against areion, not areion-bare (issue 4: a hit "
-            "≥ 90% of plain /json, the median of the rounds' areion-cache-hit ÷ areion). Every "
-            "variant's server starts once (checked and warmed "
+            "≥ 90% of plain /json, the median of the rounds' areion-cache-hit ÷ areion); and "
+            "areion-bare-control, a second areion-bare process (the same code: what it "
+            "\"costs\" is the method's own error). Every variant's server starts once (checked "
+            "and warmed "
             f"up) and stays up; then each is measured for {OVERHEAD_SLICE_S} s in turn, round "
             "after round, each round starting one variant further on, so that drift hits all of "
             "them alike and no variant always takes the same place in a round: a round lasts "
             f"about {len(OVERHEAD_ORDER) * OVERHEAD_SLICE_S + 3} s. A variant's cost (the "
             "targets) is one minus the median over the rounds of its requests/s over "
-            "areion-bare's in the same round: a slow spell of this VM (its throughput swings by "
-            "up to 40% for tens of seconds, with no steal time recorded) lowers both figures of "
-            "a round, and the median leaves out the rounds that one splits. The table also gives "
-            "the ratio of the means."
+            "areion-bare's in the same round. The table also gives the ratio of the rows' upper "
+            "quartiles over the rounds (this VM's noise is one-sided: a neighbour's burst takes "
+            "5-15% off for a second or three and never adds, so a row's upper quartile stays "
+            "among its undisturbed slices) and the ratio of the means."
         ),
     ),
 )
