@@ -46,6 +46,8 @@ class HeaderBlock:
 
     def add_to(self, headers: MutableHeaders) -> bool:
         """Add the whole block to ``headers`` if it has none of its names (True), else nothing (False)."""
+        if headers._stamp is not None:
+            headers._settle()  # a stamp set lazily: its names count
         wire = headers._wire
         if headers._own or wire is None:
             # Headers of this response's own: merged into them (nothing shared to remember).

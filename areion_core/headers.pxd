@@ -15,32 +15,40 @@ cdef class _RequestHeaderFields:
     cdef public Py_ssize_t _scans
 
 
+cdef class _CompiledStamp
+
+
 cdef class _ResponseHeaderFields:
     cdef public dict _d
     cdef public object _wire
     cdef public str _tail
     cdef public bint _own
+    cdef public _CompiledStamp _stamp
+    cdef public tuple _stamped
 
     @cython.locals(new=_ResponseHeaderFields)
     cpdef copy(self)
 
 
 cdef class _CompiledStamp:
-    cdef public tuple display, names, prefixes, templates
+    cdef public tuple display, names, prefixes, templates, lines
     cdef public Py_ssize_t count
     cdef public object clean
 
 
-@cython.locals(fields=_ResponseHeaderFields, names=tuple, d=dict, filled=tuple, visible=bint,
-               i=Py_ssize_t, tail=str)
+@cython.locals(fields=_ResponseHeaderFields, names=tuple, d=dict)
 cpdef bint _stamp_values(_CompiledStamp stamp, headers, tuple values) except -1
+
+
+@cython.locals(names=tuple, d=dict, filled=tuple, visible=bint, i=Py_ssize_t, tail=str)
+cdef int _apply_stamp(_CompiledStamp stamp, _ResponseHeaderFields fields, tuple values) except -1
 
 
 @cython.locals(template=_ResponseHeaderFields, new=_ResponseHeaderFields)
 cpdef content_type_only(content_type)
 
 
-@cython.locals(headers=_ResponseHeaderFields)
+@cython.locals(headers=_ResponseHeaderFields, stamp=_CompiledStamp)
 cpdef bytes encode_head(response, constant_headers, bint keep_alive, content_length, bint chunked=*, body=*)
 
 
@@ -211,6 +219,9 @@ cdef extern from *:
 # an ASCII string's bytes compared eight at a time (all below 0x80, a byte is a control
 # character when it is below 0x20 or is 0x7f), about 2 instructions a character, against 13
 # for Cython's loop over a str's code points.
+# areion_all_visible: whether every value of a tuple is an exact str of printable ASCII.
+# areion_stamp_lines: a pending stamp's lines as bytes, written into the head by encode_head:
+# each line's parts (ASCII literals, value numbers) then CR LF, into one new bytes object.
 # areion_lines: ``tail`` followed by "prefix value CR LF" for each pair, written straight into
 # one new ASCII string; for ASCII strings only (the caller checks ``tail`` with
 # areion_is_ascii; the values were checked, the prefixes are tokens).
@@ -278,15 +289,60 @@ cdef extern from *:
         return PyUnicode_IS_ASCII(text);
     }
 
+    static int areion_all_visible(PyObject *values) {
+        Py_ssize_t i;
+        PyObject *part;
+        for (i = 0; i < PyTuple_GET_SIZE(values); i++) {
+            part = PyTuple_GET_ITEM(values, i);
+            if (!PyUnicode_CheckExact(part) || !areion_visible_ascii(part)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+
+    static PyObject *areion_stamp_lines(PyObject *lines, PyObject *values) {
+        Py_ssize_t i, j, size = 0;
+        PyObject *parts, *part, *made;
+        char *out;
+        for (i = 0; i < PyTuple_GET_SIZE(lines); i++) {
+            parts = PyTuple_GET_ITEM(lines, i);
+            for (j = 0; j < PyTuple_GET_SIZE(parts); j++) {
+                part = PyTuple_GET_ITEM(parts, j);
+                if (PyLong_CheckExact(part)) {
+                    part = PyTuple_GET_ITEM(values, PyLong_AsSsize_t(part));
+                }
+                size += PyUnicode_GET_LENGTH(part);
+            }
+            size += 2;
+        }
+        made = PyBytes_FromStringAndSize(NULL, size);
+        if (made == NULL) {
+            return NULL;
+        }
+        out = PyBytes_AS_STRING(made);
+        for (i = 0; i < PyTuple_GET_SIZE(lines); i++) {
+            parts = PyTuple_GET_ITEM(lines, i);
+            for (j = 0; j < PyTuple_GET_SIZE(parts); j++) {
+                part = PyTuple_GET_ITEM(parts, j);
+                if (PyLong_CheckExact(part)) {
+                    part = PyTuple_GET_ITEM(values, PyLong_AsSsize_t(part));
+                }
+                memcpy(out, PyUnicode_1BYTE_DATA(part), PyUnicode_GET_LENGTH(part));
+                out += PyUnicode_GET_LENGTH(part);
+            }
+            *out++ = '\\r';
+            *out++ = '\\n';
+        }
+        return made;
+    }
+
     static PyObject *areion_fill(PyObject *templates, PyObject *values) {
         Py_ssize_t i, j, count = PyTuple_GET_SIZE(templates), size;
         PyObject *filled, *parts, *part, *made;
         Py_UCS1 *out;
-        for (i = 0; i < PyTuple_GET_SIZE(values); i++) {
-            part = PyTuple_GET_ITEM(values, i);
-            if (!PyUnicode_CheckExact(part) || !areion_visible_ascii(part)) {
-                Py_RETURN_NONE;
-            }
+        if (!areion_all_visible(values)) {
+            Py_RETURN_NONE;
         }
         filled = PyTuple_New(count);
         if (filled == NULL) {
@@ -327,6 +383,8 @@ cdef extern from *:
     }
     """
     bint _areion_visible_ascii "areion_visible_ascii"(str text)
+    bint _areion_all_visible "areion_all_visible"(tuple values)
+    bytes _areion_stamp_lines "areion_stamp_lines"(tuple lines, tuple values)
     object _areion_fill "areion_fill"(tuple templates, tuple values)
     bint _areion_is_ascii "areion_is_ascii"(str text)
     str _areion_lines "areion_lines"(str tail, tuple prefixes, tuple values)

@@ -329,10 +329,16 @@ class Headers(_RequestHeaderFields, Mapping[str, str]):  # type: ignore[misc]  #
 class _ResponseHeaderFields:
     """The fields and methods of ``MutableHeaders``."""
 
-    __slots__ = ("_d", "_own", "_tail", "_wire")
+    __slots__ = ("_d", "_own", "_stamp", "_stamped", "_tail", "_wire")
 
     def __init__(self, items: Mapping[str, object] | Iterable[tuple[str, object]] | None = None) -> None:
         self._d: dict[str, str] = {}
+        #: A compiled ``HeaderStamp`` set on these headers and not yet written into them, and
+        #: its values (see ``_stamp_values``): its lines are written straight into the head
+        #: when the response is sent, and any other use of the headers writes them in first
+        #: (``_settle``). Always None where this module is not compiled.
+        self._stamp: _CompiledStamp | None = None
+        self._stamped: tuple[str, ...] | None = None
         #: The encoded header lines, kept by :meth:`preencode` until a line changes (an added
         #: line is appended to them).
         self._wire: bytes | None = None
@@ -347,6 +353,8 @@ class _ResponseHeaderFields:
                 self[k] = v
 
     def __getitem__(self, key: str) -> str:
+        if self._stamp is not None:
+            self._settle()
         return self._d[key.lower()]
 
     def __setitem__(self, key: str, value: object) -> None:
@@ -354,6 +362,8 @@ class _ResponseHeaderFields:
         # printable-ASCII value (the usual case) are a dict lookup and two string methods in C.
         # (Subscripts in a try, not dict.get: the cached case is the usual one, and a subscript
         # costs a fraction of a method call.)
+        if self._stamp is not None:
+            self._settle()
         try:
             lower, prefix = _SETTABLE[key]
         except KeyError:
@@ -384,24 +394,48 @@ class _ResponseHeaderFields:
             self._unshare()
         del self._d[key.lower()]
 
+    def _settle(self) -> None:
+        # A stamp set lazily becomes entries and lines like any other header's, before the
+        # headers are read through or written to in any other way.
+        stamp = self._stamp
+        values = self._stamped
+        self._stamp = None
+        self._stamped = None
+        if stamp is not None and values is not None:
+            _apply_stamp(stamp, self, values)
+
     def _unshare(self) -> None:
         # Before a line is removed: a private dict, and no encoded lines.
+        if self._stamp is not None:
+            self._settle()
         self._d = dict(self._d)
         self._own = True
         self._wire = None
         self._tail = ""
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._d
+        if not isinstance(key, str):
+            return False
+        lower = key.lower()
+        # A pending stamp's names are answered without writing it in (the send path asks
+        # for "etag" and "last-modified" on every 200).
+        return lower in self._d or (self._stamp is not None and lower in self._stamp.names)
 
     def __iter__(self) -> Iterator[str]:
+        if self._stamp is not None:
+            self._settle()
         return iter(self._d)
 
     def __len__(self) -> int:
+        if self._stamp is not None:
+            self._settle()
         return len(self._d)
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._d.get(key.lower(), default)
+        lower = key.lower()
+        if self._stamp is not None and lower in self._stamp.names:
+            self._settle()
+        return self._d.get(lower, default)
 
     def pop(self, key: str, default: str | None = None) -> str | None:
         if self._wire is not None or not self._own:
@@ -409,6 +443,8 @@ class _ResponseHeaderFields:
         return self._d.pop(key.lower(), default)
 
     def setdefault(self, key: str, value: str) -> str:
+        if self._stamp is not None:
+            self._settle()
         lower = key.lower()
         if lower not in self._d:
             self[key] = value
@@ -427,6 +463,10 @@ class _ResponseHeaderFields:
         usual case — this is one dictionary merge and, on a pre-encoded block (most handler
         answers), one append of the encoded lines.
         """
+        if self._stamp is not None:
+            self._settle()
+        if defaults._stamp is not None:
+            defaults._settle()
         mine = defaults._d
         d = self._d
         if not d.keys().isdisjoint(mine):
@@ -451,6 +491,10 @@ class _ResponseHeaderFields:
         with its own ``Access-Control-Allow-Origin`` keeps its CORS headers) — the usual
         response costs the plugin one call, and it handles the rest its own way.
         """
+        if self._stamp is not None:
+            self._settle()
+        if block._stamp is not None:
+            block._settle()
         mine = block._d
         d = self._d
         if not d.keys().isdisjoint(mine):
@@ -484,6 +528,8 @@ class _ResponseHeaderFields:
 
     def items_lower(self) -> Iterable[tuple[str, str]]:
         """(lower-case name, value) pairs, as they go on the wire."""
+        if self._stamp is not None:
+            self._settle()
         return self._d.items()
 
     def copy(self) -> MutableHeaders:
@@ -491,6 +537,10 @@ class _ResponseHeaderFields:
                else _ResponseHeaderFields.__new__(MutableHeaders))
         wire = new._wire = self._wire
         new._tail = self._tail
+        # A pending stamp goes with the copy (its values never change): each writes it in
+        # on its own when it must.
+        new._stamp = self._stamp
+        new._stamped = self._stamped
         # A pre-encoded block is copied on write: until then copies share its dict.
         if wire is not None:
             new._d = self._d
@@ -508,11 +558,15 @@ class _ResponseHeaderFields:
         written to, which then takes its own copy (a header added to it appends its line;
         one replaced or removed drops the encoded lines).
         """
+        if self._stamp is not None:
+            self._settle()
         self._wire = encode_lines(self._d)
         self._tail = ""
 
     def encoded(self) -> bytes:
         """The header lines as they go on the wire (``Name: value\\r\\n`` each, framing headers left out)."""
+        if self._stamp is not None:
+            self._settle()
         wire = self._wire
         if wire is None:
             return encode_lines(self._d)
@@ -527,9 +581,13 @@ class _ResponseHeaderFields:
         new._wire = None
         new._tail = ""
         new._own = True
+        new._stamp = None
+        new._stamped = None
         return new  # type: ignore[return-value]  # cls is MutableHeaders (or a subclass)
 
     def __repr__(self) -> str:
+        if self._stamp is not None:
+            self._settle()
         return f"MutableHeaders({self._d!r})"
 
 
@@ -564,8 +622,10 @@ class HeaderStamp:
     stamp does each once for all its headers, each value checked once however many headers
     use it, through a function made for the stamp when it is built (as ``dataclasses`` makes
     ``__init__``): no loop and no call per header. Where this module is compiled, ``set`` is
-    a method of an extension type (``_CompiledStamp``): C fills in the templates, checks the
-    values, stores them and writes their lines, with no Python frame.
+    a method of an extension type (``_CompiledStamp``), with no Python frame; on a copy of a
+    pre-encoded block (most responses) it checks the values and notes them, and the stamp's
+    lines are written straight into the head when the response is sent: the headers read as
+    if they had been set, and any other use of them sets them first.
     """
 
     __slots__ = ("names", "set")
@@ -710,7 +770,7 @@ class _CompiledStamp:
     headers.pxd), and writes the lines into one new string (``areion_lines``); otherwise the
     values are formatted and checked as ``MutableHeaders.__setitem__`` checks one."""
 
-    __slots__ = ("clean", "count", "display", "names", "prefixes", "templates")
+    __slots__ = ("clean", "count", "display", "lines", "names", "prefixes", "templates")
 
     def __init__(self, names: tuple[str, ...], known: list[tuple[str, str]],
                  templates: list[list[str | int]], count: int) -> None:
@@ -720,6 +780,13 @@ class _CompiledStamp:
         self.prefixes = tuple(prefix for _lower, prefix in known)
         #: Each header's template: a tuple of literal texts (checked) and value numbers.
         self.templates = tuple(tuple(parts) for parts in templates)
+        #: Each header's line as the head gets it from a pending stamp (``encode_head``): its
+        #: "Name: " and template; None when a literal text is not ASCII (the stamp is then
+        #: always written in at once).
+        self.lines: tuple[tuple[str | int, ...], ...] | None = None
+        if all(part.isascii() for parts in templates for part in parts if isinstance(part, str)):
+            self.lines = tuple(_joined_literals([prefix, *parts]) for prefix, parts in
+                               zip(self.prefixes, templates, strict=True))
         self.count = count
         #: The last shared dict (a template's, copied on write) seen without any of the names:
         #: most responses carry a copy of the same one, and the check is then one identity
@@ -730,13 +797,33 @@ class _CompiledStamp:
         return _stamp_values(self, headers, values)
 
 
+def _joined_literals(parts: list[str | int]) -> tuple[str | int, ...]:
+    """``parts`` with each run of adjacent literal texts made one."""
+    joined: list[str | int] = []
+    for part in parts:
+        if isinstance(part, str) and joined and isinstance(joined[-1], str):
+            joined[-1] += part
+        elif part != "":
+            joined.append(part)
+    return tuple(joined)
+
+
 def _stamp_values(stamp: _CompiledStamp, headers: MutableHeaders, values: tuple[Any, ...]) -> bool:
-    """``HeaderStamp.set``, compiled: the names are set when ``headers`` has none of them."""
+    """``HeaderStamp.set``, compiled: the names are set when ``headers`` has none of them.
+
+    On pre-encoded headers (most responses: a template's copy) with printable-ASCII values
+    the stamp is only noted, with its values: ``encode_head`` writes its lines straight into
+    the head, and nothing else is made for it — no filled-in values, no dict copy, no text
+    lines. Any other use of the headers first writes it in (``_settle``), as it would have
+    been written at once.
+    """
     if len(values) != stamp.count:
         raise TypeError(f"HeaderStamp.set takes the headers and {stamp.count} values, got {len(values)}")
     if not isinstance(headers, _ResponseHeaderFields):
         raise TypeError(f"HeaderStamp.set: {headers!r} is not a MutableHeaders")
     fields = headers
+    if fields._stamp is not None:
+        fields._settle()  # another stamp's, pending: written in, then this one's names checked
     names = stamp.names
     d = fields._d
     if d is not stamp.clean:
@@ -745,6 +832,18 @@ def _stamp_values(stamp: _CompiledStamp, headers: MutableHeaders, values: tuple[
                 return False
         if not fields._own:
             stamp.clean = d  # shared, so never written to: without our names for good
+    if fields._wire is not None and stamp.lines is not None and _areion_all_visible(values):  # type: ignore[name-defined]  # noqa: F821
+        fields._stamp = stamp
+        fields._stamped = values
+        return True
+    _apply_stamp(stamp, fields, values)
+    return True
+
+
+def _apply_stamp(stamp: _CompiledStamp, fields: _ResponseHeaderFields, values: tuple[Any, ...]) -> int:
+    """A stamp's values written into ``fields``: its entries and, on pre-encoded headers, its lines."""
+    names = stamp.names
+    d = fields._d
     filled = _areion_fill(stamp.templates, values)  # type: ignore[name-defined]  # noqa: F821
     visible = filled is not None
     if not visible:  # a value that is not a printable-ASCII str: formatted, then checked
@@ -763,7 +862,7 @@ def _stamp_values(stamp: _CompiledStamp, headers: MutableHeaders, values: tuple[
         else:
             prefixes = stamp.prefixes
             fields._tail = tail + "".join([f"{prefixes[i]}{filled[i]}\r\n" for i in range(len(names))])
-    return True
+    return 0
 
 
 def _filled(parts: tuple[str | int, ...], values: tuple[Any, ...]) -> str:
@@ -789,6 +888,9 @@ def content_type_only(content_type: str) -> MutableHeaders:
     new._tail = ""
     new._d = template._d
     new._own = False
+    if not _COMPILED:  # the extension type's fields start as None
+        new._stamp = None
+        new._stamped = None
     return new
 
 
@@ -858,8 +960,12 @@ def encode_head(
     wire = headers._wire  # encoded(), inline: it runs for every response
     parts = [STATUS_LINES.get(code) or status_line(code), constant_headers,
              wire if wire is not None else encode_lines(headers._d)]
-    if wire is not None and headers._tail:
-        parts.append(headers._tail.encode("latin-1"))
+    if wire is not None:
+        if headers._tail:
+            parts.append(headers._tail.encode("latin-1"))
+        stamp = headers._stamp
+        if stamp is not None:  # a stamp set lazily (only on pre-encoded headers): its lines
+            parts.append(_areion_stamp_lines(stamp.lines, headers._stamped))  # type: ignore[name-defined]  # noqa: F821
     cookies = response.cookies
     if cookies:
         for cookie in cookies:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from areion_core import AreionServerBuilder, HttpResponse, Router, hookimpl
-from areion_core.headers import MutableHeaders, content_type_only
+from areion_core import AreionServerBuilder, HttpResponse, Router, _compiled, hookimpl
+from areion_core import headers as headers_module
+from areion_core._header_blocks import HeaderBlock
+from areion_core.headers import MutableHeaders, content_type_only, encode_head
 from areion_core.plugin_api import HeaderStamp
 from areion_core.testing import TestClient
 
 TIMING = {"X-Request-ID": "{0}", "Server-Timing": "app;dur={1}", "X-Response-Time": "{1}ms"}
 JSON_LINE = b"Content-Type: application/json\r\n"
+COMPILED = _compiled.is_compiled(headers_module)
 
 
 def test_a_template_copy_gets_every_header_and_the_template_and_other_copies_do_not():
@@ -206,3 +209,103 @@ def test_a_plugin_stamps_routed_responses_through_the_real_pipeline():
         own_answer = client.get("/own")
     assert own_answer.headers["x-trace"] == "handler" and "x-seen" not in own_answer.headers
     assert stamper.kept == 1
+
+
+# --- a stamp on a template copy is written into the head, not into the headers -----------
+# Compiled, a stamp set on pre-encoded headers with printable-ASCII values is only noted
+# (headers._stamp): encode_head writes its lines, and any other use of the headers writes it
+# in first. Pure Python writes it at once. Either way every reading below is the same.
+
+STAMPED = b"X-Request-ID: abc\r\nServer-Timing: app;dur=1.500\r\nX-Response-Time: 1.500ms\r\n"
+PREFIX = b"Server: t\r\n"
+
+
+def _pending(headers: MutableHeaders) -> bool:
+    return headers._stamp is not None
+
+
+def _stamped_response() -> HttpResponse:
+    response = HttpResponse(b"{}")
+    response.headers = content_type_only("application/json")
+    assert HeaderStamp(TIMING).set(response.headers, "abc", "1.500") is True
+    return response
+
+
+def _head(response: HttpResponse) -> bytes:
+    return encode_head(response, PREFIX, True, len(response.body), False, response.body)
+
+
+def test_the_head_of_a_stamped_template_copy_has_the_stamps_lines_where_a_write_puts_them():
+    response = _stamped_response()
+    assert _pending(response.headers) is COMPILED
+    expected = b"HTTP/1.1 200 OK\r\n" + PREFIX + JSON_LINE + STAMPED + b"Content-Length: 2\r\n\r\n{}"
+    assert _head(response) == expected
+    assert _head(response) == expected  # writing the head leaves the headers as they were
+    assert _pending(response.headers) is COMPILED
+    written = _stamped_response()
+    written.headers["X-Later"] = "1"  # any write puts the stamp in first: its lines come before
+    assert not _pending(written.headers)
+    assert _head(written) == expected.replace(b"Content-Length", b"X-Later: 1\r\nContent-Length")
+
+
+def test_reading_a_stamped_name_or_an_absent_one_answers_as_if_it_were_written():
+    headers = _stamped_response().headers
+    assert "x-request-id" in headers and "Server-Timing" in headers and "etag" not in headers
+    assert headers.get("etag") is None and headers.get("last-modified", "-") == "-"
+    assert _pending(headers) is COMPILED  # the send path's checks leave the stamp pending
+    assert headers.get("x-response-time") == "1.500ms"
+    assert not _pending(headers)
+    other = _stamped_response().headers
+    assert other["server-timing"] == "app;dur=1.500"
+    assert len(_stamped_response().headers) == 4
+    assert list(_stamped_response().headers) == ["content-type", "x-request-id", "server-timing", "x-response-time"]
+    assert dict(_stamped_response().headers.items_lower())["x-request-id"] == "abc"
+    assert "x-request-id" in repr(_stamped_response().headers)
+    assert _stamped_response().headers.encoded() == JSON_LINE + STAMPED
+
+
+def test_removing_or_replacing_a_stamped_header_takes_its_line_out():
+    response = _stamped_response()
+    del response.headers["server-timing"]
+    assert b"Server-Timing" not in _head(response) and b"X-Request-ID: abc\r\n" in _head(response)
+    replaced = _stamped_response()
+    replaced.headers["X-Request-ID"] = "mine"
+    assert replaced.headers.pop("x-response-time") == "1.500ms"
+    head = _head(replaced)
+    assert b"X-Request-ID: mine\r\n" in head and b"abc" not in head and b"X-Response-Time" not in head
+
+
+def test_a_copy_of_stamped_headers_carries_the_stamp_and_each_changes_on_its_own():
+    response = _stamped_response()
+    copy = response.headers.copy()
+    copy["X-Only-Copy"] = "1"
+    assert "x-only-copy" not in response.headers
+    assert response.headers.encoded() == JSON_LINE + STAMPED
+    assert copy.encoded() == JSON_LINE + STAMPED + b"X-Only-Copy: 1\r\n"
+
+
+def test_a_second_stamp_sees_the_first_ones_names_and_adds_after_its_lines():
+    response = _stamped_response()
+    assert HeaderStamp({"x-request-id": "{0}"}).set(response.headers, "other") is False
+    assert HeaderStamp({"X-Other": "{0}"}).set(response.headers, "o") is True
+    assert _head(response).endswith(JSON_LINE + STAMPED + b"X-Other: o\r\nContent-Length: 2\r\n\r\n{}")
+
+
+def test_a_header_block_sees_a_pending_stamps_names():
+    response = _stamped_response()
+    assert HeaderBlock({"X-Response-Time": "5ms"}).add_to(response.headers) is False
+    assert response.headers["x-response-time"] == "1.500ms"
+    again = _stamped_response()
+    assert HeaderBlock({"X-Frame-Options": "DENY"}).add_to(again.headers) is True
+    assert again.headers.encoded() == JSON_LINE + STAMPED + b"X-Frame-Options: DENY\r\n"
+    into = MutableHeaders({"Vary": "Origin"})
+    assert into.add_all_if_absent(_stamped_response().headers) is True
+    assert into["x-request-id"] == "abc"
+
+
+def test_a_stamp_with_a_value_that_is_not_printable_ascii_is_written_at_once():
+    headers = content_type_only("application/json")
+    assert HeaderStamp(TIMING).set(headers, "ab\xe9", 2) is True
+    assert not _pending(headers)
+    lines = "X-Request-ID: ab\xe9\r\nServer-Timing: app;dur=2\r\nX-Response-Time: 2ms\r\n"
+    assert headers.encoded() == JSON_LINE + lines.encode("latin-1")
