@@ -161,7 +161,10 @@ def measure(
         f"--callgrind-out-file={out_dir}/callgrind.out.%p",
     ]  # fmt: skip
     log = (log_dir / f"{name}.log").open("wb")
-    process = subprocess.Popen([*valgrind, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # A row with a working directory of its own (areion-cache-hit: its areion.toml) runs there.
+    process = subprocess.Popen(
+        [*valgrind, *command], cwd=framework.cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         _wait_port(host, port, process, timeout=120)
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", *headers]

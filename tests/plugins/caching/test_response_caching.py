@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 from areion_caching import cache
+from areion_caching.response_cache import STATE_KEY
 
 from areion_core import HttpRequest, HttpResponse, Router, StreamingResponse
+from areion_core.plugin_api import route_chain
 from areion_core.testing import TestClient
 from tests.plugins.caching._caching_support import Counter, build_server
 
@@ -487,3 +489,25 @@ def test_last_modified_is_never_later_than_date() -> None:
             response = client.get(f"/t?i={i}")  # a new key: a miss, validators made now
             assert response.headers["x-cache"] == "MISS"
             assert parse_http_date(response.headers["last-modified"]) <= parse_http_date(response.headers["date"])
+
+
+def test_a_cached_routes_request_received_link_is_the_caches_own_method() -> None:
+    # A hit is the path that must cost least: the compiled chain calls the cache itself, with
+    # no call through the plugin class (bound in configure), and a hit still answers.
+    router, runs = Router(), Counter()
+
+    @router.get("/thing")
+    @cache(ttl=60)
+    async def thing(request: HttpRequest) -> str:
+        return f"thing {runs()}"
+
+    server = build_server(router)
+    route = next(route for route in server.app.routes if route.path == "/thing")
+    links = route_chain(route, "request_received")
+    assert [link.plugin for link in links] == ["caching"]
+    cache_object = server.app.state[STATE_KEY]
+    assert links[0].function == cache_object.on_request
+    with TestClient(server) as client:
+        assert client.get("/thing").text == "thing 1"
+        second = client.get("/thing")
+    assert (second.text, second.headers["x-cache"]) == ("thing 1", "HIT")
