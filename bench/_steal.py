@@ -17,8 +17,11 @@ PROC_STAT = Path("/proc/stat")
 #: wrk's CPU is measured again.
 STEAL_LIMIT = 0.02
 #: How many times a run is measured again at most (a resident scenario's short runs; the
-#: others), and the seconds waited before each new try (a spell lasts tens of seconds).
+#: others), and the seconds waited before the first new try; each later try waits longer
+#: (``retry_pause``), since a spell lasts tens of seconds.
 RETRIES_RESIDENT, RETRIES_OTHER, RETRY_PAUSE_S = 5, 2, 3.0
+#: The longest wait before a new try.
+RETRY_PAUSE_MAX_S = 20.0
 
 #: Per CPU: (steal, total) in clock ticks.
 CpuTimes = dict[int, tuple[int, int]]
@@ -39,6 +42,11 @@ def cpu_times(stat: Path = PROC_STAT) -> CpuTimes:
         if len(ticks) == 8:
             times[int(name[3:])] = (ticks[7], sum(ticks))
     return times
+
+
+def retry_pause(attempt: int) -> float:
+    """Seconds to wait before try ``attempt`` + 1 (``attempt`` ≥ 1): 3, 9, 20, 20, …"""
+    return min(RETRY_PAUSE_S * 3 ** (attempt - 1), RETRY_PAUSE_MAX_S)
 
 
 def steal_share(before: CpuTimes, after: CpuTimes, cpus: Collection[int]) -> float:
