@@ -239,6 +239,16 @@ FRAMEWORKS: tuple[Framework, ...] = (
         expect_headers_warm=(("X-Cache", "HIT"),),
     ),
     Framework(
+        "areion-redis-cache-hit", Kind.AREION, AREION_COMMAND,
+        {**AREION_REDIS_ENV, "PYTHONPATH": str(ROOT)},
+        "the \"areion-redis\" row with GET /json cached (bench/apps/cache_hit/areion.toml): "
+        "every measured request a hit of the Redis store's local tier (the interleaved "
+        "comparisons)",
+        matrix=False, needs_redis=True,
+        cwd=ROOT / "bench" / "apps" / "cache_hit",
+        expect_headers_warm=(("X-Cache", "HIT"),),
+    ),
+    Framework(
         "areion-log", Kind.AREION, AREION_MAKE_RUN_COMMAND, AREION_BARE_ENV,
         "the showcase, no plugin, access log on (the interleaved comparisons)",
         matrix=False, access_log=True,

@@ -272,11 +272,21 @@ def _interleaved_table(
     ]
     for name in names:
         mine = results.rounds(name, scenario.name)
+        # A bracketed scenario's base runs several slices a round: a round's cell is their mean.
+        by_round: dict[int, list[Measurement]] = {}
+        for m in mine:
+            by_round.setdefault(m.round, []).append(m)
         cells = [
-            f"{m.rps * scale:,.{digits}f}" if m.ok else _cell_rps(m) for m in mine
-        ] + ["–"] * (rounds - len(mine))
+            next((_cell_rps(m) for m in group if not m.ok), None)
+            or f"{sum(m.rps for m in group) / len(group) * scale:,.{digits}f}"
+            for group in by_round.values()
+        ] + ["–"] * (rounds - len(by_round))
         if rounds > MAX_ROUND_COLUMNS:
-            cells = _spread(sorted(m.rps * scale for m in mine if m.ok), digits, len(mine))
+            round_means = sorted(
+                sum(m.rps for m in group) / len(group) * scale
+                for group in by_round.values() if all(m.ok for m in group)
+            )  # fmt: skip
+            cells = _spread(round_means, digits, len(by_round))
         figures = [m.result for m in mine if m.ok and m.result is not None]
         mean = means[name]
         if not mean or not means[reference]:

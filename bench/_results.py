@@ -37,6 +37,9 @@ class Measurement:
     duration_s: int = 0
     #: The round of an interleaved scenario (1, 2, …); 1 elsewhere.
     round: int = 1
+    #: Its place in the run's plan (1, 2, …): in a bracketed scenario (``Scenario.bracket``),
+    #: a variant's slice is paired with the base's slices at the places beside it.
+    slot: int = 0
     #: Per try of the measured run, the highest share of a CPU it used (server's, wrk's)
     #: that the hypervisor took (``_steal.py``): more than one try when one took too much.
     steal: list[float] = field(default_factory=list)

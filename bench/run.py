@@ -19,6 +19,7 @@ for the method and how to read the results.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import shlex
@@ -199,8 +200,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"seconds of a first, discarded run before the first measurement "
         f"({DEFAULT_SETTLE}; with --quick {QUICK_SETTLE}; 0: none)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run each interleaved scenario N rounds instead of its own number (a quick check)",
+    )
     parser.add_argument("--list", action="store_true", help="list frameworks and scenarios")
     args = parser.parse_args(argv)
+    if args.rounds is not None and args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     everything = (list(SCENARIOS_BY_NAME), list(FRAMEWORKS_BY_NAME))
     preset_scenarios, preset_frameworks = PRESETS[args.preset] if args.preset else everything
     if args.scenarios is None:
@@ -318,12 +328,15 @@ def measure(
     redis: PrivateRedis | None,
     round_: int = 1,
     resident: dict[str, Resident] | None = None,
+    slot: int = 0,
 ) -> Measurement:
     """One measured run of ``framework`` on ``scenario``: a fresh server, checked, warmed up,
     measured, stopped — or, given ``resident`` (the scenario's servers so far), the server
     ``resident`` holds for the framework, measured again, left running (a new one is added)."""
     kept = resident.get(framework.name) if resident is not None else None
-    stem = f"{scenario.name}-{framework.name}" + (f".r{round_}" if scenario.rounds > 1 else "")
+    stem = f"{scenario.name}-{framework.name}" + (
+        f".r{round_}" + (f".s{slot}" if scenario.bracket else "") if scenario.rounds > 1 else ""
+    )
     log = kept.log if kept else log_dir / (
         f"{scenario.name}-{framework.name}.log" if resident is not None else f"{stem}.log"
     )
@@ -347,6 +360,7 @@ def measure(
         threads=threads,
         duration_s=duration,
         round=round_,
+        slot=slot,
     )
     if framework.needs_redis and kept is None:
         try:
@@ -542,7 +556,8 @@ def planned(
     """Scenario by scenario, each framework that serves it, with its round: a shared
     scenario every framework of the matrix (and its ``extra``); an Areion-only one the
     frameworks it names; an interleaved one (``rounds`` > 1) all of them, round after round,
-    each round starting one framework further on.
+    each round starting one framework further on (a bracketed one with its base before each
+    of the others and at the round's end: ``Scenario.bracket``).
     A before-row (``--before``) runs wherever its counterpart runs, right after it; with
     ``before_rounds`` > 1 each such pair of a one-round scenario runs that many times (at
     least the scenario's ``min_before_rounds``: the burst's), alternating (round 1 in the
@@ -560,13 +575,20 @@ def planned(
             serving.sort(key=lambda f: rank.get(f.name, len(rank)))
         groups = [[g for g in (f, befores.get(f.name)) if g is not None] for f in serving]
         serving = [g for group in groups for g in group]
+        # A bracketed scenario's base (its order's first framework) runs before each variant
+        # and at the end of each round, rather than in the rotation.
+        base = groups[0] if scenario.bracket and len(groups) > 1 and scenario.order and (
+            groups[0][0].name == scenario.order[0]) else []
+        variants = groups[1:] if base else groups
         for round_ in range(1, scenario.rounds + 1):
             # Each round starts one framework further on (a before-row stays after its
             # counterpart), so that every variant runs in every position of the rounds: a slot
             # that is slower for some reason (the first after a scenario's start, the one before
             # a periodic job) does not always fall to the same variant.
-            shift = (round_ - 1) % len(groups) if groups else 0
-            rotated = groups[shift:] + groups[:shift]
+            shift = (round_ - 1) % len(variants) if variants else 0
+            rotated = variants[shift:] + variants[:shift]
+            if base:
+                rotated = [part for group in rotated for part in (base, group)] + [base]
             plan += [(scenario, framework, round_) for group in rotated for framework in group]
         if scenario.rounds == 1:
             pairs = [g for f in serving if f.name in befores for g in (f, befores[f.name])]
@@ -693,6 +715,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     frameworks = [FRAMEWORKS_BY_NAME[name] for name in args.frameworks]
     scenarios = [SCENARIOS_BY_NAME[name] for name in args.scenarios]
+    if args.rounds is not None:
+        scenarios = [
+            dataclasses.replace(
+                s, rounds=args.rounds,
+                title=s.title.replace(f"({s.rounds} rounds)", f"({args.rounds} rounds)"),
+            ) if s.rounds > 1 else s
+            for s in scenarios
+        ]  # fmt: skip
 
     cpus = os.cpu_count() or 1
     pinned = cpus >= 2 and shutil.which("taskset") is not None
@@ -761,6 +791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 redis=redis,
                 round_=round_,
                 resident=resident if scenario.resident else None,
+                slot=index,
             )
             results.add(measurement)
             print(_progress(index, len(plan), measurement), flush=True)
